@@ -1,0 +1,109 @@
+# xcap: one build, every product in $(BUILD). `make help` lists the targets.
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CFLAGS ?= -O2 -g
+V ?= 0
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+# SANITIZE=address,undefined builds userspace with those sanitizers.
+ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+endif
+
+XCAP_CFLAGS := $(CFLAGS) $(SAN_FLAGS) -Wall -Wextra -Werror -std=gnu11 -I$(BUILD) -Iinclude -Iuserspace
+XCAP_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
+LDLIBS := -lxdp -lbpf -lelf -lz
+BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Iinclude -Ibpf \
+	-Wall -Werror
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIB_SRCS := log.c pcap.c filter.c engine.c capture.c
+LIB_OBJS := $(addprefix $(BUILD)/,$(LIB_SRCS:.c=.o))
+BINS := $(BUILD)/xcapd
+TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests
+BENCH_BINS := $(BUILD)/bench_xdp
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test bench demo vmlinux format clean help
+
+all: $(BINS)
+
+deps:
+	$(Q)tools/install-deps
+
+$(BUILD) $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/xcap.bpf.o: bpf/xcap.bpf.c bpf/*.bpf.h include/xcap_abi.h $(VMLINUX) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/xcap.skel.h: $(BUILD)/xcap.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name xcap_bpf > $@
+
+$(BUILD)/engine.o: $(BUILD)/xcap.skel.h
+
+$(BUILD)/%.o: userspace/%.c userspace/*.h include/xcap_abi.h | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XCAP_CFLAGS) -c $< -o $@
+
+$(BUILD)/libxcap.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/xcapd: $(BUILD)/xcapd.o $(BUILD)/libxcap.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XCAP_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/*/%.c tests/*.h $(BUILD)/libxcap.a $(BUILD)/xcap.bpf.o | $(BUILD)/tests
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) $(XCAP_CFLAGS) -Itests -DXCAP_BPF_OBJ='"$(abspath $(BUILD)/xcap.bpf.o)"' \
+		$(filter %.c,$^) $(BUILD)/libxcap.a $(LDLIBS) -lpcap -o $@
+
+$(BUILD)/bench_%: tools/bench/bench_%.c $(BUILD)/libxcap.a | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XCAP_CFLAGS) -Itests $< $(BUILD)/libxcap.a $(LDLIBS) -o $@
+
+# The README's test command: installs what is missing, builds, runs every tier.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
+	$(Q)BUILD=$(BUILD) tests/run
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)$(BUILD)/bench_xdp
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tools/demo
+
+# Regenerates the checked-in vmlinux.h from the running kernel's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+
+format:
+	clang-format -i bpf/*.c bpf/*.h include/*.h userspace/*.c userspace/*.h tests/*/*.c tests/*.h
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo 'make            build xcapd and the XDP program into $(BUILD)/'
+	@echo 'make test       install missing packages, build, run the unit, bpf and integ tiers'
+	@echo 'make bench      micro-benchmark of the XDP program (ratios to a bare program)'
+	@echo 'make demo       one-shot capture on a throwaway namespace pair'
+	@echo 'make vmlinux    regenerate $(VMLINUX) from this kernel'
+	@echo 'make format     clang-format the sources'
+	@echo 'options: V=1 (full commands), SANITIZE=address,undefined, BUILD=dir'

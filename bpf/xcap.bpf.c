@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xcap's XDP program: samples 1 packet in N into the "samples" ring and copies
+ * whole frames that match armed captures into the "frames" ring, once per
+ * frame, tagged with the captures it serves. Budgets are taken before the copy.
+ * The verdict is always XDP_PASS: capture never changes a packet's fate.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "xcap_abi.h"
+#include "match.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Memory-mapped: xcapd arms and disarms with atomic bit operations on `active`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xcap_cfg);
+} xcap_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XCAP_MAX_CAPTURES);
+	__type(key, __u32);
+	__type(value, struct xcap_slot);
+} xcap_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XCAP_MAX_CAPTURES);
+	__type(key, __u32);
+	__type(value, struct xcap_cap_counters);
+} xcap_cnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcap_counters);
+} xcap_gcnt SEC(".maps");
+
+/* Per-CPU packets left until the next sample. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xcap_countdown SEC(".maps");
+
+/* Per-CPU staging area for a frame copy of variable length. */
+struct xcap_frame {
+	struct xcap_rec hdr;
+	__u8 data[XCAP_FRAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcap_frame);
+} xcap_scratch SEC(".maps");
+
+/* Sizes are set by xcapd before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} xcap_samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 23);
+} xcap_frames SEC(".maps");
+
+static __always_inline void xcap_fill_hdr(struct xcap_rec *h, struct xdp_md *ctx, __u32 len,
+					  __u32 cap_len)
+{
+	h->ts_ns = bpf_ktime_get_ns();
+	h->ifindex = ctx->ingress_ifindex;
+	h->rx_queue = ctx->rx_queue_index;
+	h->orig_len = len;
+	h->cap_len = cap_len;
+	h->flags = len > ctx->data_end - ctx->data ? XCAP_REC_FRAGS : 0;
+	h->pad = 0;
+}
+
+static __always_inline bool xcap_sample_due(const struct xcap_cfg *cfg)
+{
+	__u32 key = 0, *left;
+
+	if (!cfg->sample_every)
+		return false;
+	left = bpf_map_lookup_elem(&xcap_countdown, &key);
+	if (!left)
+		return false;
+	if (*left > 1 && *left <= cfg->sample_every) {
+		(*left)--;
+		return false;
+	}
+	*left = cfg->sample_every;
+	return true;
+}
+
+static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters *gc, __u32 len)
+{
+	__u32 cap_len = len;
+	struct xcap_sample *s;
+
+	/* The barrier keeps clang from folding the bound into a form the verifier loses. */
+	barrier_var(cap_len);
+	if (cap_len > XCAP_SAMPLE_BYTES)
+		cap_len = XCAP_SAMPLE_BYTES;
+
+	s = bpf_ringbuf_reserve(&xcap_samples, sizeof(*s), 0);
+	if (!s) {
+		gc->sample_ring_full++;
+		return;
+	}
+	if (!cap_len || bpf_xdp_load_bytes(ctx, 0, s->data, cap_len)) {
+		bpf_ringbuf_discard(s, 0);
+		gc->parse_errors++;
+		return;
+	}
+	xcap_fill_hdr(&s->hdr, ctx, len, cap_len);
+	s->hdr.captures = 0;
+	s->hdr.flags |= XCAP_REC_SAMPLE;
+	bpf_ringbuf_submit(s, 0);
+	gc->sampled++;
+}
+
+/* The length this capture keeps of a frame of len bytes. */
+static __always_inline __u32 xcap_snap(const struct xcap_slot *slot, __u32 len)
+{
+	__u32 snap = slot->snaplen && slot->snaplen < XCAP_FRAME_MAX ? slot->snaplen :
+								     XCAP_FRAME_MAX;
+
+	return len < snap ? len : snap;
+}
+
+/*
+ * Takes one packet and `bytes` from the capture's budget. Returns false when
+ * the budget is spent; the capture is then disarmed so it costs nothing more.
+ */
+static __always_inline bool xcap_take_budget(struct xcap_cfg *cfg, struct xcap_slot *slot,
+					     __u64 bit, __u32 bytes)
+{
+	bool last = false;
+	__u64 old;
+
+	if (slot->pkt_limit) {
+		old = __sync_fetch_and_add(&slot->pkts_taken, 1);
+		if (old >= slot->pkt_limit)
+			goto spent;
+		last = old + 1 == slot->pkt_limit;
+	}
+	if (slot->byte_limit) {
+		old = __sync_fetch_and_add(&slot->bytes_taken, bytes);
+		if (old + bytes > slot->byte_limit)
+			goto spent;
+		last |= old + bytes == slot->byte_limit;
+	}
+	if (last)
+		__sync_fetch_and_and(&cfg->active, ~bit);
+	return true;
+spent:
+	__sync_fetch_and_and(&cfg->active, ~bit);
+	return false;
+}
+
+/* State of one walk over a set of captures with bpf_loop. */
+struct xcap_walk {
+	struct xcap_cfg *cfg;
+	__u64 todo; /* captures not visited yet */
+	__u64 accepted;
+	__u32 len;
+	__u32 copy_len; /* longest snap among the accepted captures */
+	bool copied;
+};
+
+/* Visits capture i if it is in w->todo; returns 1 (stop) once none is left. */
+static __always_inline int xcap_walk_slot(__u32 i, struct xcap_walk *w,
+					  struct xcap_slot **slot, struct xcap_cap_counters **cnt)
+{
+	__u64 bit = 1ULL << (i & (XCAP_MAX_CAPTURES - 1));
+
+	if (!(w->todo & bit))
+		return 0;
+	w->todo &= ~bit;
+	*slot = bpf_map_lookup_elem(&xcap_slots, &i);
+	*cnt = bpf_map_lookup_elem(&xcap_cnt, &i);
+	return *slot && *cnt ? 1 : 0;
+}
+
+/* Takes the budget of one matched capture; the accepted ones share one copy. */
+static long xcap_admit_one(__u32 i, void *ctx)
+{
+	struct xcap_walk *w = ctx;
+	struct xcap_cap_counters *cnt;
+	struct xcap_slot *slot;
+	__u32 snap;
+
+	if (xcap_walk_slot(i, w, &slot, &cnt) > 0) {
+		cnt->matched++;
+		snap = xcap_snap(slot, w->len);
+		if (xcap_take_budget(w->cfg, slot, 1ULL << (i & 63), snap)) {
+			w->accepted |= 1ULL << (i & 63);
+			if (snap > w->copy_len)
+				w->copy_len = snap;
+		} else {
+			cnt->over_budget++;
+		}
+	}
+	return w->todo ? 0 : 1;
+}
+
+/* Counts the outcome of the copy for one capture it serves. */
+static long xcap_account_one(__u32 i, void *ctx)
+{
+	struct xcap_walk *w = ctx;
+	struct xcap_cap_counters *cnt;
+	struct xcap_slot *slot;
+
+	if (xcap_walk_slot(i, w, &slot, &cnt) > 0) {
+		if (w->copied) {
+			cnt->written++;
+			cnt->bytes += xcap_snap(slot, w->len);
+		} else {
+			cnt->ring_full++;
+		}
+	}
+	return w->todo ? 0 : 1;
+}
+
+static __always_inline bool xcap_copy(struct xdp_md *ctx, const struct xcap_walk *w)
+{
+	struct xcap_frame *f;
+	__u32 key = 0, n = w->copy_len;
+
+	f = bpf_map_lookup_elem(&xcap_scratch, &key);
+	barrier_var(n);
+	if (!f || !n || n > XCAP_FRAME_MAX)
+		return false;
+	xcap_fill_hdr(&f->hdr, ctx, w->len, n);
+	f->hdr.captures = w->accepted;
+	if (bpf_xdp_load_bytes(ctx, 0, f->data, n))
+		return false;
+	return !bpf_ringbuf_output(&xcap_frames, f, sizeof(f->hdr) + n, 0);
+}
+
+SEC("xdp")
+int xcap_xdp(struct xdp_md *ctx)
+{
+	struct xcap_pkt pkt = {};
+	struct xcap_walk w = {};
+	struct xcap_counters *gc;
+	struct xcap_cfg *cfg;
+	__u32 key = 0, len;
+
+	cfg = bpf_map_lookup_elem(&xcap_cfg, &key);
+	gc = bpf_map_lookup_elem(&xcap_gcnt, &key);
+	if (!cfg || !gc)
+		return XDP_PASS;
+	gc->seen++;
+	/* The whole frame, fragments of a multi-buffer frame included. */
+	len = bpf_xdp_get_buff_len(ctx);
+	if (xcap_sample_due(cfg))
+		xcap_sample(ctx, gc, len);
+	/* Parsing only pays off while a capture is armed. */
+	if (!cfg->active)
+		return XDP_PASS;
+	if (xcap_parse(ctx, &pkt))
+		gc->parse_errors++;
+	w.todo = xcap_match(cfg, &pkt);
+	if (!w.todo)
+		return XDP_PASS;
+	w.cfg = cfg;
+	w.len = len;
+	bpf_loop(XCAP_MAX_CAPTURES, xcap_admit_one, &w, 0);
+	if (!w.accepted)
+		return XDP_PASS;
+	w.copied = xcap_copy(ctx, &w);
+	w.todo = w.accepted;
+	bpf_loop(XCAP_MAX_CAPTURES, xcap_account_one, &w, 0);
+	return XDP_PASS;
+}

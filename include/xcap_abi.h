@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The ABI shared by the XDP program (bpf/) and xcapd (userspace/): ring record
+ * headers, the run-time configuration, capture slots and counters.
+ * Fixed-width types, explicit padding, sizes pinned by _Static_assert.
+ */
+#ifndef XCAP_ABI_H
+#define XCAP_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define XCAP_MAX_CAPTURES 64 /* one bit each in a __u64 capture set */
+#define XCAP_SAMPLE_BYTES 160 /* bytes of a sampled packet kept in the history */
+#define XCAP_FRAME_MAX 16384 /* largest copy of one frame (jumbo frames fit) */
+
+/* xcap_rec.flags */
+#define XCAP_REC_SAMPLE (1U << 0) /* record came from the sampler */
+#define XCAP_REC_PARSE_ERR (1U << 1) /* headers could not be parsed */
+#define XCAP_REC_FRAGS (1U << 2) /* frame was multi-buffer (xdp frags) */
+
+/*
+ * Header of every record on the "samples" and "frames" rings, followed by
+ * cap_len bytes of the frame. ts_ns is CLOCK_MONOTONIC; userspace adds the
+ * realtime offset to get nanoseconds since the epoch.
+ */
+struct xcap_rec {
+	__u64 ts_ns;
+	__u64 captures; /* frames: set of capture slots this copy serves */
+	__u32 ifindex;
+	__u32 rx_queue;
+	__u32 orig_len;
+	__u32 cap_len;
+	__u32 flags;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xcap_rec) == 40, "xcap_rec layout");
+
+/* A sample as reserved on the "samples" ring: fixed size for bpf_ringbuf_reserve. */
+struct xcap_sample {
+	struct xcap_rec hdr;
+	__u8 data[XCAP_SAMPLE_BYTES];
+};
+_Static_assert(sizeof(struct xcap_sample) == 200, "xcap_sample layout");
+
+/*
+ * Run-time configuration (array map "xcap_cfg", one entry). A capture is armed
+ * when its bit is in `active`. A wild_* mask holds the captures that accept any
+ * value of that field; the others accept what the per-field maps say.
+ */
+struct xcap_cfg {
+	__u32 sample_every; /* sample 1 packet in N per CPU; 0 = off */
+	__u32 pad;
+	__u64 active;
+	__u64 wild_saddr;
+	__u64 wild_daddr;
+	__u64 wild_sport;
+	__u64 wild_dport;
+	__u64 wild_proto;
+};
+_Static_assert(sizeof(struct xcap_cfg) == 56, "xcap_cfg layout");
+
+/* Per capture slot (array map "xcap_slots"): limits and the budget taken so far. */
+struct xcap_slot {
+	__u64 pkt_limit; /* 0 = no limit */
+	__u64 byte_limit; /* 0 = no limit; counts captured bytes */
+	__u64 pkts_taken; /* updated atomically by the program */
+	__u64 bytes_taken;
+	__u32 snaplen;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xcap_slot) == 40, "xcap_slot layout");
+
+/*
+ * Per capture counters (per-CPU array "xcap_cnt"). Every matched packet ends in
+ * exactly one of written, over_budget and ring_full.
+ */
+struct xcap_cap_counters {
+	__u64 matched;
+	__u64 written; /* copied to the frames ring */
+	__u64 bytes; /* bytes copied for this capture */
+	__u64 over_budget;
+	__u64 ring_full;
+};
+_Static_assert(sizeof(struct xcap_cap_counters) == 40, "xcap_cap_counters layout");
+
+/* Global counters (per-CPU array "xcap_gcnt", one entry). */
+struct xcap_counters {
+	__u64 seen;
+	__u64 sampled;
+	__u64 sample_ring_full;
+	__u64 parse_errors;
+};
+_Static_assert(sizeof(struct xcap_counters) == 32, "xcap_counters layout");
+
+/* Keys of the address LPM tries. */
+struct xcap_lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+_Static_assert(sizeof(struct xcap_lpm4) == 8, "xcap_lpm4 layout");
+
+struct xcap_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xcap_lpm6) == 20, "xcap_lpm6 layout");
+
+#endif /* XCAP_ABI_H */

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* pcap file writer: nanosecond magic (0xa1b23c4d), Ethernet link type. */
+#ifndef XCAP_PCAP_H
+#define XCAP_PCAP_H
+
+#include <stdint.h>
+
+struct xcap_pcap;
+
+/* Opens `path` for writing ("-" is stdout) and writes the file header. NULL + errno on error. */
+struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen);
+/* Appends one record; ts_ns is nanoseconds since the epoch. */
+int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint32_t cap_len,
+		    uint32_t orig_len);
+int xcap_pcap_flush(struct xcap_pcap *p);
+/* Flushes and closes; returns the first error of the file's life, if any. */
+int xcap_pcap_close(struct xcap_pcap *p);
+
+#endif /* XCAP_PCAP_H */
