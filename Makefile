@@ -16,7 +16,7 @@ endif
 
 XCAP_CFLAGS := $(CFLAGS) $(SAN_FLAGS) -Wall -Wextra -Werror -std=gnu11 -I$(BUILD) -Iinclude -Iuserspace
 XCAP_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
-LDLIBS := -lxdp -lbpf -lelf -lz
+LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Iinclude -Ibpf \
 	-Wall -Werror
 
@@ -28,10 +28,11 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIB_SRCS := log.c pcap.c filter.c engine.c capture.c
-LIB_OBJS := $(addprefix $(BUILD)/,$(LIB_SRCS:.c=.o))
+# Every module but the programs' mains goes into one library that tests link too.
+MAINS := userspace/xcapd.c
+LIB_OBJS := $(patsubst userspace/%.c,$(BUILD)/%.o,$(filter-out $(MAINS),$(wildcard userspace/*.c)))
 BINS := $(BUILD)/xcapd
-TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/bpf_tests
+TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/unit/*.c tests/bpf/*.c))))
 BENCH_BINS := $(BUILD)/bench_xdp
 
 .DELETE_ON_ERROR:
