@@ -108,3 +108,33 @@ int xcap_pcap_close(struct xcap_pcap *p)
 	free(p);
 	return err;
 }
+
+int xcap_pcap_count(const char *path, uint64_t *packets, uint64_t *bytes)
+{
+	struct pcap_file_hdr h;
+	struct pcap_rec_hdr r;
+	long size, pos;
+	int err = 0;
+	FILE *f;
+
+	*packets = *bytes = 0;
+	f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+	    fread(&h, sizeof(h), 1, f) != 1 || h.magic != PCAP_MAGIC_NS) {
+		err = -EINVAL;
+		goto out;
+	}
+	pos = sizeof(h);
+	while (fread(&r, sizeof(r), 1, f) == 1) {
+		pos += sizeof(r) + r.incl_len;
+		if (pos > size || fseek(f, r.incl_len, SEEK_CUR))
+			break;
+		(*packets)++;
+		*bytes += r.incl_len;
+	}
+out:
+	fclose(f);
+	return err;
+}

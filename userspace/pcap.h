@@ -16,4 +16,10 @@ int xcap_pcap_flush(struct xcap_pcap *p);
 /* Flushes and closes; returns the first error of the file's life, if any. */
 int xcap_pcap_close(struct xcap_pcap *p);
 
+/*
+ * Counts the complete records of a pcap file written by this module (a torn
+ * last record, from a crash, is not counted). 0 or -errno (-EINVAL: not ours).
+ */
+int xcap_pcap_count(const char *path, uint64_t *packets, uint64_t *bytes);
+
 #endif /* XCAP_PCAP_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The PCAP collection API (spec/api.md): router, authentication, validation,
+ * the envelope and the one error table. Transport-free: http.c hands it a
+ * parsed request and sends what it answers, so tests and fuzzers can call it
+ * without a socket.
+ */
+#ifndef XCAP_API_H
+#define XCAP_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XCAP_API_BODY_MAX (64 * 1024)
+
+struct xcap_config;
+struct xcap_store;
+struct xcap_jobs;
+
+struct xcap_api_request {
+	const char *method;
+	const char *path; /* without the query string */
+	const char *authorization;
+	const char *auth_email;
+	const char *auth_key;
+	const char *content_type;
+	const char *body; /* not NUL-terminated */
+	size_t body_len;
+	bool body_too_large; /* more than XCAP_API_BODY_MAX bytes were sent */
+};
+
+struct xcap_api_response {
+	int status;
+	char *body; /* malloc'd; NULL for an empty body */
+	size_t body_len;
+	const char *content_type; /* NULL with an empty body */
+	unsigned int retry_after; /* seconds; 0 = no header */
+};
+
+struct xcap_api;
+
+struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *store,
+			      struct xcap_jobs *jobs);
+void xcap_api_free(struct xcap_api *api);
+/* Answers one request; always fills resp (500 on an internal error). */
+void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
+		     struct xcap_api_response *resp);
+void xcap_api_response_free(struct xcap_api_response *resp);
+
+#endif /* XCAP_API_H */

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* HTTP transport on libmicrohttpd: body accumulation with a hard limit, one answer path. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <microhttpd.h>
+#include "api.h"
+#include "http.h"
+#include "log.h"
+
+struct xcap_http {
+	struct MHD_Daemon *mhd;
+	struct xcap_api *api;
+	char *cert; /* PEM contents: libmicrohttpd takes them from memory */
+	char *key;
+};
+
+/* One request in flight: the body so far. */
+struct http_req {
+	char *body;
+	size_t len;
+	bool too_large;
+	struct timespec start;
+};
+
+static void mhd_log(void *arg, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)arg;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pr_debug("libmicrohttpd: %s", msg);
+}
+
+static int append_body(struct http_req *r, const char *data, size_t size)
+{
+	char *body;
+
+	if (r->too_large || r->len + size > XCAP_API_BODY_MAX) {
+		/* Keep reading so the client gets the answer, but keep nothing. */
+		r->too_large = true;
+		return 0;
+	}
+	body = realloc(r->body, r->len + size);
+	if (!body)
+		return -ENOMEM;
+	memcpy(body + r->len, data, size);
+	r->body = body;
+	r->len += size;
+	return 0;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *c, struct xcap_api_response *a)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char retry[16];
+
+	resp = MHD_create_response_from_buffer(a->body_len, a->body, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		return MHD_NO;
+	a->body = NULL; /* owned by the response now */
+	if (a->content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+	if (a->retry_after) {
+		snprintf(retry, sizeof(retry), "%u", a->retry_after);
+		MHD_add_response_header(resp, "Retry-After", retry);
+	}
+	ret = MHD_queue_response(c, a->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static double elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1e3 + (now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *data,
+				  size_t *data_size, void **con_cls)
+{
+	struct xcap_http *h = cls;
+	struct http_req *r = *con_cls;
+	struct xcap_api_response a = {};
+	struct xcap_api_request req;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*data_size) {
+		if (append_body(r, data, *data_size))
+			return MHD_NO;
+		*data_size = 0;
+		return MHD_YES;
+	}
+	req = (struct xcap_api_request){
+		.method = method,
+		.path = url,
+		.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.auth_email = header(c, "X-Auth-Email"),
+		.auth_key = header(c, "X-Auth-Key"),
+		.content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+		.body = r->body,
+		.body_len = r->len,
+		.body_too_large = r->too_large,
+	};
+	xcap_api_handle(h->api, &req, &a);
+	pr_info("%s %s %d %.1f ms\n", method, url, a.status, elapsed_ms(&r->start));
+	ret = send_answer(c, &a);
+	xcap_api_response_free(&a);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r) {
+		free(r->body);
+		free(r);
+		*con_cls = NULL;
+	}
+}
+
+static char *read_file(const char *path)
+{
+	char *buf = NULL;
+	long size;
+	FILE *f;
+
+	f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		goto out;
+	buf = calloc(1, size + 1);
+	if (buf && fread(buf, 1, size, f) != (size_t)size) {
+		free(buf);
+		buf = NULL;
+	}
+out:
+	fclose(f);
+	return buf;
+}
+
+static int load_tls(struct xcap_http *h, const struct xcap_http_opts *o)
+{
+	h->cert = read_file(o->tls_cert);
+	if (!h->cert) {
+		pr_err("tls_cert: cannot read %s: %s\n", o->tls_cert, strerror(errno));
+		return -errno;
+	}
+	h->key = read_file(o->tls_key);
+	if (!h->key) {
+		pr_err("tls_key: cannot read %s: %s\n", o->tls_key, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_api *api)
+{
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(o->port) };
+	struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons(o->port) };
+	struct sockaddr *sa = (struct sockaddr *)&sa4;
+	struct xcap_http *h;
+	int err = -EINVAL;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->api = api;
+	if (inet_pton(AF_INET6, o->addr, &sa6.sin6_addr) == 1) {
+		sa = (struct sockaddr *)&sa6;
+		flags |= MHD_USE_IPv6;
+	} else if (inet_pton(AF_INET, o->addr, &sa4.sin_addr) != 1) {
+		pr_err("listen: '%s' is not an IP address\n", o->addr);
+		goto err;
+	}
+	if (o->tls_cert && o->tls_key) {
+		err = load_tls(h, o);
+		if (err)
+			goto err;
+		flags |= MHD_USE_TLS;
+	}
+	h->mhd = MHD_start_daemon(flags, o->port, NULL, NULL, on_request, h,
+				  MHD_OPTION_SOCK_ADDR, sa,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
+				  /* Without TLS the option list ends here. */
+				  h->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert,
+				  MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
+	if (!h->mhd) {
+		err = -EADDRINUSE;
+		pr_err("cannot listen on %s port %u (in use, or TLS files invalid)\n", o->addr,
+		       o->port);
+		goto err;
+	}
+	pr_info("listening on %s://%s%s%s:%u\n", h->cert ? "https" : "http",
+		flags & MHD_USE_IPv6 ? "[" : "", o->addr, flags & MHD_USE_IPv6 ? "]" : "",
+		xcap_http_port(h));
+	return h;
+err:
+	xcap_http_stop(h);
+	errno = -err;
+	return NULL;
+}
+
+void xcap_http_stop(struct xcap_http *h)
+{
+	if (!h)
+		return;
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+	free(h->cert);
+	free(h->key);
+	free(h);
+}
+
+int xcap_http_epoll_fd(const struct xcap_http *h)
+{
+	return MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
+}
+
+uint16_t xcap_http_port(const struct xcap_http *h)
+{
+	return MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+}
+
+int xcap_http_timeout_ms(struct xcap_http *h)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
+		return -1;
+	return ms > 1000 ? 1000 : (int)ms;
+}
+
+int xcap_http_run(struct xcap_http *h)
+{
+	return MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
+}

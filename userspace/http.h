@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The HTTP server (libmicrohttpd, epoll, no threads of its own): accumulates a
+ * request body up to the API's limit, hands the request to the API and sends
+ * its answer. xcapd's main loop calls xcap_http_run when the epoll fd is ready.
+ */
+#ifndef XCAP_HTTP_H
+#define XCAP_HTTP_H
+
+#include <stdint.h>
+
+struct xcap_api;
+struct xcap_http;
+
+struct xcap_http_opts {
+	const char *addr; /* IPv4 or IPv6 literal */
+	uint16_t port; /* 0 = any free port */
+	const char *tls_cert; /* PEM files; NULL = plain HTTP */
+	const char *tls_key;
+};
+
+struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_api *api);
+void xcap_http_stop(struct xcap_http *h);
+int xcap_http_epoll_fd(const struct xcap_http *h);
+/* The port actually bound (useful with port 0). */
+uint16_t xcap_http_port(const struct xcap_http *h);
+/* Milliseconds until xcap_http_run is due without I/O, or -1. */
+int xcap_http_timeout_ms(struct xcap_http *h);
+int xcap_http_run(struct xcap_http *h);
+
+#endif /* XCAP_HTTP_H */

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The capture state machine: arm, end at a limit, deliver, and recover after a restart. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "capture.h"
+#include "config.h"
+#include "jobs.h"
+#include "log.h"
+#include "pcap.h"
+#include "storage.h"
+
+#define SPOOL_DIR "spool"
+
+/* A full capture that is running in this process. */
+struct job {
+	char id[XCAP_ID_LEN + 1];
+	char account[XCAP_ID_LEN + 1];
+	struct xcap_capture *cap; /* NULL: free entry */
+};
+
+struct xcap_jobs {
+	const struct xcap_config *cfg;
+	struct xcap_store *store;
+	struct xcap_engine *engine;
+	struct job running[XCAP_MAX_CAPTURES];
+};
+
+static int64_t now_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void spool_path(const struct xcap_jobs *j, const char *id, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/" SPOOL_DIR "/%s.pcap", j->cfg->state_dir, id);
+}
+
+struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
+				struct xcap_engine *engine)
+{
+	char dir[PATH_MAX + 8];
+	struct xcap_jobs *j;
+
+	snprintf(dir, sizeof(dir), "%s/" SPOOL_DIR, cfg->state_dir);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		pr_err("cannot create %s: %s\n", dir, strerror(errno));
+		return NULL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->cfg = cfg;
+	j->store = store;
+	j->engine = engine;
+	return j;
+}
+
+static void set_error(struct xcap_capture_rec *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_error(struct xcap_capture_rec *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error_message, sizeof(r->error_message), fmt, ap);
+	va_end(ap);
+	r->status = XCAP_ST_FAILED;
+}
+
+/* Stores a transition; a store error is logged there and leaves the record as it was. */
+static int transition(struct xcap_jobs *j, struct xcap_capture_rec *r, enum xcap_status st)
+{
+	if (st != XCAP_ST_FAILED)
+		r->status = st;
+	return xcap_store_capture_put(j->store, r);
+}
+
+/* Delivers the spool file as pcap_<id>.pcap; the spool copy goes once the bucket has it. */
+static void deliver(struct xcap_jobs *j, struct xcap_capture_rec *r)
+{
+	char spool[PATH_MAX], name[64], err[512];
+	struct xcap_dest d;
+
+	spool_path(j, r->id, spool, sizeof(spool));
+	if (transition(j, r, XCAP_ST_CONVERSION_RUNNING))
+		return;
+	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
+	if (xcap_storage_parse(r->destination_conf, &d, err, sizeof(err)) ||
+	    xcap_storage_deliver(&d, spool, name, err, sizeof(err))) {
+		set_error(r, "delivery to the bucket failed: %s; the file is kept at %s", err, spool);
+		pr_warn("capture %s: %s\n", r->id, r->error_message);
+		transition(j, r, XCAP_ST_FAILED);
+		return;
+	}
+	if (transition(j, r, XCAP_ST_COMPLETE))
+		return;
+	unlink(spool);
+	pr_info("capture %s: complete, %llu packets delivered as %s\n", r->id,
+		(unsigned long long)r->packets_captured, name);
+}
+
+static void copy_counters(struct xcap_capture_rec *r, const struct xcap_capture_counters *c)
+{
+	r->packets_captured = c->delivered;
+	r->bytes_captured = c->kernel.bytes;
+	r->packets_matched = c->kernel.matched;
+	r->packets_lost = c->kernel.ring_full + c->user_dropped + c->write_errors;
+}
+
+/* Ends a running capture: final counters, then delivery or an honest failure. */
+static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
+{
+	struct xcap_capture_counters c = {};
+	struct xcap_capture_rec r;
+	char spool[PATH_MAX];
+	int err;
+
+	err = xcap_capture_stop(job->cap);
+	xcap_capture_counters(job->cap, &c);
+	xcap_capture_free(job->cap);
+	job->cap = NULL;
+	if (xcap_store_capture_get(j->store, job->account, job->id, &r))
+		return;
+	copy_counters(&r, &c);
+	if (stop_ns)
+		r.stop_requested_ns = stop_ns;
+	spool_path(j, r.id, spool, sizeof(spool));
+	if (err) {
+		set_error(&r, "writing the capture file failed (%s); %llu packets are kept at %s",
+			  strerror(-err), (unsigned long long)r.packets_captured, spool);
+		transition(j, &r, XCAP_ST_FAILED);
+		return;
+	}
+	if (!r.packets_captured) {
+		unlink(spool);
+		set_error(&r, "no packet matched the filter %s", stop_ns ? "before the stop" :
+									   "within the time limit");
+		transition(j, &r, XCAP_ST_FAILED);
+		return;
+	}
+	if (transition(j, &r, XCAP_ST_CONVERSION_PENDING))
+		return;
+	deliver(j, &r);
+}
+
+static struct job *find_job(struct xcap_jobs *j, const char *id)
+{
+	int i;
+
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+		if (j->running[i].cap && !strcmp(j->running[i].id, id))
+			return &j->running[i];
+	return NULL;
+}
+
+static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
+		      char *err, size_t err_size)
+{
+	struct xcap_capture_opts o = {
+		.filter = *f,
+		.limits = { .packets = r->packet_limit, .bytes = r->byte_limit },
+		.time_limit_s = r->time_limit,
+	};
+	struct job *job = NULL;
+	char spool[PATH_MAX];
+	int i, ret;
+
+	if (!j->engine) {
+		snprintf(err, err_size, "this xcapd captures on no interface (configure interfaces)");
+		return -ENODEV;
+	}
+	for (i = 0; i < XCAP_MAX_CAPTURES && !job; i++)
+		if (!j->running[i].cap)
+			job = &j->running[i];
+	if (!job) {
+		snprintf(err, err_size, "all %d capture slots are in use", XCAP_MAX_CAPTURES);
+		return -ENOSPC;
+	}
+	spool_path(j, r->id, spool, sizeof(spool));
+	o.path = spool;
+	job->cap = xcap_capture_start(j->engine, &o);
+	if (!job->cap) {
+		ret = -errno;
+		snprintf(err, err_size, "cannot start the capture: %s", strerror(-ret));
+		return ret;
+	}
+	r->status = XCAP_ST_RUNNING;
+	ret = xcap_store_capture_put(j->store, r);
+	if (ret) {
+		xcap_capture_free(job->cap);
+		job->cap = NULL;
+		unlink(spool);
+		snprintf(err, err_size, "cannot store the capture");
+		return ret;
+	}
+	snprintf(job->id, sizeof(job->id), "%s", r->id);
+	snprintf(job->account, sizeof(job->account), "%s", r->account);
+	pr_info("capture %s: running\n", r->id);
+	return 0;
+}
+
+int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
+		    char *err, size_t err_size)
+{
+	if (r->type == XCAP_TYPE_FULL)
+		return start_full(j, r, f, err, err_size);
+	/* Simple captures read the sampled history, which this version does not keep yet. */
+	set_error(r, "simple captures are answered from the sampled packet history, which this "
+		     "xcapd does not keep yet; use a full capture");
+	if (xcap_store_capture_put(j->store, r)) {
+		snprintf(err, err_size, "cannot store the capture");
+		return -EIO;
+	}
+	return 0;
+}
+
+int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop_ns)
+{
+	struct job *job = find_job(j, r->id);
+	int err;
+
+	if (!job)
+		return -ENOENT;
+	finish(j, job, stop_ns);
+	err = xcap_store_capture_get(j->store, r->account, r->id, r);
+	return err;
+}
+
+void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)
+{
+	struct xcap_capture_counters c;
+	struct job *job = find_job(j, r->id);
+
+	if (job && !xcap_capture_counters(job->cap, &c))
+		copy_counters(r, &c);
+}
+
+void xcap_jobs_tick(struct xcap_jobs *j)
+{
+	int64_t now = now_ns(CLOCK_MONOTONIC);
+	int i;
+
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+		if (j->running[i].cap && xcap_capture_done(j->running[i].cap, now))
+			finish(j, &j->running[i], 0);
+}
+
+/* What an earlier process left: running captures fail (their file is kept), deliveries resume. */
+static int recover_one(void *arg, struct xcap_capture_rec *r)
+{
+	struct xcap_jobs *j = arg;
+	uint64_t packets = 0, bytes = 0;
+	char spool[PATH_MAX];
+
+	spool_path(j, r->id, spool, sizeof(spool));
+	if (r->status == XCAP_ST_CONVERSION_PENDING || r->status == XCAP_ST_CONVERSION_RUNNING) {
+		pr_info("capture %s: resuming delivery\n", r->id);
+		deliver(j, r);
+		return 0;
+	}
+	if (r->type == XCAP_TYPE_FULL && !xcap_pcap_count(spool, &packets, &bytes) && packets) {
+		r->packets_captured = packets;
+		r->bytes_captured = bytes;
+		set_error(r, "xcapd stopped while the capture was running; the partial file "
+			     "(%llu packets) is kept at %s", (unsigned long long)packets, spool);
+	} else {
+		unlink(spool);
+		set_error(r, "xcapd stopped while the capture was %s",
+			  r->status == XCAP_ST_PENDING ? "pending" : "running");
+	}
+	pr_warn("capture %s: %s\n", r->id, r->error_message);
+	return transition(j, r, XCAP_ST_FAILED);
+}
+
+int xcap_jobs_recover(struct xcap_jobs *j)
+{
+	uint32_t unfinished = 1U << XCAP_ST_PENDING | 1U << XCAP_ST_RUNNING |
+			      1U << XCAP_ST_CONVERSION_PENDING | 1U << XCAP_ST_CONVERSION_RUNNING;
+
+	return xcap_store_capture_each(j->store, unfinished, recover_one, j);
+}
+
+void xcap_jobs_free(struct xcap_jobs *j)
+{
+	int64_t now = now_ns(CLOCK_REALTIME);
+	int i;
+
+	if (!j)
+		return;
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+		if (j->running[i].cap)
+			finish(j, &j->running[i], now);
+	free(j);
+}
