@@ -906,11 +906,12 @@ static int split_path(const char *path, char *buf, size_t size, char *segs[MAX_S
 	for (p = buf; n < MAX_SEGS; n++) {
 		segs[n] = p;
 		p = strchr(p, '/');
-		if (!*segs[n] || (p && !p[1]))
+		if (p)
+			*p++ = '\0';
+		if (!*segs[n])
 			return -1;
 		if (!p)
 			return n + 1;
-		*p++ = '\0';
 	}
 	return -1;
 }
