@@ -947,6 +947,17 @@ static bool printable_token(const char *s)
 	return true;
 }
 
+/* Compares secrets in time that depends on their lengths only. */
+static bool secret_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i;
+	unsigned char diff = la != lb;
+
+	for (i = 0; i < la; i++)
+		diff |= a[i] ^ b[i < lb ? i : 0];
+	return !diff;
+}
+
 /* Finds the credential of the request; answers the error itself and returns NULL. */
 static const struct xcap_credential *authenticate(struct ctx *c)
 {
@@ -982,8 +993,9 @@ static const struct xcap_credential *authenticate(struct ctx *c)
 	for (i = 0; i < cfg->n_creds; i++) {
 		const struct xcap_credential *cr = &cfg->creds[i];
 
-		if (bearer ? !cr->email[0] && !strcmp(cr->secret, token) :
-			     cr->email[0] && !strcasecmp(cr->email, email) && !strcmp(cr->secret, key))
+		if (bearer ? !cr->email[0] && secret_equal(cr->secret, token) :
+			     cr->email[0] && !strcasecmp(cr->email, email) &&
+				     secret_equal(cr->secret, key))
 			return cr;
 	}
 	{

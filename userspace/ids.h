@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+/* Fills buf with len random bytes. 0 or -errno. */
+int xcap_ids_random_bytes(void *buf, size_t len);
 /* Writes 2 * nbytes lowercase hex characters and a NUL into out. 0 or -errno. */
 int xcap_ids_random_hex(char *out, size_t nbytes);
 

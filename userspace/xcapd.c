@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * xcapd: the xcap daemon. `xcapd capture` is the one-shot capture for ad-hoc
- * troubleshooting: attach, capture whole matching frames to a pcap file (or
- * stdout), stop at a limit or on a signal, print what was seen and lost.
+ * xcapd: the xcap daemon. `xcapd serve` (the default) runs the PCAP collection
+ * API with its capture engine and job runner in one epoll loop. `xcapd
+ * capture` is the one-shot capture for ad-hoc troubleshooting: attach,
+ * capture whole matching frames to a pcap file (or stdout), stop at a limit or
+ * on a signal, print what was seen and lost.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,11 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include "api.h"
 #include "capture.h"
+#include "config.h"
 #include "engine.h"
 #include "filter.h"
+#include "http.h"
+#include "jobs.h"
 #include "log.h"
+#include "store.h"
 
 #define EXIT_USAGE 2
 #define MAX_IFACES 16
@@ -262,22 +273,255 @@ static int cmd_capture(int argc, char **argv)
 	return run_capture(&a);
 }
 
+static const char serve_usage[] =
+	"usage: xcapd [serve] [--config FILE] [options]\n"
+	"\n"
+	"Serves the PCAP collection API (Cloudflare's Magic Transit API, base path\n"
+	"/client/v4) and runs its captures on the configured interfaces. Options\n"
+	"override the config file; with neither, xcapd listens on 127.0.0.1:8080,\n"
+	"keeps its state in ./xcap-state and creates an account and a token there.\n"
+	"\n"
+	"  -c, --config FILE        JSON config (see userspace/xcapd.example.json)\n"
+	"      --listen ADDR:PORT   address and port to listen on ([::1]:8080 for IPv6)\n"
+	"      --tls-cert FILE      PEM certificate (with --tls-key: HTTPS)\n"
+	"      --tls-key FILE       PEM private key\n"
+	"      --state-dir DIR      database, spool files, credentials\n"
+	"  -i, --interface IFACE    capture on IFACE (repeatable)\n"
+	"      --colo NAME          this host's site name (colo_name), e.g. ord02\n"
+	"      --metro NAME         this host's metro, e.g. ORD\n"
+	"      --sample-rate N      sampled history: 1 packet in N, 0 = off\n"
+	"  -v, --verbose            more log output (-vv adds library detail)\n"
+	"  -q, --quiet              errors only\n"
+	"  -h, --help               this text\n";
+
+static const struct option serve_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 0 },
+	{ "tls-cert", required_argument, NULL, 0 },
+	{ "tls-key", required_argument, NULL, 0 },
+	{ "state-dir", required_argument, NULL, 0 },
+	{ "interface", required_argument, NULL, 'i' },
+	{ "colo", required_argument, NULL, 0 },
+	{ "metro", required_argument, NULL, 0 },
+	{ "sample-rate", required_argument, NULL, 0 },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+/* A config flag's key is its long name with '_' for '-'. */
+static int set_flag(struct xcap_config *cfg, const char *name, const char *value)
+{
+	char key[32], err[512];
+	size_t i;
+
+	for (i = 0; name[i] && i < sizeof(key) - 1; i++)
+		key[i] = name[i] == '-' ? '_' : name[i];
+	key[i] = '\0';
+	if (xcap_config_set(cfg, key, value, err, sizeof(err))) {
+		fprintf(stderr, "xcapd: --%s: %s\n", name, err);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/*
+ * Two passes: the config file first, then the flags over it. Returns -1 when
+ * xcapd should serve, else the exit status.
+ */
+static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
+{
+	int opt, idx, ret = -1, level = XCAP_LOG_INFO;
+	const char *config = NULL;
+	char err[512];
+
+	xcap_config_init(cfg);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:i:vqh", serve_options, &idx)) != -1) {
+		if (opt == 'c')
+			config = optarg;
+		else if (opt == 'v')
+			level = level < XCAP_LOG_TRACE ? level + 1 : level;
+		else if (opt == 'q')
+			level = XCAP_LOG_ERR;
+		else if (opt == 'h')
+			return fputs(serve_usage, stdout), 0;
+		else if (opt == '?')
+			return fputs("Try 'xcapd --help'.\n", stderr), EXIT_USAGE;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xcapd: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	xcap_log_set_level(level);
+	if (config && xcap_config_load(cfg, config, err, sizeof(err))) {
+		fprintf(stderr, "xcapd: %s: %s\n", config, err);
+		return EXIT_USAGE;
+	}
+	optind = 1;
+	while (ret < 0 && (opt = getopt_long(argc, argv, "c:i:vqh", serve_options, &idx)) != -1) {
+		if (opt == 'i')
+			ret = set_flag(cfg, "interface", optarg);
+		else if (opt == 0)
+			ret = set_flag(cfg, serve_options[idx].name, optarg);
+	}
+	return ret;
+}
+
+/* The parts of a running service, created in this order and freed in reverse. */
+struct service {
+	struct xcap_store *store;
+	struct xcap_engine *engine;
+	struct xcap_jobs *jobs;
+	struct xcap_api *api;
+	struct xcap_http *http;
+	int epfd;
+	int sigfd;
+};
+
+static int watch(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int start_engine(struct service *s, const struct xcap_config *cfg)
+{
+	int i, err = 0;
+
+	if (!cfg->n_ifaces) {
+		pr_warn("no interface configured: full captures will be refused\n");
+		return 0;
+	}
+	s->engine = xcap_engine_open(NULL);
+	if (!s->engine)
+		return -errno;
+	for (i = 0; i < cfg->n_ifaces && !err; i++)
+		err = xcap_engine_attach(s->engine, cfg->ifaces[i]);
+	return err ?: watch(s->epfd, xcap_engine_epoll_fd(s->engine));
+}
+
+static int start_service(struct service *s, struct xcap_config *cfg)
+{
+	struct xcap_http_opts ho = {
+		.addr = cfg->listen_addr,
+		.port = cfg->listen_port,
+		.tls_cert = cfg->tls_cert[0] ? cfg->tls_cert : NULL,
+		.tls_key = cfg->tls_key[0] ? cfg->tls_key : NULL,
+	};
+	char err[512];
+	sigset_t mask;
+	int ret;
+
+	if (xcap_config_bootstrap(cfg, stdout, err, sizeof(err))) {
+		pr_err("%s\n", err);
+		return -EINVAL;
+	}
+	s->store = xcap_store_open(cfg->state_dir);
+	if (!s->store)
+		return -errno;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return -errno;
+	ret = start_engine(s, cfg);
+	if (ret)
+		return ret;
+	s->jobs = xcap_jobs_new(cfg, s->store, s->engine);
+	if (!s->jobs || xcap_jobs_recover(s->jobs))
+		return -EIO;
+	s->api = xcap_api_new(cfg, s->store, s->jobs);
+	if (!s->api)
+		return -ENOMEM;
+	s->http = xcap_http_start(&ho, s->api);
+	if (!s->http)
+		return -errno;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (s->sigfd < 0)
+		return -errno;
+	ret = watch(s->epfd, xcap_http_epoll_fd(s->http));
+	return ret ?: watch(s->epfd, s->sigfd);
+}
+
+static void stop_service(struct service *s)
+{
+	xcap_http_stop(s->http);
+	xcap_api_free(s->api);
+	xcap_jobs_free(s->jobs);
+	xcap_engine_close(s->engine);
+	xcap_store_close(s->store);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+}
+
+/* One thread: HTTP requests, ring records and job ticks take turns. */
+static int serve_loop(struct service *s)
+{
+	struct epoll_event ev[4];
+	int i, n, timeout;
+
+	for (;;) {
+		timeout = xcap_http_timeout_ms(s->http);
+		n = epoll_wait(s->epfd, ev, 4, timeout < 0 ? 1000 : timeout);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < n; i++)
+			if (ev[i].data.fd == s->sigfd) {
+				pr_info("stopping\n");
+				return 0;
+			}
+		if (s->engine)
+			xcap_engine_drain(s->engine);
+		xcap_http_run(s->http);
+		xcap_jobs_tick(s->jobs);
+	}
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct service s = { .epfd = -1, .sigfd = -1 };
+	struct xcap_config *cfg;
+	int ret;
+
+	/* The configuration is large (credentials); keep it off the stack. */
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return 1;
+	ret = parse_serve_args(argc, argv, cfg);
+	if (ret < 0) {
+		signal(SIGPIPE, SIG_IGN);
+		ret = start_service(&s, cfg) || serve_loop(&s) ? 1 : 0;
+		stop_service(&s);
+	}
+	free(cfg);
+	return ret;
+}
+
 static const char main_usage[] =
-	"usage: xcapd COMMAND [OPTIONS]\n"
+	"usage: xcapd [COMMAND] [OPTIONS]\n"
 	"\n"
 	"commands:\n"
-	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n"
-	"\n"
-	"  -h, --help     this text\n";
+	"  serve     the PCAP collection API service (the default; xcapd serve --help)\n"
+	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n";
 
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "capture"))
 		return cmd_capture(argc - 1, argv + 1);
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(main_usage, stdout);
-		return 0;
+	if (argc > 1 && !strcmp(argv[1], "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+	if (argc > 1 && argv[1][0] != '-') {
+		fprintf(stderr, "xcapd: unknown command '%s'\n%s", argv[1], main_usage);
+		return EXIT_USAGE;
 	}
-	fputs(main_usage, stderr);
-	return EXIT_USAGE;
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return fputs(main_usage, stdout), fputs("\n", stdout), fputs(serve_usage, stdout), 0;
+	return cmd_serve(argc, argv);
 }
