@@ -17,7 +17,7 @@ endif
 # snprintf truncation is bounded and checked where it matters; the warning is noise.
 XCAP_CFLAGS := $(CFLAGS) $(SAN_FLAGS) -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -I$(BUILD) -Iinclude -Iuserspace
 XCAP_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
-LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3
+LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3 -lcurl -lpthread
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Iinclude -Ibpf \
 	-Wall -Werror
 
@@ -30,14 +30,14 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 # Every module but the programs' mains goes into one library that tests link too.
-MAINS := userspace/xcapd.c
+MAINS := $(wildcard userspace/xcapd.c userspace/xcapctl.c)
 LIB_OBJS := $(patsubst userspace/%.c,$(BUILD)/%.o,$(filter-out $(MAINS),$(wildcard userspace/*.c)))
-BINS := $(BUILD)/xcapd
+BINS := $(patsubst userspace/%.c,$(BUILD)/%,$(MAINS))
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/unit/*.c tests/bpf/*.c))))
 BENCH_BINS := $(BUILD)/bench_xdp
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test bench demo vmlinux format clean help
+.PHONY: all deps test bench demo install vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -65,7 +65,7 @@ $(BUILD)/libxcap.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/xcapd: $(BUILD)/xcapd.o $(BUILD)/libxcap.a
+$(BINS): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/libxcap.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XCAP_LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -91,6 +91,14 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tools/demo
 
+PREFIX ?= /usr/local
+install: all
+	$(Q)PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BUILD=$(BUILD) tools/install
+
+# Runs the bpf and integ tiers inside QEMU on other kernels: make vmtest KERNELS="6.1 6.12".
+vmtest: all $(TEST_BINS)
+	$(Q)BUILD=$(BUILD) tools/vmtest $(KERNELS)
+
 # Regenerates the checked-in vmlinux.h from the running kernel's BTF.
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
@@ -106,6 +114,8 @@ help:
 	@echo 'make test       install missing packages, build, run the unit, bpf and integ tiers'
 	@echo 'make bench      micro-benchmark of the XDP program (ratios to a bare program)'
 	@echo 'make demo       one-shot capture on a throwaway namespace pair'
+	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
+	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'
 	@echo 'make vmlinux    regenerate $(VMLINUX) from this kernel'
 	@echo 'make format     clang-format the sources'
 	@echo 'options: V=1 (full commands), SANITIZE=address,undefined, BUILD=dir'
