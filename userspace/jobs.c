@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The capture state machine: arm, end at a limit, deliver, and recover after a restart. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +25,32 @@ struct job {
 	struct xcap_capture *cap; /* NULL: free entry */
 };
 
+/* A finished capture waiting for the delivery worker. */
+struct delivery {
+	struct delivery *next;
+	struct xcap_capture_rec rec;
+};
+
+/*
+ * Uploads can take minutes (retries, large files), so one worker thread
+ * delivers while the main loop keeps serving. The store serializes access.
+ */
+struct delivery_queue {
+	pthread_t worker;
+	bool started;
+	bool stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct delivery *head;
+	struct delivery **tail;
+};
+
 struct xcap_jobs {
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
 	struct xcap_engine *engine;
 	struct job running[XCAP_MAX_CAPTURES];
+	struct delivery_queue q;
 };
 
 static int64_t now_ns(clockid_t id)
@@ -43,6 +65,8 @@ static void spool_path(const struct xcap_jobs *j, const char *id, char *buf, siz
 {
 	snprintf(buf, size, "%s/" SPOOL_DIR "/%s.pcap", j->cfg->state_dir, id);
 }
+
+static void *delivery_worker(void *arg);
 
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
 				struct xcap_engine *engine)
@@ -61,6 +85,16 @@ struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store
 	j->cfg = cfg;
 	j->store = store;
 	j->engine = engine;
+	pthread_mutex_init(&j->q.lock, NULL);
+	pthread_cond_init(&j->q.wake, NULL);
+	j->q.tail = &j->q.head;
+	errno = pthread_create(&j->q.worker, NULL, delivery_worker, j);
+	if (errno) {
+		pr_err("cannot start the delivery worker: %s\n", strerror(errno));
+		xcap_jobs_free(j);
+		return NULL;
+	}
+	j->q.started = true;
 	return j;
 }
 
@@ -86,7 +120,7 @@ static int transition(struct xcap_jobs *j, struct xcap_capture_rec *r, enum xcap
 }
 
 /* Delivers the spool file as pcap_<id>.pcap; the spool copy goes once the bucket has it. */
-static void deliver(struct xcap_jobs *j, struct xcap_capture_rec *r)
+static void deliver_now(struct xcap_jobs *j, struct xcap_capture_rec *r)
 {
 	char spool[PATH_MAX], name[64], err[512];
 	struct xcap_dest d;
@@ -107,6 +141,46 @@ static void deliver(struct xcap_jobs *j, struct xcap_capture_rec *r)
 	unlink(spool);
 	pr_info("capture %s: complete, %llu packets delivered as %s\n", r->id,
 		(unsigned long long)r->packets_captured, name);
+}
+
+static void *delivery_worker(void *arg)
+{
+	struct xcap_jobs *j = arg;
+	struct delivery *d;
+
+	for (;;) {
+		pthread_mutex_lock(&j->q.lock);
+		while (!j->q.head && !j->q.stopping)
+			pthread_cond_wait(&j->q.wake, &j->q.lock);
+		d = j->q.head;
+		if (d) {
+			j->q.head = d->next;
+			if (!j->q.head)
+				j->q.tail = &j->q.head;
+		}
+		pthread_mutex_unlock(&j->q.lock);
+		if (!d)
+			return NULL; /* stopping, and the queue is empty */
+		deliver_now(j, &d->rec);
+		free(d);
+	}
+}
+
+/* Queues a capture in conversion_pending for the worker; without memory it stays pending. */
+static void deliver(struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	struct delivery *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		pr_err("capture %s: no memory to queue its delivery; it resumes at restart\n", r->id);
+		return;
+	}
+	d->rec = *r;
+	pthread_mutex_lock(&j->q.lock);
+	*j->q.tail = d;
+	j->q.tail = &d->next;
+	pthread_cond_signal(&j->q.wake);
+	pthread_mutex_unlock(&j->q.lock);
 }
 
 static void copy_counters(struct xcap_capture_rec *r, const struct xcap_capture_counters *c)
@@ -300,5 +374,14 @@ void xcap_jobs_free(struct xcap_jobs *j)
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
 		if (j->running[i].cap)
 			finish(j, &j->running[i], now);
+	/* The worker delivers what is queued, then ends. */
+	pthread_mutex_lock(&j->q.lock);
+	j->q.stopping = true;
+	pthread_cond_signal(&j->q.wake);
+	pthread_mutex_unlock(&j->q.lock);
+	if (j->q.started)
+		pthread_join(j->q.worker, NULL);
+	pthread_mutex_destroy(&j->q.lock);
+	pthread_cond_destroy(&j->q.wake);
 	free(j);
 }

@@ -16,10 +16,15 @@ static const char *const level_names[] = {
 	[XCAP_LOG_TRACE] = "trace",
 };
 
+/* One write per message, so lines of the delivery worker and the main loop never mix. */
 static void vlog(enum xcap_log_level level, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "xcap: %s: ", level_names[level]);
-	vfprintf(stderr, fmt, ap);
+	char msg[1024];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "xcap: %s: ", level_names[level]);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	fputs(msg, stderr);
 }
 
 void xcap_log_print(enum xcap_log_level level, const char *fmt, ...)

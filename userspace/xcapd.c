@@ -419,6 +419,15 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 		pr_err("%s\n", err);
 		return -EINVAL;
 	}
+	fflush(stdout);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	/* Blocked before any thread starts, so that only the signalfd sees them. */
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (s->sigfd < 0)
+		return -errno;
 	s->store = xcap_store_open(cfg->state_dir);
 	if (!s->store)
 		return -errno;
@@ -436,13 +445,6 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 		return -ENOMEM;
 	s->http = xcap_http_start(&ho, s->api);
 	if (!s->http)
-		return -errno;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (s->sigfd < 0)
 		return -errno;
 	ret = watch(s->epfd, xcap_http_epoll_fd(s->http));
 	return ret ?: watch(s->epfd, s->sigfd);
