@@ -139,11 +139,22 @@ struct rate_window {
 	uint32_t count;
 };
 
+/* Requests answered, by route and HTTP status (a handful of pairs in practice). */
+struct request_count {
+	const char *route;
+	int status;
+	uint64_t n;
+};
+
+#define REQUEST_COUNTS_MAX 128
+
 struct xcap_api {
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
 	struct xcap_jobs *jobs;
 	struct rate_window simple_rate[XCAP_CFG_MAX_ACCOUNTS];
+	struct request_count requests[REQUEST_COUNTS_MAX];
+	int n_requests;
 };
 
 /* One request being answered. */
@@ -154,6 +165,7 @@ struct ctx {
 	const char *account; /* the {account_id} of the path */
 	int account_idx;
 	const char *id; /* {pcap_id} or {ownership_id} */
+	const char *route; /* its name in /metrics */
 	json_object *body;
 	int64_t now_ns;
 };
@@ -870,26 +882,82 @@ static int delete_bucket(struct ctx *c)
 	return respond_empty(c, 204);
 }
 
+/* --- metrics --- */
+
+#define METRICS_PATH "/metrics"
+
+static void count_request(struct xcap_api *api, const char *route, int status)
+{
+	int i;
+
+	for (i = 0; i < api->n_requests; i++) {
+		if (api->requests[i].route == route && api->requests[i].status == status) {
+			api->requests[i].n++;
+			return;
+		}
+	}
+	if (api->n_requests < REQUEST_COUNTS_MAX)
+		api->requests[api->n_requests++] = (struct request_count){ route, status, 1 };
+}
+
+static const struct xcap_credential *authenticate(struct ctx *c);
+
+/* Prometheus text format; any valid credential may read it. */
+static int serve_metrics(struct ctx *c)
+{
+	struct xcap_api *api = c->api;
+	size_t len = 0;
+	char *text = NULL;
+	FILE *f;
+	int i;
+
+	c->route = "metrics";
+	if (strcmp(c->req->method, "GET"))
+		return fail(c, E_METHOD, NULL, c->req->method);
+	if (!authenticate(c))
+		return -1;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return fail(c, E_INTERNAL, NULL, "out of memory");
+	fprintf(f, "# HELP xcap_api_requests_total API requests answered, by route and status.\n"
+		   "# TYPE xcap_api_requests_total counter\n");
+	for (i = 0; i < api->n_requests; i++)
+		fprintf(f, "xcap_api_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+			api->requests[i].route, api->requests[i].status,
+			(unsigned long long)api->requests[i].n);
+	xcap_jobs_metrics(api->jobs, f);
+	if (fclose(f)) {
+		free(text);
+		return fail(c, E_INTERNAL, NULL, "out of memory");
+	}
+	c->resp->status = 200;
+	c->resp->body = text;
+	c->resp->body_len = len;
+	c->resp->content_type = "text/plain; version=0.0.4";
+	return 0;
+}
+
 /* --- routing and authentication --- */
 
 #define ANY_ID "*"
 
 static const struct route {
+	const char *name; /* for /metrics */
 	const char *method;
 	const char *after_pcaps[2]; /* path segments after /accounts/{a}/pcaps */
 	bool write;
 	int (*handle)(struct ctx *c);
 } routes[] = {
 	/* `ownership` is routed before {pcap_id}. */
-	{ "GET", { NULL }, false, list_captures },
-	{ "POST", { NULL }, true, create_capture },
-	{ "GET", { "ownership" }, false, list_buckets },
-	{ "POST", { "ownership" }, true, add_bucket },
-	{ "POST", { "ownership", "validate" }, true, validate_bucket },
-	{ "DELETE", { "ownership", ANY_ID }, true, delete_bucket },
-	{ "GET", { ANY_ID }, false, get_capture },
-	{ "GET", { ANY_ID, "download" }, false, download_capture },
-	{ "PUT", { ANY_ID, "stop" }, true, stop_capture },
+	{ "list", "GET", { NULL }, false, list_captures },
+	{ "create", "POST", { NULL }, true, create_capture },
+	{ "bucket_list", "GET", { "ownership" }, false, list_buckets },
+	{ "bucket_add", "POST", { "ownership" }, true, add_bucket },
+	{ "bucket_validate", "POST", { "ownership", "validate" }, true, validate_bucket },
+	{ "bucket_delete", "DELETE", { "ownership", ANY_ID }, true, delete_bucket },
+	{ "get", "GET", { ANY_ID }, false, get_capture },
+	{ "download", "GET", { ANY_ID, "download" }, false, download_capture },
+	{ "stop", "PUT", { ANY_ID, "stop" }, true, stop_capture },
 };
 
 #define MAX_SEGS 6
@@ -1013,6 +1081,8 @@ static int route(struct ctx *c)
 	size_t i;
 	int n;
 
+	if (!strcmp(c->req->path, METRICS_PATH))
+		return serve_metrics(c);
 	n = split_path(c->req->path, buf, sizeof(buf), segs);
 	if (n < 3 || strcmp(segs[0], "accounts") || strcmp(segs[2], "pcaps"))
 		return fail(c, E_NO_ROUTE, NULL);
@@ -1026,6 +1096,7 @@ static int route(struct ctx *c)
 	if (!found)
 		return path_known ? fail(c, E_METHOD, NULL, c->req->method) :
 				    fail(c, E_NO_ROUTE, NULL);
+	c->route = found->name;
 	c->account = segs[1];
 	c->id = n > 3 && strcmp(segs[3], "ownership") ? segs[3] : n > 4 ? segs[4] : NULL;
 	if (!valid_id(c->account) || (c->id && !valid_id(c->id)))
@@ -1048,11 +1119,13 @@ void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	c.now_ns = now.tv_sec * NSEC_PER_SEC + now.tv_nsec;
+	c.route = "other";
 	memset(resp, 0, sizeof(*resp));
 	route(&c);
 	json_object_put(c.body);
 	if (!resp->status)
 		fail(&c, E_INTERNAL, NULL, "no answer");
+	count_request(api, c.route, resp->status);
 }
 
 void xcap_api_response_free(struct xcap_api_response *resp)

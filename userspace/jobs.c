@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ struct xcap_jobs {
 	struct xcap_engine *engine;
 	struct job running[XCAP_MAX_CAPTURES];
 	struct delivery_queue q;
+	uint64_t delivered_ok; /* updated by the worker: atomics */
+	uint64_t delivered_failed;
 };
 
 static int64_t now_ns(clockid_t id)
@@ -133,9 +136,11 @@ static void deliver_now(struct xcap_jobs *j, struct xcap_capture_rec *r)
 	    xcap_storage_deliver(&d, spool, name, err, sizeof(err))) {
 		set_error(r, "delivery to the bucket failed: %s; the file is kept at %s", err, spool);
 		pr_warn("capture %s: %s\n", r->id, r->error_message);
+		__atomic_add_fetch(&j->delivered_failed, 1, __ATOMIC_RELAXED);
 		transition(j, r, XCAP_ST_FAILED);
 		return;
 	}
+	__atomic_add_fetch(&j->delivered_ok, 1, __ATOMIC_RELAXED);
 	if (transition(j, r, XCAP_ST_COMPLETE))
 		return;
 	unlink(spool);
@@ -317,6 +322,63 @@ void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)
 
 	if (job && !xcap_capture_counters(job->cap, &c))
 		copy_counters(r, &c);
+}
+
+static void metric(FILE *out, const char *name, const char *help, const char *labels,
+		   uint64_t v)
+{
+	fprintf(out, "# HELP xcap_%s %s\n# TYPE xcap_%s counter\nxcap_%s%s %llu\n", name, help, name,
+		name, labels, (unsigned long long)v);
+}
+
+static void capture_metrics(FILE *out, const struct job *job)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{ "matched", offsetof(struct xcap_capture_counters, kernel.matched) },
+		{ "written", offsetof(struct xcap_capture_counters, delivered) },
+		{ "bytes", offsetof(struct xcap_capture_counters, kernel.bytes) },
+		{ "over_limit", offsetof(struct xcap_capture_counters, kernel.over_budget) },
+		{ "lost_ring_full", offsetof(struct xcap_capture_counters, kernel.ring_full) },
+		{ "lost_userspace", offsetof(struct xcap_capture_counters, user_dropped) },
+		{ "lost_write_error", offsetof(struct xcap_capture_counters, write_errors) },
+	};
+	struct xcap_capture_counters c;
+	size_t i;
+
+	if (xcap_capture_counters(job->cap, &c))
+		return;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		fprintf(out, "xcap_capture_packets_total{id=\"%s\",account=\"%s\",counter=\"%s\"} %llu\n",
+			job->id, job->account, fields[i].name,
+			*(unsigned long long *)((char *)&c + fields[i].off));
+}
+
+void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out)
+{
+	struct xcap_counters g;
+	int i;
+
+	if (j->engine && !xcap_engine_counters(j->engine, &g)) {
+		metric(out, "packets_seen_total", "Packets seen by the XDP program.", "", g.seen);
+		metric(out, "packets_sampled_total", "Packets copied to the sampled history.", "",
+		       g.sampled);
+		metric(out, "samples_lost_ring_full_total", "Samples lost: the ring was full.", "",
+		       g.sample_ring_full);
+		metric(out, "parse_errors_total", "Frames whose headers could not be parsed.", "",
+		       g.parse_errors);
+	}
+	fprintf(out, "# HELP xcap_capture_packets_total Running captures: packets (bytes) by "
+		     "outcome.\n# TYPE xcap_capture_packets_total counter\n");
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+		if (j->running[i].cap)
+			capture_metrics(out, &j->running[i]);
+	metric(out, "deliveries_total", "Capture files delivered to buckets, by result.",
+	       "{result=\"ok\"}", __atomic_load_n(&j->delivered_ok, __ATOMIC_RELAXED));
+	fprintf(out, "xcap_deliveries_total{result=\"failed\"} %llu\n",
+		(unsigned long long)__atomic_load_n(&j->delivered_failed, __ATOMIC_RELAXED));
 }
 
 void xcap_jobs_tick(struct xcap_jobs *j)

@@ -10,6 +10,7 @@
 #define XCAP_JOBS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "store.h"
 
 struct xcap_config;
@@ -34,6 +35,8 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_ns);
 /* Fills the live counters of a running capture into r. */
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
+/* Writes the engine's, the captures' and the deliveries' counters (Prometheus text). */
+void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out);
 /* Ends the captures whose limits are reached; call about once a second. */
 void xcap_jobs_tick(struct xcap_jobs *j);
 

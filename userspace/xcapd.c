@@ -282,6 +282,7 @@ static const char serve_usage[] =
 	"keeps its state in ./xcap-state and creates an account and a token there.\n"
 	"\n"
 	"  -c, --config FILE        JSON config (see userspace/xcapd.example.json)\n"
+	"      --check-config FILE  validate FILE (and the flags), print a summary, exit\n"
 	"      --listen ADDR:PORT   address and port to listen on ([::1]:8080 for IPv6)\n"
 	"      --tls-cert FILE      PEM certificate (with --tls-key: HTTPS)\n"
 	"      --tls-key FILE       PEM private key\n"
@@ -296,6 +297,7 @@ static const char serve_usage[] =
 
 static const struct option serve_options[] = {
 	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", required_argument, NULL, 'C' },
 	{ "listen", required_argument, NULL, 0 },
 	{ "tls-cert", required_argument, NULL, 0 },
 	{ "tls-key", required_argument, NULL, 0 },
@@ -334,13 +336,16 @@ static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
 {
 	int opt, idx, ret = -1, level = XCAP_LOG_INFO;
 	const char *config = NULL;
+	bool check = false;
 	char err[512];
 
 	xcap_config_init(cfg);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:i:vqh", serve_options, &idx)) != -1) {
-		if (opt == 'c')
+		if (opt == 'c' || opt == 'C')
 			config = optarg;
+		if (opt == 'C')
+			check = true;
 		else if (opt == 'v')
 			level = level < XCAP_LOG_TRACE ? level + 1 : level;
 		else if (opt == 'q')
@@ -365,6 +370,12 @@ static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
 			ret = set_flag(cfg, "interface", optarg);
 		else if (opt == 0)
 			ret = set_flag(cfg, serve_options[idx].name, optarg);
+	}
+	if (ret < 0 && check) {
+		printf("%s: ok: %d account(s), %d credential(s), %d interface(s), listen %s:%u\n",
+		       config, cfg->n_accounts, cfg->n_creds, cfg->n_ifaces, cfg->listen_addr,
+		       cfg->listen_port);
+		ret = 0;
 	}
 	return ret;
 }
