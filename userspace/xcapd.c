@@ -361,7 +361,7 @@ static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
 	}
 	xcap_log_set_level(level);
 	if (config && xcap_config_load(cfg, config, err, sizeof(err))) {
-		fprintf(stderr, "xcapd: %s: %s\n", config, err);
+		fprintf(stderr, "xcapd: %s\n", err);
 		return EXIT_USAGE;
 	}
 	optind = 1;
