@@ -104,6 +104,19 @@ static __always_inline bool xcap_sample_due(const struct xcap_cfg *cfg)
 	return true;
 }
 
+/*
+ * Waking the consumer for every record costs more than the record itself;
+ * xcapd drains both rings at least every 100 ms, so wake it only when the
+ * ring is a quarter full.
+ */
+static __always_inline __u64 xcap_wakeup(void *ring)
+{
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >
+			       bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4 ?
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters *gc, __u32 len)
 {
 	__u32 cap_len = len;
@@ -127,7 +140,7 @@ static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters
 	xcap_fill_hdr(&s->hdr, ctx, len, cap_len);
 	s->hdr.captures = 0;
 	s->hdr.flags |= XCAP_REC_SAMPLE;
-	bpf_ringbuf_submit(s, 0);
+	bpf_ringbuf_submit(s, xcap_wakeup(&xcap_samples));
 	gc->sampled++;
 }
 
@@ -177,6 +190,7 @@ struct xcap_walk {
 	__u64 accepted;
 	__u32 len;
 	__u32 copy_len; /* longest snap among the accepted captures */
+	__u32 flags; /* XCAP_REC_* of the copy */
 	bool copied;
 };
 
@@ -245,9 +259,10 @@ static __always_inline bool xcap_copy(struct xdp_md *ctx, const struct xcap_walk
 		return false;
 	xcap_fill_hdr(&f->hdr, ctx, w->len, n);
 	f->hdr.captures = w->accepted;
+	f->hdr.flags |= w->flags;
 	if (bpf_xdp_load_bytes(ctx, 0, f->data, n))
 		return false;
-	return !bpf_ringbuf_output(&xcap_frames, f, sizeof(f->hdr) + n, 0);
+	return !bpf_ringbuf_output(&xcap_frames, f, sizeof(f->hdr) + n, xcap_wakeup(&xcap_frames));
 }
 
 SEC("xdp")
@@ -257,27 +272,28 @@ int xcap_xdp(struct xdp_md *ctx)
 	struct xcap_walk w = {};
 	struct xcap_counters *gc;
 	struct xcap_cfg *cfg;
-	__u32 key = 0, len;
+	__u32 key = 0;
 
 	cfg = bpf_map_lookup_elem(&xcap_cfg, &key);
 	gc = bpf_map_lookup_elem(&xcap_gcnt, &key);
 	if (!cfg || !gc)
 		return XDP_PASS;
 	gc->seen++;
-	/* The whole frame, fragments of a multi-buffer frame included. */
-	len = bpf_xdp_get_buff_len(ctx);
 	if (xcap_sample_due(cfg))
-		xcap_sample(ctx, gc, len);
+		xcap_sample(ctx, gc, bpf_xdp_get_buff_len(ctx));
 	/* Parsing only pays off while a capture is armed. */
 	if (!cfg->active)
 		return XDP_PASS;
-	if (xcap_parse(ctx, &pkt))
+	if (xcap_parse(ctx, &pkt)) {
 		gc->parse_errors++;
+		w.flags = XCAP_REC_PARSE_ERR;
+	}
 	w.todo = xcap_match(cfg, &pkt);
 	if (!w.todo)
 		return XDP_PASS;
 	w.cfg = cfg;
-	w.len = len;
+	/* The whole frame, fragments of a multi-buffer frame included. */
+	w.len = bpf_xdp_get_buff_len(ctx);
 	bpf_loop(XCAP_MAX_CAPTURES, xcap_admit_one, &w, 0);
 	if (!w.accepted)
 		return XDP_PASS;

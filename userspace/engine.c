@@ -733,8 +733,12 @@ static int on_frame(void *ctx, void *data, size_t size)
 
 int xcap_engine_poll(struct xcap_engine *e, int timeout_ms)
 {
+	int n;
+
 	refresh_clock_offset(e);
-	return ring_buffer__poll(e->rb, timeout_ms);
+	n = ring_buffer__poll(e->rb, timeout_ms);
+	/* The program wakes us only when a ring fills up: take what came meanwhile. */
+	return n ?: ring_buffer__consume(e->rb);
 }
 
 int xcap_engine_drain(struct xcap_engine *e)

@@ -482,7 +482,8 @@ static int serve_loop(struct service *s)
 
 	for (;;) {
 		timeout = xcap_http_timeout_ms(s->http);
-		n = epoll_wait(s->epfd, ev, 4, timeout < 0 ? 1000 : timeout);
+		/* The rings wake us only when filling up: drain them every POLL_MS anyway. */
+		n = epoll_wait(s->epfd, ev, 4, timeout < 0 || timeout > POLL_MS ? POLL_MS : timeout);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (i = 0; i < n; i++)

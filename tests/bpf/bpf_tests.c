@@ -1,0 +1,777 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The bpf tier: canned frames through the XDP program with BPF_PROG_TEST_RUN,
+ * checked through the engine's API: verdicts, ring records, counters, budgets
+ * and sampling. Each test loads its own engine, so counters start at zero.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "engine.h"
+#include "filter.h"
+#include "frames.h"
+#include "log.h"
+#include "test.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define LO_IFINDEX 1
+#define NSEC_PER_SEC 1000000000LL
+
+/* Base frames; a test adds fields (never overrides them: -Woverride-init). */
+#define TCP4 .family = 4, .proto = IPPROTO_TCP, .sport = 40000, .dport = 80
+#define UDP4 .family = 4, .proto = IPPROTO_UDP, .sport = 40000, .dport = 53
+#define TCP6 .family = 6, .proto = IPPROTO_TCP, .sport = 40000, .dport = 443
+#define UDP6 .family = 6, .proto = IPPROTO_UDP, .sport = 40000, .dport = 53
+
+struct frame {
+	uint8_t data[2048];
+	uint32_t len;
+};
+
+/* A capture in test form: NULL or 0 means any value. */
+struct rule {
+	const char *src, *dst; /* prefixes */
+	int sport, dport, proto;
+	struct xcap_limits lim;
+};
+
+/*
+ * What one callback received. Every packet must be a copy of `frame` from lo,
+ * cut to `snap` bytes (0 = whole frame), with the record flags `flags`.
+ */
+struct sink {
+	const struct frame *frame;
+	uint32_t snap;
+	uint32_t flags;
+	int n;
+	int bad; /* packets that broke one of the above */
+	const char *fault; /* what the last bad one got wrong */
+	uint64_t bytes; /* sum of cap_len */
+};
+
+struct match_case {
+	const char *name;
+	struct frame_opts frame;
+	struct rule rule;
+	bool match;
+};
+
+/* Names the field of pkt that the sink did not expect, or returns NULL. */
+static const char *packet_fault(const struct sink *s, const struct xcap_packet *pkt)
+{
+	uint32_t len = s->frame->len;
+	uint32_t want = s->snap && s->snap < len ? s->snap : len;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (pkt->cap_len != want)
+		return "cap_len";
+	if (pkt->orig_len != len)
+		return "orig_len";
+	if (pkt->ifindex != LO_IFINDEX)
+		return "ifindex";
+	if (pkt->flags != s->flags)
+		return "flags";
+	if (memcmp(pkt->data, s->frame->data, want))
+		return "data";
+	if (llabs((long long)pkt->ts_ns - (now.tv_sec * NSEC_PER_SEC + now.tv_nsec)) > NSEC_PER_SEC)
+		return "ts_ns";
+	return NULL;
+}
+
+static int sink_keep(void *arg, const struct xcap_packet *pkt)
+{
+	struct sink *s = arg;
+	const char *fault = packet_fault(s, pkt);
+
+	s->n++;
+	s->bytes += pkt->cap_len;
+	if (fault) {
+		s->bad++;
+		s->fault = fault;
+	}
+	return 0;
+}
+
+/* The sink got n packets, each as it expected. */
+static void check_sink(const char *what, const struct sink *s, int n)
+{
+	CHECK(s->n == n, "%s: got %d packets, want %d", what, s->n, n);
+	CHECK(!s->bad, "%s: %d packets with a wrong %s", what, s->bad, s->fault);
+}
+
+/* Opens and loads an engine (frames_ring 0 = default size); NULL when the test failed. */
+static struct xcap_engine *engine_new(uint32_t frames_ring)
+{
+	struct xcap_engine_opts opts = { .frames_ring_bytes = frames_ring };
+	struct xcap_engine *e = xcap_engine_open(&opts);
+	int err = e ? xcap_engine_load(e) : -errno;
+
+	CHECK(!err, "cannot load the engine: %s", strerror(-err));
+	if (err) {
+		xcap_engine_close(e);
+		return NULL;
+	}
+	return e;
+}
+
+static bool frame_make(struct frame *f, const struct frame_opts *o)
+{
+	f->len = frame_build(f->data, sizeof(f->data), o);
+	CHECK(f->len, "cannot build the frame");
+	return f->len;
+}
+
+/* Runs f `repeat` times through the program: the verdict must always be XDP_PASS. */
+static void run_frame(struct xcap_engine *e, const struct frame *f, int repeat)
+{
+	struct xdp_md ctx = { .data_end = f->len, .ingress_ifindex = LO_IFINDEX };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
+	int err = bpf_prog_test_run_opts(xcap_engine_prog_fd(e), &opts);
+
+	CHECK(!err, "test run: %s", strerror(-err));
+	CHECK_EQ(opts.retval, XDP_PASS);
+}
+
+static void rule_filter(const struct rule *r, struct xcap_filter *f)
+{
+	xcap_filter_init(f);
+	if (r->src)
+		CHECK(!xcap_filter_parse_prefix(r->src, &f->src), "bad prefix %s", r->src);
+	if (r->dst)
+		CHECK(!xcap_filter_parse_prefix(r->dst, &f->dst), "bad prefix %s", r->dst);
+	f->sport = r->sport ?: -1;
+	f->dport = r->dport ?: -1;
+	f->proto = r->proto ?: -1;
+}
+
+/* Arms the rule with s as its callback; returns the slot, or < 0 (the test failed). */
+static int arm(struct xcap_engine *e, const struct rule *r, struct sink *s)
+{
+	struct xcap_filter f;
+	int slot;
+
+	rule_filter(r, &f);
+	slot = xcap_engine_arm(e, &f, &r->lim, sink_keep, s);
+	CHECK(slot >= 0, "arm: %s", strerror(-slot));
+	return slot;
+}
+
+static struct xcap_counters global_counters(struct xcap_engine *e)
+{
+	struct xcap_counters c = {};
+
+	CHECK(!xcap_engine_counters(e, &c), "cannot read the counters");
+	return c;
+}
+
+static struct xcap_capture_counters capture_counters(struct xcap_engine *e, int slot)
+{
+	struct xcap_capture_counters c = {};
+
+	CHECK(!xcap_engine_capture_counters(e, slot, &c), "cannot read the counters of %d", slot);
+	return c;
+}
+
+/* Arms each case's rule alone, runs its frame once and checks whether the capture got it. */
+static void check_matches(const struct match_case *cases, size_t n)
+{
+	struct xcap_engine *e = engine_new(0);
+	const struct match_case *c;
+	struct frame f;
+	struct sink s;
+	int slot;
+
+	for (c = cases; e && c < cases + n; c++) {
+		s = (struct sink){ .frame = &f };
+		if (!frame_make(&f, &c->frame))
+			continue;
+		slot = arm(e, &c->rule, &s);
+		if (slot < 0)
+			continue;
+		run_frame(e, &f, 1);
+		xcap_engine_drain(e);
+		check_sink(c->name, &s, c->match);
+		xcap_engine_disarm(e, slot, NULL);
+	}
+	xcap_engine_close(e);
+}
+
+static void ipv4_tcp_udp_icmp_match_by_proto_ports_addresses(void)
+{
+	static const struct match_case cases[] = {
+		{ "tcp proto", { TCP4 }, { .proto = IPPROTO_TCP }, true },
+		{ "tcp 5-tuple",
+		  { TCP4 },
+		  { .src = "192.0.2.1",
+		    .dst = "198.51.100.1",
+		    .sport = 40000,
+		    .dport = 80,
+		    .proto = IPPROTO_TCP },
+		  true },
+		{ "tcp, rule on udp", { TCP4 }, { .proto = IPPROTO_UDP }, false },
+		{ "tcp, other dport", { TCP4 }, { .dport = 81 }, false },
+		{ "tcp, other sport", { TCP4 }, { .sport = 80 }, false },
+		{ "tcp, other source", { TCP4 }, { .src = "192.0.2.2" }, false },
+		{ "tcp, source as destination", { TCP4 }, { .dst = "192.0.2.1" }, false },
+		{ "udp 5-tuple",
+		  { UDP4 },
+		  { .src = "192.0.2.1",
+		    .dst = "198.51.100.1",
+		    .sport = 40000,
+		    .dport = 53,
+		    .proto = IPPROTO_UDP },
+		  true },
+		{ "udp, ports swapped", { UDP4 }, { .sport = 53, .dport = 40000 }, false },
+		{ "sctp ports",
+		  { .family = 4, .proto = IPPROTO_SCTP, .sport = 5000, .dport = 9899 },
+		  { .sport = 5000, .dport = 9899, .proto = IPPROTO_SCTP },
+		  true },
+		{ "icmp proto and addresses",
+		  { .family = 4, .proto = IPPROTO_ICMP },
+		  { .src = "192.0.2.1", .dst = "198.51.100.1", .proto = IPPROTO_ICMP },
+		  true },
+		{ "icmp, rule on a port",
+		  { .family = 4, .proto = IPPROTO_ICMP },
+		  { .dport = 8 },
+		  false },
+	};
+
+	check_matches(cases, ARRAY_SIZE(cases));
+}
+
+static void ipv6_tcp_udp_icmpv6_match_by_proto_ports_addresses(void)
+{
+	static const struct match_case cases[] = {
+		{ "tcp 5-tuple",
+		  { TCP6 },
+		  { .src = "2001:db8::1",
+		    .dst = "2001:db8::2",
+		    .sport = 40000,
+		    .dport = 443,
+		    .proto = IPPROTO_TCP },
+		  true },
+		{ "tcp, rule on udp", { TCP6 }, { .proto = IPPROTO_UDP }, false },
+		{ "tcp, other dport", { TCP6 }, { .dport = 80 }, false },
+		{ "tcp, other destination", { TCP6 }, { .dst = "2001:db8::3" }, false },
+		{ "udp 5-tuple",
+		  { UDP6 },
+		  { .src = "2001:db8::1",
+		    .dst = "2001:db8::2",
+		    .sport = 40000,
+		    .dport = 53,
+		    .proto = IPPROTO_UDP },
+		  true },
+		{ "udp, other sport", { UDP6 }, { .sport = 40001 }, false },
+		{ "icmpv6 proto and addresses",
+		  { .family = 6, .proto = IPPROTO_ICMPV6 },
+		  { .src = "2001:db8::1", .dst = "2001:db8::2", .proto = IPPROTO_ICMPV6 },
+		  true },
+		{ "icmpv6, rule on icmp",
+		  { .family = 6, .proto = IPPROTO_ICMPV6 },
+		  { .proto = IPPROTO_ICMP },
+		  false },
+		{ "icmpv6, rule on a port",
+		  { .family = 6, .proto = IPPROTO_ICMPV6 },
+		  { .sport = 128 },
+		  false },
+	};
+
+	check_matches(cases, ARRAY_SIZE(cases));
+}
+
+static void vlan_and_qinq_frames_match(void)
+{
+	static const struct match_case cases[] = {
+		{ "802.1Q ipv4",
+		  { TCP4, .vlans = 1 },
+		  { .dst = "198.51.100.1", .dport = 80, .proto = IPPROTO_TCP },
+		  true },
+		{ "QinQ ipv4",
+		  { TCP4, .vlans = 2 },
+		  { .dst = "198.51.100.1", .dport = 80, .proto = IPPROTO_TCP },
+		  true },
+		{ "QinQ ipv4, other dport", { TCP4, .vlans = 2 }, { .dport = 81 }, false },
+		{ "802.1Q ipv6",
+		  { UDP6, .vlans = 1 },
+		  { .src = "2001:db8::1", .dport = 53, .proto = IPPROTO_UDP },
+		  true },
+		{ "QinQ ipv6",
+		  { UDP6, .vlans = 2 },
+		  { .src = "2001:db8::1", .dport = 53, .proto = IPPROTO_UDP },
+		  true },
+	};
+
+	check_matches(cases, ARRAY_SIZE(cases));
+}
+
+static void ipv4_options_do_not_hide_ports(void)
+{
+	/* Without the header length, NOP options (0x01) would read as ports 257. */
+	static const struct match_case cases[] = {
+		{ "4 bytes of options",
+		  { TCP4, .ip_opts = 4 },
+		  { .sport = 40000, .dport = 80 },
+		  true },
+		{ "40 bytes of options",
+		  { UDP4, .ip_opts = 40 },
+		  { .sport = 40000, .dport = 53, .proto = IPPROTO_UDP },
+		  true },
+		{ "options read as ports", { TCP4, .ip_opts = 40 }, { .sport = 257 }, false },
+	};
+
+	check_matches(cases, ARRAY_SIZE(cases));
+}
+
+static void ipv6_extension_headers_are_skipped(void)
+{
+	static const struct match_case cases[] = {
+		{ "hop-by-hop",
+		  { TCP6, .hop_by_hop = true },
+		  { .dport = 443, .proto = IPPROTO_TCP },
+		  true },
+		{ "destination options",
+		  { UDP6, .dest_opts = true },
+		  { .dport = 53, .proto = IPPROTO_UDP },
+		  true },
+		{ "hop-by-hop and destination options",
+		  { TCP6, .hop_by_hop = true, .dest_opts = true },
+		  { .sport = 40000, .proto = IPPROTO_TCP },
+		  true },
+		{ "first fragment",
+		  { UDP6, .more_frags = true, .len = 200 },
+		  { .dport = 53, .proto = IPPROTO_UDP },
+		  true },
+		{ "hop-by-hop and first fragment",
+		  { TCP6, .hop_by_hop = true, .more_frags = true, .len = 200 },
+		  { .dport = 443, .proto = IPPROTO_TCP },
+		  true },
+	};
+
+	check_matches(cases, ARRAY_SIZE(cases));
+}
+
+static void non_first_fragment_has_no_ports(void)
+{
+	/*
+	 * The payload of a non-first fragment of 64 bytes starts at byte 34 (IPv4)
+	 * or 62 (IPv6): read as ports, it would be 0x2223 > 0x2425 or 0x3e3f > 0x4041.
+	 */
+	static const struct match_case cases[] = {
+		{ "v4, rule on its ports",
+		  { TCP4, .frag_off = 185, .more_frags = true, .len = 64 },
+		  { .dport = 80 },
+		  false },
+		{ "v4, payload read as ports",
+		  { TCP4, .frag_off = 185, .len = 64 },
+		  { .sport = 0x2223, .dport = 0x2425 },
+		  false },
+		{ "v4, rule on proto",
+		  { TCP4, .frag_off = 185, .len = 64 },
+		  { .proto = IPPROTO_TCP },
+		  true },
+		{ "v4, rule on addresses",
+		  { TCP4, .frag_off = 185, .len = 64 },
+		  { .src = "192.0.2.1", .dst = "198.51.100.1" },
+		  true },
+		{ "v4 first fragment, rule on ports",
+		  { TCP4, .more_frags = true, .len = 64 },
+		  { .sport = 40000, .dport = 80 },
+		  true },
+		{ "v6, rule on its ports",
+		  { UDP6, .frag_off = 185, .len = 100 },
+		  { .dport = 53 },
+		  false },
+		{ "v6, payload read as ports",
+		  { UDP6, .frag_off = 185, .len = 100 },
+		  { .sport = 0x3e3f, .dport = 0x4041 },
+		  false },
+		{ "v6, rule on proto",
+		  { UDP6, .frag_off = 185, .len = 100 },
+		  { .proto = IPPROTO_UDP },
+		  true },
+	};
+
+	check_matches(cases, ARRAY_SIZE(cases));
+}
+
+static void address_prefixes_and_wildcard_match(void)
+{
+	static const struct match_case cases[] = {
+		{ "/8", { TCP4, .src = "10.1.2.3" }, { .src = "10.0.0.0/8" }, true },
+		{ "/8, outside", { TCP4, .src = "11.1.2.3" }, { .src = "10.0.0.0/8" }, false },
+		{ "/16", { TCP4, .dst = "172.16.9.9" }, { .dst = "172.16.0.0/16" }, true },
+		{ "/16, outside",
+		  { TCP4, .dst = "172.17.9.9" },
+		  { .dst = "172.16.0.0/16" },
+		  false },
+		{ "/24", { UDP4, .src = "192.168.7.200" }, { .src = "192.168.7.0/24" }, true },
+		{ "/24, outside",
+		  { UDP4, .src = "192.168.8.1" },
+		  { .src = "192.168.7.0/24" },
+		  false },
+		{ "/0 v4", { UDP4 }, { .dst = "0.0.0.0/0" }, true },
+		{ "/0 v4, v6 frame", { UDP6 }, { .dst = "0.0.0.0/0" }, false },
+		{ "/64",
+		  { TCP6, .src = "2001:db8:1:2:aa::1" },
+		  { .src = "2001:db8:1:2::/64" },
+		  true },
+		{ "/64, outside",
+		  { TCP6, .src = "2001:db8:1:3::1" },
+		  { .src = "2001:db8:1:2::/64" },
+		  false },
+		{ "wildcard, v4", { UDP4 }, {}, true },
+		{ "wildcard, v6", { TCP6 }, {}, true },
+		{ "wildcard, arp", { .family = 0 }, {}, true },
+		{ "address rule, arp", { .family = 0 }, { .src = "192.0.2.1" }, false },
+	};
+
+	check_matches(cases, ARRAY_SIZE(cases));
+}
+
+static void runt_frames_pass_and_count_parse_errors(void)
+{
+	static const struct frame_opts runts[] = {
+		{ TCP4, .len = ETH_HLEN }, /* the Ethernet header alone */
+		{ TCP4, .len = ETH_HLEN + 10 }, /* half an IPv4 header */
+		{ TCP4, .len = ETH_HLEN + 20 + 2 }, /* 2 bytes of a TCP header */
+		{ TCP4, .vlans = 1, .len = ETH_HLEN + 2 }, /* half a VLAN tag */
+		{ UDP6, .len = ETH_HLEN + 30 }, /* part of an IPv6 header */
+	};
+	static const struct frame_opts whole = { TCP4 };
+	static const struct rule by_v4 = { .dst = "198.51.100.1" },
+				 by_v6 = { .dst = "2001:db8::2" };
+	static const struct rule wildcard = {};
+	struct xcap_engine *e = engine_new(0);
+	struct xcap_counters before;
+	struct frame f;
+	struct sink v4 = { .frame = &f }, v6 = { .frame = &f };
+	/* xcap_abi.h: records of frames whose headers could not be parsed say so. */
+	struct sink any = { .frame = &f, .flags = XCAP_REC_PARSE_ERR };
+	size_t i;
+
+	if (!e || arm(e, &by_v4, &v4) < 0 || arm(e, &by_v6, &v6) < 0 || arm(e, &wildcard, &any) < 0)
+		goto out;
+	for (i = 0; i < ARRAY_SIZE(runts); i++) {
+		if (!frame_make(&f, &runts[i]))
+			continue;
+		before = global_counters(e);
+		run_frame(e, &f, 1);
+		xcap_engine_drain(e);
+		CHECK_EQ(global_counters(e).parse_errors, before.parse_errors + 1);
+	}
+	check_sink("v4 address rule", &v4, 0);
+	check_sink("v6 address rule", &v6, 0);
+	check_sink("wildcard", &any, ARRAY_SIZE(runts));
+	/* The uncut frame parses, and its address rule takes it. */
+	any = (struct sink){ .frame = &f };
+	if (frame_make(&f, &whole)) {
+		before = global_counters(e);
+		run_frame(e, &f, 1);
+		xcap_engine_drain(e);
+		CHECK_EQ(global_counters(e).parse_errors, before.parse_errors);
+		check_sink("v4 address rule, whole frame", &v4, 1);
+		check_sink("wildcard, whole frame", &any, 1);
+	}
+out:
+	xcap_engine_close(e);
+}
+
+static void nested_prefixes_match_every_covering_capture(void)
+{
+	static const struct rule wide = { .src = "10.0.0.0/8" }, narrow = { .src = "10.1.0.0/16" };
+	static const struct frame_opts in_both = { TCP4, .src = "10.1.2.3" };
+	static const struct frame_opts in_wide = { TCP4, .src = "10.2.0.1" };
+	struct xcap_engine *e = engine_new(0);
+	struct frame f;
+	struct sink w = { .frame = &f }, n = { .frame = &f };
+
+	if (!e || arm(e, &wide, &w) < 0 || arm(e, &narrow, &n) < 0)
+		goto out;
+	if (frame_make(&f, &in_both)) {
+		run_frame(e, &f, 1);
+		CHECK_EQ(xcap_engine_drain(e), 1);
+		check_sink("10.1.2.3, /8", &w, 1);
+		check_sink("10.1.2.3, /16", &n, 1);
+	}
+	if (frame_make(&f, &in_wide)) {
+		run_frame(e, &f, 1);
+		CHECK_EQ(xcap_engine_drain(e), 1);
+		check_sink("10.2.0.1, /8", &w, 2);
+		check_sink("10.2.0.1, /16", &n, 1);
+	}
+out:
+	xcap_engine_close(e);
+}
+
+static void one_record_serves_several_captures(void)
+{
+	static const struct frame_opts big = { TCP4, .len = 1500 };
+	static const struct rule by_proto = { .proto = IPPROTO_TCP, .lim.snaplen = 64 };
+	static const struct rule by_port = { .dport = 80, .lim.snaplen = 200 };
+	static const struct rule whole = { .src = "192.0.2.0/24" };
+	static const struct rule other = { .proto = IPPROTO_UDP };
+	struct xcap_engine *e = engine_new(0);
+	struct frame f;
+	struct sink a = { .frame = &f, .snap = 64 }, b = { .frame = &f, .snap = 200 };
+	struct sink c = { .frame = &f }, d = { .frame = &f };
+	int sa, sb, sc;
+
+	if (!e || !frame_make(&f, &big))
+		goto out;
+	sa = arm(e, &by_proto, &a);
+	sb = arm(e, &by_port, &b);
+	sc = arm(e, &whole, &c);
+	if (sa < 0 || sb < 0 || sc < 0 || arm(e, &other, &d) < 0)
+		goto out;
+	run_frame(e, &f, 1);
+	CHECK_EQ(xcap_engine_drain(e), 1);
+	check_sink("snaplen 64", &a, 1);
+	check_sink("snaplen 200", &b, 1);
+	check_sink("whole frame", &c, 1);
+	check_sink("not matching", &d, 0);
+	CHECK_EQ(capture_counters(e, sa).kernel.bytes, 64);
+	CHECK_EQ(capture_counters(e, sb).kernel.bytes, 200);
+	CHECK_EQ(capture_counters(e, sc).kernel.bytes, 1500);
+out:
+	xcap_engine_close(e);
+}
+
+static void packet_budget_is_exact(void)
+{
+	static const struct frame_opts small = { UDP4, .len = 64 };
+	static const struct rule five = { .proto = IPPROTO_UDP, .lim.packets = 5 };
+	struct xcap_engine *e = engine_new(0);
+	struct xcap_capture_counters c;
+	struct frame f;
+	struct sink s = { .frame = &f };
+	int slot;
+
+	if (!e || !frame_make(&f, &small) || (slot = arm(e, &five, &s)) < 0)
+		goto out;
+	run_frame(e, &f, 8);
+	xcap_engine_drain(e);
+	c = capture_counters(e, slot);
+	check_sink("limit 5", &s, 5);
+	CHECK_EQ(c.delivered, 5);
+	CHECK_EQ(c.kernel.written, 5);
+	CHECK(c.kernel.matched >= 5, "matched %llu", (unsigned long long)c.kernel.matched);
+	CHECK_EQ(c.kernel.over_budget, c.kernel.matched - 5);
+	CHECK_EQ(c.kernel.ring_full, 0);
+	CHECK(!xcap_engine_armed(e, slot), "still armed with its budget spent");
+out:
+	xcap_engine_close(e);
+}
+
+/* Runs 20 frames of frame_len against a byte budget: the captures that fit are taken, no more. */
+static void check_byte_budget(uint32_t frame_len, uint32_t snaplen, uint64_t limit)
+{
+	const struct frame_opts opts = { TCP4, .len = frame_len };
+	const struct rule r = { .dport = 80, .lim = { .bytes = limit, .snaplen = snaplen } };
+	uint32_t snap = snaplen && snaplen < frame_len ? snaplen : frame_len;
+	struct xcap_engine *e = engine_new(0);
+	struct xcap_capture_counters c;
+	struct frame f;
+	struct sink s = { .frame = &f, .snap = snaplen };
+	int slot;
+
+	if (!e || !frame_make(&f, &opts) || (slot = arm(e, &r, &s)) < 0)
+		goto out;
+	run_frame(e, &f, 20);
+	xcap_engine_drain(e);
+	c = capture_counters(e, slot);
+	CHECK(s.bytes <= limit && s.bytes + snap > limit,
+	      "frame %u snap %u limit %llu: captured %llu bytes in %d packets", frame_len, snap,
+	      (unsigned long long)limit, (unsigned long long)s.bytes, s.n);
+	CHECK(!s.bad, "%d packets with a wrong %s", s.bad, s.fault);
+	CHECK_EQ(c.kernel.bytes, s.bytes);
+	CHECK_EQ(c.kernel.written, s.n);
+	CHECK_EQ(c.kernel.over_budget, c.kernel.matched - s.n);
+	CHECK(!xcap_engine_armed(e, slot), "still armed with its budget spent");
+out:
+	xcap_engine_close(e);
+}
+
+static void byte_budget_is_exact(void)
+{
+	check_byte_budget(300, 0, 1000); /* the 4th frame would pass the limit */
+	check_byte_budget(250, 0, 1000); /* the 4th frame reaches it exactly */
+	check_byte_budget(300, 128, 1000); /* the budget counts captured bytes */
+}
+
+/* Samples `repeat` runs of a frame of frame_len at 1 in `every`; expects `want` samples. */
+static void check_sampler(uint32_t every, uint32_t frame_len, int repeat, int want)
+{
+	const struct frame_opts opts = { UDP6, .len = frame_len };
+	struct xcap_engine *e = engine_new(0);
+	struct frame f;
+	struct sink s = { .frame = &f, .snap = XCAP_SAMPLE_BYTES, .flags = XCAP_REC_SAMPLE };
+	int err;
+
+	if (!e || !frame_make(&f, &opts))
+		goto out;
+	err = xcap_engine_set_sampler(e, every, sink_keep, &s);
+	CHECK(!err, "set_sampler: %s", strerror(-err));
+	run_frame(e, &f, repeat);
+	xcap_engine_drain(e);
+	check_sink(every ? "sampler on" : "sampler off", &s, want);
+	CHECK_EQ(global_counters(e).sampled, want);
+	CHECK_EQ(global_counters(e).seen, repeat);
+out:
+	xcap_engine_close(e);
+}
+
+static void sampler_takes_one_in_n(void)
+{
+	check_sampler(10, 64, 1000, 100);
+	check_sampler(10, 1500, 1000, 100);
+}
+
+static void sampler_zero_takes_none(void)
+{
+	check_sampler(0, 64, 1000, 0);
+}
+
+static void full_frames_ring_counts_each_match_once(void)
+{
+	static const struct frame_opts big = { TCP4, .len = 1500 };
+	static const struct rule wildcard = {};
+	struct xcap_engine *e = engine_new(sysconf(_SC_PAGESIZE));
+	struct xcap_cap_counters k;
+	struct frame f;
+	struct sink s = { .frame = &f };
+	int slot;
+
+	if (!e || !frame_make(&f, &big) || (slot = arm(e, &wildcard, &s)) < 0)
+		goto out;
+	run_frame(e, &f, 50);
+	k = capture_counters(e, slot).kernel;
+	CHECK_EQ(k.matched, 50);
+	CHECK(k.ring_full > 0, "a one-page ring took %llu frames of 1500 bytes",
+	      (unsigned long long)k.written);
+	CHECK_EQ(k.written + k.over_budget + k.ring_full, k.matched);
+	xcap_engine_drain(e);
+	check_sink("one-page ring", &s, k.written);
+out:
+	xcap_engine_close(e);
+}
+
+static void disarmed_capture_no_longer_matches(void)
+{
+	static const struct rule wide = { .src = "10.0.0.0/8" }, narrow = { .src = "10.1.0.0/16" };
+	static const struct frame_opts opts = { UDP4, .src = "10.1.2.3" };
+	struct xcap_engine *e = engine_new(0);
+	struct xcap_capture_counters final = {};
+	struct frame f;
+	struct sink w = { .frame = &f }, n = { .frame = &f };
+	int sw, sn;
+
+	if (!e || !frame_make(&f, &opts) || (sw = arm(e, &wide, &w)) < 0 ||
+	    (sn = arm(e, &narrow, &n)) < 0)
+		goto out;
+	run_frame(e, &f, 1);
+	CHECK(!xcap_engine_disarm(e, sn, &final), "disarm");
+	CHECK_EQ(final.delivered, 1);
+	CHECK(!xcap_engine_armed(e, sn), "armed after disarm");
+	run_frame(e, &f, 1);
+	xcap_engine_drain(e);
+	check_sink("/8 beside the disarmed /16", &w, 2);
+	check_sink("disarmed /16", &n, 1);
+	CHECK(!xcap_engine_disarm(e, sw, NULL), "disarm");
+	run_frame(e, &f, 1);
+	xcap_engine_drain(e);
+	check_sink("disarmed /8", &w, 2);
+	CHECK_EQ(xcap_engine_capture_counters(e, sw, &final), -ENOENT);
+out:
+	xcap_engine_close(e);
+}
+
+static void sixty_four_captures_then_enospc(void)
+{
+	static const struct frame_opts last_port = { .family = 4,
+						     .proto = IPPROTO_TCP,
+						     .dport = 1000 + XCAP_MAX_CAPTURES - 1 };
+	struct xcap_engine *e = engine_new(0);
+	struct sink sinks[XCAP_MAX_CAPTURES];
+	struct xcap_filter extra;
+	struct rule r = {};
+	struct frame f;
+	char name[32];
+	int i;
+
+	if (!e || !frame_make(&f, &last_port))
+		goto out;
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
+		sinks[i] = (struct sink){ .frame = &f };
+		r.dport = 1000 + i;
+		arm(e, &r, &sinks[i]);
+	}
+	r.dport = 999;
+	rule_filter(&r, &extra);
+	CHECK_EQ(xcap_engine_arm(e, &extra, &r.lim, sink_keep, &sinks[0]), -ENOSPC);
+	run_frame(e, &f, 1);
+	xcap_engine_drain(e);
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
+		snprintf(name, sizeof(name), "dport %d", 1000 + i);
+		check_sink(name, &sinks[i], i == XCAP_MAX_CAPTURES - 1);
+	}
+out:
+	xcap_engine_close(e);
+}
+
+#define TESTS(X)                                              \
+	X(ipv4_tcp_udp_icmp_match_by_proto_ports_addresses)   \
+	X(ipv6_tcp_udp_icmpv6_match_by_proto_ports_addresses) \
+	X(vlan_and_qinq_frames_match)                         \
+	X(ipv4_options_do_not_hide_ports)                     \
+	X(ipv6_extension_headers_are_skipped)                 \
+	X(non_first_fragment_has_no_ports)                    \
+	X(address_prefixes_and_wildcard_match)                \
+	X(runt_frames_pass_and_count_parse_errors)            \
+	X(nested_prefixes_match_every_covering_capture)       \
+	X(one_record_serves_several_captures)                 \
+	X(packet_budget_is_exact)                             \
+	X(byte_budget_is_exact)                               \
+	X(sampler_takes_one_in_n)                             \
+	X(sampler_zero_takes_none)                            \
+	X(full_frames_ring_counts_each_match_once)            \
+	X(disarmed_capture_no_longer_matches)                 \
+	X(sixty_four_captures_then_enospc)
+#define RUN(fn) RUN_TEST(fn);
+#define SKIP(fn) SKIP_TEST(fn, why);
+
+/* Why this machine cannot run the tier, or NULL. */
+static const char *unavailable(char *buf, size_t size)
+{
+	struct xcap_engine *e;
+
+	if (geteuid())
+		return "needs root";
+	/* Opening probes the kernel for everything the program needs. */
+	e = xcap_engine_open(NULL);
+	if (!e) {
+		snprintf(buf, size, "BPF unavailable: %s", strerror(errno));
+		return buf;
+	}
+	xcap_engine_close(e);
+	return NULL;
+}
+
+int main(void)
+{
+	char buf[128];
+	const char *why;
+
+	xcap_log_set_level(XCAP_LOG_WARN);
+	why = unavailable(buf, sizeof(buf));
+	if (why) {
+		TESTS(SKIP)
+		return 0;
+	}
+	TESTS(RUN)
+	return tests_failed_total ? 1 : 0;
+}

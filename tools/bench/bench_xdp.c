@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Micro-benchmark of the XDP program: the kernel's time per BPF_PROG_TEST_RUN
+ * run of xcap in several configurations, as a ratio to a bare XDP_PASS program
+ * measured in the same run. Prints the design goals as met or not met; a
+ * timing never makes it fail.
+ */
+#define _GNU_SOURCE /* CPU affinity */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "engine.h"
+#include "filter.h"
+#include "frames.h"
+#include "log.h"
+
+#define REPEAT 1000000 /* runs per test run; the kernel reports their mean */
+#define ROUNDS 5 /* test runs per case, each next to one of the baseline; medians are kept */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+enum rules {
+	RULES_NONE,
+	RULES_DPORT_MISS, /* each capture on a destination port the frame does not carry */
+	RULES_SADDR_MISS, /* each capture on a /32 source address the frame does not carry */
+	RULES_MATCH, /* one capture on the frame's destination port */
+};
+
+struct bench_case {
+	const char *name;
+	bool bare; /* the baseline program instead of xcap */
+	uint32_t sample_every;
+	enum rules rules;
+	int armed;
+	uint32_t frame_len;
+	double goal; /* the most this case may cost as a ratio to the baseline; 0 = none */
+};
+
+static const struct bench_case cases[] = {
+	{ "bare XDP_PASS (baseline)", .bare = true, .frame_len = 64 },
+	{ "xcap, sampler off, none armed", .frame_len = 64 },
+	{ "xcap, sampler 1/100, none armed", .sample_every = 100, .frame_len = 64, .goal = 1.3 },
+	{ "xcap, 1 armed, dport misses", .rules = RULES_DPORT_MISS, .armed = 1, .frame_len = 64 },
+	{ "xcap, 8 armed, dport misses", .rules = RULES_DPORT_MISS, .armed = 8, .frame_len = 64 },
+	{ "xcap, 64 armed, dport misses", .rules = RULES_DPORT_MISS, .armed = 64, .frame_len = 64,
+	  .goal = 2 },
+	{ "xcap, 1 armed, /32 saddr misses", .rules = RULES_SADDR_MISS, .armed = 1,
+	  .frame_len = 64 },
+	{ "xcap, 8 armed, /32 saddr misses", .rules = RULES_SADDR_MISS, .armed = 8,
+	  .frame_len = 64 },
+	{ "xcap, 64 armed, /32 saddr misses", .rules = RULES_SADDR_MISS, .armed = 64,
+	  .frame_len = 64, .goal = 2 },
+	{ "xcap, 64 B frame matches, copied", .rules = RULES_MATCH, .armed = 1, .frame_len = 64 },
+	{ "xcap, 1500 B frame matches, copied", .rules = RULES_MATCH, .armed = 1,
+	  .frame_len = 1500 },
+};
+
+struct bench {
+	struct xcap_engine *e;
+	int bare_fd;
+	int slots[XCAP_MAX_CAPTURES];
+	int armed;
+	cpu_set_t consumer_cpus; /* empty: anywhere */
+	pthread_t consumer;
+	bool stop; /* tells the consumer to finish; atomic */
+};
+
+struct result {
+	double ns; /* median time per run */
+	double ratio; /* median ratio to the baseline run next to it */
+	uint64_t records; /* records the program tried to write to a ring */
+	uint64_t lost; /* of those, the ones a full ring refused */
+};
+
+/* The engine needs a callback; the consumer only has to free ring space. */
+static int discard(void *arg, const struct xcap_packet *pkt)
+{
+	(void)arg;
+	(void)pkt;
+	return 0;
+}
+
+/* The engine is not thread-safe: while this thread runs, only it touches the engine. */
+static void *consume(void *arg)
+{
+	struct bench *b = arg;
+
+	if (CPU_COUNT(&b->consumer_cpus))
+		pthread_setaffinity_np(pthread_self(), sizeof(b->consumer_cpus), &b->consumer_cpus);
+	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE))
+		xcap_engine_poll(b->e, 10);
+	xcap_engine_drain(b->e);
+	return NULL;
+}
+
+static int load_bare(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_pass", "GPL", insns, ARRAY_SIZE(insns),
+			     NULL);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+/* One test run of REPEAT runs: the kernel's mean time per run. */
+static int time_run(int prog_fd, const void *frame, uint32_t len, double *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
+		    .repeat = REPEAT);
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	if (err)
+		return err;
+	*ns = opts.duration;
+	return opts.retval == XDP_PASS ? 0 : -EPROTO;
+}
+
+/* Alternates test runs of the baseline and of the program, so both see the same load. */
+static int measure(const struct bench *b, int prog_fd, const void *frame, uint32_t len,
+		   struct result *r)
+{
+	double ns[ROUNDS], base, ratio[ROUNDS];
+	int i, err;
+
+	for (i = 0; i < ROUNDS; i++) {
+		err = time_run(b->bare_fd, frame, len, &base);
+		err = err ?: time_run(prog_fd, frame, len, &ns[i]);
+		if (err)
+			return err;
+		ratio[i] = base ? ns[i] / base : 0;
+	}
+	r->ns = median(ns, ROUNDS);
+	r->ratio = median(ratio, ROUNDS);
+	return 0;
+}
+
+static void disarm_all(struct bench *b)
+{
+	while (b->armed)
+		xcap_engine_disarm(b->e, b->slots[--b->armed], NULL);
+}
+
+static void case_filter(const struct bench_case *c, int i, struct xcap_filter *f)
+{
+	xcap_filter_init(f);
+	if (c->rules == RULES_DPORT_MISS) {
+		f->dport = 1000 + i;
+	} else if (c->rules == RULES_SADDR_MISS) {
+		f->src = (struct xcap_prefix){ .family = 4, .len = 32, .addr = { 10, 0, 0, i } };
+	} else {
+		f->dport = 80;
+	}
+}
+
+/* Arms what the case needs, after disarming what the previous one armed. */
+static int configure(struct bench *b, const struct bench_case *c)
+{
+	const struct xcap_limits none = {};
+	struct xcap_filter f;
+	int slot, err;
+
+	disarm_all(b);
+	err = xcap_engine_set_sampler(b->e, c->sample_every, discard, NULL);
+	while (!err && b->armed < c->armed) {
+		case_filter(c, b->armed, &f);
+		slot = xcap_engine_arm(b->e, &f, &none, discard, NULL);
+		if (slot < 0)
+			err = slot;
+		else
+			b->slots[b->armed++] = slot;
+	}
+	return err;
+}
+
+/* Ring records the program tried to write so far, and those a full ring refused. */
+static void tally(const struct bench *b, uint64_t *records, uint64_t *lost)
+{
+	struct xcap_capture_counters cc;
+	struct xcap_counters gc = {};
+	int i;
+
+	xcap_engine_counters(b->e, &gc);
+	*records = gc.sampled + gc.sample_ring_full;
+	*lost = gc.sample_ring_full;
+	for (i = 0; i < b->armed; i++) {
+		if (xcap_engine_capture_counters(b->e, b->slots[i], &cc))
+			continue;
+		*records += cc.kernel.written + cc.kernel.ring_full;
+		*lost += cc.kernel.ring_full;
+	}
+}
+
+/* Measures one xcap case while a consumer thread drains the rings. */
+static int run_xcap(struct bench *b, const struct bench_case *c, const void *frame, uint32_t len,
+		    struct result *r)
+{
+	uint64_t records0, lost0;
+	int err;
+
+	err = configure(b, c);
+	if (err)
+		return err;
+	tally(b, &records0, &lost0);
+	b->stop = false;
+	err = pthread_create(&b->consumer, NULL, consume, b);
+	if (err)
+		return -err;
+	err = measure(b, xcap_engine_prog_fd(b->e), frame, len, r);
+	__atomic_store_n(&b->stop, true, __ATOMIC_RELEASE);
+	pthread_join(b->consumer, NULL);
+	tally(b, &r->records, &r->lost);
+	r->records -= records0;
+	r->lost -= lost0;
+	return err;
+}
+
+static int run_case(struct bench *b, const struct bench_case *c, struct result *r)
+{
+	const struct frame_opts opts = {
+		.family = 4, .proto = IPPROTO_TCP, .sport = 40000, .dport = 80, .len = c->frame_len
+	};
+	uint8_t frame[2048];
+	uint32_t len = frame_build(frame, sizeof(frame), &opts);
+
+	*r = (struct result){};
+	if (!len)
+		return -EINVAL;
+	if (c->bare)
+		return measure(b, b->bare_fd, frame, len, r);
+	return run_xcap(b, c, frame, len, r);
+}
+
+static void print_machine(void)
+{
+	char line[256], *cpu = NULL;
+	struct utsname u;
+	FILE *f;
+
+	uname(&u);
+	f = fopen("/proc/cpuinfo", "r");
+	while (f && !cpu && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "model name", 10) && (cpu = strchr(line, ':')))
+			cpu[strcspn(cpu, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	printf("machine: %s %s %s,%s, %ld CPUs\n", u.sysname, u.release, u.machine,
+	       cpu ? cpu + 1 : " unknown CPU", sysconf(_SC_NPROCESSORS_ONLN));
+	printf("ns/pkt: the kernel's time per run, median of %d test runs of %d repeats;\n"
+	       "x base: median ratio to a baseline test run made just before each of them;\n"
+	       "lost: ring records refused by a full ring while a thread drained it\n",
+	       ROUNDS, REPEAT);
+}
+
+static void print_row(const struct bench_case *c, const struct result *r)
+{
+	char lost[16] = "-", goal[32] = ""; /* the goal column is last: no trailing blanks */
+
+	if (r->records)
+		snprintf(lost, sizeof(lost), "%.1f%%", 100.0 * r->lost / r->records);
+	if (c->goal)
+		snprintf(goal, sizeof(goal), "  <= %.1fx: %s", c->goal,
+			 r->ratio <= c->goal ? "met" : "not met");
+	printf("%-38s %8.0f %8.2f %7s%s\n", c->name, r->ns, r->ratio, lost, goal);
+}
+
+/*
+ * Runs the program on one CPU and the consumer on another, as a NIC's softirq
+ * and xcapd would: on a shared CPU the consumer only runs when a test run
+ * yields, and the frames ring overflows.
+ */
+static void place_threads(struct bench *b)
+{
+	int cpu, cpus[2], n = 0;
+	cpu_set_t allowed, one;
+
+	CPU_ZERO(&b->consumer_cpus);
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
+		if (CPU_ISSET(cpu, &allowed))
+			cpus[n++] = cpu;
+	if (n < 2)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpus[0], &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return;
+	CPU_SET(cpus[1], &b->consumer_cpus);
+	printf("program on CPU %d, ring consumer on CPU %d\n", cpus[0], cpus[1]);
+}
+
+int main(void)
+{
+	struct bench b = { .bare_fd = -1 };
+	struct result r;
+	size_t i;
+	int err;
+
+	if (geteuid()) {
+		printf("bench_xdp: skipped: needs root for BPF_PROG_TEST_RUN\n");
+		return 0;
+	}
+	xcap_log_set_level(XCAP_LOG_WARN);
+	b.bare_fd = load_bare();
+	b.e = xcap_engine_open(NULL);
+	err = b.bare_fd < 0 ? b.bare_fd : !b.e ? -errno : xcap_engine_load(b.e);
+	if (err) {
+		fprintf(stderr, "bench_xdp: cannot load the programs: %s\n", strerror(-err));
+		goto out;
+	}
+	print_machine();
+	place_threads(&b);
+	printf("\n%-38s %8s %8s %7s  %s\n", "case", "ns/pkt", "x base", "lost", "goal");
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		err = run_case(&b, &cases[i], &r);
+		if (err) {
+			fprintf(stderr, "bench_xdp: %s: %s\n", cases[i].name, strerror(-err));
+			break;
+		}
+		print_row(&cases[i], &r);
+	}
+out:
+	xcap_engine_close(b.e);
+	if (b.bare_fd >= 0)
+		close(b.bare_fd);
+	return err ? 1 : 0;
+}
