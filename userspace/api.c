@@ -107,8 +107,9 @@ static const struct {
 	[E_NO_SLOT] = { 503, 1017, 0, "%s; try again when a capture ends" },
 	[E_CAPTURE_NOT_FOUND] = { 404, 1404, 0, "capture not found" },
 	[E_BUCKET_NOT_FOUND] = { 404, 1405, 0, "bucket not found" },
-	[E_STOP_STATE] = { 400, 1018, 0, "only a pending or running full capture can be stopped; "
-					 "this one is %s %s" },
+	[E_STOP_STATE] = { 400, 1018, 0,
+			   "only a pending or running full capture can be stopped; "
+			   "this one is %s %s" },
 	[E_DOWNLOAD_FULL] = { 400, 1019, 0,
 			      "a full capture is delivered to its bucket, not downloaded" },
 	[E_DOWNLOAD_STATE] = { 400, 1020, 0, "the capture is %s; download needs status success" },
@@ -295,9 +296,8 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 	int i;
 
 	json_object_object_add(o, "id", json_object_new_string(r->id));
-	json_object_object_add(o, "type", json_object_new_string(r->type == XCAP_TYPE_FULL ?
-									  "full" :
-									  "simple"));
+	json_object_object_add(
+		o, "type", json_object_new_string(r->type == XCAP_TYPE_FULL ? "full" : "simple"));
 	json_object_object_add(o, "system", json_object_new_string("magic-transit"));
 	json_object_object_add(o, "status", json_object_new_string(status_names[r->status]));
 	add_time(o, "submitted", r->submitted_ns);
@@ -325,7 +325,8 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 	add_u64(o, "packets_matched", r->packets_matched);
 	add_u64(o, "packets_lost", r->packets_lost);
 	if (r->error_message[0])
-		json_object_object_add(o, "error_message", json_object_new_string(r->error_message));
+		json_object_object_add(o, "error_message",
+				       json_object_new_string(r->error_message));
 	return o;
 }
 
@@ -492,8 +493,12 @@ static int parse_rfc3339(const char *s, int64_t *ns)
 	}
 	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return -EINVAL;
-	tm = (struct tm){ .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			  .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+	tm = (struct tm){ .tm_year = y - 1900,
+			  .tm_mon = mo - 1,
+			  .tm_mday = d,
+			  .tm_hour = h,
+			  .tm_min = mi,
+			  .tm_sec = sec };
 	t = timegm(&tm);
 	if (tm.tm_mday != d) /* timegm normalized an impossible date such as Feb 30 */
 		return -EINVAL;
@@ -502,8 +507,8 @@ static int parse_rfc3339(const char *s, int64_t *ns)
 	return 0;
 }
 
-static int get_address(struct ctx *c, json_object *filter, const char *key,
-		       struct xcap_prefix *out, json_object *canon)
+static int get_address(struct ctx *c, json_object *filter, const char *key, struct xcap_prefix *out,
+		       json_object *canon)
 {
 	const char *s;
 	char buf[64];
@@ -575,9 +580,9 @@ static int get_simple(struct ctx *c, struct xcap_capture_rec *r)
 	if (ret < 0)
 		return -1;
 	r->offset_time_ns = c->now_ns;
-	if (ret > 0 && (parse_rfc3339(s, &r->offset_time_ns) ||
-			r->offset_time_ns < c->now_ns - DAY_NS ||
-			r->offset_time_ns > c->now_ns + OFFSET_SKEW_NS))
+	if (ret > 0 &&
+	    (parse_rfc3339(s, &r->offset_time_ns) || r->offset_time_ns < c->now_ns - DAY_NS ||
+	     r->offset_time_ns > c->now_ns + OFFSET_SKEW_NS))
 		return fail(c, E_OFFSET_TIME, "/offset_time");
 	return 0;
 }
@@ -643,8 +648,8 @@ static int check_limits(struct ctx *c, const struct xcap_capture_rec *r)
 			elapsed = 0;
 		}
 		if (acc->simple_per_minute && w->count >= acc->simple_per_minute) {
-			c->resp->retry_after = (60 * NSEC_PER_SEC - elapsed + NSEC_PER_SEC - 1) /
-					       NSEC_PER_SEC;
+			c->resp->retry_after =
+				(60 * NSEC_PER_SEC - elapsed + NSEC_PER_SEC - 1) / NSEC_PER_SEC;
 			return fail(c, E_RATE_SIMPLE, NULL, acc->simple_per_minute);
 		}
 		return 0;
@@ -754,7 +759,8 @@ static int download_capture(struct ctx *c)
 	snprintf(path, sizeof(path), "%s/simple/%s.pcap", c->api->cfg->state_dir, r.id);
 	f = fopen(path, "rb");
 	if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-	    !(c->resp->body = malloc(size ?: 1)) || fread(c->resp->body, 1, size, f) != (size_t)size) {
+	    !(c->resp->body = malloc(size ?: 1)) ||
+	    fread(c->resp->body, 1, size, f) != (size_t)size) {
 		if (f)
 			fclose(f);
 		free(c->resp->body);
@@ -835,8 +841,8 @@ static bool challenge_ok(const struct xcap_bucket_rec *b, const char *answer)
 
 	if (!strcmp(answer, b->token))
 		return true;
-	if (strcmp(answer, b->filename) || xcap_storage_parse(b->destination_conf, &d, err,
-							     sizeof(err)) ||
+	if (strcmp(answer, b->filename) ||
+	    xcap_storage_parse(b->destination_conf, &d, err, sizeof(err)) ||
 	    xcap_storage_get(&d, b->filename, content, sizeof(content), err, sizeof(err)))
 		return false;
 	n = strcspn(content, "\r\n");
@@ -991,7 +997,8 @@ static bool route_matches(const struct route *r, char **rest, int n)
 	for (i = 0; i < 2; i++) {
 		if (!r->after_pcaps[i])
 			return i == n;
-		if (i >= n || (strcmp(r->after_pcaps[i], ANY_ID) && strcmp(r->after_pcaps[i], rest[i])))
+		if (i >= n ||
+		    (strcmp(r->after_pcaps[i], ANY_ID) && strcmp(r->after_pcaps[i], rest[i])))
 			return false;
 	}
 	return n == 2;
@@ -1026,50 +1033,58 @@ static bool secret_equal(const char *a, const char *b)
 	return !diff;
 }
 
-/* Finds the credential of the request; answers the error itself and returns NULL. */
-static const struct xcap_credential *authenticate(struct ctx *c)
+/* Checks the form of the credential headers: an error of the table, or -1 when well formed. */
+static int auth_form_error(const struct xcap_api_request *req)
 {
-	const struct xcap_config *cfg = c->api->cfg;
-	const char *auth = c->req->authorization, *token = NULL;
-	const char *email = c->req->auth_email, *key = c->req->auth_key;
-	bool bearer = auth != NULL;
+	const char *token;
+
+	if (req->authorization) {
+		token = req->authorization + 7;
+		if (strncasecmp(req->authorization, "Bearer ", 7) || !*token ||
+		    !printable_token(token))
+			return E_BAD_TOKEN_FORMAT;
+		return -1;
+	}
+	if (!req->auth_email || !req->auth_key)
+		return E_NO_AUTH;
+	if (!strchr(req->auth_email, '@') || !printable_token(req->auth_email))
+		return E_BAD_EMAIL_FORMAT;
+	if (!*req->auth_key || !printable_token(req->auth_key))
+		return E_BAD_KEY_FORMAT;
+	return -1;
+}
+
+static const struct xcap_credential *find_credential(const struct xcap_config *cfg,
+						     const struct xcap_api_request *req)
+{
+	const char *token = req->authorization ? req->authorization + 7 : NULL;
 	int i;
 
-	if (bearer) {
-		token = auth + 7;
-		if (strncasecmp(auth, "Bearer ", 7) || !*token || !printable_token(token))
-			{
-		fail(c, E_BAD_TOKEN_FORMAT, NULL);
-		return NULL;
-	}
-	} else if (!email || !key) {
-		{
-		fail(c, E_NO_AUTH, NULL);
-		return NULL;
-	}
-	} else if (!strchr(email, '@') || !printable_token(email)) {
-		{
-		fail(c, E_BAD_EMAIL_FORMAT, NULL);
-		return NULL;
-	}
-	} else if (!*key || !printable_token(key)) {
-		{
-		fail(c, E_BAD_KEY_FORMAT, NULL);
-		return NULL;
-	}
-	}
 	for (i = 0; i < cfg->n_creds; i++) {
 		const struct xcap_credential *cr = &cfg->creds[i];
 
-		if (bearer ? !cr->email[0] && secret_equal(cr->secret, token) :
-			     cr->email[0] && !strcasecmp(cr->email, email) &&
-				     secret_equal(cr->secret, key))
+		if (token ? !cr->email[0] && secret_equal(cr->secret, token) :
+			    cr->email[0] && !strcasecmp(cr->email, req->auth_email) &&
+				    secret_equal(cr->secret, req->auth_key))
 			return cr;
 	}
-	{
-		fail(c, bearer ? E_BAD_TOKEN : E_AUTH, NULL);
-		return NULL;
+	return NULL;
+}
+
+/* Finds the credential of the request; answers the error itself and returns NULL. */
+static const struct xcap_credential *authenticate(struct ctx *c)
+{
+	const struct xcap_credential *cred;
+	int err = auth_form_error(c->req);
+
+	if (err < 0) {
+		cred = find_credential(c->api->cfg, c->req);
+		if (cred)
+			return cred;
+		err = c->req->authorization ? E_BAD_TOKEN : E_AUTH;
 	}
+	fail(c, err, NULL);
+	return NULL;
 }
 
 static int route(struct ctx *c)

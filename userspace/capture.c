@@ -37,8 +37,8 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	c->slot = -1;
 	c->flush_each_batch = o->flush_each_batch;
 	c->pcap = xcap_pcap_open(o->path, o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
-							 o->limits.snaplen :
-							 XCAP_FRAME_MAX);
+						  o->limits.snaplen :
+						  XCAP_FRAME_MAX);
 	if (!c->pcap) {
 		err = -errno;
 		pr_err("cannot write %s: %s\n", o->path, strerror(-err));
@@ -46,7 +46,8 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	}
 	if (o->time_limit_s) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		c->deadline_ns = (now.tv_sec + (int64_t)o->time_limit_s) * 1000000000LL + now.tv_nsec;
+		c->deadline_ns =
+			(now.tv_sec + (int64_t)o->time_limit_s) * 1000000000LL + now.tv_nsec;
 	}
 	c->slot = xcap_engine_arm(e, &o->filter, &o->limits, write_frame, c);
 	if (c->slot < 0) {

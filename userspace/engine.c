@@ -162,7 +162,8 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 		pr_err("cannot open the BPF object: %s\n", strerror(-err));
 		goto err;
 	}
-	err = set_ring_size(e->skel->maps.xcap_frames, opts->frames_ring_bytes, DEFAULT_FRAMES_RING);
+	err = set_ring_size(e->skel->maps.xcap_frames, opts->frames_ring_bytes,
+			    DEFAULT_FRAMES_RING);
 	if (!err)
 		err = set_ring_size(e->skel->maps.xcap_samples, opts->samples_ring_bytes,
 				    DEFAULT_SAMPLES_RING);
@@ -285,7 +286,8 @@ static int clear_interface(int ifindex, const char *ifname)
 			if (!legacy)
 				continue; /* the dispatcher lets us run beside it */
 			pr_err("%s: XDP program '%s' (id %u) is attached and xcap did not load it; "
-			       "refusing to replace it\n", ifname, name, id);
+			       "refusing to replace it\n",
+			       ifname, name, id);
 			err = -EEXIST;
 		} else if (prog_has_owner(id)) {
 			pr_err("%s: another xcap process is capturing here (program id %u)\n",
@@ -582,7 +584,7 @@ int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
 		.pkt_limit = lim->packets,
 		.byte_limit = lim->bytes,
 		.snaplen = lim->snaplen && lim->snaplen < XCAP_FRAME_MAX ? lim->snaplen :
-									  XCAP_FRAME_MAX,
+									   XCAP_FRAME_MAX,
 	};
 	struct engine_slot *s;
 	uint32_t i;
@@ -599,8 +601,9 @@ int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
 	if (err)
 		return err;
 	s = &e->slots[i];
-	*s = (struct engine_slot){ .used = true, .filter = *f, .snaplen = slot.snaplen,
-				   .fn = fn, .arg = arg };
+	*s = (struct engine_slot){
+		.used = true, .filter = *f, .snaplen = slot.snaplen, .fn = fn, .arg = arg
+	};
 	err = sync_rules(e, f);
 	if (err) {
 		s->used = false;

@@ -207,9 +207,8 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 			goto err;
 		flags |= MHD_USE_TLS;
 	}
-	h->mhd = MHD_start_daemon(flags, o->port, NULL, NULL, on_request, h,
-				  MHD_OPTION_SOCK_ADDR, sa,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	h->mhd = MHD_start_daemon(flags, o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+				  sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,

@@ -134,7 +134,8 @@ static void deliver_now(struct xcap_jobs *j, struct xcap_capture_rec *r)
 	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
 	if (xcap_storage_parse(r->destination_conf, &d, err, sizeof(err)) ||
 	    xcap_storage_deliver(&d, spool, name, err, sizeof(err))) {
-		set_error(r, "delivery to the bucket failed: %s; the file is kept at %s", err, spool);
+		set_error(r, "delivery to the bucket failed: %s; the file is kept at %s", err,
+			  spool);
 		pr_warn("capture %s: %s\n", r->id, r->error_message);
 		__atomic_add_fetch(&j->delivered_failed, 1, __ATOMIC_RELAXED);
 		transition(j, r, XCAP_ST_FAILED);
@@ -177,7 +178,8 @@ static void deliver(struct xcap_jobs *j, const struct xcap_capture_rec *r)
 	struct delivery *d = calloc(1, sizeof(*d));
 
 	if (!d) {
-		pr_err("capture %s: no memory to queue its delivery; it resumes at restart\n", r->id);
+		pr_err("capture %s: no memory to queue its delivery; it resumes at restart\n",
+		       r->id);
 		return;
 	}
 	d->rec = *r;
@@ -222,8 +224,8 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 	}
 	if (!r.packets_captured) {
 		unlink(spool);
-		set_error(&r, "no packet matched the filter %s", stop_ns ? "before the stop" :
-									   "within the time limit");
+		set_error(&r, "no packet matched the filter %s",
+			  stop_ns ? "before the stop" : "within the time limit");
 		transition(j, &r, XCAP_ST_FAILED);
 		return;
 	}
@@ -255,7 +257,8 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 	int i, ret;
 
 	if (!j->engine) {
-		snprintf(err, err_size, "this xcapd captures on no interface (configure interfaces)");
+		snprintf(err, err_size,
+			 "this xcapd captures on no interface (configure interfaces)");
 		return -ENODEV;
 	}
 	for (i = 0; i < XCAP_MAX_CAPTURES && !job; i++)
@@ -324,11 +327,10 @@ void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)
 		copy_counters(r, &c);
 }
 
-static void metric(FILE *out, const char *name, const char *help, const char *labels,
-		   uint64_t v)
+static void metric(FILE *out, const char *name, const char *help, const char *labels, uint64_t v)
 {
-	fprintf(out, "# HELP xcap_%s %s\n# TYPE xcap_%s counter\nxcap_%s%s %llu\n", name, help, name,
-		name, labels, (unsigned long long)v);
+	fprintf(out, "# HELP xcap_%s %s\n# TYPE xcap_%s counter\nxcap_%s%s %llu\n", name, help,
+		name, name, labels, (unsigned long long)v);
 }
 
 static void capture_metrics(FILE *out, const struct job *job)
@@ -351,7 +353,8 @@ static void capture_metrics(FILE *out, const struct job *job)
 	if (xcap_capture_counters(job->cap, &c))
 		return;
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		fprintf(out, "xcap_capture_packets_total{id=\"%s\",account=\"%s\",counter=\"%s\"} %llu\n",
+		fprintf(out,
+			"xcap_capture_packets_total{id=\"%s\",account=\"%s\",counter=\"%s\"} %llu\n",
 			job->id, job->account, fields[i].name,
 			*(unsigned long long *)((char *)&c + fields[i].off));
 }
@@ -407,8 +410,10 @@ static int recover_one(void *arg, struct xcap_capture_rec *r)
 	if (r->type == XCAP_TYPE_FULL && !xcap_pcap_count(spool, &packets, &bytes) && packets) {
 		r->packets_captured = packets;
 		r->bytes_captured = bytes;
-		set_error(r, "xcapd stopped while the capture was running; the partial file "
-			     "(%llu packets) is kept at %s", (unsigned long long)packets, spool);
+		set_error(r,
+			  "xcapd stopped while the capture was running; the partial file "
+			  "(%llu packets) is kept at %s",
+			  (unsigned long long)packets, spool);
 	} else {
 		unlink(spool);
 		set_error(r, "xcapd stopped while the capture was %s",

@@ -9,11 +9,8 @@
 enum xcap_log_level xcap_log_level = XCAP_LOG_INFO;
 
 static const char *const level_names[] = {
-	[XCAP_LOG_ERR] = "error",
-	[XCAP_LOG_WARN] = "warning",
-	[XCAP_LOG_INFO] = "info",
-	[XCAP_LOG_DEBUG] = "debug",
-	[XCAP_LOG_TRACE] = "trace",
+	[XCAP_LOG_ERR] = "error",   [XCAP_LOG_WARN] = "warning", [XCAP_LOG_INFO] = "info",
+	[XCAP_LOG_DEBUG] = "debug", [XCAP_LOG_TRACE] = "trace",
 };
 
 /* One write per message, so lines of the delivery worker and the main loop never mix. */

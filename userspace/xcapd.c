@@ -131,11 +131,13 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			break;
 		case OPT_SRC:
 			if (xcap_filter_parse_prefix(optarg, &f->src))
-				return usage_error("--src: '%s' is not an IP address or prefix", optarg);
+				return usage_error("--src: '%s' is not an IP address or prefix",
+						   optarg);
 			break;
 		case OPT_DST:
 			if (xcap_filter_parse_prefix(optarg, &f->dst))
-				return usage_error("--dst: '%s' is not an IP address or prefix", optarg);
+				return usage_error("--dst: '%s' is not an IP address or prefix",
+						   optarg);
 			break;
 		case OPT_SPORT:
 		case OPT_DPORT:
@@ -155,7 +157,8 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			break;
 		case OPT_BYTES:
 			if (xcap_filter_parse_uint(optarg, 1, 1000000000000ULL, &v))
-				return usage_error("--bytes: '%s' is not in 1..1000000000000", optarg);
+				return usage_error("--bytes: '%s' is not in 1..1000000000000",
+						   optarg);
 			a->cap.limits.bytes = v;
 			break;
 		case 't':
@@ -483,7 +486,8 @@ static int serve_loop(struct service *s)
 	for (;;) {
 		timeout = xcap_http_timeout_ms(s->http);
 		/* The rings wake us only when filling up: drain them every POLL_MS anyway. */
-		n = epoll_wait(s->epfd, ev, 4, timeout < 0 || timeout > POLL_MS ? POLL_MS : timeout);
+		n = epoll_wait(s->epfd, ev, 4,
+			       timeout < 0 || timeout > POLL_MS ? POLL_MS : timeout);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (i = 0; i < n; i++)
@@ -536,6 +540,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
-		return fputs(main_usage, stdout), fputs("\n", stdout), fputs(serve_usage, stdout), 0;
+		return fputs(main_usage, stdout), fputs("\n", stdout), fputs(serve_usage, stdout),
+		       0;
 	return cmd_serve(argc, argv);
 }
