@@ -290,6 +290,15 @@ static void add_u64(json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_int64(v));
 }
 
+/* destination_conf as answers show it: secret keys of r2:// masked. */
+static json_object *masked_conf(const char *conf)
+{
+	char masked[1024];
+
+	xcap_storage_mask(conf, masked, sizeof(masked));
+	return json_object_new_string(masked);
+}
+
 static json_object *capture_json(const struct xcap_api *api, const struct xcap_capture_rec *r)
 {
 	json_object *o = json_object_new_object(), *ifaces;
@@ -309,8 +318,7 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 		add_time(o, "offset_time", r->offset_time_ns);
 	} else {
 		json_object_object_add(o, "colo_name", json_object_new_string(r->colo_name));
-		json_object_object_add(o, "destination_conf",
-				       json_object_new_string(r->destination_conf));
+		json_object_object_add(o, "destination_conf", masked_conf(r->destination_conf));
 		if (r->byte_limit)
 			add_u64(o, "byte_limit", r->byte_limit);
 		if (r->stop_requested_ns)
@@ -335,7 +343,7 @@ static json_object *bucket_json(const struct xcap_bucket_rec *b)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_string(b->id));
-	json_object_object_add(o, "destination_conf", json_object_new_string(b->destination_conf));
+	json_object_object_add(o, "destination_conf", masked_conf(b->destination_conf));
 	json_object_object_add(o, "filename", json_object_new_string(b->filename));
 	json_object_object_add(o, "status", json_object_new_string(bucket_status_names[b->status]));
 	add_time(o, "submitted", b->submitted_ns);
@@ -800,7 +808,7 @@ static int add_bucket(struct ctx *c)
 		return -1;
 	if (strlen(conf) >= sizeof(b.destination_conf))
 		return fail(c, E_DEST, "/destination_conf", "too long");
-	if (xcap_storage_parse(conf, &d, err, sizeof(err)))
+	if (xcap_storage_parse(conf, &c->api->cfg->accounts[c->account_idx], &d, err, sizeof(err)))
 		return fail(c, E_DEST, "/destination_conf", err);
 	if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) || xcap_ids_random_hex(b.token, 32))
 		return fail(c, E_INTERNAL, NULL, "no randomness");
@@ -833,7 +841,8 @@ static int list_buckets(struct ctx *c)
 }
 
 /* The caller proves ownership with the token, or with the file name when we can read it back. */
-static bool challenge_ok(const struct xcap_bucket_rec *b, const char *answer)
+static bool challenge_ok(const struct xcap_account *acc, const struct xcap_bucket_rec *b,
+			 const char *answer)
 {
 	char content[128], err[256];
 	struct xcap_dest d;
@@ -842,7 +851,7 @@ static bool challenge_ok(const struct xcap_bucket_rec *b, const char *answer)
 	if (!strcmp(answer, b->token))
 		return true;
 	if (strcmp(answer, b->filename) ||
-	    xcap_storage_parse(b->destination_conf, &d, err, sizeof(err)) ||
+	    xcap_storage_parse(b->destination_conf, acc, &d, err, sizeof(err)) ||
 	    xcap_storage_get(&d, b->filename, content, sizeof(content), err, sizeof(err)))
 		return false;
 	n = strcspn(content, "\r\n");
@@ -864,7 +873,7 @@ static int validate_bucket(struct ctx *c)
 		return fail(c, E_BUCKET_NOT_FOUND, "/destination_conf");
 	if (err)
 		return fail(c, E_INTERNAL, NULL, "cannot read the store");
-	if (challenge_ok(&b, answer)) {
+	if (challenge_ok(&c->api->cfg->accounts[c->account_idx], &b, answer)) {
 		b.status = XCAP_BUCKET_SUCCESS;
 		b.validated_ns = c->now_ns;
 	} else {

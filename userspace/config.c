@@ -19,6 +19,10 @@
  *     limits             object, optional; each member an integer, 0 = no limit:
  *       simple_per_minute  simple captures created per minute (default 1)
  *       full_active        full captures pending or running at once (default 1)
+ *     s3_access_key_id      keys for the account's s3:// buckets, both or neither (else
+ *     s3_secret_access_key  xcapd's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY apply): 1..127
+ *     s3_session_token      printable ASCII characters without spaces; the optional session
+ *                           token (1..2047 of them) needs both keys
  *   credentials  array   of at most 256 objects, each either an API token (Bearer) or an
  *                        e-mail + key pair; the same token or pair twice is an error:
  *     token              \  1..255 printable ASCII characters without spaces
@@ -128,16 +132,31 @@ static bool valid_account_id(const char *s)
 }
 
 /* What HTTP headers can carry as one token: printable ASCII, no spaces. */
-static bool valid_secret(const char *s)
+static bool valid_token(const char *s, size_t max)
 {
 	size_t len = strlen(s);
 
-	if (!len || len > SECRET_MAX)
+	if (!len || len > max)
 		return false;
 	for (; *s; s++)
 		if (*s < 0x21 || *s > 0x7e)
 			return false;
 	return true;
+}
+
+static bool valid_secret(const char *s)
+{
+	return valid_token(s, SECRET_MAX);
+}
+
+static bool valid_s3_key(const char *s)
+{
+	return valid_token(s, sizeof(((struct xcap_account *)0)->s3_access_key_id) - 1);
+}
+
+static bool valid_s3_token(const char *s)
+{
+	return valid_token(s, sizeof(((struct xcap_account *)0)->s3_session_token) - 1);
 }
 
 /* The kernel's dev_valid_name(), so that a name we accept is one the kernel could have. */
@@ -438,10 +457,44 @@ static int parse_limits(struct xcap_account *a, struct json_object *obj, const c
 	return 0;
 }
 
+/* The account's S3 keys: both or neither, and a session token only with them. */
+static int parse_s3_keys(struct xcap_account *a, struct json_object *obj, const char *where,
+			 struct errbuf *e)
+{
+	static const char expect[] = "1..127 printable ASCII characters without spaces";
+	const char *id, *secret, *token;
+	int ret;
+
+	ret = member_str(obj, where, "s3_access_key_id", false, valid_s3_key, expect, &id, e);
+	if (!ret)
+		ret = member_str(obj, where, "s3_secret_access_key", false, valid_s3_key, expect,
+				 &secret, e);
+	if (!ret)
+		ret = member_str(obj, where, "s3_session_token", false, valid_s3_token,
+				 "1..2047 printable ASCII characters without spaces", &token, e);
+	if (ret)
+		return ret;
+	if (!id != !secret)
+		return fail(
+			e, -EINVAL,
+			"%s.%s: missing (s3_access_key_id and s3_secret_access_key go together)",
+			where, id ? "s3_secret_access_key" : "s3_access_key_id");
+	if (token && !id)
+		return fail(e, -EINVAL,
+			    "%s.s3_session_token: needs s3_access_key_id and s3_secret_access_key",
+			    where);
+	snprintf(a->s3_access_key_id, sizeof(a->s3_access_key_id), "%s", id ?: "");
+	snprintf(a->s3_secret_access_key, sizeof(a->s3_secret_access_key), "%s", secret ?: "");
+	snprintf(a->s3_session_token, sizeof(a->s3_session_token), "%s", token ?: "");
+	return 0;
+}
+
 static int parse_account(struct xcap_config *c, struct json_object *obj, const char *where,
 			 struct errbuf *e)
 {
-	static const char *const keys[] = { "id", "limits", NULL };
+	static const char *const keys[] = {
+		"id", "limits", "s3_access_key_id", "s3_secret_access_key", "s3_session_token", NULL
+	};
 	struct xcap_account *a = &c->accounts[c->n_accounts];
 	char path[WHERE_MAX];
 	struct json_object *limits;
@@ -460,6 +513,9 @@ static int parse_account(struct xcap_config *c, struct json_object *obj, const c
 	strcpy(a->id, id);
 	a->simple_per_minute = 1;
 	a->full_active = 1;
+	ret = parse_s3_keys(a, obj, where, e);
+	if (ret)
+		return ret;
 	if (json_object_object_get_ex(obj, "limits", &limits)) {
 		member_path(path, sizeof(path), where, "limits");
 		ret = parse_limits(a, limits, path, e);

@@ -23,6 +23,10 @@ struct xcap_account {
 	char id[33]; /* 1..32 chars of [0-9a-zA-Z] */
 	uint32_t simple_per_minute; /* simple creates per minute (default 1) */
 	uint32_t full_active; /* full captures pending or running at once (default 1) */
+	/* Keys for the account's s3:// buckets; empty: the AWS_* environment variables. */
+	char s3_access_key_id[128];
+	char s3_secret_access_key[128];
+	char s3_session_token[2048]; /* optional, with the two above */
 };
 
 struct xcap_credential {

@@ -127,12 +127,15 @@ static void deliver_now(struct xcap_jobs *j, struct xcap_capture_rec *r)
 {
 	char spool[PATH_MAX], name[64], err[512];
 	struct xcap_dest d;
+	int acc;
 
 	spool_path(j, r->id, spool, sizeof(spool));
 	if (transition(j, r, XCAP_ST_CONVERSION_RUNNING))
 		return;
 	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
-	if (xcap_storage_parse(r->destination_conf, &d, err, sizeof(err)) ||
+	acc = xcap_config_account(j->cfg, r->account);
+	if (xcap_storage_parse(r->destination_conf, acc >= 0 ? &j->cfg->accounts[acc] : NULL, &d,
+			       err, sizeof(err)) ||
 	    xcap_storage_deliver(&d, spool, name, err, sizeof(err))) {
 		set_error(r, "delivery to the bucket failed: %s; the file is kept at %s", err,
 			  spool);

@@ -334,6 +334,44 @@ static void file_accounts_and_credentials(void)
 	CHECK_EQ(cfg.n_creds, 3);
 }
 
+/* S3 keys of an account: both or neither, a session token only with them. */
+static void file_account_s3_keys(void)
+{
+	static const struct bad_case cases[] = {
+		{ "{\"accounts\": [{\"id\": \"a1\", \"s3_access_key_id\": \"AK\"}]}",
+		  "accounts[0].s3_secret_access_key: missing (s3_access_key_id and" },
+		{ "{\"accounts\": [{\"id\": \"a1\", \"s3_secret_access_key\": \"sk\"}]}",
+		  "accounts[0].s3_access_key_id: missing" },
+		{ "{\"accounts\": [{\"id\": \"a1\", \"s3_session_token\": \"t\"}]}",
+		  "accounts[0].s3_session_token: needs s3_access_key_id" },
+		{ "{\"accounts\": [{\"id\": \"a1\", \"s3_access_key_id\": \"A K\","
+		  " \"s3_secret_access_key\": \"sk\"}]}",
+		  "accounts[0].s3_access_key_id: expected 1..127 printable ASCII" },
+		{ "{\"accounts\": [{\"id\": \"a1\", \"s3_access_key_id\": \"AK\","
+		  " \"s3_secret_access_key\": 5}]}",
+		  "accounts[0].s3_secret_access_key: expected" },
+		{ "{\"accounts\": [{\"id\": \"a1\", \"s3_key\": \"AK\"}]}",
+		  "accounts[0].s3_key: unknown key" },
+	};
+	char err[512] = "";
+	int ret;
+
+	CHECK_BAD_FILES(cases);
+	ret = load_text("{\"accounts\": [{\"id\": \"a1\", \"s3_access_key_id\": \"AKID\","
+			" \"s3_secret_access_key\": \"se/cr+et\", \"s3_session_token\": \"tok\"},"
+			" {\"id\": \"a2\"}]}",
+			err, sizeof(err));
+	CHECK_EQ(ret, 0);
+	CHECK(!err[0], "%s", err);
+	CHECK(!strcmp(cfg.accounts[0].s3_access_key_id, "AKID"), "%s",
+	      cfg.accounts[0].s3_access_key_id);
+	CHECK(!strcmp(cfg.accounts[0].s3_secret_access_key, "se/cr+et"), "secret differs");
+	CHECK(!strcmp(cfg.accounts[0].s3_session_token, "tok"), "token differs");
+	CHECK(!cfg.accounts[1].s3_access_key_id[0] && !cfg.accounts[1].s3_secret_access_key[0] &&
+		      !cfg.accounts[1].s3_session_token[0],
+	      "a2 has keys");
+}
+
 /* Builds {"key": [item, item, ...]} with n copies of a numbered item format. */
 static char *repeat_file(const char *prefix, const char *item_fmt, int n, const char *suffix)
 {
@@ -635,6 +673,7 @@ int main(void)
 	RUN_TEST(file_listen_forms);
 	RUN_TEST(file_tls_pair);
 	RUN_TEST(file_accounts_and_credentials);
+	RUN_TEST(file_account_s3_keys);
 	RUN_TEST(file_too_many);
 	RUN_TEST(file_not_json_or_not_object);
 	RUN_TEST(set_flags);
