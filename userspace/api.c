@@ -20,6 +20,7 @@
 #include "filter.h"
 #include "ids.h"
 #include "jobs.h"
+#include "clock.h"
 #include "log.h"
 #include "storage.h"
 #include "store.h"
@@ -267,21 +268,12 @@ static int fail(struct ctx *c, enum api_err err, const char *pointer, ...)
 
 /* --- rendering --- */
 
-static void format_time(int64_t ns, char *buf, size_t size)
-{
-	time_t secs = ns / NSEC_PER_SEC;
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void add_time(json_object *o, const char *key, int64_t ns)
 {
 	char buf[32] = "";
 
 	if (ns)
-		format_time(ns, buf, sizeof(buf));
+		xcap_clock_format(ns, buf, sizeof(buf));
 	json_object_object_add(o, key, json_object_new_string(buf));
 }
 
@@ -466,55 +458,6 @@ static int get_string(struct ctx *c, json_object *obj, const char *parent, const
 	return 1;
 }
 
-/* "2020-01-01T08:00:00Z", with optional fraction and a Z or +hh:mm offset. */
-static int parse_rfc3339(const char *s, int64_t *ns)
-{
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0, sign = 1;
-	long frac = 0, scale = 1;
-	struct tm tm = {};
-	time_t t;
-
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
-	    (s[10] != 'T' && s[10] != 't'))
-		return -EINVAL;
-	if (sscanf(s + 11, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 || n != 8)
-		return -EINVAL;
-	s += 19;
-	if (*s == '.') {
-		for (s++; isdigit((unsigned char)*s); s++)
-			if (scale < NSEC_PER_SEC) {
-				frac = frac * 10 + (*s - '0');
-				scale *= 10;
-			}
-		if (scale == 1)
-			return -EINVAL;
-	}
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		sign = *s == '-' ? -1 : 1;
-		if (sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
-			return -EINVAL;
-		s += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -EINVAL;
-	tm = (struct tm){ .tm_year = y - 1900,
-			  .tm_mon = mo - 1,
-			  .tm_mday = d,
-			  .tm_hour = h,
-			  .tm_min = mi,
-			  .tm_sec = sec };
-	t = timegm(&tm);
-	if (tm.tm_mday != d) /* timegm normalized an impossible date such as Feb 30 */
-		return -EINVAL;
-	t -= sign * (oh * 3600 + om * 60);
-	*ns = t * NSEC_PER_SEC + frac * (NSEC_PER_SEC / scale);
-	return 0;
-}
-
 static int get_address(struct ctx *c, json_object *filter, const char *key, struct xcap_prefix *out,
 		       json_object *canon)
 {
@@ -589,7 +532,7 @@ static int get_simple(struct ctx *c, struct xcap_capture_rec *r)
 		return -1;
 	r->offset_time_ns = c->now_ns;
 	if (ret > 0 &&
-	    (parse_rfc3339(s, &r->offset_time_ns) || r->offset_time_ns < c->now_ns - DAY_NS ||
+	    (xcap_clock_parse(s, &r->offset_time_ns) || r->offset_time_ns < c->now_ns - DAY_NS ||
 	     r->offset_time_ns > c->now_ns + OFFSET_SKEW_NS))
 		return fail(c, E_OFFSET_TIME, "/offset_time");
 	return 0;
@@ -1139,10 +1082,8 @@ void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
 		     struct xcap_api_response *resp)
 {
 	struct ctx c = { .api = api, .req = req, .resp = resp };
-	struct timespec now;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	c.now_ns = now.tv_sec * NSEC_PER_SEC + now.tv_nsec;
+	c.now_ns = xcap_clock_ns(CLOCK_REALTIME);
 	c.route = "other";
 	memset(resp, 0, sizeof(*resp));
 	route(&c);

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "capture.h"
+#include "clock.h"
 #include "log.h"
 #include "pcap.h"
 
@@ -27,7 +27,6 @@ static int write_frame(void *arg, const struct xcap_packet *pkt)
 struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o)
 {
 	struct xcap_capture *c;
-	struct timespec now;
 	int err;
 
 	c = calloc(1, sizeof(*c));
@@ -44,11 +43,8 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 		pr_err("cannot write %s: %s\n", o->path, strerror(-err));
 		goto err;
 	}
-	if (o->time_limit_s) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		c->deadline_ns =
-			(now.tv_sec + (int64_t)o->time_limit_s) * 1000000000LL + now.tv_nsec;
-	}
+	if (o->time_limit_s)
+		c->deadline_ns = xcap_clock_ns(CLOCK_MONOTONIC) + o->time_limit_s * 1000000000LL;
 	c->slot = xcap_engine_arm(e, &o->filter, &o->limits, write_frame, c);
 	if (c->slot < 0) {
 		err = c->slot;

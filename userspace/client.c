@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include "client.h"
+#include "clock.h"
 
 #define ANSWER_MAX (16 << 20) /* a JSON answer larger than this is not the API's */
 #define CONNECT_TIMEOUT_MS 10000L
@@ -344,27 +345,11 @@ uint64_t xcap_json_u64(json_object *o, const char *key)
 int64_t xcap_json_time(json_object *o, const char *key)
 {
 	const char *s = xcap_json_string(o, key);
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0;
-	struct tm tm;
-	int64_t t;
+	int64_t ns;
 
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+	if (!s || xcap_clock_parse(s, &ns))
 		return -1;
-	s += n;
-	if (*s == '.')
-		s += 1 + strspn(s + 1, "0123456789");
-	if ((*s == '+' || *s == '-') && sscanf(s + 1, "%2d:%2d", &oh, &om) == 2)
-		oh = (*s == '-' ? -1 : 1) * (oh * 60 + om);
-	else if (*s != 'Z' && *s != 'z')
-		return -1;
-	tm = (struct tm){ .tm_year = y - 1900,
-			  .tm_mon = mo - 1,
-			  .tm_mday = d,
-			  .tm_hour = h,
-			  .tm_min = mi,
-			  .tm_sec = sec };
-	t = timegm(&tm);
-	return t < 0 ? -1 : t - oh * 60;
+	return ns / 1000000000LL;
 }
 
 static void append_items(char *buf, size_t size, json_object *items, const char *sep)

@@ -14,6 +14,10 @@
  *   colo         string  this host's site, e.g. "ord02"; metro its metro, e.g. "ORD": 1..63
  *   metro        string  characters of [0-9A-Za-z._-]. Defaults "local" and "LOCAL".
  *   sample_rate  integer the sampler keeps 1 packet in N; 0 = off; 0..1000000. Default 100.
+ *   history_hours  integer  the sampled history keeps samples this long: 1..24. Default 24.
+ *   history_mib    integer  ... within this disk budget in MiB: 16..1048576. Default 4096.
+ *   history_rate   integer  ... at most this many samples per second: 1..1000000. Default 5000.
+ *                           Whichever limit is hit first wins; the oldest minutes go first.
  *   accounts     array   of at most 64 objects:
  *     id                 1..32 characters of [0-9A-Za-z], unique (required)
  *     limits             object, optional; each member an integer, 0 = no limit:
@@ -179,7 +183,8 @@ struct scalar_key {
 	const char *file_list; /* the file's key: an array whose items are set as flags */
 	const char *expect;
 	int (*set)(struct xcap_config *c, const struct scalar_key *k, const char *s, uint64_t n);
-	bool number; /* a JSON integer or decimal flag 0..max; else a string */
+	bool number; /* a JSON integer or decimal flag min..max; else a string */
+	uint64_t min; /* numbers: the smallest value */
 	uint64_t max; /* numbers: the largest value; lists: the most items */
 	size_t off, size; /* the field that set_string and set_u32 fill */
 	bool (*valid)(const char *s); /* set_string's check */
@@ -260,6 +265,12 @@ static int set_iface(struct xcap_config *c, const struct scalar_key *k, const ch
 		.size = sizeof(((struct xcap_config *)0)->field), .valid = check, .expect = what \
 	}
 
+#define U32_KEY(key, field, lo, hi, what)                                          \
+	{                                                                          \
+		.name = key, .set = set_u32, .number = true, .min = lo, .max = hi, \
+		.off = offsetof(struct xcap_config, field), .expect = what         \
+	}
+
 static const struct scalar_key scalar_keys[] = {
 	{ .name = "listen",
 	  .set = set_listen,
@@ -281,6 +292,9 @@ static const struct scalar_key scalar_keys[] = {
 	  .max = 1000000,
 	  .off = offsetof(struct xcap_config, sample_every),
 	  .expect = "an integer 0..1000000 (1 packet in N, 0 = off)" },
+	U32_KEY("history_hours", history_hours, 1, 24, "an integer 1..24 (hours)"),
+	U32_KEY("history_mib", history_mib, 16, 1048576, "an integer 16..1048576 (MiB)"),
+	U32_KEY("history_rate", history_rate, 1, 1000000, "an integer 1..1000000 (samples/s)"),
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -347,7 +361,7 @@ static int apply_json(struct xcap_config *c, const struct scalar_key *k, const c
 	const char *s = "";
 	uint64_t n = 0;
 
-	if (k->number ? !json_uint(v, k->max, &n) : !(s = json_str(v)))
+	if (k->number ? !json_uint(v, k->max, &n) || n < k->min : !(s = json_str(v)))
 		return fail(e, -EINVAL, "%s: expected %s", where, k->expect);
 	return apply_key(c, k, where, s, n, e);
 }
@@ -833,6 +847,9 @@ void xcap_config_init(struct xcap_config *c)
 	strcpy(c->colo, "local");
 	strcpy(c->metro, "LOCAL");
 	c->sample_every = 100;
+	c->history_hours = 24;
+	c->history_mib = 4096;
+	c->history_rate = 5000;
 }
 
 int xcap_config_load(struct xcap_config *c, const char *path, char *err, size_t err_size)
@@ -853,7 +870,7 @@ int xcap_config_set(struct xcap_config *c, const char *key, const char *value, c
 		return fail(&e, -EINVAL, "%s: unknown key", key);
 	if (!value)
 		return fail(&e, -EINVAL, "%s: expected %s", key, k->expect);
-	if (k->number && xcap_filter_parse_uint(value, 0, k->max, &n))
+	if (k->number && xcap_filter_parse_uint(value, k->min, k->max, &n))
 		return fail(&e, -EINVAL, "%s: expected %s", key, k->expect);
 	return apply_key(c, k, key, value, n, &e);
 }

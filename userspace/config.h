@@ -47,6 +47,9 @@ struct xcap_config {
 	char colo[64]; /* this host's site name, e.g. ord02 (default: "local") */
 	char metro[64]; /* its metro, e.g. ORD (default: "LOCAL") */
 	uint32_t sample_every; /* sampler: 1 packet in N; 0 = off (default 100) */
+	uint32_t history_hours; /* sampled history kept at most (default 24) */
+	uint32_t history_mib; /* its disk budget in MiB (default 4096) */
+	uint32_t history_rate; /* its cap in samples per second (default 5000) */
 	struct xcap_account accounts[XCAP_CFG_MAX_ACCOUNTS];
 	int n_accounts;
 	struct xcap_credential creds[XCAP_CFG_MAX_CREDS];

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "xcap.skel.h"
@@ -60,24 +61,16 @@ struct xcap_engine {
 	int64_t offset_taken; /* monotonic time of the last offset measurement */
 };
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 /* The realtime clock may be stepped (NTP); the offset is measured again every second. */
 static void refresh_clock_offset(struct xcap_engine *e)
 {
 	int64_t m1, r, m2;
 
-	m1 = clock_ns(CLOCK_MONOTONIC);
+	m1 = xcap_clock_ns(CLOCK_MONOTONIC);
 	if (e->offset_taken && m1 - e->offset_taken < NSEC_PER_SEC)
 		return;
-	r = clock_ns(CLOCK_REALTIME);
-	m2 = clock_ns(CLOCK_MONOTONIC);
+	r = xcap_clock_ns(CLOCK_REALTIME);
+	m2 = xcap_clock_ns(CLOCK_MONOTONIC);
 	e->mono_to_real = r - (m1 + (m2 - m1) / 2);
 	e->offset_taken = m2;
 }

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <microhttpd.h>
 #include "api.h"
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 
@@ -23,7 +23,7 @@ struct http_req {
 	char *body;
 	size_t len;
 	bool too_large;
-	struct timespec start;
+	int64_t start_ns;
 };
 
 static void mhd_log(void *arg, const char *fmt, va_list ap)
@@ -79,13 +79,6 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, struct xcap_api_res
 	return ret;
 }
 
-static double elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1e3 + (now.tv_nsec - start->tv_nsec) / 1e6;
-}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
@@ -102,7 +95,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		r->start_ns = xcap_clock_ns(CLOCK_MONOTONIC);
 		*con_cls = r;
 		return MHD_YES;
 	}
@@ -124,7 +117,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.body_too_large = r->too_large,
 	};
 	xcap_api_handle(h->api, &req, &a);
-	pr_info("%s %s %d %.1f ms\n", method, url, a.status, elapsed_ms(&r->start));
+	pr_info("%s %s %d %.1f ms\n", method, url, a.status, (xcap_clock_ns(CLOCK_MONOTONIC) - r->start_ns) / 1e6);
 	ret = send_answer(c, &a);
 	xcap_api_response_free(&a);
 	return ret;

@@ -15,9 +15,14 @@
 #include "jobs.h"
 #include "log.h"
 #include "pcap.h"
+#include "query.h"
+#include "recorder.h"
+#include "clock.h"
 #include "storage.h"
 
 #define SPOOL_DIR "spool"
+#define SIMPLE_DIR "simple" /* the files that /download serves */
+#define NSEC_PER_SEC 1000000000LL
 
 /* A full capture that is running in this process. */
 struct job {
@@ -50,19 +55,12 @@ struct xcap_jobs {
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
 	struct xcap_engine *engine;
+	struct xcap_recorder *recorder;
 	struct job running[XCAP_MAX_CAPTURES];
 	struct delivery_queue q;
 	uint64_t delivered_ok; /* updated by the worker: atomics */
 	uint64_t delivered_failed;
 };
-
-static int64_t now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void spool_path(const struct xcap_jobs *j, const char *id, char *buf, size_t size)
 {
@@ -71,23 +69,32 @@ static void spool_path(const struct xcap_jobs *j, const char *id, char *buf, siz
 
 static void *delivery_worker(void *arg);
 
-struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
-				struct xcap_engine *engine)
+static int make_dir(const struct xcap_config *cfg, const char *name)
 {
-	char dir[PATH_MAX + 8];
-	struct xcap_jobs *j;
+	char dir[PATH_MAX + 16];
 
-	snprintf(dir, sizeof(dir), "%s/" SPOOL_DIR, cfg->state_dir);
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->state_dir, name);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		pr_err("cannot create %s: %s\n", dir, strerror(errno));
-		return NULL;
+		return -errno;
 	}
+	return 0;
+}
+
+struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
+				struct xcap_engine *engine, struct xcap_recorder *recorder)
+{
+	struct xcap_jobs *j;
+
+	if (make_dir(cfg, SPOOL_DIR) || make_dir(cfg, SIMPLE_DIR))
+		return NULL;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
 	j->cfg = cfg;
 	j->store = store;
 	j->engine = engine;
+	j->recorder = recorder;
 	pthread_mutex_init(&j->q.lock, NULL);
 	pthread_cond_init(&j->q.wake, NULL);
 	j->q.tail = &j->q.head;
@@ -294,15 +301,71 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 	return 0;
 }
 
+/* Says what the sampled history holds, for a window it cannot answer. */
+static void describe_span(const struct xcap_query_stats *st, char *buf, size_t size)
+{
+	char from[32], to[32];
+
+	if (!st->oldest_ns) {
+		snprintf(buf, size, "the sampled history is empty");
+		return;
+	}
+	xcap_clock_format(st->oldest_ns, from, sizeof(from));
+	xcap_clock_format(st->newest_ns, to, sizeof(to));
+	snprintf(buf, size, "the sampled history covers %s to %s", from, to);
+}
+
+/* Answers a simple capture from the sampled history: success with a file, or failed saying why. */
+static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f)
+{
+	struct xcap_query q = {
+		.from_ns = r->offset_time_ns - (int64_t)r->time_limit * NSEC_PER_SEC,
+		.to_ns = r->offset_time_ns,
+		.filter = *f,
+		.limit = r->packet_limit,
+	};
+	struct xcap_query_stats st = {};
+	char path[PATH_MAX + 64], span[128], from[32], to[32];
+	int err;
+
+	if (!j->recorder) {
+		set_error(r,
+			  "this xcapd keeps no sampled history (no interface, or sample_rate 0)");
+		return;
+	}
+	/* Samples still in the ring belong to the window too. */
+	xcap_engine_drain(j->engine);
+	r->status = XCAP_ST_RUNNING;
+	snprintf(path, sizeof(path), "%s/" SIMPLE_DIR "/%s.pcap", j->cfg->state_dir, r->id);
+	err = xcap_query_run(j->recorder, &q, path, &st);
+	if (err) {
+		set_error(r, "the sampled history could not be read: %s", strerror(-err));
+		return;
+	}
+	r->packets_matched = st.matched;
+	xcap_pcap_count(path, &r->packets_captured, &r->bytes_captured);
+	if (r->packets_captured) {
+		r->status = XCAP_ST_SUCCESS;
+		return;
+	}
+	unlink(path);
+	describe_span(&st, span, sizeof(span));
+	xcap_clock_format(q.from_ns, from, sizeof(from));
+	xcap_clock_format(q.to_ns, to, sizeof(to));
+	set_error(r, "no sampled packet matched the filter between %s and %s; %s", from, to, span);
+}
+
 int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		    char *err, size_t err_size)
 {
+	char path[PATH_MAX + 64];
+
 	if (r->type == XCAP_TYPE_FULL)
 		return start_full(j, r, f, err, err_size);
-	/* Simple captures read the sampled history, which this version does not keep yet. */
-	set_error(r, "simple captures are answered from the sampled packet history, which this "
-		     "xcapd does not keep yet; use a full capture");
+	run_simple(j, r, f);
 	if (xcap_store_capture_put(j->store, r)) {
+		snprintf(path, sizeof(path), "%s/" SIMPLE_DIR "/%s.pcap", j->cfg->state_dir, r->id);
+		unlink(path);
 		snprintf(err, err_size, "cannot store the capture");
 		return -EIO;
 	}
@@ -362,6 +425,29 @@ static void capture_metrics(FILE *out, const struct job *job)
 			*(unsigned long long *)((char *)&c + fields[i].off));
 }
 
+static void gauge(FILE *out, const char *name, const char *help, uint64_t v)
+{
+	fprintf(out, "# HELP xcap_%s %s\n# TYPE xcap_%s gauge\nxcap_%s %llu\n", name, help, name,
+		name, (unsigned long long)v);
+}
+
+static void recorder_metrics(FILE *out, struct xcap_recorder *rec)
+{
+	struct xcap_recorder_stats st;
+
+	xcap_recorder_stats(rec, &st);
+	gauge(out, "history_oldest_seconds", "Oldest sample kept (epoch seconds).",
+	      st.oldest_ns / NSEC_PER_SEC);
+	gauge(out, "history_newest_seconds", "Newest sample kept (epoch seconds).",
+	      st.newest_ns / NSEC_PER_SEC);
+	gauge(out, "history_bytes", "Disk used by the sampled history.", st.bytes);
+	gauge(out, "history_samples", "Samples kept.", st.samples);
+	metric(out, "history_dropped_total", "Samples not kept, by cause.", "{cause=\"rate_cap\"}",
+	       st.dropped_rate);
+	fprintf(out, "xcap_history_dropped_total{cause=\"write_error\"} %llu\n",
+		(unsigned long long)st.dropped_error);
+}
+
 void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out)
 {
 	struct xcap_counters g;
@@ -376,6 +462,8 @@ void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out)
 		metric(out, "parse_errors_total", "Frames whose headers could not be parsed.", "",
 		       g.parse_errors);
 	}
+	if (j->recorder)
+		recorder_metrics(out, j->recorder);
 	fprintf(out, "# HELP xcap_capture_packets_total Running captures: packets (bytes) by "
 		     "outcome.\n# TYPE xcap_capture_packets_total counter\n");
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
@@ -389,7 +477,7 @@ void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out)
 
 void xcap_jobs_tick(struct xcap_jobs *j)
 {
-	int64_t now = now_ns(CLOCK_MONOTONIC);
+	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
 	int i;
 
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
@@ -436,7 +524,7 @@ int xcap_jobs_recover(struct xcap_jobs *j)
 
 void xcap_jobs_free(struct xcap_jobs *j)
 {
-	int64_t now = now_ns(CLOCK_REALTIME);
+	int64_t now = xcap_clock_ns(CLOCK_REALTIME);
 	int i;
 
 	if (!j)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The capture state machine. A full capture is armed on every interface
+ * The capture state machine. A simple capture is answered at once from the
+ * sampled history (pending -> running -> success, or failed). A full capture is armed on every interface
  * (running), ends at a limit, at its time limit or on stop, then its spool
  * file is delivered to the bucket (conversion_pending -> conversion_running ->
  * complete, or failed with a reason). Every transition is stored before it is
@@ -17,10 +18,14 @@ struct xcap_config;
 struct xcap_engine;
 struct xcap_filter;
 struct xcap_jobs;
+struct xcap_recorder;
 
-/* engine may be NULL when no interface is configured. */
+/*
+ * engine may be NULL when no interface is configured, recorder when no
+ * sampled history is kept (simple captures then fail, saying so).
+ */
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
-				struct xcap_engine *engine);
+				struct xcap_engine *engine, struct xcap_recorder *recorder);
 /* Finishes running captures (delivered as if stopped) and frees everything. */
 void xcap_jobs_free(struct xcap_jobs *j);
 /* Ends or resumes what an earlier process left in the store. */

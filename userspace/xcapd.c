@@ -19,12 +19,14 @@
 #include <unistd.h>
 #include "api.h"
 #include "capture.h"
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "filter.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
+#include "recorder.h"
 #include "store.h"
 
 #define EXIT_USAGE 2
@@ -198,14 +200,6 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 	return -1;
 }
 
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void print_summary(struct xcap_engine *e, struct xcap_capture *c, const char *path)
 {
 	struct xcap_capture_counters cc = {};
@@ -240,7 +234,7 @@ static int run_capture(struct capture_args *a)
 		c = xcap_capture_start(e, &a->cap);
 		err = c ? 0 : -errno;
 	}
-	while (!err && !stop_requested && !xcap_capture_done(c, monotonic_ns())) {
+	while (!err && !stop_requested && !xcap_capture_done(c, xcap_clock_ns(CLOCK_MONOTONIC))) {
 		n = xcap_engine_poll(e, POLL_MS);
 		if (n < 0 && n != -EINTR) {
 			pr_err("reading the rings failed: %s\n", strerror(-n));
@@ -387,6 +381,7 @@ static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
 struct service {
 	struct xcap_store *store;
 	struct xcap_engine *engine;
+	struct xcap_recorder *recorder;
 	struct xcap_jobs *jobs;
 	struct xcap_api *api;
 	struct xcap_http *http;
@@ -415,6 +410,30 @@ static int start_engine(struct service *s, const struct xcap_config *cfg)
 	for (i = 0; i < cfg->n_ifaces && !err; i++)
 		err = xcap_engine_attach(s->engine, cfg->ifaces[i]);
 	return err ?: watch(s->epfd, xcap_engine_epoll_fd(s->engine));
+}
+
+/* The sampled history that simple captures read: on while the sampler is. */
+static int start_recorder(struct service *s, const struct xcap_config *cfg)
+{
+	char dir[PATH_MAX + 16];
+	struct xcap_recorder_opts o = {
+		.dir = dir,
+		.max_age_ns = (int64_t)cfg->history_hours * 3600 * 1000000000LL,
+		.max_bytes = (uint64_t)cfg->history_mib << 20,
+		.max_rate = cfg->history_rate,
+	};
+
+	if (!s->engine || !cfg->sample_every) {
+		pr_warn("no sampled history (no interface, or sample_rate 0): simple captures will "
+			"fail\n");
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/recorder", cfg->state_dir);
+	s->recorder = xcap_recorder_open(&o);
+	if (!s->recorder)
+		return -errno;
+	return xcap_engine_set_sampler(s->engine, cfg->sample_every, xcap_recorder_add,
+				       s->recorder);
 }
 
 static int start_service(struct service *s, struct xcap_config *cfg)
@@ -448,10 +467,10 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
 		return -errno;
-	ret = start_engine(s, cfg);
+	ret = start_engine(s, cfg) ?: start_recorder(s, cfg);
 	if (ret)
 		return ret;
-	s->jobs = xcap_jobs_new(cfg, s->store, s->engine);
+	s->jobs = xcap_jobs_new(cfg, s->store, s->engine, s->recorder);
 	if (!s->jobs || xcap_jobs_recover(s->jobs))
 		return -EIO;
 	s->api = xcap_api_new(cfg, s->store, s->jobs);
@@ -469,7 +488,9 @@ static void stop_service(struct service *s)
 	xcap_http_stop(s->http);
 	xcap_api_free(s->api);
 	xcap_jobs_free(s->jobs);
+	/* The engine stops feeding the recorder before the recorder closes. */
 	xcap_engine_close(s->engine);
+	xcap_recorder_close(s->recorder);
 	xcap_store_close(s->store);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
@@ -477,10 +498,23 @@ static void stop_service(struct service *s)
 		close(s->epfd);
 }
 
-/* One thread: HTTP requests, ring records and job ticks take turns. */
+/* Once a second: samples to disk, and the oldest out when a retention limit is hit. */
+static void keep_history(struct service *s, int64_t *last_ns)
+{
+	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
+
+	if (!s->recorder || now - *last_ns < 1000000000LL)
+		return;
+	*last_ns = now;
+	xcap_recorder_flush(s->recorder);
+	xcap_recorder_expire(s->recorder, xcap_clock_ns(CLOCK_REALTIME));
+}
+
+/* One thread: HTTP requests, ring records, job ticks and the history take turns. */
 static int serve_loop(struct service *s)
 {
 	struct epoll_event ev[4];
+	int64_t history_ns = 0;
 	int i, n, timeout;
 
 	for (;;) {
@@ -499,6 +533,7 @@ static int serve_loop(struct service *s)
 			xcap_engine_drain(s->engine);
 		xcap_http_run(s->http);
 		xcap_jobs_tick(s->jobs);
+		keep_history(s, &history_ns);
 	}
 }
 
