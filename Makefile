@@ -34,7 +34,7 @@ MAINS := $(wildcard userspace/xcapd.c userspace/xcapctl.c)
 LIB_OBJS := $(patsubst userspace/%.c,$(BUILD)/%.o,$(filter-out $(MAINS),$(wildcard userspace/*.c)))
 BINS := $(patsubst userspace/%.c,$(BUILD)/%,$(MAINS))
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/unit/*.c tests/bpf/*.c))))
-BENCH_BINS := $(BUILD)/bench_xdp
+BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test bench demo install vmtest vmlinux format clean help
@@ -86,6 +86,7 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)$(BUILD)/bench_xdp
+	$(Q)BUILD=$(BUILD) $(BUILD)/bench_recorder
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -112,7 +113,7 @@ clean:
 help:
 	@echo 'make            build xcapd and the XDP program into $(BUILD)/'
 	@echo 'make test       install missing packages, build, run the unit, bpf and integ tiers'
-	@echo 'make bench      micro-benchmark of the XDP program (ratios to a bare program)'
+	@echo 'make bench      XDP program (ratios to a bare program) and sampled-history benchmarks'
 	@echo 'make demo       one-shot capture on a throwaway namespace pair'
 	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'
