@@ -37,7 +37,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/un
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test bench demo install vmtest vmlinux format clean help
+.PHONY: all deps test bench bench-e2e fuzz demo install vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -88,6 +88,16 @@ bench: deps
 	$(Q)$(BUILD)/bench_xdp
 	$(Q)BUILD=$(BUILD) $(BUILD)/bench_recorder
 
+# End-to-end: xcap against tcpdump, netsniff-ng and a perf-buffer XDP capture; writes BENCHMARKS.md.
+bench-e2e: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tools/bench/e2e
+
+# libFuzzer harnesses with ASan+UBSan, FUZZ_SECONDS each (tools/fuzz --smoke: a short run).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(Q)BUILD=$(BUILD) tools/fuzz $(FUZZ_SECONDS)
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tools/demo
@@ -114,6 +124,8 @@ help:
 	@echo 'make            build xcapd and the XDP program into $(BUILD)/'
 	@echo 'make test       install missing packages, build, run the unit, bpf and integ tiers'
 	@echo 'make bench      XDP program (ratios to a bare program) and sampled-history benchmarks'
+	@echo 'make bench-e2e  capture tools compared end to end on veth traffic (BENCHMARKS.md)'
+	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
 	@echo 'make demo       one-shot capture on a throwaway namespace pair'
 	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'
