@@ -126,7 +126,7 @@ help:
 	@echo 'make bench      XDP program (ratios to a bare program) and sampled-history benchmarks'
 	@echo 'make bench-e2e  capture tools compared end to end on veth traffic (BENCHMARKS.md)'
 	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
-	@echo 'make demo       one-shot capture on a throwaway namespace pair'
+	@echo 'make demo       the service on a throwaway network: buckets, full and simple captures'
 	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'
 	@echo 'make vmlinux    regenerate $(VMLINUX) from this kernel'
