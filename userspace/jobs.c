@@ -261,6 +261,8 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 		.filter = *f,
 		.limits = { .packets = r->packet_limit, .bytes = r->byte_limit },
 		.time_limit_s = r->time_limit,
+		/* A crash must leave on disk what was captured up to the last tick. */
+		.flush_each_batch = true,
 	};
 	struct job *job = NULL;
 	char spool[PATH_MAX];
@@ -480,9 +482,13 @@ void xcap_jobs_tick(struct xcap_jobs *j)
 	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
 	int i;
 
-	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
-		if (j->running[i].cap && xcap_capture_done(j->running[i].cap, now))
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
+		if (!j->running[i].cap)
+			continue;
+		xcap_capture_flush(j->running[i].cap);
+		if (xcap_capture_done(j->running[i].cap, now))
 			finish(j, &j->running[i], 0);
+	}
 }
 
 /* What an earlier process left: running captures fail (their file is kept), deliveries resume. */
