@@ -72,24 +72,40 @@ int xcap_capture_flush(struct xcap_capture *c)
 	return c->flush_each_batch ? xcap_pcap_flush(c->pcap) : 0;
 }
 
+/* A packet the callback took counts as a write error once a flush of it failed. */
+static void count_flush_losses(const struct xcap_capture *c, struct xcap_capture_counters *out)
+{
+	uint64_t lost = xcap_pcap_lost(c->pcap);
+
+	out->delivered -= lost;
+	out->write_errors += lost;
+}
+
 int xcap_capture_counters(const struct xcap_capture *c, struct xcap_capture_counters *out)
 {
+	int err;
+
 	if (c->slot < 0) {
 		*out = c->final;
 		return 0;
 	}
-	return xcap_engine_capture_counters(c->engine, c->slot, out);
+	err = xcap_engine_capture_counters(c->engine, c->slot, out);
+	count_flush_losses(c, out);
+	return err;
 }
 
 int xcap_capture_stop(struct xcap_capture *c)
 {
-	int err;
+	int err, cerr;
 
 	if (c->slot < 0)
 		return 0;
 	err = xcap_engine_disarm(c->engine, c->slot, &c->final);
 	c->slot = -1;
-	if (xcap_pcap_close(c->pcap) && !c->final.write_errors)
+	xcap_pcap_flush(c->pcap);
+	count_flush_losses(c, &c->final);
+	cerr = xcap_pcap_close(c->pcap);
+	if (cerr || c->final.write_errors)
 		err = err ?: -EIO;
 	c->pcap = NULL;
 	return err;

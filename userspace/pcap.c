@@ -31,6 +31,9 @@ struct pcap_rec_hdr {
 struct xcap_pcap {
 	FILE *f;
 	int err; /* first write error, sticky */
+	size_t buffered; /* bytes in buf not yet handed to the kernel */
+	uint64_t pending; /* records among them */
+	uint64_t lost; /* records accepted by write() whose flush failed */
 	char buf[PCAP_BUF_SIZE];
 };
 
@@ -85,14 +88,30 @@ int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint3
 		.orig_len = orig_len,
 	};
 
+	/* Never let stdio flush implicitly: a failed flush must know which records it lost. */
+	if (p->buffered + sizeof(r) + cap_len > sizeof(p->buf))
+		xcap_pcap_flush(p);
 	put(p, &r, sizeof(r));
-	return put(p, data, cap_len);
+	if (put(p, data, cap_len))
+		return p->err;
+	p->buffered += sizeof(r) + cap_len;
+	p->pending++;
+	return 0;
+}
+
+uint64_t xcap_pcap_lost(const struct xcap_pcap *p)
+{
+	return p ? p->lost : 0;
 }
 
 int xcap_pcap_flush(struct xcap_pcap *p)
 {
 	if (!p->err && fflush(p->f))
 		p->err = -errno;
+	if (p->err)
+		p->lost += p->pending;
+	p->pending = 0;
+	p->buffered = 0;
 	return p->err;
 }
 

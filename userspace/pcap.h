@@ -13,6 +13,8 @@ struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen);
 int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint32_t cap_len,
 		    uint32_t orig_len);
 int xcap_pcap_flush(struct xcap_pcap *p);
+/* Records that xcap_pcap_write accepted but a flush could not write. */
+uint64_t xcap_pcap_lost(const struct xcap_pcap *p);
 /* Flushes and closes; returns the first error of the file's life, if any. */
 int xcap_pcap_close(struct xcap_pcap *p);
 

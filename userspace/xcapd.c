@@ -112,6 +112,16 @@ static const struct option capture_options[] = {
 	{},
 };
 
+static bool has_iface(const struct capture_args *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < a->n_ifaces; i++)
+		if (!strcmp(a->ifaces[i], name))
+			return true;
+	return false;
+}
+
 /* Returns -1 when the arguments are valid, else the exit status. */
 static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 {
@@ -126,6 +136,8 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 		case 'i':
 			if (a->n_ifaces == MAX_IFACES)
 				return usage_error("at most 16 interfaces%s", "");
+			if (has_iface(a, optarg))
+				return usage_error("interface '%s' given twice", optarg);
 			a->ifaces[a->n_ifaces++] = optarg;
 			break;
 		case 'w':
