@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Unit tier: the configuration (defaults, file, flags, first-start credentials). */
-#define _GNU_SOURCE /* nftw */
 #include <errno.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,14 +9,9 @@
 
 #define EXAMPLE "userspace/xcapd.example.json" /* tests run from the repo root */
 
-static char tmpdir[] = "/tmp/xcap-config-XXXXXX";
+static char test_tmpdir[] = "/tmp/xcap-config-XXXXXX";
 static struct xcap_config cfg; /* 150 KB: not on the stack */
 static struct xcap_config before;
-
-static void tmp_path(char *buf, size_t size, const char *name)
-{
-	snprintf(buf, size, "%s/%s", tmpdir, name);
-}
 
 static int write_file(const char *path, const char *text)
 {
@@ -36,7 +29,7 @@ static int load_text(const char *text, char *err, size_t err_size)
 	char path[256];
 	int ret;
 
-	tmp_path(path, sizeof(path), "config.json");
+	test_path(path, sizeof(path), "config.json");
 	xcap_config_init(&cfg);
 	ret = write_file(path, text);
 	return ret ?: xcap_config_load(&cfg, path, err, err_size);
@@ -439,7 +432,7 @@ static void file_not_json_or_not_object(void)
 
 	CHECK_BAD_FILES(cases);
 	/* Messages start with the file's name. */
-	tmp_path(path, sizeof(path), "config.json");
+	test_path(path, sizeof(path), "config.json");
 	CHECK(load_text("[]", err, sizeof(err)) == -EINVAL && !strncmp(err, path, strlen(path)),
 	      "%s", err);
 }
@@ -540,7 +533,7 @@ static void bootstrap_creates_then_loads(void)
 	struct stat st;
 	FILE *out;
 
-	tmp_path(dir, sizeof(dir), "state/sub");
+	test_path(dir, sizeof(dir), "state/sub");
 	snprintf(path, sizeof(path), "%s/credentials.json", dir);
 	xcap_config_init(&cfg);
 	strcpy(cfg.state_dir, dir);
@@ -598,7 +591,7 @@ static void bootstrap_keeps_configured_accounts(void)
 	char dir[256], err[512] = "";
 	struct stat st;
 
-	tmp_path(dir, sizeof(dir), "unused-state");
+	test_path(dir, sizeof(dir), "unused-state");
 	CHECK_EQ(load_text("{\"accounts\": [" ACCT "], \"credentials\": [" CRED "]}", err,
 			   sizeof(err)),
 		 0);
@@ -622,7 +615,7 @@ static void bootstrap_errors(void)
 	char dir[256], path[300], err[512];
 	size_t i;
 
-	tmp_path(dir, sizeof(dir), "bad-state");
+	test_path(dir, sizeof(dir), "bad-state");
 	snprintf(path, sizeof(path), "%s/credentials.json", dir);
 	mkdir(dir, 0700);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -649,20 +642,10 @@ static void bootstrap_errors(void)
 	CHECK(strstr(err, "tls_cert: missing"), "%s", err);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	if (!mkdtemp(tmpdir)) {
-		printf("not ok - config setup: mkdtemp: %s\n", strerror(errno));
+	if (test_tmpdir_init("config"))
 		return 1;
-	}
 	RUN_TEST(defaults);
 	RUN_TEST(example_file_loads);
 	RUN_TEST(file_values_and_forms);
@@ -680,6 +663,5 @@ int main(void)
 	RUN_TEST(bootstrap_creates_then_loads);
 	RUN_TEST(bootstrap_keeps_configured_accounts);
 	RUN_TEST(bootstrap_errors);
-	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return tests_failed_total ? 1 : 0;
 }

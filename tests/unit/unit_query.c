@@ -23,8 +23,6 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define REFS_MAX 1024
 
-static char tmpdir[] = "/tmp/xcap-unit-query-XXXXXX";
-
 /* What was added, in order: the reference the queries are checked against. */
 struct ref {
 	uint64_t ts_ns;
@@ -36,36 +34,13 @@ struct ref {
 static struct ref refs[REFS_MAX];
 static size_t nrefs;
 
-static void tmp_path(char *buf, const char *name)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", tmpdir, name);
-}
-
-static void remove_dir(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static struct xcap_recorder *rec_open(const char *name)
 {
 	struct xcap_recorder_opts o = {};
 	char dir[PATH_MAX];
 	struct xcap_recorder *r;
 
-	tmp_path(dir, name);
+	test_path(dir, PATH_MAX, name);
 	o.dir = dir;
 	r = xcap_recorder_open(&o);
 	CHECK(r, "open %s: %s", dir, strerror(errno));
@@ -176,7 +151,7 @@ static void check_query(const char *what, struct xcap_recorder *r, const struct 
 	size_t n = expect(q, want);
 	int err;
 
-	tmp_path(path, "out.pcap");
+	test_path(path, PATH_MAX, "out.pcap");
 	err = xcap_query_run(r, q, path, st);
 	CHECK(!err, "%s: %s", what, strerror(-err));
 	if (err)
@@ -412,7 +387,7 @@ static void query_rejects_bad_arguments(void)
 
 	if (!r)
 		return;
-	tmp_path(path, "bad.pcap");
+	test_path(path, PATH_MAX, "bad.pcap");
 	add_udp(r, T0, 1);
 	CHECK_EQ(-xcap_query_run(r, &q, path, &st), EINVAL);
 	q.limit = XCAP_QUERY_LIMIT_MAX + 1;
@@ -426,30 +401,14 @@ static void query_rejects_bad_arguments(void)
 	xcap_recorder_close(r);
 }
 
-static void remove_tmpdir(void)
-{
-	static const char *const dirs[] = { "window", "limit", "index", "empty", "args" };
-	char path[PATH_MAX];
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
-		tmp_path(path, dirs[i]);
-		remove_dir(path);
-	}
-	rmdir(tmpdir);
-}
-
 int main(void)
 {
-	if (!mkdtemp(tmpdir)) {
-		printf("not ok - unit setup: mkdtemp: %s\n", strerror(errno));
+	if (test_tmpdir_init("query"))
 		return 1;
-	}
 	RUN_TEST(query_window_includes_from_excludes_to);
 	RUN_TEST(query_keeps_the_newest_in_time_order);
 	RUN_TEST(query_skips_segments_by_their_index);
 	RUN_TEST(query_returns_an_empty_pcap);
 	RUN_TEST(query_rejects_bad_arguments);
-	remove_tmpdir();
 	return tests_failed_total ? 1 : 0;
 }

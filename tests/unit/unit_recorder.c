@@ -23,8 +23,6 @@
 #define MIN(m) (T0 + (uint64_t)(m)*60 * NS)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static char tmpdir[] = "/tmp/xcap-unit-recorder-XXXXXX";
-
 /* Frame parser. */
 struct want {
 	int rc;
@@ -311,31 +309,6 @@ static void matcher_follows_the_kernel_rules(void)
 	CHECK(!xcap_filter_match(&f, &tcp6), "every field must match");
 }
 
-/* Recorder helpers. */
-static void tmp_path(char *buf, const char *name)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", tmpdir, name);
-}
-
-/* Empties a folder of the test (flat) and removes it. */
-static void remove_dir(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int count_files(const char *dir, const char *suffix)
 {
 	struct dirent *e;
@@ -372,7 +345,7 @@ static struct xcap_recorder *rec_open(const char *name, uint64_t max_bytes, uint
 	char dir[PATH_MAX];
 	struct xcap_recorder *r;
 
-	tmp_path(dir, name);
+	test_path(dir, PATH_MAX, name);
 	o.dir = dir;
 	r = xcap_recorder_open(&o);
 	CHECK(r, "open %s: %s", dir, strerror(errno));
@@ -445,7 +418,7 @@ static void capture_start(struct capture *c)
 {
 	int fd;
 
-	tmp_path(c->path, "stderr.txt");
+	test_path(c->path, PATH_MAX, "stderr.txt");
 	fflush(stderr);
 	c->saved = dup(STDERR_FILENO);
 	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -515,7 +488,7 @@ static void recorder_writes_and_reopens(void)
 	for (i = 0; i < 10; i++)
 		CHECK_EQ(add_sample(r, MIN(2) + 59 * NS, 100 + i), 0);
 	xcap_recorder_close(r);
-	tmp_path(dir, "reopen");
+	test_path(dir, PATH_MAX, "reopen");
 	CHECK(file_exists(dir, "1700000160-0.seg") && file_exists(dir, "1700000160-1.seg") &&
 		      file_exists(dir, "1700000160-1.idx"),
 	      "segment files of the third minute");
@@ -540,7 +513,7 @@ static void recorder_rolls_over_by_minute(void)
 
 	if (!r)
 		return;
-	tmp_path(dir, "rollover");
+	test_path(dir, PATH_MAX, "rollover");
 	add_sample(r, T0, 1);
 	add_sample(r, MIN(1) - 1, 2);
 	add_sample(r, MIN(1), 3);
@@ -582,7 +555,7 @@ static void recorder_skips_a_torn_last_record(void)
 	int i, n2;
 	FILE *f;
 
-	tmp_path(dir, "torn");
+	test_path(dir, PATH_MAX, "torn");
 	r = rec_open("torn", 0, 0, 0);
 	if (!r)
 		return;
@@ -646,7 +619,7 @@ static void recorder_ignores_foreign_files(void)
 	struct seen s;
 	int n2;
 
-	tmp_path(dir, "garbage");
+	test_path(dir, PATH_MAX, "garbage");
 	CHECK(!mkdir(dir, 0700), "mkdir");
 	write_file(dir, "1700000040-0.seg", "this is not a segment file, just some text\n");
 	write_file(dir, "1700000040-1.seg", "");
@@ -683,7 +656,7 @@ static void recorder_expires_by_age(void)
 
 	if (!r)
 		return;
-	tmp_path(dir, "age");
+	test_path(dir, PATH_MAX, "age");
 	for (m = 0; m < 10; m++)
 		add_sample(r, MIN(m) + NS, m);
 	xcap_recorder_expire(r, MIN(10));
@@ -863,26 +836,10 @@ static void recorder_refuses_a_bad_folder(void)
 	CHECK_EQ(errno, EINVAL);
 }
 
-static void remove_tmpdir(void)
-{
-	static const char *const dirs[] = { "reopen", "rollover", "torn", "garbage",
-					    "age",    "budget",	  "rate", "full" };
-	char path[PATH_MAX];
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
-		tmp_path(path, dirs[i]);
-		remove_dir(path);
-	}
-	rmdir(tmpdir);
-}
-
 int main(void)
 {
-	if (!mkdtemp(tmpdir)) {
-		printf("not ok - unit setup: mkdtemp: %s\n", strerror(errno));
+	if (test_tmpdir_init("recorder"))
 		return 1;
-	}
 	RUN_TEST(parser_reads_ip_frames);
 	RUN_TEST(parser_reads_vlans_and_options);
 	RUN_TEST(parser_handles_fragments);
@@ -898,6 +855,5 @@ int main(void)
 	RUN_TEST(recorder_caps_the_rate);
 	RUN_TEST(recorder_survives_a_write_error);
 	RUN_TEST(recorder_refuses_a_bad_folder);
-	remove_tmpdir();
 	return tests_failed_total ? 1 : 0;
 }

@@ -21,7 +21,6 @@
 #include "test.h"
 
 static const char *endpoint, *bucket, *key_id, *secret;
-static char tmpdir[] = "/tmp/xcap-s3-XXXXXX";
 
 /* --- offline --- */
 
@@ -376,7 +375,7 @@ static int write_tmp(const char *name, const char *data, size_t len, char *path,
 {
 	FILE *f;
 
-	snprintf(path, size, "%s/%s", tmpdir, name);
+	test_path(path, size, name);
 	f = fopen(path, "wb");
 	if (!f)
 		return -errno;
@@ -686,20 +685,6 @@ static void live_storage_wrong_keys(void)
 	CHECK(ret == -EACCES && strstr(err, "SignatureDoesNotMatch"), "%d %s", ret, err);
 }
 
-static int remove_tmp(void)
-{
-	static const char *const names[] = { "multi.pcap", "one.pcap", "stopped.pcap",
-					     "deliver.pcap" };
-	char path[256];
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
-		unlink(path);
-	}
-	return rmdir(tmpdir);
-}
-
 #define RUN_LIVE(fn)                                                         \
 	do {                                                                 \
 		if (endpoint)                                                \
@@ -720,10 +705,8 @@ int main(void)
 		       "S3_TEST_KEY_ID and S3_TEST_SECRET\n");
 		return 1;
 	}
-	if (!mkdtemp(tmpdir)) {
-		printf("not ok - s3 setup: mkdtemp: %s\n", strerror(errno));
+	if (test_tmpdir_init("s3"))
 		return 1;
-	}
 	/* The unit tier runs these; the integ tier, with an endpoint, only the live ones. */
 	if (!endpoint) {
 		RUN_TEST(parse_s3_uri);
@@ -747,7 +730,6 @@ int main(void)
 	RUN_LIVE(live_storage_s3_uri);
 	RUN_LIVE(live_storage_r2_uri);
 	RUN_LIVE(live_storage_wrong_keys);
-	remove_tmp();
 	curl_global_cleanup();
 	return tests_failed_total ? 1 : 0;
 }

@@ -2,7 +2,6 @@
 /* Unit tier: the SQLite store, each test on its own database in a temporary folder. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,12 +14,10 @@
 
 #define CHECK_STR(got, want) CHECK(!strcmp(got, want), "got '%s', want '%s'", got, want)
 
-static char tmpdir[] = "/tmp/xcap-store-XXXXXX";
-
 /* A fresh folder per test, so that no test sees another's records. */
 static void test_dir(char *buf, size_t size, const char *name)
 {
-	snprintf(buf, size, "%s/%s", tmpdir, name);
+	test_path(buf, size, name);
 	mkdir(buf, 0700);
 }
 
@@ -455,7 +452,7 @@ static void raw_query(const char *name, const char *sql, char *val, size_t size)
 	sqlite3 *db = NULL;
 	char path[300];
 
-	snprintf(path, sizeof(path), "%s/%s/xcap.db", tmpdir, name);
+	snprintf(path, sizeof(path), "%s/%s/xcap.db", test_tmpdir, name);
 	val[0] = '\0';
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ||
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL)) {
@@ -504,7 +501,7 @@ static void open_refuses_a_missing_folder(void)
 	struct stat st;
 	char dir[256];
 
-	snprintf(dir, sizeof(dir), "%s/missing", tmpdir);
+	snprintf(dir, sizeof(dir), "%s/missing", test_tmpdir);
 	errno = 0;
 	CHECK(!xcap_store_open(dir), "opened %s", dir);
 	CHECK_EQ(errno, ENOENT);
@@ -544,20 +541,10 @@ static void open_refuses_a_newer_schema(void)
 	CHECK_EQ(errno, EPROTO);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	if (!mkdtemp(tmpdir)) {
-		printf("not ok - store setup: mkdtemp: %s\n", strerror(errno));
+	if (test_tmpdir_init("store"))
 		return 1;
-	}
 	RUN_TEST(capture_round_trips_every_field);
 	RUN_TEST(bucket_round_trips_every_field);
 	RUN_TEST(put_with_the_same_id_replaces);
@@ -574,6 +561,5 @@ int main(void)
 	RUN_TEST(open_refuses_a_missing_folder);
 	RUN_TEST(open_refuses_a_corrupt_file);
 	RUN_TEST(open_refuses_a_newer_schema);
-	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return tests_failed_total ? 1 : 0;
 }

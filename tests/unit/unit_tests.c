@@ -13,13 +13,6 @@
 #include "test.h"
 #include "xcap_abi.h"
 
-static char tmpdir[] = "/tmp/xcap-unit-XXXXXX";
-
-static void tmp_path(char *buf, size_t size, const char *name)
-{
-	snprintf(buf, size, "%s/%s", tmpdir, name);
-}
-
 struct rec {
 	uint64_t ts_ns;
 	uint32_t cap_len;
@@ -42,7 +35,7 @@ static void pcap_writer_reads_back_with_libpcap(void)
 	size_t i;
 	pcap_t *r;
 
-	tmp_path(path, sizeof(path), "ns.pcap");
+	test_path(path, sizeof(path), "ns.pcap");
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = i;
 	w = xcap_pcap_open(path, 100);
@@ -79,7 +72,7 @@ static void pcap_writer_uses_nanosecond_magic(void)
 	char path[256];
 	FILE *f;
 
-	tmp_path(path, sizeof(path), "magic.pcap");
+	test_path(path, sizeof(path), "magic.pcap");
 	CHECK_EQ(xcap_pcap_close(xcap_pcap_open(path, 65535)), 0);
 	f = fopen(path, "rb");
 	CHECK(f && fread(magic, 1, 4, f) == 4, "cannot read %s", path);
@@ -140,8 +133,8 @@ static void filter_parses_addresses_and_prefixes(void)
 static void filter_rejects_bad_addresses(void)
 {
 	static const char *const bad[] = {
-		"", "1.2.3", "1.2.3.4/33", "1.2.3.4/", "1.2.3.4/-1", "1.2.3.4/8x", "::/129",
-		"abc", "1.2.3.4 ", "300.1.1.1", "1.2.3.4/08/1", "2001:db8::g",
+		"",	  "1.2.3", "1.2.3.4/33", "1.2.3.4/",  "1.2.3.4/-1",   "1.2.3.4/8x",
+		"::/129", "abc",   "1.2.3.4 ",	 "300.1.1.1", "1.2.3.4/08/1", "2001:db8::g",
 	};
 	struct xcap_prefix p;
 	size_t i;
@@ -153,8 +146,9 @@ static void filter_rejects_bad_addresses(void)
 
 static void filter_parses_numbers_strictly(void)
 {
-	static const char *const bad[] = { "", "-1", "+1", " 1", "1 ", "0x10", "65536", "1e3",
-					   "99999999999999999999999" };
+	static const char *const bad[] = { "",	    "-1",  "+1",
+					   " 1",    "1 ",  "0x10",
+					   "65536", "1e3", "99999999999999999999999" };
 	uint64_t v = 0;
 	size_t i;
 
@@ -217,31 +211,17 @@ static void abi_sizes_match_the_bpf_object(void)
 		id = btf__find_by_name_kind(btf, types[i].name, BTF_KIND_STRUCT);
 		CHECK(id > 0, "struct %s not in the BPF object", types[i].name);
 		if (id > 0)
-			CHECK(btf__resolve_size(btf, id) == (long)types[i].size, "struct %s: %lld != %zu",
-			      types[i].name, (long long)btf__resolve_size(btf, id), types[i].size);
+			CHECK(btf__resolve_size(btf, id) == (long)types[i].size,
+			      "struct %s: %lld != %zu", types[i].name,
+			      (long long)btf__resolve_size(btf, id), types[i].size);
 	}
 	btf__free(btf);
 }
 
-static void remove_tmpdir(void)
-{
-	static const char *const files[] = { "ns.pcap", "magic.pcap" };
-	char path[256];
-	size_t i;
-
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		tmp_path(path, sizeof(path), files[i]);
-		unlink(path);
-	}
-	rmdir(tmpdir);
-}
-
 int main(void)
 {
-	if (!mkdtemp(tmpdir)) {
-		printf("not ok - unit setup: mkdtemp: %s\n", strerror(errno));
+	if (test_tmpdir_init("unit"))
 		return 1;
-	}
 	RUN_TEST(pcap_writer_reads_back_with_libpcap);
 	RUN_TEST(pcap_writer_uses_nanosecond_magic);
 	RUN_TEST(pcap_writer_reports_a_full_disk);
@@ -252,6 +232,5 @@ int main(void)
 	RUN_TEST(filter_parses_protocols);
 	RUN_TEST(filter_init_accepts_everything);
 	RUN_TEST(abi_sizes_match_the_bpf_object);
-	remove_tmpdir();
 	return tests_failed_total ? 1 : 0;
 }
