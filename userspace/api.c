@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 #include "api.h"
 #include "config.h"
+#include "file.h"
 #include "filter.h"
 #include "ids.h"
 #include "jobs.h"
@@ -30,6 +31,7 @@
 #define DAY_NS (86400 * NSEC_PER_SEC)
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
 #define JSON_DEPTH_MAX 16
+#define DOWNLOAD_MAX (4 << 20) /* a simple capture: 10000 samples of 160 bytes at most */
 
 /* --- the error table --- */
 
@@ -698,8 +700,7 @@ static int download_capture(struct ctx *c)
 {
 	struct xcap_capture_rec r;
 	char path[PATH_MAX + 64];
-	long size;
-	FILE *f;
+	size_t len;
 
 	if (load_capture(c, &r))
 		return -1;
@@ -707,20 +708,11 @@ static int download_capture(struct ctx *c)
 		return fail(c, E_DOWNLOAD_FULL, NULL);
 	if (r.status != XCAP_ST_SUCCESS)
 		return fail(c, E_DOWNLOAD_STATE, NULL, status_names[r.status]);
-	snprintf(path, sizeof(path), "%s/simple/%s.pcap", c->api->cfg->state_dir, r.id);
-	f = fopen(path, "rb");
-	if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
-	    !(c->resp->body = malloc(size ?: 1)) ||
-	    fread(c->resp->body, 1, size, f) != (size_t)size) {
-		if (f)
-			fclose(f);
-		free(c->resp->body);
-		c->resp->body = NULL;
+	xcap_jobs_simple_file(c->api->jobs, r.id, path, sizeof(path));
+	if (xcap_file_read(path, DOWNLOAD_MAX, &c->resp->body, &len))
 		return fail(c, E_INTERNAL, NULL, "the capture file cannot be read");
-	}
-	fclose(f);
 	c->resp->status = 200;
-	c->resp->body_len = size;
+	c->resp->body_len = len;
 	c->resp->content_type = "application/vnd.tcpdump.pcap";
 	return 0;
 }

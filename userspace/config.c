@@ -57,6 +57,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "config.h"
+#include "file.h"
 #include "ids.h"
 #include "filter.h"
 #include "log.h"
@@ -715,52 +716,6 @@ static int check_tls(const struct xcap_config *c, struct errbuf *e)
 	return 0;
 }
 
-/* Reads the whole file (a pipe too, e.g. --config <(...)), NUL-terminated. */
-static int read_file(const char *path, char **out, size_t *len, struct errbuf *e)
-{
-	size_t cap = 0;
-	char *buf = NULL, *p;
-	int fd, ret = 0;
-	ssize_t n;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(e, -errno, "%s", strerror(errno));
-	*len = 0;
-	for (;;) {
-		if (*len == cap) {
-			if (cap >= FILE_MAX) {
-				ret = fail(e, -EFBIG, "larger than %d bytes", FILE_MAX);
-				goto out;
-			}
-			cap += 65536;
-			p = realloc(buf, cap + 1);
-			if (!p) {
-				ret = fail(e, -ENOMEM, "out of memory");
-				goto out;
-			}
-			buf = p;
-		}
-		n = read(fd, buf + *len, cap - *len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = fail(e, -errno, "%s", strerror(errno));
-			goto out;
-		}
-		if (!n)
-			break;
-		*len += n;
-	}
-	buf[*len] = '\0';
-	*out = buf;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return ret;
-}
-
 static void line_col(const char *buf, size_t off, int *line, int *col)
 {
 	const char *nl = NULL;
@@ -813,9 +768,12 @@ static int load_file(struct xcap_config *c, const char *path, bool creds_only, s
 	int ret;
 
 	e->prefix = path;
-	ret = read_file(path, &buf, &len, e);
-	if (ret)
+	/* A pipe works too, e.g. --config <(...). */
+	ret = xcap_file_read(path, FILE_MAX, &buf, &len);
+	if (ret) {
+		ret = fail(e, ret, "%s", ret == -EFBIG ? "larger than 4 MiB" : strerror(-ret));
 		goto out;
+	}
 	ret = parse_json(buf, len, &root, e);
 	if (ret)
 		goto out;
@@ -928,22 +886,6 @@ static int mkdir_p(const char *dir)
 	}
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /*
  * Writes a temp file (mkstemp makes it 0600), syncs it, then renames it into place without
  * replacing: if another xcapd created the file meanwhile, -EEXIST says to load that one.
@@ -957,7 +899,7 @@ static int write_private_file(const char *dir, const char *path, const char *dat
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return -errno;
-	if (write_all(fd, data, strlen(data)) || fsync(fd))
+	if (xcap_file_write_all(fd, data, strlen(data)) || fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
 		ret = -errno;

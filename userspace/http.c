@@ -7,9 +7,12 @@
 #include <string.h>
 #include <microhttpd.h>
 #include "api.h"
+#include "file.h"
 #include "clock.h"
 #include "http.h"
 #include "log.h"
+
+#define PEM_MAX (1 << 20) /* a certificate chain is far smaller */
 
 struct xcap_http {
 	struct MHD_Daemon *mhd;
@@ -79,7 +82,6 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, struct xcap_api_res
 	return ret;
 }
 
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **con_cls)
@@ -117,7 +119,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.body_too_large = r->too_large,
 	};
 	xcap_api_handle(h->api, &req, &a);
-	pr_info("%s %s %d %.1f ms\n", method, url, a.status, (xcap_clock_ns(CLOCK_MONOTONIC) - r->start_ns) / 1e6);
+	pr_info("%s %s %d %.1f ms\n", method, url, a.status,
+		(xcap_clock_ns(CLOCK_MONOTONIC) - r->start_ns) / 1e6);
 	ret = send_answer(c, &a);
 	xcap_api_response_free(&a);
 	return ret;
@@ -138,40 +141,20 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
-static char *read_file(const char *path)
+static int load_pem(const char *key, const char *path, char **out)
 {
-	char *buf = NULL;
-	long size;
-	FILE *f;
+	size_t len;
+	int err = xcap_file_read(path, PEM_MAX, out, &len);
 
-	f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
-		goto out;
-	buf = calloc(1, size + 1);
-	if (buf && fread(buf, 1, size, f) != (size_t)size) {
-		free(buf);
-		buf = NULL;
-	}
-out:
-	fclose(f);
-	return buf;
+	if (err)
+		pr_err("%s: cannot read %s: %s\n", key, path, strerror(-err));
+	return err;
 }
 
 static int load_tls(struct xcap_http *h, const struct xcap_http_opts *o)
 {
-	h->cert = read_file(o->tls_cert);
-	if (!h->cert) {
-		pr_err("tls_cert: cannot read %s: %s\n", o->tls_cert, strerror(errno));
-		return -errno;
-	}
-	h->key = read_file(o->tls_key);
-	if (!h->key) {
-		pr_err("tls_key: cannot read %s: %s\n", o->tls_key, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	return load_pem("tls_cert", o->tls_cert, &h->cert) ?:
+							     load_pem("tls_key", o->tls_key, &h->key);
 }
 
 struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_api *api)

@@ -303,6 +303,11 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 	return 0;
 }
 
+void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/" SIMPLE_DIR "/%s.pcap", j->cfg->state_dir, id);
+}
+
 /* Says what the sampled history holds, for a window it cannot answer. */
 static void describe_span(const struct xcap_query_stats *st, char *buf, size_t size)
 {
@@ -338,7 +343,7 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 	/* Samples still in the ring belong to the window too. */
 	xcap_engine_drain(j->engine);
 	r->status = XCAP_ST_RUNNING;
-	snprintf(path, sizeof(path), "%s/" SIMPLE_DIR "/%s.pcap", j->cfg->state_dir, r->id);
+	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 	err = xcap_query_run(j->recorder, &q, path, &st);
 	if (err) {
 		set_error(r, "the sampled history could not be read: %s", strerror(-err));
@@ -366,7 +371,7 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 		return start_full(j, r, f, err, err_size);
 	run_simple(j, r, f);
 	if (xcap_store_capture_put(j->store, r)) {
-		snprintf(path, sizeof(path), "%s/" SIMPLE_DIR "/%s.pcap", j->cfg->state_dir, r->id);
+		xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 		unlink(path);
 		snprintf(err, err_size, "cannot store the capture");
 		return -EIO;

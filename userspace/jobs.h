@@ -38,6 +38,8 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 		    char *err, size_t err_size);
 /* Stops a pending or running full capture and delivers its file; r is updated. */
 int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_ns);
+/* The pcap file that /download serves for a successful simple capture. */
+void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size);
 /* Fills the live counters of a running capture into r. */
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
 /* Writes the engine's, the captures' and the deliveries' counters (Prometheus text). */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "file.h"
 #include "storage.h"
 
 #ifndef ARRAY_SIZE
@@ -430,22 +431,6 @@ static int object_path(const struct xcap_dest *d, const char *name, const char *
 	return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /*
  * Writes an object through a temporary name, fsync and rename, so a reader
  * never sees half a file and a crash leaves the old state or the new one.
@@ -480,7 +465,7 @@ static int put_atomic(const struct xcap_dest *d, const char *name,
 
 static int copy_buffer(int fd, const void *src, size_t len)
 {
-	return write_all(fd, src, len);
+	return xcap_file_write_all(fd, src, len);
 }
 
 static int copy_file(int fd, const void *src, size_t len)
@@ -497,7 +482,7 @@ static int copy_file(int fd, const void *src, size_t len)
 		if (n < 0)
 			ret = errno == EINTR ? 0 : -errno;
 		else
-			ret = write_all(fd, buf, n);
+			ret = xcap_file_write_all(fd, buf, n);
 	}
 	close(in);
 	return ret;
