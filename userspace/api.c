@@ -377,6 +377,11 @@ static int parse_body(struct ctx *c)
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) != c->req->body_len)
 		jerr = json_tokener_error_parse_unexpected;
+	/* A number or literal at the top ends only at the end of the input: tell the tokener. */
+	if (jerr == json_tokener_continue) {
+		c->body = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+	}
 	json_tokener_free(tok);
 	if (jerr != json_tokener_success) {
 		json_object_put(c->body);
@@ -457,6 +462,9 @@ static int get_string(struct ctx *c, json_object *obj, const char *parent, const
 	if (!json_object_is_type(v, json_type_string))
 		return fail(c, E_TYPE, ptr, key, "a string");
 	*out = json_object_get_string(v);
+	/* json-c keeps a \u0000 in the string; C would see only what stands before it. */
+	if (strlen(*out) != (size_t)json_object_get_string_len(v))
+		return fail(c, E_TYPE, ptr, key, "a string without NUL characters");
 	return 1;
 }
 
@@ -644,7 +652,7 @@ static int create_capture(struct ctx *c)
 	ret = xcap_jobs_start(c->api->jobs, &r, &f, err, sizeof(err));
 	if (ret == -ENODEV)
 		return fail(c, E_NO_INTERFACE, NULL, err);
-	if (ret == -ENOSPC)
+	if (ret == -EBUSY)
 		return fail(c, E_NO_SLOT, NULL, err);
 	if (ret)
 		return fail(c, E_INTERNAL, NULL, err);
@@ -811,6 +819,9 @@ static int validate_bucket(struct ctx *c)
 	if (challenge_ok(&c->api->cfg->accounts[c->account_idx], &b, answer)) {
 		b.status = XCAP_BUCKET_SUCCESS;
 		b.validated_ns = c->now_ns;
+	} else if (b.status == XCAP_BUCKET_SUCCESS) {
+		/* A wrong answer proves nothing: a validated bucket stays validated. */
+		return fail(c, E_CHALLENGE, "/ownership_challenge", b.filename);
 	} else {
 		b.status = XCAP_BUCKET_FAILED;
 	}
@@ -1049,12 +1060,16 @@ static int route(struct ctx *c)
 		if (!route_matches(&routes[i], segs + 3, n - 3))
 			continue;
 		path_known = true;
+		snprintf(c->resp->allow + strlen(c->resp->allow),
+			 sizeof(c->resp->allow) - strlen(c->resp->allow), "%s%s",
+			 c->resp->allow[0] ? ", " : "", routes[i].method);
 		if (!strcmp(routes[i].method, c->req->method))
 			found = &routes[i];
 	}
 	if (!found)
 		return path_known ? fail(c, E_METHOD, NULL, c->req->method) :
 				    fail(c, E_NO_ROUTE, NULL);
+	c->resp->allow[0] = '\0';
 	c->route = found->name;
 	c->account = segs[1];
 	c->id = n > 3 && strcmp(segs[3], "ownership") ? segs[3] : n > 4 ? segs[4] : NULL;

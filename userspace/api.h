@@ -36,6 +36,7 @@ struct xcap_api_response {
 	size_t body_len;
 	const char *content_type; /* NULL with an empty body */
 	unsigned int retry_after; /* seconds; 0 = no header */
+	char allow[32]; /* a 405's Allow header: the route's methods; "" = no header */
 };
 
 struct xcap_api;

@@ -106,7 +106,7 @@ int xcap_capture_stop(struct xcap_capture *c)
 	count_flush_losses(c, &c->final);
 	cerr = xcap_pcap_close(c->pcap);
 	if (cerr || c->final.write_errors)
-		err = err ?: -EIO;
+		err = err ?: cerr ?: -EIO;
 	c->pcap = NULL;
 	return err;
 }

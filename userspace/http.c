@@ -56,6 +56,17 @@ static int append_body(struct http_req *r, const char *data, size_t size)
 	return 0;
 }
 
+/*
+ * The path is routed as sent: decoded, %2F would be a separator and %00 would
+ * end an id early. Ids are [0-9A-Za-z], so a '%' in one is a malformed id.
+ */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
 static const char *header(struct MHD_Connection *c, const char *name)
 {
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
@@ -73,6 +84,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, struct xcap_api_res
 	a->body = NULL; /* owned by the response now */
 	if (a->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+	if (a->allow[0])
+		MHD_add_response_header(resp, "Allow", a->allow);
 	if (a->retry_after) {
 		snprintf(retry, sizeof(retry), "%u", a->retry_after);
 		MHD_add_response_header(resp, "Retry-After", retry);
@@ -183,14 +196,14 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 			goto err;
 		flags |= MHD_USE_TLS;
 	}
-	h->mhd = MHD_start_daemon(flags, o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-				  sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
-				  /* Without TLS the option list ends here. */
-				  h->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert,
-				  MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
+	h->mhd = MHD_start_daemon(
+		flags, o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)256, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+		/* Without TLS the option list ends here. */
+		h->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert,
+		MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
 	if (!h->mhd) {
 		err = -EADDRINUSE;
 		pr_err("cannot listen on %s port %u (in use, or TLS files invalid)\n", o->addr,

@@ -51,7 +51,15 @@ struct delivery_queue {
 	struct delivery **tail;
 };
 
+/* A record the store did not take (a full disk): retried every tick, shown meanwhile. */
+struct unsaved {
+	struct unsaved *next;
+	struct xcap_capture_rec rec;
+};
+
 struct xcap_jobs {
+	pthread_mutex_t unsaved_lock; /* the worker stores too */
+	struct unsaved *unsaved;
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
 	struct xcap_engine *engine;
@@ -96,6 +104,7 @@ struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store
 	j->engine = engine;
 	j->recorder = recorder;
 	pthread_mutex_init(&j->q.lock, NULL);
+	pthread_mutex_init(&j->unsaved_lock, NULL);
 	pthread_cond_init(&j->q.wake, NULL);
 	j->q.tail = &j->q.head;
 	errno = pthread_create(&j->q.worker, NULL, delivery_worker, j);
@@ -121,12 +130,66 @@ static void set_error(struct xcap_capture_rec *r, const char *fmt, ...)
 	r->status = XCAP_ST_FAILED;
 }
 
-/* Stores a transition; a store error is logged there and leaves the record as it was. */
+/* Keeps the newest unsaved copy of r (replacing an older one). */
+static void keep_unsaved(struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	struct unsaved *u;
+
+	pthread_mutex_lock(&j->unsaved_lock);
+	for (u = j->unsaved; u && strcmp(u->rec.id, r->id); u = u->next)
+		;
+	if (!u && (u = calloc(1, sizeof(*u)))) {
+		u->next = j->unsaved;
+		j->unsaved = u;
+	}
+	if (u)
+		u->rec = *r;
+	pthread_mutex_unlock(&j->unsaved_lock);
+}
+
+static void drop_unsaved(struct xcap_jobs *j, const char *id)
+{
+	struct unsaved **p, *u;
+
+	pthread_mutex_lock(&j->unsaved_lock);
+	for (p = &j->unsaved; (u = *p); p = &u->next)
+		if (!strcmp(u->rec.id, id)) {
+			*p = u->next;
+			free(u);
+			break;
+		}
+	pthread_mutex_unlock(&j->unsaved_lock);
+}
+
+/* Stores a transition; what the store refuses is kept and retried at each tick. */
 static int transition(struct xcap_jobs *j, struct xcap_capture_rec *r, enum xcap_status st)
 {
+	int err;
+
 	if (st != XCAP_ST_FAILED)
 		r->status = st;
-	return xcap_store_capture_put(j->store, r);
+	err = xcap_store_capture_put(j->store, r);
+	if (err)
+		keep_unsaved(j, r);
+	else
+		drop_unsaved(j, r->id);
+	return err;
+}
+
+static void retry_unsaved(struct xcap_jobs *j)
+{
+	struct unsaved **p, *u;
+
+	pthread_mutex_lock(&j->unsaved_lock);
+	for (p = &j->unsaved; (u = *p);) {
+		if (!xcap_store_capture_put(j->store, &u->rec)) {
+			*p = u->next;
+			free(u);
+		} else {
+			p = &u->next;
+		}
+	}
+	pthread_mutex_unlock(&j->unsaved_lock);
 }
 
 /* Delivers the spool file as pcap_<id>.pcap; the spool copy goes once the bucket has it. */
@@ -137,8 +200,7 @@ static void deliver_now(struct xcap_jobs *j, struct xcap_capture_rec *r)
 	int acc;
 
 	spool_path(j, r->id, spool, sizeof(spool));
-	if (transition(j, r, XCAP_ST_CONVERSION_RUNNING))
-		return;
+	transition(j, r, XCAP_ST_CONVERSION_RUNNING);
 	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
 	acc = xcap_config_account(j->cfg, r->account);
 	if (xcap_storage_parse(r->destination_conf, acc >= 0 ? &j->cfg->accounts[acc] : NULL, &d,
@@ -239,8 +301,8 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 		transition(j, &r, XCAP_ST_FAILED);
 		return;
 	}
-	if (transition(j, &r, XCAP_ST_CONVERSION_PENDING))
-		return;
+	/* Delivered even when the store is full: the record follows when it can. */
+	transition(j, &r, XCAP_ST_CONVERSION_PENDING);
 	deliver(j, &r);
 }
 
@@ -278,7 +340,7 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 			job = &j->running[i];
 	if (!job) {
 		snprintf(err, err_size, "all %d capture slots are in use", XCAP_MAX_CAPTURES);
-		return -ENOSPC;
+		return -EBUSY;
 	}
 	spool_path(j, r->id, spool, sizeof(spool));
 	o.path = spool;
@@ -346,7 +408,8 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 	err = xcap_query_run(j->recorder, &q, path, &st);
 	if (err) {
-		set_error(r, "the sampled history could not be read: %s", strerror(-err));
+		set_error(r, "the sampled history could not be queried into a file: %s",
+			  strerror(-err));
 		return;
 	}
 	r->packets_matched = st.matched;
@@ -395,9 +458,15 @@ void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)
 {
 	struct xcap_capture_counters c;
 	struct job *job = find_job(j, r->id);
+	struct unsaved *u;
 
 	if (job && !xcap_capture_counters(job->cap, &c))
 		copy_counters(r, &c);
+	pthread_mutex_lock(&j->unsaved_lock);
+	for (u = j->unsaved; u; u = u->next)
+		if (!strcmp(u->rec.id, r->id))
+			*r = u->rec;
+	pthread_mutex_unlock(&j->unsaved_lock);
 }
 
 static void metric(FILE *out, const char *name, const char *help, const char *labels, uint64_t v)
@@ -487,6 +556,7 @@ void xcap_jobs_tick(struct xcap_jobs *j)
 	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
 	int i;
 
+	retry_unsaved(j);
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
 		if (!j->running[i].cap)
 			continue;
@@ -550,6 +620,14 @@ void xcap_jobs_free(struct xcap_jobs *j)
 	pthread_mutex_unlock(&j->q.lock);
 	if (j->q.started)
 		pthread_join(j->q.worker, NULL);
+	retry_unsaved(j); /* a last try; what stays unsaved is recovered at the next start */
+	while (j->unsaved) {
+		struct unsaved *u = j->unsaved;
+
+		j->unsaved = u->next;
+		free(u);
+	}
+	pthread_mutex_destroy(&j->unsaved_lock);
 	pthread_mutex_destroy(&j->q.lock);
 	pthread_cond_destroy(&j->q.wake);
 	free(j);
