@@ -18,6 +18,8 @@
  *   history_mib    integer  ... within this disk budget in MiB: 16..1048576. Default 4096.
  *   history_rate   integer  ... at most this many samples per second: 1..1000000. Default 5000.
  *                           Whichever limit is hit first wins; the oldest minutes go first.
+ *   frames_ring_mib integer the ring that carries captured frames to xcapd, in MiB: a power
+ *                           of 2 in 1..1024. Default 32 (about 21000 frames of 1500 bytes).
  *   accounts     array   of at most 64 objects:
  *     id                 1..32 characters of [0-9A-Za-z], unique (required)
  *     limits             object, optional; each member an integer, 0 = no limit:
@@ -208,6 +210,14 @@ static int set_u32(struct xcap_config *c, const struct scalar_key *k, const char
 }
 
 /* HOST:PORT, HOST an address literal: the listener binds it without a name lookup. */
+/* A ring's size: the kernel wants a power of 2. */
+static int set_pow2(struct xcap_config *c, const struct scalar_key *k, const char *s, uint64_t n)
+{
+	if (n & (n - 1))
+		return -EINVAL;
+	return set_u32(c, k, s, n);
+}
+
 static int set_listen(struct xcap_config *c, const struct scalar_key *k, const char *s, uint64_t n)
 {
 	char addr[sizeof(c->listen_addr)];
@@ -296,6 +306,13 @@ static const struct scalar_key scalar_keys[] = {
 	U32_KEY("history_hours", history_hours, 1, 24, "an integer 1..24 (hours)"),
 	U32_KEY("history_mib", history_mib, 16, 1048576, "an integer 16..1048576 (MiB)"),
 	U32_KEY("history_rate", history_rate, 1, 1000000, "an integer 1..1000000 (samples/s)"),
+	{ .name = "frames_ring_mib",
+	  .set = set_pow2,
+	  .number = true,
+	  .min = 1,
+	  .max = 1024,
+	  .off = offsetof(struct xcap_config, frames_ring_mib),
+	  .expect = "a power of 2 in 1..1024 (MiB)" },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -808,6 +825,7 @@ void xcap_config_init(struct xcap_config *c)
 	c->history_hours = 24;
 	c->history_mib = 4096;
 	c->history_rate = 5000;
+	c->frames_ring_mib = 32;
 }
 
 int xcap_config_load(struct xcap_config *c, const char *path, char *err, size_t err_size)

@@ -24,7 +24,7 @@
 
 #define XCAP_PROG_NAME "xcap_xdp"
 #define XCAP_MAX_IFACES 16
-#define DEFAULT_FRAMES_RING (8U << 20)
+#define DEFAULT_FRAMES_RING (32U << 20) /* about 21000 frames of 1500 bytes */
 #define DEFAULT_SAMPLES_RING (4U << 20)
 #define NSEC_PER_SEC 1000000000LL
 

@@ -29,7 +29,7 @@ struct xcap_packet {
 typedef int (*xcap_packet_fn)(void *arg, const struct xcap_packet *pkt);
 
 struct xcap_engine_opts {
-	uint32_t frames_ring_bytes; /* 0 = default (8 MiB); a power of 2 of pages */
+	uint32_t frames_ring_bytes; /* 0 = default (32 MiB); a power of 2 of pages */
 	uint32_t samples_ring_bytes; /* 0 = default (4 MiB) */
 	bool skb_mode; /* generic XDP only */
 };

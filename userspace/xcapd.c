@@ -45,6 +45,7 @@ struct capture_args {
 	const char *ifaces[MAX_IFACES];
 	int n_ifaces;
 	bool skb_mode;
+	uint32_t ring_mib; /* 0 = the engine's default */
 	struct xcap_capture_opts cap;
 };
 
@@ -69,6 +70,7 @@ static const char capture_usage[] =
 	"  -s, --snaplen N        bytes kept of each frame, 0 (whole frame) or 1..16384\n"
 	"other:\n"
 	"      --skb-mode         use generic XDP instead of the driver's native mode\n"
+	"      --ring-mib N       ring for captured frames, a power of 2 in 1..1024 (32)\n"
 	"  -v, --verbose          more log output (-vv adds libbpf and libxdp detail)\n"
 	"  -q, --quiet            errors only\n"
 	"  -h, --help             this text\n"
@@ -91,6 +93,7 @@ enum {
 	OPT_PROTO,
 	OPT_BYTES,
 	OPT_SKB,
+	OPT_RING,
 };
 
 static const struct option capture_options[] = {
@@ -106,6 +109,7 @@ static const struct option capture_options[] = {
 	{ "time", required_argument, NULL, 't' },
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "skb-mode", no_argument, NULL, OPT_SKB },
+	{ "ring-mib", required_argument, NULL, OPT_RING },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -188,6 +192,12 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 		case OPT_SKB:
 			a->skb_mode = true;
 			break;
+		case OPT_RING:
+			if (xcap_filter_parse_uint(optarg, 1, 1024, &v) || (v & (v - 1)))
+				return usage_error(
+					"--ring-mib: '%s' is not a power of 2 in 1..1024", optarg);
+			a->ring_mib = v;
+			break;
 		case 'v':
 			level = level < XCAP_LOG_TRACE ? level + 1 : level;
 			break;
@@ -232,7 +242,10 @@ static void print_summary(struct xcap_engine *e, struct xcap_capture *c, const c
 
 static int run_capture(struct capture_args *a)
 {
-	struct xcap_engine_opts eo = { .skb_mode = a->skb_mode };
+	struct xcap_engine_opts eo = {
+		.skb_mode = a->skb_mode,
+		.frames_ring_bytes = a->ring_mib << 20,
+	};
 	struct xcap_capture *c = NULL;
 	struct xcap_engine *e;
 	int i, n, err = 0;
@@ -300,6 +313,7 @@ static const char serve_usage[] =
 	"      --colo NAME          this host's site name (colo_name), e.g. ord02\n"
 	"      --metro NAME         this host's metro, e.g. ORD\n"
 	"      --sample-rate N      sampled history: 1 packet in N, 0 = off\n"
+	"      --frames-ring-mib N  ring for captured frames, a power of 2 in 1..1024 (32)\n"
 	"  -v, --verbose            more log output (-vv adds library detail)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               this text\n";
@@ -315,6 +329,7 @@ static const struct option serve_options[] = {
 	{ "colo", required_argument, NULL, 0 },
 	{ "metro", required_argument, NULL, 0 },
 	{ "sample-rate", required_argument, NULL, 0 },
+	{ "frames-ring-mib", required_argument, NULL, 0 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -416,7 +431,9 @@ static int start_engine(struct service *s, const struct xcap_config *cfg)
 		pr_warn("no interface configured: full captures will be refused\n");
 		return 0;
 	}
-	s->engine = xcap_engine_open(NULL);
+	s->engine = xcap_engine_open(&(struct xcap_engine_opts){
+		.frames_ring_bytes = cfg->frames_ring_mib << 20,
+	});
 	if (!s->engine)
 		return -errno;
 	for (i = 0; i < cfg->n_ifaces && !err; i++)
