@@ -113,8 +113,11 @@ static __always_inline __u64 xcap_wakeup(void *ring, __u64 len)
 {
 	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
 	__u64 quarter = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4;
+	/* What the record takes in the ring: an 8-byte header, rounded up to 8 bytes. */
+	__u64 taken = (len + 8 + 7) & ~7ULL;
 
-	return avail <= quarter && avail + len > quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	return avail <= quarter && avail + taken > quarter ? BPF_RB_FORCE_WAKEUP :
+							     BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters *gc, __u32 len)
