@@ -245,41 +245,7 @@ EOF
 # integer code >= 1000 and a string message each, result null; the first
 # error's code and source.pointer as given); prints nothing when it is right.
 envelope_problems() {
-	"$PY" -S - "$RB" "${1:-}" "${2:-}" <<'EOF'
-import json, sys
-file, want_code, want_ptr = sys.argv[1:4]
-try:
-    d = json.load(open(file))
-except Exception:
-    print("the body is not JSON"); sys.exit(0)
-p = []
-if not isinstance(d, dict):
-    print("the body is not an object"); sys.exit(0)
-if d.get("success") is not False: p.append("success is not false")
-if "result" not in d or d["result"] is not None: p.append("result is not null")
-e = d.get("errors")
-if not isinstance(e, list) or not e:
-    p.append("errors is empty or not an array")
-    e = []
-for i, x in enumerate(e):
-    if not isinstance(x, dict):
-        p.append("errors[%d] is not an object" % i); continue
-    c = x.get("code")
-    if not (isinstance(c, int) and not isinstance(c, bool) and c >= 1000):
-        p.append("errors[%d].code is not an integer >= 1000" % i)
-    if not isinstance(x.get("message"), str):
-        p.append("errors[%d].message is not a string" % i)
-if not isinstance(d.get("messages"), list): p.append("messages is not an array")
-first = e[0] if e and isinstance(e[0], dict) else {}
-if want_code and str(first.get("code")) != want_code:
-    p.append("errors[0].code: expected %s, got %s" % (want_code, first.get("code")))
-if want_ptr:
-    src = first.get("source")
-    got = src.get("pointer") if isinstance(src, dict) else None
-    if got != want_ptr:
-        p.append("errors[0].source.pointer: expected %s, got %s" % (want_ptr, got))
-print("; ".join(p))
-EOF
+	"$PY" -S "$(dirname "${BASH_SOURCE[0]}")/envelope.py" "$RB" "${1:-}" "${2:-}"
 }
 
 # success_problems [FILE]: the same for a success envelope (success true, errors empty).

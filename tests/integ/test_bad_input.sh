@@ -59,8 +59,10 @@ NCASES=0
 # folders, must be the one of the request before; it becomes the reference.
 cat >"$T/judge.py" <<'EOF'
 import http.client, json, os, re, sys
-port, acc_a, tok_a, acc_b, tok_b = sys.argv[1:6]
-dirs = sys.argv[6:]
+port, integ_dir, acc_a, tok_a, acc_b, tok_b = sys.argv[1:7]
+dirs = sys.argv[7:]
+sys.path.insert(0, integ_dir)
+import envelope
 conn = None
 
 def get(path, tok):
@@ -98,30 +100,9 @@ def state():
     return now
 
 def error_problems(body, code, ptr, msg):
-    p = []
-    try:
-        d = json.load(open(body))
-    except Exception:
-        d = None
-    if not isinstance(d, dict):
-        p.append("the body is not a JSON object")
-        d = {}
-    if d.get("success") is not False: p.append("success is not false")
-    if "result" not in d or d["result"] is not None: p.append("result is not null")
-    errs = d.get("errors")
-    if not isinstance(errs, list) or not errs:
-        p.append("errors is empty or not an array")
-        errs = []
-    for i, x in enumerate(errs):
-        if not isinstance(x, dict):
-            p.append("errors[%d] is not an object" % i); continue
-        c = x.get("code")
-        if not (isinstance(c, int) and not isinstance(c, bool) and c >= 1000):
-            p.append("errors[%d].code is not an integer >= 1000" % i)
-        if not isinstance(x.get("message"), str):
-            p.append("errors[%d].message is not a string" % i)
-    if not isinstance(d.get("messages"), list): p.append("messages is not an array")
-    e = errs[0] if errs and isinstance(errs[0], dict) else None
+    d = envelope.load(body)
+    p = envelope.failure_problems(d)
+    e = envelope.first_error(d)
     if e is None:
         return p
     chain = None
@@ -164,7 +145,7 @@ EOF
 # judge_start: starts the judge (after xcapd, with the buckets' folders made).
 judge_start() {
 	coproc JUDGE (exec nsenter --net="/run/netns/$NS_RX" "$PY" -S -u "$T/judge.py" "$PORT" \
-		"$ACC_A" "$TOK_AW" "$ACC_B" "$TOK_BW" "$BUCKET1" "$BUCKET2" "$BUCKET3" "$BUCKET4" \
+		"$(realpath "$(dirname "$0")")" "$ACC_A" "$TOK_AW" "$ACC_B" "$TOK_BW" "$BUCKET1" "$BUCKET2" "$BUCKET3" "$BUCKET4" \
 		"$STATE/spool" "$STATE/simple" 2>"$T/judge.err")
 	BG_PIDS+=("$JUDGE_PID")
 }
