@@ -1,4 +1,8 @@
 # xcap: one build, every product in $(BUILD). `make help` lists the targets.
+# A sanitized build has its own folder: make does not rebuild objects when only flags change.
+ifneq ($(SANITIZE),)
+BUILD ?= build-san
+endif
 BUILD ?= build
 CC ?= gcc
 CLANG ?= clang
@@ -37,7 +41,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/un
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test bench bench-e2e fuzz demo install vmtest vmlinux format clean help
+.PHONY: all deps test bench bench-e2e fuzz sanitize demo install vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -98,6 +102,10 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	$(Q)BUILD=$(BUILD) tools/fuzz $(FUZZ_SECONDS)
 
+# The unit and integ tiers under ASan+UBSan (build-asan/), valgrind memcheck on the unit tier.
+sanitize: deps
+	$(Q)tools/sanitize-check
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tools/demo
@@ -126,6 +134,7 @@ help:
 	@echo 'make bench      XDP program (ratios to a bare program) and sampled-history benchmarks'
 	@echo 'make bench-e2e  capture tools compared end to end on veth traffic (BENCHMARKS.md)'
 	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
+	@echo 'make sanitize   unit and integ tiers under ASan+UBSan, valgrind on the unit tier'
 	@echo 'make demo       the service on a throwaway network: buckets, full and simple captures'
 	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'

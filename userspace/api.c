@@ -235,6 +235,41 @@ static json_object *error_item(int code, const char *message)
 	return e;
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0 (bytes of a request may be anything). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 :
+	    s[0] >= 0xe0		 ? 3 :
+	    s[0] >= 0xc2 && s[0] < 0xe0	 ? 2 :
+					   0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong 3- and 4-byte forms, surrogates and code points past U+10FFFF. */
+	if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) ||
+	    (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))))
+		return 0;
+	return n;
+}
+
+/* Messages quote request bytes and are cut at a fixed size: keep them valid UTF-8 for JSON. */
+static void utf8_scrub(char *msg)
+{
+	unsigned char *s = (unsigned char *)msg;
+	size_t n;
+
+	while (*s) {
+		n = utf8_len(s);
+		if (!n)
+			*s = '?';
+		s += n ?: 1;
+	}
+}
+
 /*
  * Answers with one error of the table; `pointer` is a JSON pointer into the
  * body or NULL. Returns -1 so that callers can `return fail(...)`.
@@ -249,6 +284,7 @@ static int fail(struct ctx *c, enum api_err err, const char *pointer, ...)
 	va_start(ap, pointer);
 	vsnprintf(message, sizeof(message), api_errors[err].fmt, ap);
 	va_end(ap);
+	utf8_scrub(message);
 	if (api_errors[err].chain_code) {
 		e = error_item(code, "Invalid request headers");
 		chain = json_object_new_array();
@@ -873,8 +909,10 @@ static int serve_metrics(struct ctx *c)
 	int i;
 
 	c->route = "metrics";
-	if (strcmp(c->req->method, "GET"))
+	if (strcmp(c->req->method, "GET")) {
+		snprintf(c->resp->allow, sizeof(c->resp->allow), "GET");
 		return fail(c, E_METHOD, NULL, c->req->method);
+	}
 	if (!authenticate(c))
 		return -1;
 	f = open_memstream(&text, &len);

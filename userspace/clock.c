@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Clocks in nanoseconds, and RFC 3339 times (the API's format) <-> epoch nanoseconds. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
@@ -25,17 +26,28 @@ void xcap_clock_format(int64_t ns, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* True when s starts with the pattern: '9' a digit, 'T' a T or t, anything else itself. */
+static bool has_shape(const char *s, const char *pattern)
+{
+	for (; *pattern; s++, pattern++) {
+		if (*pattern == '9' ? !isdigit((unsigned char)*s) :
+		    *pattern == 'T' ? *s != 'T' && *s != 't' :
+				      *s != *pattern)
+			return false;
+	}
+	return true;
+}
+
 int xcap_clock_parse(const char *s, int64_t *ns)
 {
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, n = 0, sign = 1;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 1;
 	long frac = 0, scale = 1;
 	struct tm tm = {};
 	time_t t;
 
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
-	    (s[10] != 'T' && s[10] != 't'))
-		return -EINVAL;
-	if (sscanf(s + 11, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 || n != 8)
+	/* The shape first: sscanf alone would take signs and spaces. */
+	if (!has_shape(s, "9999-99-99T99:99:99") ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
 		return -EINVAL;
 	s += 19;
 	if (*s == '.') {
@@ -51,7 +63,8 @@ int xcap_clock_parse(const char *s, int64_t *ns)
 		s++;
 	} else if (*s == '+' || *s == '-') {
 		sign = *s == '-' ? -1 : 1;
-		if (sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
+		if (!has_shape(s + 1, "99:99") || sscanf(s + 1, "%2d:%2d", &oh, &om) != 2 ||
+		    oh > 23 || om > 59)
 			return -EINVAL;
 		s += 6;
 	} else {
@@ -69,6 +82,9 @@ int xcap_clock_parse(const char *s, int64_t *ns)
 	if (tm.tm_mday != d) /* timegm normalized an impossible date such as Feb 30 */
 		return -EINVAL;
 	t -= sign * (oh * 3600 + om * 60);
+	/* Nanoseconds since the epoch fit in 64 bits from 1677 to 2262 only. */
+	if (t <= INT64_MIN / NSEC_PER_SEC || t >= INT64_MAX / NSEC_PER_SEC)
+		return -EINVAL;
 	*ns = t * NSEC_PER_SEC + frac * (NSEC_PER_SEC / scale);
 	return 0;
 }

@@ -36,11 +36,22 @@ static int fail(int err, char *buf, size_t size, const char *fmt, ...)
 	return err;
 }
 
+/* True when a component of the path is "..". */
+static bool has_dotdot(const char *path)
+{
+	const char *p;
+
+	for (p = strstr(path, ".."); p; p = strstr(p + 1, ".."))
+		if (p[-1] == '/' && (!p[2] || p[2] == '/'))
+			return true;
+	return false;
+}
+
 static int parse_file(const char *path, struct xcap_dest *d, char *err, size_t err_size)
 {
 	struct stat st;
 
-	if (path[0] != '/' || strstr(path, "/../") || strchr(path, '?') ||
+	if (path[0] != '/' || has_dotdot(path) || strchr(path, '?') ||
 	    strlen(path) >= sizeof(d->dir))
 		return fail(
 			-EINVAL, err, err_size,
@@ -398,11 +409,15 @@ static int parse_bucket(unsigned int scheme, const char *rest, const struct xcap
 	return 0;
 }
 
-/* "gs://" of "gs://b/x", or what stands before the first ':', '/' or '?'; 32 at most. */
+/*
+ * "gs://" of "gs://b/x", or what stands before the first ':', '/' or '?'; 32
+ * at most. Never past a '?': the query may hold secrets.
+ */
 static int scheme_len(const char *conf)
 {
 	const char *sep = strstr(conf, "://");
-	size_t n = sep ? (size_t)(sep - conf) + 3 : strcspn(conf, ":/?");
+	size_t n = sep && (size_t)(sep - conf) < strcspn(conf, "?") ? (size_t)(sep - conf) + 3 :
+								      strcspn(conf, ":/?");
 
 	return n > 32 ? 32 : n;
 }

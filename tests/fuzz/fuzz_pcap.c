@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * libFuzzer harness: xcap_pcap_count() (pcap.c), the pcap reader that xcapd
+ * uses on spool files after a crash and on simple-capture files. The input is
+ * the file. Invariants: 0 or -EINVAL, and on 0 the counts agree with an
+ * independent reading of the format (complete records only).
+ */
+#include "fuzz_common.h"
+#include "pcap.h"
+
+static char path[PATH_MAX];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_quiet();
+	snprintf(path, sizeof(path), "%s/in.pcap", fuzz_tmpdir("pcap"));
+	return 0;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* The reference: the header is ours, then 16-byte record headers and incl_len bytes each. */
+static int reference(const uint8_t *data, size_t size, uint64_t *packets, uint64_t *bytes)
+{
+	size_t off = 24;
+	uint32_t incl;
+
+	*packets = *bytes = 0;
+	if (size < 24 || le32(data) != 0xa1b23c4d)
+		return -EINVAL;
+	while (size - off >= 16) {
+		incl = le32(data + off + 8);
+		if (incl > size - off - 16)
+			break;
+		off += 16 + (size_t)incl;
+		(*packets)++;
+		*bytes += incl;
+	}
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t packets = ~0ULL, bytes = ~0ULL, ref_packets, ref_bytes;
+	int ret, ref;
+
+	fuzz_write_file(path, data, size);
+	ret = xcap_pcap_count(path, &packets, &bytes);
+	ref = reference(data, size, &ref_packets, &ref_bytes);
+	FUZZ_CHECK(ret == 0 || ret == -EINVAL, "ret %d", ret);
+	FUZZ_CHECK(ret == ref, "ret %d, reference %d", ret, ref);
+	if (!ret) {
+		FUZZ_CHECK(packets == ref_packets, "%llu packets, reference %llu",
+			   (unsigned long long)packets, (unsigned long long)ref_packets);
+		FUZZ_CHECK(bytes == ref_bytes, "%llu bytes, reference %llu",
+			   (unsigned long long)bytes, (unsigned long long)ref_bytes);
+		FUZZ_CHECK(24 + 16 * packets + bytes <= size, "counts beyond the file");
+	} else {
+		FUZZ_CHECK(!packets && !bytes, "counts set on error");
+	}
+	return 0;
+}
