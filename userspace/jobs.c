@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The capture state machine: arm, end at a limit, deliver, and recover after a restart. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <linux/if_link.h>
+#include <netpacket/packet.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -524,6 +527,39 @@ static void recorder_metrics(FILE *out, struct xcap_recorder *rec)
 		(unsigned long long)st.dropped_error);
 }
 
+/*
+ * What each configured interface received and dropped, from the kernel's own
+ * counters (netlink, so in xcapd's network namespace): beside xcap's, they say
+ * what the interface itself lost before XDP.
+ */
+static void interface_metrics(const struct xcap_jobs *j, FILE *out)
+{
+	struct ifaddrs *ifs, *i;
+	struct rtnl_link_stats *st;
+	int k;
+
+	if (!j->cfg->n_ifaces || getifaddrs(&ifs))
+		return;
+	fprintf(out, "# HELP xcap_interface_rx_total Received by the interface (kernel counters).\n"
+		     "# TYPE xcap_interface_rx_total counter\n");
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_PACKET || !i->ifa_data)
+			continue;
+		for (k = 0; k < j->cfg->n_ifaces && strcmp(j->cfg->ifaces[k], i->ifa_name); k++)
+			;
+		if (k == j->cfg->n_ifaces)
+			continue;
+		st = i->ifa_data;
+		fprintf(out,
+			"xcap_interface_rx_total{interface=\"%s\",counter=\"packets\"} %u\n"
+			"xcap_interface_rx_total{interface=\"%s\",counter=\"bytes\"} %u\n"
+			"xcap_interface_rx_total{interface=\"%s\",counter=\"dropped\"} %u\n",
+			i->ifa_name, st->rx_packets, i->ifa_name, st->rx_bytes, i->ifa_name,
+			st->rx_dropped);
+	}
+	freeifaddrs(ifs);
+}
+
 void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out)
 {
 	struct xcap_counters g;
@@ -538,6 +574,7 @@ void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out)
 		metric(out, "parse_errors_total", "Frames whose headers could not be parsed.", "",
 		       g.parse_errors);
 	}
+	interface_metrics(j, out);
 	if (j->recorder)
 		recorder_metrics(out, j->recorder);
 	fprintf(out, "# HELP xcap_capture_packets_total Running captures: packets (bytes) by "

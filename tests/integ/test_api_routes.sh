@@ -199,6 +199,15 @@ expect_json result_info.count 3
 expect_json result_info.total_count 3
 api_check_end
 
+check_begin "routes: /metrics counts the interface's packets and the API's requests"
+BASE=http://127.0.0.1:$PORT api ar GET /metrics
+expect_status 200
+rx=$(awk -v p="xcap_interface_rx_total{interface=\"$DEV\",counter=\"packets\"}" \
+	'$1 == p { print $2 }' "$RB")
+expect "the interface's received packets are counted ($rx)" test "${rx:-0}" -gt 0
+expect "list requests are counted" grep -q '^xcap_api_requests_total{route="list",status="200"} [1-9]' "$RB"
+api_check_end
+
 check_begin "routes: xcapd exits 0 on SIGTERM and leaves no XDP program attached"
 xcapd_term
 expect_eq "exit status" 0 "$EXIT_RC"
