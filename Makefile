@@ -116,6 +116,7 @@ install: all
 
 # Runs the bpf and integ tiers inside QEMU on other kernels: make vmtest KERNELS="6.1 6.12".
 vmtest: all $(TEST_BINS)
+	$(Q)tools/vmtest-deps
 	$(Q)BUILD=$(BUILD) tools/vmtest $(KERNELS)
 
 # Regenerates the checked-in vmlinux.h from the running kernel's BTF.

@@ -136,11 +136,14 @@ static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters
 		gc->sample_ring_full++;
 		return;
 	}
-	if (!cap_len || bpf_xdp_load_bytes(ctx, 0, s->data, cap_len)) {
+	cap_len -= 1; /* as in xcap_copy: a lower bound of 1 that 6.1's verifier sees */
+	barrier_var(cap_len);
+	if (cap_len >= XCAP_SAMPLE_BYTES || bpf_xdp_load_bytes(ctx, 0, s->data, cap_len + 1)) {
 		bpf_ringbuf_discard(s, 0);
 		gc->parse_errors++;
 		return;
 	}
+	cap_len += 1;
 	xcap_fill_hdr(&s->hdr, ctx, len, cap_len);
 	s->hdr.captures = 0;
 	s->hdr.flags |= XCAP_REC_SAMPLE;
@@ -258,9 +261,18 @@ static __always_inline bool xcap_copy(struct xdp_md *ctx, const struct xcap_walk
 	__u32 key = 0, n = w->copy_len;
 
 	f = bpf_map_lookup_elem(&xcap_scratch, &key);
-	barrier_var(n);
-	if (!f || !n || n > XCAP_FRAME_MAX)
+	if (!f)
 		return false;
+	/*
+	 * bpf_xdp_load_bytes needs n >= 1 provably. 6.1's verifier keeps the lower
+	 * bound at 0 after "!n" (6.12's does not): one unsigned compare of n - 1
+	 * bounds n to [1, XCAP_FRAME_MAX] for both.
+	 */
+	n -= 1;
+	barrier_var(n);
+	if (n >= XCAP_FRAME_MAX)
+		return false;
+	n += 1;
 	xcap_fill_hdr(&f->hdr, ctx, w->len, n);
 	f->hdr.captures = w->accepted;
 	f->hdr.flags |= w->flags;

@@ -216,10 +216,24 @@ wait_exit() {
 
 # --- XDP state ---
 
+# xdp_prog [NS [DEVICE]]: "ID NAME" of the XDP program attached to the device,
+# or nothing. Behind libxdp's dispatcher (kernels with freplace, where libxdp
+# attaches every program through one), of the dispatcher's first program.
+xdp_prog() {
+	local ns=${1:-$NS_RX} dev=${2:-$DEV} prog
+
+	prog=$(ip -n "$ns" -d link show dev "$dev" 2>/dev/null |
+		sed -n 's/.*prog\/xdp id \([0-9]*\) name \([^ ]*\).*/\1 \2/p' | head -n 1)
+	if [ "${prog#* }" = xdp_dispatcher ]; then
+		prog=$(nsenter --net="/run/netns/$ns" xdp-loader status "$dev" 2>/dev/null |
+			awk '$1 == "=>" { print $4, $3; exit }')
+	fi
+	[ -z "$prog" ] || echo "$prog"
+}
+
 # xdp_prog_id [NS [DEVICE]]: the id of the XDP program attached to the device, or nothing.
 xdp_prog_id() {
-	ip -n "${1:-$NS_RX}" -d link show dev "${2:-$DEV}" 2>/dev/null |
-		sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p' | head -n 1
+	xdp_prog "$@" | cut -d' ' -f1
 }
 
 # xdp_attached [NS [DEVICE]]: true when `ip link show` reports an XDP program.
@@ -229,8 +243,7 @@ xdp_attached() {
 
 # xdp_prog_name [NS [DEVICE]]: the name of the attached XDP program.
 xdp_prog_name() {
-	ip -n "${1:-$NS_RX}" -d link show dev "${2:-$DEV}" 2>/dev/null |
-		sed -n 's/.*prog\/xdp id [0-9]* name \([^ ]*\).*/\1/p' | head -n 1
+	xdp_prog "$@" | cut -d' ' -f2
 }
 
 # owns_fd PID KIND ID: true when the process holds a file descriptor of the BPF
