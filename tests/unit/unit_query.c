@@ -15,6 +15,7 @@
 #include "frames.h"
 #include "query.h"
 #include "recorder.h"
+#include "recorder_test.h"
 #include "test.h"
 
 #define NS 1000000000ULL
@@ -34,24 +35,11 @@ struct ref {
 static struct ref refs[REFS_MAX];
 static size_t nrefs;
 
-static struct xcap_recorder *rec_open(const char *name)
-{
-	struct xcap_recorder_opts o = {};
-	char dir[PATH_MAX];
-	struct xcap_recorder *r;
-
-	test_path(dir, PATH_MAX, name);
-	o.dir = dir;
-	r = xcap_recorder_open(&o);
-	CHECK(r, "open %s: %s", dir, strerror(errno));
-	return r;
-}
-
 /* Opens a new recorder and forgets the reference of the last one. */
 static struct xcap_recorder *rec_new(const char *name)
 {
 	nrefs = 0;
-	return rec_open(name);
+	return rec_open(name, 0, 0, 0);
 }
 
 /* Adds a frame to the recorder and to the reference. */
@@ -338,7 +326,7 @@ static void query_skips_segments_by_their_index(void)
 	check_filter_cases(r, "open");
 	xcap_recorder_close(r);
 	/* Every index read from its file. */
-	r = rec_open("index");
+	r = rec_open("index", 0, 0, 0);
 	if (!r)
 		return;
 	check_filter_cases(r, "reopened");

@@ -16,6 +16,7 @@
 #include "frames.h"
 #include "log.h"
 #include "recorder.h"
+#include "recorder_test.h"
 #include "test.h"
 
 #define NS 1000000000ULL
@@ -332,24 +333,6 @@ static bool file_exists(const char *dir, const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return !access(path, F_OK);
-}
-
-static struct xcap_recorder *rec_open(const char *name, uint64_t max_bytes, uint32_t max_rate,
-				      int64_t max_age_ns)
-{
-	struct xcap_recorder_opts o = {
-		.max_age_ns = max_age_ns,
-		.max_bytes = max_bytes,
-		.max_rate = max_rate,
-	};
-	char dir[PATH_MAX];
-	struct xcap_recorder *r;
-
-	test_path(dir, PATH_MAX, name);
-	o.dir = dir;
-	r = xcap_recorder_open(&o);
-	CHECK(r, "open %s: %s", dir, strerror(errno));
-	return r;
 }
 
 /*
