@@ -116,8 +116,7 @@ static __always_inline __u64 xcap_wakeup(void *ring, __u64 len)
 	/* What the record takes in the ring: an 8-byte header, rounded up to 8 bytes. */
 	__u64 taken = (len + 8 + 7) & ~7ULL;
 
-	return avail <= quarter && avail + taken > quarter ? BPF_RB_FORCE_WAKEUP :
-							     BPF_RB_NO_WAKEUP;
+	return avail <= quarter && avail + taken > quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters *gc, __u32 len)
@@ -154,8 +153,8 @@ static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters
 /* The length this capture keeps of a frame of len bytes. */
 static __always_inline __u32 xcap_snap(const struct xcap_slot *slot, __u32 len)
 {
-	__u32 snap = slot->snaplen && slot->snaplen < XCAP_FRAME_MAX ? slot->snaplen :
-								     XCAP_FRAME_MAX;
+	__u32 snap =
+		slot->snaplen && slot->snaplen < XCAP_FRAME_MAX ? slot->snaplen : XCAP_FRAME_MAX;
 
 	return len < snap ? len : snap;
 }
@@ -202,8 +201,8 @@ struct xcap_walk {
 };
 
 /* Visits capture i if it is in w->todo; returns 1 (stop) once none is left. */
-static __always_inline int xcap_walk_slot(__u32 i, struct xcap_walk *w,
-					  struct xcap_slot **slot, struct xcap_cap_counters **cnt)
+static __always_inline int xcap_walk_slot(__u32 i, struct xcap_walk *w, struct xcap_slot **slot,
+					  struct xcap_cap_counters **cnt)
 {
 	__u64 bit = 1ULL << (i & (XCAP_MAX_CAPTURES - 1));
 
@@ -278,7 +277,8 @@ static __always_inline bool xcap_copy(struct xdp_md *ctx, const struct xcap_walk
 	f->hdr.flags |= w->flags;
 	if (bpf_xdp_load_bytes(ctx, 0, f->data, n))
 		return false;
-	return !bpf_ringbuf_output(&xcap_frames, f, sizeof(f->hdr) + n, xcap_wakeup(&xcap_frames, sizeof(f->hdr) + n));
+	return !bpf_ringbuf_output(&xcap_frames, f, sizeof(f->hdr) + n,
+				   xcap_wakeup(&xcap_frames, sizeof(f->hdr) + n));
 }
 
 SEC("xdp")
