@@ -33,11 +33,16 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# Every module but the programs' mains goes into one library that tests link too.
-MAINS := $(wildcard userspace/xcapd.c userspace/xcapctl.c)
-LIB_OBJS := $(patsubst userspace/%.c,$(BUILD)/%.o,$(filter-out $(MAINS),$(wildcard userspace/*.c)))
-BINS := $(patsubst userspace/%.c,$(BUILD)/%,$(MAINS))
-TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(wildcard tests/unit/*.c tests/bpf/*.c))))
+# userspace/{common,agent,server,cli}/ hold the modules; every module but the programs' mains goes
+# into one library that tests link too. Objects mirror the source tree under $(BUILD)/obj/.
+MAINS := userspace/xcapd.c userspace/cli/xcapctl.c
+SRCS := $(wildcard userspace/*.c userspace/*/*.c)
+HDRS := $(wildcard userspace/*/*.h) include/xcap_abi.h
+obj = $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJS := $(call obj,$(filter-out $(MAINS),$(SRCS)))
+BINS := $(BUILD)/xcapd $(BUILD)/xcapctl
+TEST_SRCS := $(wildcard tests/unit/*.c tests/unit/*/*.c tests/bpf/*.c)
+TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
@@ -59,21 +64,26 @@ $(BUILD)/xcap.skel.h: $(BUILD)/xcap.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name xcap_bpf > $@
 
-$(BUILD)/engine.o: $(BUILD)/xcap.skel.h
+$(BUILD)/obj/agent/engine.o: $(BUILD)/xcap.skel.h
 
-$(BUILD)/%.o: userspace/%.c userspace/*.h include/xcap_abi.h | $(BUILD)
+$(BUILD)/obj/%.o: userspace/%.c $(HDRS) | $(BUILD)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(XCAP_CFLAGS) -c $< -o $@
 
 $(BUILD)/libxcap.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(BINS): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/libxcap.a
+$(BUILD)/xcapd: $(call obj,userspace/xcapd.c) $(BUILD)/libxcap.a
+$(BUILD)/xcapctl: $(call obj,userspace/cli/xcapctl.c) $(BUILD)/libxcap.a
+$(BINS):
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XCAP_LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/*/%.c tests/*.h $(BUILD)/libxcap.a $(BUILD)/xcap.bpf.o | $(BUILD)/tests
+# A test binary is named after its source, wherever it sits under tests/unit/ or tests/bpf/.
+vpath %.c $(sort $(dir $(TEST_SRCS)))
+$(BUILD)/tests/%: %.c tests/*.h $(BUILD)/libxcap.a $(BUILD)/xcap.bpf.o | $(BUILD)/tests
 	$(call msg,TEST-CC,$@)
 	$(Q)$(CC) $(XCAP_CFLAGS) -Itests -DXCAP_BPF_OBJ='"$(abspath $(BUILD)/xcap.bpf.o)"' \
 		$(filter %.c,$^) $(BUILD)/libxcap.a $(LDLIBS) -lpcap -o $@
@@ -124,7 +134,7 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h include/*.h userspace/*.c userspace/*.h tests/*/*.c tests/*.h
+	clang-format -i bpf/*.c bpf/*.h include/*.h userspace/*.c userspace/*/*.[ch] tests/*/*.c tests/unit/*/*.c tests/*.h
 
 clean:
 	rm -rf $(BUILD)

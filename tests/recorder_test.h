@@ -3,7 +3,7 @@
 #ifndef XCAP_RECORDER_TEST_H
 #define XCAP_RECORDER_TEST_H
 
-#include "recorder.h"
+#include "agent/recorder.h"
 #include "test.h"
 
 /* Opens (creating) the recorder folder NAME with these limits (0 = the defaults). */

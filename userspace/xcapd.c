@@ -17,17 +17,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "api.h"
-#include "capture.h"
-#include "clock.h"
-#include "config.h"
-#include "engine.h"
-#include "filter.h"
-#include "http.h"
-#include "jobs.h"
-#include "log.h"
-#include "recorder.h"
-#include "store.h"
+#include "server/api.h"
+#include "agent/capture.h"
+#include "common/clock.h"
+#include "server/config.h"
+#include "agent/engine.h"
+#include "common/filter.h"
+#include "server/http.h"
+#include "server/jobs.h"
+#include "common/log.h"
+#include "agent/recorder.h"
+#include "server/store.h"
 
 #define EXIT_USAGE 2
 #define MAX_IFACES 16

@@ -23,9 +23,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "engine.h"
-#include "filter.h"
-#include "log.h"
+#include "agent/engine.h"
+#include "common/filter.h"
+#include "common/log.h"
 #include "test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -44,13 +44,13 @@
 #include <strings.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include "api.h"
-#include "config.h"
+#include "server/api.h"
+#include "server/config.h"
 #include "fuzz_common.h"
-#include "jobs.h"
-#include "pcap.h"
+#include "server/jobs.h"
+#include "agent/pcap.h"
 #include "xcap_abi.h"
-#include "store.h"
+#include "server/store.h"
 
 #define TOKEN_W "fuzz-write-token-a1b2"
 #define TOKEN_R "fuzz-read-token-a1"

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "log.h"
+#include "common/log.h"
 
 #define FUZZ_CHECK(cond, fmt, ...)                                                                \
 	do {                                                                                      \

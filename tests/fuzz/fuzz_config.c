@@ -18,7 +18,7 @@
 #include <arpa/inet.h>
 #include <sys/mman.h>
 #include <json-c/json.h>
-#include "config.h"
+#include "server/config.h"
 #include "fuzz_common.h"
 
 static int fd = -1;

@@ -18,7 +18,7 @@
  *     NUL-terminated within the buffer, 0 or -ENOSPC, and idempotent.
  */
 #include "fuzz_common.h"
-#include "storage.h"
+#include "server/storage.h"
 
 #define CONF_MAX 4096
 

@@ -6,7 +6,7 @@
  * independent reading of the format (complete records only).
  */
 #include "fuzz_common.h"
-#include "pcap.h"
+#include "agent/pcap.h"
 
 static char path[PATH_MAX];
 

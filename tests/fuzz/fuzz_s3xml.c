@@ -13,7 +13,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "fuzz_common.h"
-#include "s3.h"
+#include "server/s3.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

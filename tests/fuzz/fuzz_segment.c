@@ -25,10 +25,10 @@
  * samples, same order; a Bloom index may only cost reads, never a match.
  */
 #include "fuzz_common.h"
-#include "filter.h"
-#include "pcap.h"
-#include "query.h"
-#include "recorder.h"
+#include "common/filter.h"
+#include "agent/pcap.h"
+#include "agent/query.h"
+#include "agent/recorder.h"
 
 #define HDR 16
 #define SEG_HDR 16

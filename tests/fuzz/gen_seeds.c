@@ -9,7 +9,7 @@
  */
 #include "fuzz_common.h"
 #include "frames.h"
-#include "recorder.h"
+#include "agent/recorder.h"
 
 #define T0 (1700000040ULL * 1000000000ULL)
 

@@ -8,8 +8,8 @@
 #include <pcap/pcap.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include "filter.h"
-#include "pcap.h"
+#include "common/filter.h"
+#include "agent/pcap.h"
 #include "test.h"
 #include "xcap_abi.h"
 

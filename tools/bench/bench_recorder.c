@@ -18,11 +18,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "filter.h"
+#include "common/filter.h"
 #include "frames.h"
-#include "log.h"
-#include "query.h"
-#include "recorder.h"
+#include "common/log.h"
+#include "agent/query.h"
+#include "agent/recorder.h"
 
 #define NS 1000000000ULL
 #define SPAN_NS (24ULL * 3600 * NS)

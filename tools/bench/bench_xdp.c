@@ -16,10 +16,10 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "engine.h"
-#include "filter.h"
+#include "agent/engine.h"
+#include "common/filter.h"
 #include "frames.h"
-#include "log.h"
+#include "common/log.h"
 
 #define REPEAT 1000000 /* runs per test run; the kernel reports their mean */
 #define ROUNDS 5 /* test runs per case, each next to one of the baseline; medians are kept */

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Unit tier: the SQLite store, each test on its own database in a temporary folder. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include "server/store.h"
+#include "test.h"
+
+#define ACC_A "0123456789abcdef0123456789abcdef"
+#define ACC_B "fedcba9876543210fedcba9876543210"
+
+#define CHECK_STR(got, want) CHECK(!strcmp(got, want), "got '%s', want '%s'", got, want)
+
+/* A fresh folder per test, so that no test sees another's records. */
+static void test_dir(char *buf, size_t size, const char *name)
+{
+	test_path(buf, size, name);
+	mkdir(buf, 0700);
+}
+
+static struct xcap_store *open_fresh(const char *name)
+{
+	struct xcap_store *s;
+	char dir[256];
+
+	test_dir(dir, sizeof(dir), name);
+	s = xcap_store_open(dir);
+	CHECK(s, "open %s: %s", dir, strerror(errno));
+	return s;
+}
+
+/* Ids are opaque to the store: a counter makes them distinct and readable. */
+static void make_capture(struct xcap_capture_rec *r, int n, const char *account, int64_t ns,
+			 enum xcap_capture_type type, enum xcap_status status)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%032x", n);
+	snprintf(r->account, sizeof(r->account), "%s", account);
+	r->type = type;
+	r->status = status;
+	r->submitted_ns = ns;
+	strcpy(r->filter_json, "{}");
+}
+
+static void make_bucket(struct xcap_bucket_rec *r, int n, const char *account, const char *conf,
+			int64_t ns)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%032x", n);
+	snprintf(r->account, sizeof(r->account), "%s", account);
+	snprintf(r->destination_conf, sizeof(r->destination_conf), "%s", conf);
+	snprintf(r->filename, sizeof(r->filename), "ownership-challenge-%08x.txt", n);
+	memset(r->token, 'a' + n % 26, sizeof(r->token) - 1);
+	r->submitted_ns = ns;
+}
+
+/* Every field set, the unsigned ones above INT64_MAX to catch a signed round trip. */
+static void full_capture(struct xcap_capture_rec *r)
+{
+	make_capture(r, 7, ACC_A, 1700000000123456789LL, XCAP_TYPE_FULL,
+		     XCAP_ST_CONVERSION_RUNNING);
+	r->stop_requested_ns = 1700000000987654321LL;
+	r->time_limit = 300;
+	r->packet_limit = 4000000000u;
+	r->byte_limit = UINT64_MAX - 1;
+	r->offset_time_ns = -5;
+	snprintf(r->filter_json, sizeof(r->filter_json), "{\"dst_port\":443,\"name\":\"it's\"}");
+	snprintf(r->colo_name, sizeof(r->colo_name), "lab-1");
+	snprintf(r->destination_conf, sizeof(r->destination_conf), "s3://bucket/prefix?region=x");
+	r->packets_captured = 1;
+	r->bytes_captured = (1ULL << 63) + 3;
+	r->packets_matched = 123456789012ULL;
+	r->packets_lost = UINT64_MAX;
+	snprintf(r->error_message, sizeof(r->error_message), "quote ' and \" survive");
+}
+
+static void check_capture(const struct xcap_capture_rec *got, const struct xcap_capture_rec *want)
+{
+	CHECK_STR(got->id, want->id);
+	CHECK_STR(got->account, want->account);
+	CHECK_EQ(got->type, want->type);
+	CHECK_EQ(got->status, want->status);
+	CHECK_EQ(got->submitted_ns, want->submitted_ns);
+	CHECK_EQ(got->stop_requested_ns, want->stop_requested_ns);
+	CHECK_EQ(got->time_limit, want->time_limit);
+	CHECK_EQ(got->packet_limit, want->packet_limit);
+	CHECK_EQ(got->byte_limit, want->byte_limit);
+	CHECK_EQ(got->offset_time_ns, want->offset_time_ns);
+	CHECK_STR(got->filter_json, want->filter_json);
+	CHECK_STR(got->colo_name, want->colo_name);
+	CHECK_STR(got->destination_conf, want->destination_conf);
+	CHECK_EQ(got->packets_captured, want->packets_captured);
+	CHECK_EQ(got->bytes_captured, want->bytes_captured);
+	CHECK_EQ(got->packets_matched, want->packets_matched);
+	CHECK_EQ(got->packets_lost, want->packets_lost);
+	CHECK_STR(got->error_message, want->error_message);
+}
+
+static void check_bucket(const struct xcap_bucket_rec *got, const struct xcap_bucket_rec *want)
+{
+	CHECK_STR(got->id, want->id);
+	CHECK_STR(got->account, want->account);
+	CHECK_STR(got->destination_conf, want->destination_conf);
+	CHECK_STR(got->filename, want->filename);
+	CHECK_STR(got->token, want->token);
+	CHECK_EQ(got->status, want->status);
+	CHECK_EQ(got->submitted_ns, want->submitted_ns);
+	CHECK_EQ(got->validated_ns, want->validated_ns);
+}
+
+static void capture_round_trips_every_field(void)
+{
+	struct xcap_store *s = open_fresh("capture_rt");
+	struct xcap_capture_rec in, out;
+
+	if (!s)
+		return;
+	full_capture(&in);
+	CHECK_EQ(xcap_store_capture_put(s, &in), 0);
+	memset(&out, 0x55, sizeof(out));
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, in.id, &out), 0);
+	check_capture(&out, &in);
+	xcap_store_close(s);
+}
+
+static void bucket_round_trips_every_field(void)
+{
+	struct xcap_store *s = open_fresh("bucket_rt");
+	struct xcap_bucket_rec in, out;
+
+	if (!s)
+		return;
+	make_bucket(&in, 3, ACC_A, "s3://b/p?region=us-east-1", 1700000000000000001LL);
+	in.status = XCAP_BUCKET_SUCCESS;
+	in.validated_ns = 1700000000000000002LL;
+	CHECK_EQ(xcap_store_bucket_put(s, &in), 0);
+	memset(&out, 0x55, sizeof(out));
+	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, in.id, &out), 0);
+	check_bucket(&out, &in);
+	xcap_store_close(s);
+}
+
+static void put_with_the_same_id_replaces(void)
+{
+	struct xcap_store *s = open_fresh("replace");
+	struct xcap_capture_rec c, out;
+	struct xcap_bucket_rec b, bout;
+
+	if (!s)
+		return;
+	full_capture(&c);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	c.status = XCAP_ST_FAILED;
+	c.packets_lost = 9;
+	snprintf(c.error_message, sizeof(c.error_message), "interface went away");
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &out), 0);
+	check_capture(&out, &c);
+	CHECK_EQ(xcap_store_capture_count(s, ACC_A), 1);
+
+	make_bucket(&b, 1, ACC_A, "s3://b", 10);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	b.status = XCAP_BUCKET_FAILED;
+	b.validated_ns = 11;
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &bout), 0);
+	check_bucket(&bout, &b);
+	xcap_store_close(s);
+}
+
+/* An id never moves to another account, and the record keeps its content. */
+static void put_refuses_an_id_of_another_account(void)
+{
+	struct xcap_store *s = open_fresh("steal");
+	struct xcap_capture_rec c, thief, out;
+	struct xcap_bucket_rec b, bthief, bout;
+
+	if (!s)
+		return;
+	full_capture(&c);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	thief = c;
+	snprintf(thief.account, sizeof(thief.account), "%s", ACC_B);
+	CHECK_EQ(-xcap_store_capture_put(s, &thief), EEXIST);
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &out), 0);
+	check_capture(&out, &c);
+	CHECK_EQ(-xcap_store_capture_get(s, ACC_B, c.id, &out), ENOENT);
+
+	make_bucket(&b, 1, ACC_A, "s3://b", 10);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	bthief = b;
+	snprintf(bthief.account, sizeof(bthief.account), "%s", ACC_B);
+	CHECK_EQ(-xcap_store_bucket_put(s, &bthief), EEXIST);
+	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &bout), 0);
+	xcap_store_close(s);
+}
+
+static void get_of_another_account_is_enoent(void)
+{
+	struct xcap_store *s = open_fresh("other_account");
+	struct xcap_capture_rec c, out;
+	struct xcap_bucket_rec b, bout;
+
+	if (!s)
+		return;
+	make_capture(&c, 1, ACC_A, 1, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS);
+	make_bucket(&b, 2, ACC_A, "s3://b", 1);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	CHECK_EQ(-xcap_store_capture_get(s, ACC_B, c.id, &out), ENOENT);
+	CHECK_EQ(-xcap_store_capture_get(s, ACC_A, "nope", &out), ENOENT);
+	CHECK_EQ(-xcap_store_bucket_get(s, ACC_B, b.id, &bout), ENOENT);
+	CHECK_EQ(-xcap_store_bucket_get(s, ACC_A, "nope", &bout), ENOENT);
+	xcap_store_close(s);
+}
+
+/* Inserted out of order; ids 3 and 4 share a time: the later insert comes first. */
+static void capture_list_is_newest_first_and_limited(void)
+{
+	static const struct {
+		int id;
+		int64_t ns;
+	} rows[] = { { 1, 100 }, { 2, 500 }, { 3, 300 }, { 4, 300 }, { 5, 200 } };
+	static const int want[] = { 2, 4, 3, 5, 1 };
+	struct xcap_capture_rec c, out[XCAP_LIST_MAX];
+	struct xcap_store *s = open_fresh("list");
+	char id[XCAP_ID_LEN + 1];
+	size_t i;
+	int n;
+
+	if (!s)
+		return;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		make_capture(&c, rows[i].id, ACC_A, rows[i].ns, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS);
+		CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	}
+	make_capture(&c, 99, ACC_B, 1000, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	/* An update keeps the place among equal times. */
+	make_capture(&c, 3, ACC_A, 300, XCAP_TYPE_SIMPLE, XCAP_ST_COMPLETE);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+
+	CHECK_EQ(xcap_store_capture_list(s, ACC_A, out, XCAP_LIST_MAX, &n), 0);
+	CHECK_EQ(n, 5);
+	for (i = 0; i < 5 && i < (size_t)n; i++) {
+		snprintf(id, sizeof(id), "%032x", want[i]);
+		CHECK(!strcmp(out[i].id, id), "position %zu: %s, want %s", i, out[i].id, id);
+	}
+	CHECK_EQ(xcap_store_capture_list(s, ACC_A, out, 3, &n), 0);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(out[2].status, XCAP_ST_COMPLETE);
+	CHECK_EQ(xcap_store_capture_list(s, "nobody", out, XCAP_LIST_MAX, &n), 0);
+	CHECK_EQ(n, 0);
+	xcap_store_close(s);
+}
+
+static void bucket_list_is_newest_first_and_limited(void)
+{
+	struct xcap_store *s = open_fresh("bucket_list");
+	struct xcap_bucket_rec b, out[4];
+	int i, n;
+
+	if (!s)
+		return;
+	for (i = 1; i <= 4; i++) {
+		make_bucket(&b, i, ACC_A, "s3://b", i * 10);
+		CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	}
+	make_bucket(&b, 9, ACC_B, "s3://b", 100);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	CHECK_EQ(xcap_store_bucket_list(s, ACC_A, out, 2, &n), 0);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(out[0].submitted_ns, 40);
+	CHECK_EQ(out[1].submitted_ns, 30);
+	CHECK_EQ(xcap_store_bucket_list(s, ACC_A, out, 4, &n), 0);
+	CHECK_EQ(n, 4);
+	CHECK_EQ(out[3].submitted_ns, 10);
+	xcap_store_close(s);
+}
+
+static void capture_counts(void)
+{
+	static const struct {
+		const char *account;
+		enum xcap_capture_type type;
+		enum xcap_status status;
+	} rows[] = {
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_PENDING },
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_RUNNING },
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_COMPLETE },
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_CONVERSION_PENDING },
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_PENDING },
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_RUNNING },
+		{ ACC_B, XCAP_TYPE_FULL, XCAP_ST_RUNNING },
+	};
+	struct xcap_store *s = open_fresh("counts");
+	struct xcap_capture_rec c;
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		make_capture(&c, i, rows[i].account, i, rows[i].type, rows[i].status);
+		CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	}
+	CHECK_EQ(xcap_store_capture_count(s, ACC_A), 6);
+	CHECK_EQ(xcap_store_capture_count(s, ACC_B), 1);
+	CHECK_EQ(xcap_store_capture_count(s, "nobody"), 0);
+	CHECK_EQ(xcap_store_capture_count_active_full(s, ACC_A), 2);
+	CHECK_EQ(xcap_store_capture_count_active_full(s, ACC_B), 1);
+	CHECK_EQ(xcap_store_capture_count_active_full(s, "nobody"), 0);
+	xcap_store_close(s);
+}
+
+struct each_ctx {
+	struct xcap_store *s;
+	int calls;
+	int stop_after; /* return 1 from this call on; 0 = never */
+	char seen[8][XCAP_ID_LEN + 1];
+};
+
+/* Marks the capture failed, as restart recovery does: a put from inside the walk. */
+static int fail_capture(void *arg, struct xcap_capture_rec *r)
+{
+	struct each_ctx *ctx = arg;
+
+	if (ctx->calls < 8)
+		snprintf(ctx->seen[ctx->calls], sizeof(ctx->seen[0]), "%s", r->id);
+	ctx->calls++;
+	if (ctx->stop_after && ctx->calls >= ctx->stop_after)
+		return 1;
+	r->status = XCAP_ST_FAILED;
+	return xcap_store_capture_put(ctx->s, r);
+}
+
+static void capture_each_walks_a_status_mask(void)
+{
+	static const enum xcap_status st[] = { XCAP_ST_PENDING, XCAP_ST_RUNNING, XCAP_ST_COMPLETE,
+					       XCAP_ST_CONVERSION_RUNNING, XCAP_ST_RUNNING };
+	const uint32_t active = 1u << XCAP_ST_PENDING | 1u << XCAP_ST_RUNNING;
+	struct xcap_store *s = open_fresh("each");
+	struct each_ctx ctx = { .s = s };
+	struct xcap_capture_rec c;
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		make_capture(&c, i, i % 2 ? ACC_B : ACC_A, 100 - i, XCAP_TYPE_FULL, st[i]);
+		CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	}
+	/* fn's non-zero return stops the walk and is returned. */
+	ctx.stop_after = 1;
+	CHECK_EQ(xcap_store_capture_each(s, active, fail_capture, &ctx), 1);
+	CHECK_EQ(ctx.calls, 1);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.s = s;
+	CHECK_EQ(xcap_store_capture_each(s, active, fail_capture, &ctx), 0);
+	CHECK_EQ(ctx.calls, 3); /* ids 0, 1, 4 over both accounts, oldest first */
+	CHECK_STR(ctx.seen[0], "00000000000000000000000000000004");
+	CHECK_STR(ctx.seen[2], "00000000000000000000000000000000");
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.s = s;
+	CHECK_EQ(xcap_store_capture_each(s, active, fail_capture, &ctx), 0);
+	CHECK_EQ(ctx.calls, 0);
+	CHECK_EQ(xcap_store_capture_each(s, 1u << XCAP_ST_FAILED, fail_capture, &ctx), 0);
+	CHECK_EQ(ctx.calls, 3);
+	CHECK_EQ(xcap_store_capture_each(s, 0, fail_capture, &ctx), 0);
+	CHECK_EQ(ctx.calls, 3);
+	xcap_store_close(s);
+}
+
+static void bucket_find_by_destination(void)
+{
+	struct xcap_store *s = open_fresh("find");
+	struct xcap_bucket_rec b, out;
+
+	if (!s)
+		return;
+	make_bucket(&b, 1, ACC_A, "s3://one", 10);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	make_bucket(&b, 2, ACC_A, "s3://one", 20);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	make_bucket(&b, 3, ACC_A, "s3://two", 30);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	make_bucket(&b, 4, ACC_B, "s3://three", 40);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+
+	CHECK_EQ(xcap_store_bucket_find(s, ACC_A, "s3://one", &out), 0);
+	CHECK_STR(out.id, "00000000000000000000000000000002");
+	CHECK_EQ(xcap_store_bucket_find(s, ACC_A, "s3://two", &out), 0);
+	CHECK_EQ(out.submitted_ns, 30);
+	CHECK_EQ(-xcap_store_bucket_find(s, ACC_A, "s3://three", &out), ENOENT);
+	CHECK_EQ(-xcap_store_bucket_find(s, ACC_A, "s3://on", &out), ENOENT);
+	xcap_store_close(s);
+}
+
+static void bucket_delete(void)
+{
+	struct xcap_store *s = open_fresh("delete");
+	struct xcap_bucket_rec b, out;
+
+	if (!s)
+		return;
+	make_bucket(&b, 1, ACC_A, "s3://one", 10);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	CHECK_EQ(-xcap_store_bucket_delete(s, ACC_B, b.id), ENOENT);
+	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &out), 0);
+	CHECK_EQ(-xcap_store_bucket_delete(s, ACC_A, "unknown"), ENOENT);
+	CHECK_EQ(xcap_store_bucket_delete(s, ACC_A, b.id), 0);
+	CHECK_EQ(-xcap_store_bucket_get(s, ACC_A, b.id, &out), ENOENT);
+	CHECK_EQ(-xcap_store_bucket_delete(s, ACC_A, b.id), ENOENT);
+	xcap_store_close(s);
+}
+
+static void records_persist_across_reopen(void)
+{
+	struct xcap_store *s = open_fresh("persist");
+	struct xcap_capture_rec c, out;
+	struct xcap_bucket_rec b, bout;
+	char dir[256];
+
+	if (!s)
+		return;
+	full_capture(&c);
+	make_bucket(&b, 5, ACC_A, "s3://p", 5);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	xcap_store_close(s);
+
+	test_dir(dir, sizeof(dir), "persist");
+	s = xcap_store_open(dir);
+	CHECK(s, "reopen: %s", strerror(errno));
+	if (!s)
+		return;
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &out), 0);
+	check_capture(&out, &c);
+	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &bout), 0);
+	check_bucket(&bout, &b);
+	xcap_store_close(s);
+}
+
+/* Runs one query on the raw database file and returns the first column as text. */
+static void raw_query(const char *name, const char *sql, char *val, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/%s/xcap.db", test_tmpdir, name);
+	val[0] = '\0';
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL)) {
+		CHECK(0, "%s: %s", sql, sqlite3_errmsg(db));
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(val, size, "%s", (const char *)sqlite3_column_text(st, 0));
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void database_uses_wal_and_typed_columns(void)
+{
+	struct xcap_store *s = open_fresh("wal");
+	struct xcap_capture_rec c;
+	struct xcap_bucket_rec b;
+	char val[128];
+
+	if (!s)
+		return;
+	full_capture(&c);
+	make_bucket(&b, 1, ACC_A, "s3://b", 1);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	raw_query("wal", "PRAGMA journal_mode", val, sizeof(val));
+	CHECK_STR(val, "wal");
+	raw_query("wal", "PRAGMA user_version", val, sizeof(val));
+	CHECK_STR(val, "1");
+	raw_query(
+		"wal",
+		"SELECT typeof(id) || typeof(account) || typeof(filter_json) || typeof(status) || "
+		"typeof(submitted_ns) || typeof(packets_lost) FROM captures",
+		val, sizeof(val));
+	CHECK_STR(val, "texttexttextintegerintegerinteger");
+	raw_query("wal",
+		  "SELECT typeof(token) || typeof(status) || typeof(validated_ns) FROM buckets",
+		  val, sizeof(val));
+	CHECK_STR(val, "textintegerinteger");
+	xcap_store_close(s);
+}
+
+static void open_refuses_a_missing_folder(void)
+{
+	struct stat st;
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/missing", test_tmpdir);
+	errno = 0;
+	CHECK(!xcap_store_open(dir), "opened %s", dir);
+	CHECK_EQ(errno, ENOENT);
+	CHECK(stat(dir, &st) && errno == ENOENT, "%s was created", dir);
+}
+
+static void open_refuses_a_corrupt_file(void)
+{
+	char dir[256], path[300], junk[8192];
+	FILE *f;
+
+	test_dir(dir, sizeof(dir), "corrupt");
+	snprintf(path, sizeof(path), "%s/xcap.db", dir);
+	memset(junk, 'x', sizeof(junk));
+	f = fopen(path, "wb");
+	CHECK(f && fwrite(junk, 1, sizeof(junk), f) == sizeof(junk), "cannot write %s", path);
+	if (f)
+		fclose(f);
+	errno = 0;
+	CHECK(!xcap_store_open(dir), "opened a corrupt %s", path);
+	CHECK_EQ(errno, EIO);
+}
+
+/* A database from a newer xcapd is left alone rather than misread. */
+static void open_refuses_a_newer_schema(void)
+{
+	struct xcap_store *s = open_fresh("newer");
+	char dir[256], val[32];
+
+	if (!s)
+		return;
+	xcap_store_close(s);
+	raw_query("newer", "PRAGMA user_version = 99", val, sizeof(val));
+	test_dir(dir, sizeof(dir), "newer");
+	errno = 0;
+	CHECK(!xcap_store_open(dir), "opened a version 99 database");
+	CHECK_EQ(errno, EPROTO);
+}
+
+int main(void)
+{
+	if (test_tmpdir_init("store"))
+		return 1;
+	RUN_TEST(capture_round_trips_every_field);
+	RUN_TEST(bucket_round_trips_every_field);
+	RUN_TEST(put_with_the_same_id_replaces);
+	RUN_TEST(put_refuses_an_id_of_another_account);
+	RUN_TEST(get_of_another_account_is_enoent);
+	RUN_TEST(capture_list_is_newest_first_and_limited);
+	RUN_TEST(bucket_list_is_newest_first_and_limited);
+	RUN_TEST(capture_counts);
+	RUN_TEST(capture_each_walks_a_status_mask);
+	RUN_TEST(bucket_find_by_destination);
+	RUN_TEST(bucket_delete);
+	RUN_TEST(records_persist_across_reopen);
+	RUN_TEST(database_uses_wal_and_typed_columns);
+	RUN_TEST(open_refuses_a_missing_folder);
+	RUN_TEST(open_refuses_a_corrupt_file);
+	RUN_TEST(open_refuses_a_newer_schema);
+	return tests_failed_total ? 1 : 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A full capture: arms a rule in the engine, writes the frames it receives to
+ * a pcap file, and ends at its time limit, when the kernel has spent its
+ * packet or byte budget, or when stopped.
+ */
+#ifndef XCAP_CAPTURE_H
+#define XCAP_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "agent/engine.h"
+
+struct xcap_capture;
+
+struct xcap_capture_opts {
+	struct xcap_filter filter;
+	struct xcap_limits limits;
+	uint32_t time_limit_s; /* 0 = none */
+	const char *path; /* pcap file, "-" = stdout */
+	bool flush_each_batch; /* for a live reader on a pipe */
+};
+
+struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o);
+/* True once a limit is reached; `now_ns` is CLOCK_MONOTONIC. */
+bool xcap_capture_done(const struct xcap_capture *c, int64_t now_ns);
+/* Called after each poll batch. */
+int xcap_capture_flush(struct xcap_capture *c);
+/* Counters so far (final ones after stop). */
+int xcap_capture_counters(const struct xcap_capture *c, struct xcap_capture_counters *out);
+/* Disarms, writes what is left in the ring and closes the file. */
+int xcap_capture_stop(struct xcap_capture *c);
+void xcap_capture_free(struct xcap_capture *c);
+
+#endif /* XCAP_CAPTURE_H */

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The capture engine: loads the XDP program, attaches it to interfaces through
+ * libxdp, arms and disarms capture rules at run time, and drains the two rings,
+ * handing each record to the sampler callback or to the captures it serves.
+ */
+#ifndef XCAP_ENGINE_H
+#define XCAP_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/filter.h"
+#include "xcap_abi.h"
+
+struct xcap_engine;
+
+/* A packet handed to a callback; ts_ns is nanoseconds since the epoch. */
+struct xcap_packet {
+	uint64_t ts_ns;
+	const uint8_t *data;
+	uint32_t cap_len;
+	uint32_t orig_len;
+	uint32_t ifindex;
+	uint32_t rx_queue;
+	uint32_t flags; /* XCAP_REC_* */
+};
+
+/* Returns 0, or a negative errno when the packet could not be kept (counted by the caller). */
+typedef int (*xcap_packet_fn)(void *arg, const struct xcap_packet *pkt);
+
+struct xcap_engine_opts {
+	uint32_t frames_ring_bytes; /* 0 = default (32 MiB); a power of 2 of pages */
+	uint32_t samples_ring_bytes; /* 0 = default (4 MiB) */
+	bool skb_mode; /* generic XDP only */
+};
+
+struct xcap_limits {
+	uint64_t packets; /* 0 = none */
+	uint64_t bytes; /* 0 = none; captured bytes */
+	uint32_t snaplen; /* 0 = whole frame (up to XCAP_FRAME_MAX) */
+};
+
+/* Counters of one capture: the kernel's, and the losses after the ring. */
+struct xcap_capture_counters {
+	struct xcap_cap_counters kernel;
+	uint64_t delivered; /* handed to the callback, which kept it */
+	uint64_t user_dropped; /* malformed ring record, not delivered */
+	uint64_t write_errors; /* the callback could not keep it */
+};
+
+struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts);
+/* Loads the program without attaching it (BPF_PROG_TEST_RUN, benchmarks). */
+int xcap_engine_load(struct xcap_engine *e);
+/* Attaches to an interface (loading through libxdp on first use). */
+int xcap_engine_attach(struct xcap_engine *e, const char *ifname);
+/* Detaches from every interface and frees everything. */
+void xcap_engine_close(struct xcap_engine *e);
+
+int xcap_engine_prog_fd(const struct xcap_engine *e);
+int xcap_engine_map_fd(const struct xcap_engine *e, const char *name);
+/* Epoll fd that becomes readable when a ring has records (for a daemon's loop). */
+int xcap_engine_epoll_fd(const struct xcap_engine *e);
+
+/* Samples 1 packet in `every` (0 = off) per CPU into fn. */
+int xcap_engine_set_sampler(struct xcap_engine *e, uint32_t every, xcap_packet_fn fn, void *arg);
+/* Arms a capture; returns its slot (>= 0) or a negative errno (-ENOSPC when 64 are armed). */
+int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
+		    const struct xcap_limits *lim, xcap_packet_fn fn, void *arg);
+/*
+ * Disarms a capture, delivers what it still has in the ring, stores its final
+ * counters in *final (if not NULL) and releases the slot.
+ */
+int xcap_engine_disarm(struct xcap_engine *e, int slot, struct xcap_capture_counters *final);
+/* True while the kernel still takes packets for the slot (false once a budget is spent). */
+bool xcap_engine_armed(const struct xcap_engine *e, int slot);
+
+/* Waits up to timeout_ms for records and dispatches them. Returns records handled or -errno. */
+int xcap_engine_poll(struct xcap_engine *e, int timeout_ms);
+/* Dispatches every record already in the rings. */
+int xcap_engine_drain(struct xcap_engine *e);
+
+int xcap_engine_counters(const struct xcap_engine *e, struct xcap_counters *out);
+int xcap_engine_capture_counters(const struct xcap_engine *e, int slot,
+				 struct xcap_capture_counters *out);
+
+#endif /* XCAP_ENGINE_H */

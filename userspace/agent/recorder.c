@@ -1,0 +1,1164 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The flight recorder (see recorder.h). Files in its folder, integers in host
+ * byte order (the files do not move between machines):
+ *
+ *   <minute>-<n>.seg  the n-th segment made for the minute starting at <minute>
+ *                     (epoch seconds): struct seg_hdr, then records, each a
+ *                     struct rec_hdr (CRC32C of the rest of the record first)
+ *                     and cap_len <= 160 bytes of the frame. Only ever appended
+ *                     to while open; a restart starts a new segment.
+ *   <minute>-<n>.idx  its index, written when the segment is closed (rebuilt
+ *                     from the records at open when it is missing or stale):
+ *                     struct idx_hdr (valid length of the segment, count, time
+ *                     range, bitmap of IP protocols) and a Bloom filter.
+ *
+ * The Bloom filter holds, for each IP sample, its source and destination
+ * ports (when it has ports) and the prefixes of its source and destination
+ * addresses at the lengths 8, 16, 24, 32 (IPv4) and 32, 48, 64, 128 (IPv6).
+ * A filter prefix is looked up at the longest of those lengths it covers: a
+ * sample in the prefix has the same leading bits. A prefix shorter than them
+ * all (a /4 or a v6 /20, say) cannot use the index. While a segment is open
+ * the filter has 2^23 bits (1 MiB, memory); at close it is folded to the
+ * smallest power of 2 (at least 2^13 bits) at which about a quarter of its
+ * bits are set, which keeps false positives of a lookup near 2% (3 bits in
+ * one 64-bit word per key) and the index small for quiet minutes. A minute
+ * with more than about 800k distinct keys saturates the filter: queries then
+ * read its segment, they never miss a sample.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "agent/recorder.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+#define SEG_SPAN_NS (60 * NSEC_PER_SEC) /* one segment per minute of sample time */
+#define FORMAT_VERSION 1
+#define WRITE_BUF_SIZE (256 << 10)
+#define BLOOM_MAX_LOG2 23 /* bits of an open segment's filter: 1 MiB */
+#define BLOOM_MIN_LOG2 13 /* folding stops at 1 KiB */
+#define BLOOM_PROBES 3 /* bits per key */
+#define BLOOM_BYTES(log2) ((size_t)1 << (log2) >> 3)
+#define PREFIX_LENS 4
+#define NAME_MAX_LEN 48 /* "<minute>-<n>.seg" */
+
+struct seg_hdr {
+	char magic[8]; /* "XCAPSEG" */
+	uint32_t version;
+	uint32_t pad;
+};
+
+struct rec_hdr {
+	uint32_t crc; /* CRC32C of the rest of the header and the data */
+	uint16_t cap_len;
+	uint16_t flags; /* XCAP_REC_* */
+	uint64_t ts_ns;
+	uint32_t ifindex;
+	uint32_t orig_len;
+};
+_Static_assert(sizeof(struct rec_hdr) == 24, "rec_hdr layout");
+
+#define REC_MAX (sizeof(struct rec_hdr) + XCAP_SAMPLE_BYTES)
+
+struct idx_hdr {
+	char magic[8]; /* "XCAPIDX" */
+	uint32_t version;
+	uint32_t hdr_crc; /* CRC32C of this header, this field zero */
+	uint64_t data_bytes; /* the segment's records end here */
+	uint64_t count;
+	uint64_t min_ts;
+	uint64_t max_ts;
+	uint32_t bloom_log2; /* the Bloom filter that follows has 1 << bloom_log2 bits */
+	uint32_t bloom_crc;
+	uint8_t protos[32]; /* bit p: some IP sample has protocol p */
+};
+_Static_assert(sizeof(struct idx_hdr) == 88, "idx_hdr layout");
+
+static const char seg_magic[8] = "XCAPSEG", idx_magic[8] = "XCAPIDX";
+
+/* What a segment holds, as far as a query can tell without reading it. */
+struct summary {
+	uint8_t protos[32];
+	uint32_t log2;
+	uint64_t keys; /* keys added that set a bit: about the distinct keys */
+	uint64_t *bits;
+};
+
+enum key_tag { KEY_SADDR = 1, KEY_DADDR, KEY_SPORT, KEY_DPORT };
+
+struct seg {
+	int64_t minute; /* from the name */
+	uint32_t n; /* from the name */
+	uint32_t no; /* creation order in this run (older segments first); orders equal times */
+	uint64_t count;
+	uint64_t min_ts;
+	uint64_t max_ts;
+	uint64_t data_bytes; /* header and intact records */
+	uint64_t disk_bytes; /* segment and index files */
+	uint32_t bloom_log2; /* 0: no usable index, every query reads the segment */
+	uint32_t bloom_crc;
+	uint8_t protos[32];
+};
+
+struct xcap_recorder {
+	char *dir;
+	int64_t max_age_ns;
+	uint64_t max_bytes;
+	uint32_t max_rate;
+	struct seg *segs; /* creation order; the open segment, if any, is the last */
+	size_t nsegs;
+	size_t cap;
+	uint32_t next_no;
+	int fd; /* of the open segment; -1 when none is open */
+	struct summary live; /* the open segment's; scratch for rebuilds at open */
+	uint8_t *buf; /* records not written yet */
+	size_t buf_len;
+	uint64_t buf_count;
+	uint64_t rate_sec;
+	uint32_t rate_count;
+	int write_err; /* the last write's result, so that a run of errors is logged once */
+	bool wait_flush; /* a segment could not be made: try again at the next flush */
+	uint64_t written;
+	uint64_t dropped_rate;
+	uint64_t dropped_error;
+	uint64_t expired;
+};
+
+/* CRC32C (Castagnoli): the SSE4.2 instruction where there is one, else a table. */
+static uint32_t crc32c_table[256];
+static bool crc32c_hw_ok;
+
+__attribute__((constructor)) static void crc32c_init(void)
+{
+	uint32_t c;
+	int i, k;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
+		crc32c_table[i] = c;
+	}
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	crc32c_hw_ok = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p,
+							    size_t len)
+{
+	uint64_t c = crc, w;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	for (; len; len--)
+		c = __builtin_ia32_crc32qi(c, *p++);
+	return c;
+}
+#endif
+
+static uint32_t crc32c(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t c = ~0U;
+
+#if defined(__x86_64__)
+	if (crc32c_hw_ok)
+		return ~crc32c_hw(c, p, len);
+#endif
+	while (len--)
+		c = crc32c_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return ~c;
+}
+
+/* Summaries: a protocol bitmap and a Bloom filter over tagged keys. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Part of the file format: changing it needs a new FORMAT_VERSION. */
+static uint64_t key_hash(enum key_tag tag, uint32_t len, const uint8_t v[16])
+{
+	uint64_t a, b;
+
+	memcpy(&a, v, 8);
+	memcpy(&b, v + 8, 8);
+	return mix64(mix64(a ^ (((uint64_t)tag << 32 | len) * 0x9e3779b97f4a7c15ULL)) ^ b);
+}
+
+static uint64_t port_key(enum key_tag tag, uint16_t port)
+{
+	uint8_t v[16] = { port >> 8, port & 0xff };
+
+	return key_hash(tag, 0, v);
+}
+
+/* The prefix of len bits (a multiple of 8) of an address. */
+static uint64_t addr_key(enum key_tag tag, uint8_t family, uint32_t len, const uint8_t *addr)
+{
+	uint8_t v[16] = {};
+
+	memcpy(v, addr, len / 8);
+	return key_hash(tag, family << 8 | len, v);
+}
+
+static const uint8_t *prefix_lens(uint8_t family)
+{
+	static const uint8_t v4[PREFIX_LENS] = { 8, 16, 24, 32 };
+	static const uint8_t v6[PREFIX_LENS] = { 32, 48, 64, 128 };
+
+	return family == 4 ? v4 : v6;
+}
+
+/*
+ * A key's bits all lie in one 64-bit word (one cache miss per key), the word
+ * taken modulo the size, so that folding keeps every key's bits.
+ */
+static uint64_t *bloom_word(const struct summary *s, uint64_t h)
+{
+	return &s->bits[(uint32_t)h & ((BLOOM_BYTES(s->log2) / 8) - 1)];
+}
+
+static uint64_t bloom_bits(uint64_t h)
+{
+	uint64_t bits = 0;
+	int i;
+
+	for (i = 0; i < BLOOM_PROBES; i++)
+		bits |= 1ULL << (h >> (32 + 6 * i) & 63);
+	return bits;
+}
+
+static bool bloom_has(const struct summary *s, uint64_t h)
+{
+	uint64_t bits = bloom_bits(h);
+
+	return (*bloom_word(s, h) & bits) == bits;
+}
+
+static void bloom_add(struct summary *s, uint64_t h)
+{
+	uint64_t *word = bloom_word(s, h), bits = bloom_bits(h);
+
+	s->keys += (*word & bits) != bits;
+	*word |= bits;
+}
+
+static void summary_reset(struct summary *s)
+{
+	memset(s->protos, 0, sizeof(s->protos));
+	s->log2 = BLOOM_MAX_LOG2;
+	s->keys = 0;
+	memset(s->bits, 0, BLOOM_BYTES(s->log2));
+}
+
+static void summary_add(struct summary *s, const struct xcap_tuple *t)
+{
+	const uint8_t *lens = prefix_lens(t->family);
+	int i;
+
+	/* Only a filter naming nothing matches a non-IP frame, and it reads every segment. */
+	if (!t->family)
+		return;
+	s->protos[t->proto / 8] |= 1 << (t->proto % 8);
+	if (t->has_ports) {
+		bloom_add(s, port_key(KEY_SPORT, t->sport));
+		bloom_add(s, port_key(KEY_DPORT, t->dport));
+	}
+	for (i = 0; i < PREFIX_LENS; i++) {
+		bloom_add(s, addr_key(KEY_SADDR, t->family, lens[i], t->saddr));
+		bloom_add(s, addr_key(KEY_DADDR, t->family, lens[i], t->daddr));
+	}
+}
+
+static bool summary_has_prefix(const struct summary *s, enum key_tag tag,
+			       const struct xcap_prefix *p)
+{
+	const uint8_t *lens = prefix_lens(p->family);
+	int i;
+
+	if (!p->family)
+		return true;
+	for (i = PREFIX_LENS - 1; i >= 0; i--) {
+		if (lens[i] <= p->len)
+			return bloom_has(s, addr_key(tag, p->family, lens[i], p->addr));
+	}
+	return true; /* shorter than every summarized length: the index cannot tell */
+}
+
+/* False when no sample summarized by s can match f. */
+static bool summary_may_match(const struct summary *s, const struct xcap_filter *f)
+{
+	if (f->proto >= 0 && f->proto < 256 && !(s->protos[f->proto / 8] & 1 << (f->proto % 8)))
+		return false;
+	if (f->sport >= 0 && f->sport < 65536 && !bloom_has(s, port_key(KEY_SPORT, f->sport)))
+		return false;
+	if (f->dport >= 0 && f->dport < 65536 && !bloom_has(s, port_key(KEY_DPORT, f->dport)))
+		return false;
+	return summary_has_prefix(s, KEY_SADDR, &f->src) &&
+	       summary_has_prefix(s, KEY_DADDR, &f->dst);
+}
+
+/*
+ * Folds the filter to the smallest size at which about a quarter of its bits
+ * are set: n keys of 3 bits set 1 - e^(-3n/m) of m bits, a quarter at
+ * m = 10.4 n. Word i lands on word i modulo the new size.
+ */
+static void summary_fold(struct summary *s)
+{
+	uint32_t log2 = BLOOM_MIN_LOG2;
+	size_t words, i;
+
+	while (log2 < s->log2 && ((uint64_t)1 << log2) < s->keys * 21 / 2)
+		log2++;
+	words = BLOOM_BYTES(log2) / 8;
+	for (i = words; i < BLOOM_BYTES(s->log2) / 8; i++)
+		s->bits[i & (words - 1)] |= s->bits[i];
+	s->log2 = log2;
+}
+
+/* Files. */
+static void seg_path(const struct xcap_recorder *r, const struct seg *s, const char *ext, char *buf)
+{
+	snprintf(buf, PATH_MAX, "%s/%lld-%u.%s", r->dir, (long long)s->minute, s->n, ext);
+}
+
+static int write_all(int fd, const void *data, size_t len, uint64_t off)
+{
+	const uint8_t *p = data;
+	ssize_t n;
+
+	while (len) {
+		n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Reads len bytes at off, and the file's size. 0, -EBADMSG when too short, or -errno. */
+static int read_at(const char *path, void *buf, size_t len, uint64_t off, uint64_t *size)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	n = pread(fd, buf, len, off);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n < len)
+		err = -EBADMSG;
+	if (size)
+		*size = st.st_size;
+out:
+	close(fd);
+	return err;
+}
+
+/* Maps the first size bytes of a file read-only. NULL with errno set on error. */
+static const uint8_t *map_file(const char *path, size_t size)
+{
+	void *p = MAP_FAILED;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	err = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		errno = err;
+		return NULL;
+	}
+	madvise(p, size, MADV_SEQUENTIAL);
+	return p;
+}
+
+/* Records. */
+typedef void (*rec_fn)(void *arg, const struct xcap_packet *pkt, uint64_t ordinal);
+
+/* Decodes the record at off; returns its length, or 0 at the end or a torn or corrupt record. */
+static size_t rec_decode(const uint8_t *base, size_t size, size_t off, struct xcap_packet *pkt)
+{
+	const size_t skip = offsetof(struct rec_hdr, cap_len);
+	struct rec_hdr h;
+
+	if (size - off < sizeof(h))
+		return 0;
+	memcpy(&h, base + off, sizeof(h));
+	if (h.cap_len > XCAP_SAMPLE_BYTES || size - off - sizeof(h) < h.cap_len ||
+	    crc32c(base + off + skip, sizeof(h) - skip + h.cap_len) != h.crc)
+		return 0;
+	*pkt = (struct xcap_packet){
+		.ts_ns = h.ts_ns,
+		.data = base + off + sizeof(h),
+		.cap_len = h.cap_len,
+		.orig_len = h.orig_len,
+		.ifindex = h.ifindex,
+		.flags = h.flags,
+	};
+	return sizeof(h) + h.cap_len;
+}
+
+/* Calls fn for each intact record of a mapped segment; returns where they end. */
+static size_t seg_walk(const uint8_t *base, size_t size, rec_fn fn, void *arg)
+{
+	size_t off = sizeof(struct seg_hdr), n;
+	struct xcap_packet pkt;
+	uint64_t i = 0;
+
+	while ((n = rec_decode(base, size, off, &pkt))) {
+		fn(arg, &pkt, i++);
+		off += n;
+	}
+	return off;
+}
+
+/* Counts a sample into a segment's time range and summary. */
+static void seg_account(struct seg *s, struct summary *sum, const struct xcap_packet *pkt)
+{
+	struct xcap_tuple t;
+
+	s->count++;
+	if (pkt->ts_ns < s->min_ts)
+		s->min_ts = pkt->ts_ns;
+	if (pkt->ts_ns > s->max_ts)
+		s->max_ts = pkt->ts_ns;
+	xcap_filter_parse_frame(pkt->data, pkt->cap_len, &t);
+	summary_add(sum, &t);
+}
+
+/* The segment list. */
+static bool seg_is_open(const struct xcap_recorder *r, size_t i)
+{
+	return r->fd >= 0 && i == r->nsegs - 1;
+}
+
+static struct seg *seg_open(struct xcap_recorder *r)
+{
+	return &r->segs[r->nsegs - 1];
+}
+
+static int seg_push(struct xcap_recorder *r, const struct seg *s)
+{
+	struct seg *segs;
+	size_t cap;
+
+	if (r->nsegs == r->cap) {
+		cap = r->cap ? 2 * r->cap : 64;
+		segs = realloc(r->segs, cap * sizeof(*segs));
+		if (!segs)
+			return -ENOMEM;
+		r->segs = segs;
+		r->cap = cap;
+	}
+	r->segs[r->nsegs++] = *s;
+	return 0;
+}
+
+/* Deletes the files of segment i (index first: a segment without one is rebuilt). */
+static void seg_delete(struct xcap_recorder *r, size_t i)
+{
+	char path[PATH_MAX];
+
+	seg_path(r, &r->segs[i], "idx", path);
+	unlink(path);
+	seg_path(r, &r->segs[i], "seg", path);
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("recorder: cannot delete %s: %s\n", path, strerror(errno));
+	memmove(&r->segs[i], &r->segs[i + 1], (r->nsegs - i - 1) * sizeof(r->segs[0]));
+	r->nsegs--;
+}
+
+/* Indexes. */
+static int idx_write(struct xcap_recorder *r, struct seg *s, struct summary *sum)
+{
+	struct idx_hdr h = {
+		.version = FORMAT_VERSION,
+		.data_bytes = s->data_bytes,
+		.count = s->count,
+		.min_ts = s->min_ts,
+		.max_ts = s->max_ts,
+	};
+	char path[PATH_MAX];
+	int fd, err;
+
+	summary_fold(sum);
+	memcpy(h.magic, idx_magic, sizeof(h.magic));
+	memcpy(h.protos, sum->protos, sizeof(h.protos));
+	h.bloom_log2 = sum->log2;
+	h.bloom_crc = crc32c(sum->bits, BLOOM_BYTES(sum->log2));
+	h.hdr_crc = crc32c(&h, sizeof(h));
+	seg_path(r, s, "idx", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = write_all(fd, &h, sizeof(h), 0);
+	if (!err)
+		err = write_all(fd, sum->bits, BLOOM_BYTES(sum->log2), sizeof(h));
+	close(fd);
+	if (err)
+		unlink(path);
+out:
+	if (err) {
+		pr_warn("recorder: cannot write %s: %s; queries will read the whole segment\n",
+			path, strerror(-err));
+		s->bloom_log2 = 0;
+		return err;
+	}
+	s->bloom_log2 = h.bloom_log2;
+	s->bloom_crc = h.bloom_crc;
+	memcpy(s->protos, h.protos, sizeof(s->protos));
+	s->disk_bytes += sizeof(h) + BLOOM_BYTES(h.bloom_log2);
+	return 0;
+}
+
+/* Takes the index of a closed segment if it is intact and describes the segment file. */
+static bool idx_load(const struct xcap_recorder *r, struct seg *s, uint64_t seg_size)
+{
+	char path[PATH_MAX];
+	struct idx_hdr h;
+	uint64_t size;
+	uint32_t crc;
+
+	seg_path(r, s, "idx", path);
+	if (read_at(path, &h, sizeof(h), 0, &size))
+		return false;
+	crc = h.hdr_crc;
+	h.hdr_crc = 0;
+	if (memcmp(h.magic, idx_magic, sizeof(h.magic)) || h.version != FORMAT_VERSION ||
+	    crc32c(&h, sizeof(h)) != crc || h.data_bytes < sizeof(struct seg_hdr) ||
+	    h.data_bytes > seg_size || h.bloom_log2 < BLOOM_MIN_LOG2 ||
+	    h.bloom_log2 > BLOOM_MAX_LOG2 || size != sizeof(h) + BLOOM_BYTES(h.bloom_log2))
+		return false;
+	s->data_bytes = h.data_bytes;
+	s->count = h.count;
+	s->min_ts = h.min_ts;
+	s->max_ts = h.max_ts;
+	s->bloom_log2 = h.bloom_log2;
+	s->bloom_crc = h.bloom_crc;
+	memcpy(s->protos, h.protos, sizeof(s->protos));
+	s->disk_bytes += size;
+	return true;
+}
+
+static int idx_load_bloom(const struct xcap_recorder *r, const struct seg *s, uint64_t *bits)
+{
+	char path[PATH_MAX];
+	int err;
+
+	seg_path(r, s, "idx", path);
+	err = read_at(path, bits, BLOOM_BYTES(s->bloom_log2), sizeof(struct idx_hdr), NULL);
+	if (!err && crc32c(bits, BLOOM_BYTES(s->bloom_log2)) != s->bloom_crc)
+		err = -EBADMSG;
+	if (err)
+		pr_warn("recorder: index %s unusable: %s\n", path, strerror(-err));
+	return err;
+}
+
+struct rebuild {
+	struct seg *s;
+	struct summary *sum;
+};
+
+static void rebuild_one(void *arg, const struct xcap_packet *pkt, uint64_t ordinal)
+{
+	struct rebuild *b = arg;
+
+	(void)ordinal;
+	seg_account(b->s, b->sum, pkt);
+}
+
+/*
+ * Indexes a segment that was not closed cleanly from its intact records; a
+ * torn tail is left out. -ENODATA when it holds no record.
+ */
+static int seg_rebuild(struct xcap_recorder *r, struct seg *s, const char *path, uint64_t size)
+{
+	struct rebuild b = { .s = s, .sum = &r->live };
+	const uint8_t *base;
+	size_t end;
+
+	base = map_file(path, size);
+	if (!base)
+		return -errno;
+	summary_reset(&r->live);
+	s->count = 0;
+	s->min_ts = UINT64_MAX;
+	s->max_ts = 0;
+	end = seg_walk(base, size, rebuild_one, &b);
+	munmap((void *)base, size);
+	if (end < size)
+		pr_warn("recorder: %s: torn or corrupt record at byte %zu; %llu bytes left out\n",
+			path, end, (unsigned long long)(size - end));
+	s->data_bytes = end;
+	if (!s->count)
+		return -ENODATA;
+	pr_info("recorder: %s: index rebuilt (%llu samples)\n", path, (unsigned long long)s->count);
+	idx_write(r, s, &r->live);
+	return 0;
+}
+
+/* Adds a segment found at open, or ignores the file with a warning when it is not one. */
+static int seg_load(struct xcap_recorder *r, int64_t minute, uint32_t n)
+{
+	struct seg s = { .minute = minute, .n = n };
+	char path[PATH_MAX];
+	struct seg_hdr h;
+	uint64_t size;
+	int err;
+
+	seg_path(r, &s, "seg", path);
+	err = read_at(path, &h, sizeof(h), 0, &size);
+	if (err || memcmp(h.magic, seg_magic, sizeof(h.magic)) || h.version != FORMAT_VERSION) {
+		pr_warn("recorder: %s is not a segment file (%s); ignored\n", path,
+			err ? strerror(-err) : "bad header");
+		return 0;
+	}
+	s.disk_bytes = size;
+	if (!idx_load(r, &s, size)) {
+		err = seg_rebuild(r, &s, path, size);
+		if (err == -ENODATA) {
+			pr_info("recorder: %s holds no sample; deleted\n", path);
+			unlink(path);
+			return 0;
+		}
+		if (err) {
+			pr_warn("recorder: %s: %s; ignored\n", path, strerror(-err));
+			return 0;
+		}
+	}
+	return seg_push(r, &s);
+}
+
+/* True when name is exactly "<minute>-<n>.<ext>" as seg_path writes it. */
+static bool parse_name(const char *name, int64_t *minute, uint32_t *n, char ext[4])
+{
+	char canon[NAME_MAX_LEN];
+	long long m;
+	unsigned int k;
+
+	if (strlen(name) >= sizeof(canon) || sscanf(name, "%lld-%u.%3s", &m, &k, ext) != 3)
+		return false;
+	snprintf(canon, sizeof(canon), "%lld-%u.%s", m, k, ext);
+	*minute = m;
+	*n = k;
+	return !strcmp(canon, name);
+}
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct seg *x = a, *y = b;
+
+	if (x->minute != y->minute)
+		return x->minute < y->minute ? -1 : 1;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* Loads the segments of the folder; removes indexes whose segment is gone. */
+static int load_dir(struct xcap_recorder *r)
+{
+	struct seg probe = {};
+	char path[PATH_MAX], ext[4];
+	struct dirent *e;
+	int err = 0;
+	size_t i;
+	DIR *d;
+
+	d = opendir(r->dir);
+	if (!d)
+		return -errno;
+	while (!err && (e = readdir(d))) {
+		if (!parse_name(e->d_name, &probe.minute, &probe.n, ext))
+			continue;
+		if (!strcmp(ext, "seg")) {
+			err = seg_load(r, probe.minute, probe.n);
+		} else if (!strcmp(ext, "idx")) {
+			seg_path(r, &probe, "seg", path);
+			if (access(path, F_OK) && errno == ENOENT) {
+				seg_path(r, &probe, "idx", path);
+				unlink(path);
+			}
+		}
+	}
+	closedir(d);
+	if (r->nsegs)
+		qsort(r->segs, r->nsegs, sizeof(r->segs[0]), seg_cmp);
+	for (i = 0; i < r->nsegs; i++)
+		r->segs[i].no = i;
+	r->next_no = r->nsegs;
+	return err;
+}
+
+/* Writing. */
+
+/* Logs the first of a run of write errors and the recovery, nothing in between. */
+static void note_write(struct xcap_recorder *r, int err)
+{
+	if (err && !r->write_err)
+		pr_err("recorder %s: cannot write: %s; dropping samples (counted)\n", r->dir,
+		       strerror(-err));
+	else if (!err && r->write_err)
+		pr_info("recorder %s: writing again\n", r->dir);
+	r->write_err = err;
+}
+
+static int seg_write_out(struct xcap_recorder *r)
+{
+	struct seg *s = seg_open(r);
+	int err;
+
+	if (!r->buf_len)
+		return 0;
+	err = write_all(r->fd, r->buf, r->buf_len, s->data_bytes);
+	if (err) {
+		/*
+		 * A torn record would hide every later one from readers. The next
+		 * write goes to the same offset anyway; the cut is for a crash.
+		 */
+		if (ftruncate(r->fd, s->data_bytes))
+			pr_debug("recorder: ftruncate: %s\n", strerror(errno));
+		s->count -= r->buf_count;
+		r->dropped_error += r->buf_count;
+	} else {
+		s->data_bytes += r->buf_len;
+		s->disk_bytes += r->buf_len;
+	}
+	r->buf_len = 0;
+	r->buf_count = 0;
+	note_write(r, err);
+	return err;
+}
+
+/* The smallest n not yet used for a segment of this minute. */
+static uint32_t seg_next_n(const struct xcap_recorder *r, int64_t minute)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < r->nsegs; i++) {
+		if (r->segs[i].minute == minute && r->segs[i].n >= n)
+			n = r->segs[i].n + 1;
+	}
+	return n;
+}
+
+static int seg_create(struct xcap_recorder *r, int64_t minute)
+{
+	struct seg_hdr h = { .version = FORMAT_VERSION };
+	struct seg s = {
+		.minute = minute,
+		.n = seg_next_n(r, minute),
+		.min_ts = UINT64_MAX,
+		.data_bytes = sizeof(h),
+		.disk_bytes = sizeof(h),
+	};
+	char path[PATH_MAX];
+	int fd, tries, err;
+
+	memcpy(h.magic, seg_magic, sizeof(h.magic));
+	/* A foreign file may hold a name: take the next one. */
+	for (tries = 0;; tries++) {
+		seg_path(r, &s, "seg", path);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd >= 0 || errno != EEXIST || tries == 100)
+			break;
+		s.n++;
+	}
+	if (fd < 0)
+		return -errno;
+	s.no = r->next_no;
+	err = write_all(fd, &h, sizeof(h), 0);
+	if (!err)
+		err = seg_push(r, &s);
+	if (err) {
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	/* An index of that name would describe another segment. */
+	seg_path(r, &s, "idx", path);
+	unlink(path);
+	r->next_no++;
+	r->fd = fd;
+	summary_reset(&r->live);
+	return 0;
+}
+
+/* Writes what is buffered and the index; a segment that ends up empty is deleted. */
+static void seg_close(struct xcap_recorder *r)
+{
+	struct seg *s;
+
+	if (r->fd < 0)
+		return;
+	s = seg_open(r);
+	seg_write_out(r);
+	close(r->fd);
+	r->fd = -1;
+	if (s->count)
+		idx_write(r, s, &r->live);
+	else
+		seg_delete(r, r->nsegs - 1);
+}
+
+/* Makes the open segment one that takes a sample of time ts. */
+static int seg_for(struct xcap_recorder *r, uint64_t ts)
+{
+	uint64_t start;
+	int err;
+
+	if (r->fd >= 0) {
+		start = seg_open(r)->minute * NSEC_PER_SEC;
+		/*
+		 * Samples from other CPUs' rings come a little late: up to a
+		 * minute before its start, they stay in the open segment, whose
+		 * time range widens. A clock stepped further back starts a new one.
+		 */
+		if (ts < start + SEG_SPAN_NS && ts + SEG_SPAN_NS >= start)
+			return 0;
+		seg_close(r);
+	}
+	/* Without this, a full disk would cost a failed open() per sample. */
+	if (r->wait_flush)
+		return r->write_err ?: -EIO;
+	err = seg_create(r, ts / SEG_SPAN_NS * 60);
+	if (err) {
+		r->wait_flush = true;
+		note_write(r, err);
+	}
+	return err;
+}
+
+/* Admits at most max_rate samples per second of sample time. */
+static bool rate_admit(struct xcap_recorder *r, uint64_t ts)
+{
+	uint64_t sec = ts / NSEC_PER_SEC;
+
+	/* A new second, or a clock stepped back: a new count. A late sample counts in the next. */
+	if (sec > r->rate_sec || sec + 1 < r->rate_sec) {
+		r->rate_sec = sec;
+		r->rate_count = 0;
+	}
+	if (r->rate_count >= r->max_rate)
+		return false;
+	r->rate_count++;
+	return true;
+}
+
+static void buf_append(struct xcap_recorder *r, const struct xcap_packet *p)
+{
+	const size_t skip = offsetof(struct rec_hdr, cap_len);
+	struct rec_hdr h = {
+		.cap_len = p->cap_len,
+		.flags = p->flags,
+		.ts_ns = p->ts_ns,
+		.ifindex = p->ifindex,
+		.orig_len = p->orig_len,
+	};
+	uint8_t *dst = r->buf + r->buf_len;
+
+	memcpy(dst, &h, sizeof(h));
+	memcpy(dst + sizeof(h), p->data, p->cap_len);
+	h.crc = crc32c(dst + skip, sizeof(h) - skip + p->cap_len);
+	memcpy(dst, &h.crc, sizeof(h.crc));
+	r->buf_len += sizeof(h) + p->cap_len;
+	r->buf_count++;
+}
+
+int xcap_recorder_add(void *recorder, const struct xcap_packet *pkt)
+{
+	struct xcap_recorder *r = recorder;
+	struct xcap_packet p = *pkt;
+	int err;
+
+	if (!rate_admit(r, p.ts_ns)) {
+		r->dropped_rate++;
+		return -ENOBUFS;
+	}
+	err = seg_for(r, p.ts_ns);
+	if (err) {
+		r->dropped_error++;
+		return err;
+	}
+	if (p.cap_len > XCAP_SAMPLE_BYTES)
+		p.cap_len = XCAP_SAMPLE_BYTES;
+	if (p.orig_len < p.cap_len)
+		p.orig_len = p.cap_len;
+	/* A failed write drops what was buffered (counted); this sample starts anew. */
+	if (r->buf_len + REC_MAX > WRITE_BUF_SIZE)
+		seg_write_out(r);
+	buf_append(r, &p);
+	seg_account(seg_open(r), &r->live, &p);
+	r->written++;
+	return 0;
+}
+
+int xcap_recorder_flush(struct xcap_recorder *r)
+{
+	r->wait_flush = false;
+	return r->fd >= 0 ? seg_write_out(r) : 0;
+}
+
+static uint64_t disk_bytes(const struct xcap_recorder *r)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < r->nsegs; i++)
+		sum += r->segs[i].disk_bytes;
+	return sum;
+}
+
+void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns)
+{
+	uint64_t cutoff = now_ns > (uint64_t)r->max_age_ns ? now_ns - r->max_age_ns : 0;
+	uint64_t bytes;
+	size_t i;
+
+	/* Late samples of its minute can no longer come: write its index now. */
+	if (r->fd >= 0 && now_ns >= seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS)
+		seg_close(r);
+	for (i = 0; i < r->nsegs;) {
+		if (!seg_is_open(r, i) && r->segs[i].max_ts < cutoff) {
+			seg_delete(r, i);
+			r->expired++;
+		} else {
+			i++;
+		}
+	}
+	/* What is buffered is on its way to the disk. */
+	bytes = disk_bytes(r) + r->buf_len;
+	while (bytes > r->max_bytes && r->nsegs && !seg_is_open(r, 0)) {
+		bytes -= r->segs[0].disk_bytes;
+		seg_delete(r, 0);
+		r->expired++;
+	}
+}
+
+void xcap_recorder_stats(const struct xcap_recorder *r, struct xcap_recorder_stats *st)
+{
+	const struct seg *s;
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < r->nsegs; i++) {
+		s = &r->segs[i];
+		st->bytes += s->disk_bytes;
+		st->samples += s->count;
+		if (!s->count)
+			continue;
+		if (!st->oldest_ns || s->min_ts < st->oldest_ns)
+			st->oldest_ns = s->min_ts;
+		if (s->max_ts > st->newest_ns)
+			st->newest_ns = s->max_ts;
+	}
+	st->segments = r->nsegs;
+	st->written = r->written;
+	st->dropped_rate = r->dropped_rate;
+	st->dropped_error = r->dropped_error;
+	st->expired = r->expired;
+}
+
+static void recorder_free(struct xcap_recorder *r)
+{
+	free(r->live.bits);
+	free(r->buf);
+	free(r->segs);
+	free(r->dir);
+	free(r);
+}
+
+struct xcap_recorder *xcap_recorder_open(const struct xcap_recorder_opts *opts)
+{
+	struct xcap_recorder *r;
+	int err;
+
+	if (!opts->dir || !*opts->dir || strlen(opts->dir) > PATH_MAX - NAME_MAX_LEN - 2) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->fd = -1;
+	r->max_age_ns = opts->max_age_ns > 0 ? opts->max_age_ns : XCAP_RECORDER_MAX_AGE_NS;
+	r->max_bytes = opts->max_bytes ?: XCAP_RECORDER_MAX_BYTES;
+	r->max_rate = opts->max_rate ?: XCAP_RECORDER_MAX_RATE;
+	r->dir = strdup(opts->dir);
+	r->buf = malloc(WRITE_BUF_SIZE);
+	r->live.bits = malloc(BLOOM_BYTES(BLOOM_MAX_LOG2));
+	if (!r->dir || !r->buf || !r->live.bits) {
+		err = -ENOMEM;
+		goto err;
+	}
+	if (mkdir(r->dir, 0750) && errno != EEXIST) {
+		err = -errno;
+		pr_err("recorder %s: cannot create: %s\n", r->dir, strerror(-err));
+		goto err;
+	}
+	err = load_dir(r);
+	if (err) {
+		pr_err("recorder %s: cannot open: %s\n", r->dir, strerror(-err));
+		goto err;
+	}
+	return r;
+err:
+	recorder_free(r);
+	errno = -err;
+	return NULL;
+}
+
+void xcap_recorder_close(struct xcap_recorder *r)
+{
+	if (!r)
+		return;
+	seg_close(r);
+	recorder_free(r);
+}
+
+/* Reading. */
+struct scan_ctx {
+	struct xcap_recorder_scan *s;
+	uint64_t seq_base;
+};
+
+static void scan_one(void *arg, const struct xcap_packet *pkt, uint64_t ordinal)
+{
+	struct scan_ctx *c = arg;
+
+	c->s->records++;
+	if (pkt->ts_ns >= c->s->from_ns && pkt->ts_ns < c->s->to_ns)
+		c->s->fn(c->s->arg, pkt, c->seq_base | ordinal);
+}
+
+/* False when the index of segment i shows that no sample can match f. */
+static bool seg_may_match(const struct xcap_recorder *r, size_t i, const struct xcap_filter *f,
+			  uint64_t *scratch)
+{
+	const struct seg *s = &r->segs[i];
+	struct summary sum = { .log2 = s->bloom_log2, .bits = scratch };
+
+	if (!f)
+		return true;
+	if (seg_is_open(r, i))
+		return summary_may_match(&r->live, f);
+	if (!s->bloom_log2 || idx_load_bloom(r, s, scratch))
+		return true;
+	memcpy(sum.protos, s->protos, sizeof(sum.protos));
+	return summary_may_match(&sum, f);
+}
+
+static int seg_scan(const struct xcap_recorder *r, size_t i, struct xcap_recorder_scan *s)
+{
+	const struct seg *g = &r->segs[i];
+	struct scan_ctx c = { .s = s, .seq_base = (uint64_t)g->no << 32 };
+	char path[PATH_MAX];
+	const uint8_t *base;
+	size_t end;
+	int err;
+
+	seg_path(r, g, "seg", path);
+	base = map_file(path, g->data_bytes);
+	if (!base) {
+		err = -errno;
+		pr_err("recorder: cannot read %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	end = seg_walk(base, g->data_bytes, scan_one, &c);
+	munmap((void *)base, g->data_bytes);
+	if (end < g->data_bytes) {
+		pr_warn("recorder: %s: corrupt record at byte %zu; the rest is not read\n", path,
+			end);
+		s->corrupt++;
+	}
+	s->read++;
+	return 0;
+}
+
+struct scan_cand {
+	uint64_t max_ts;
+	size_t i;
+};
+
+static int cand_newest_first(const void *a, const void *b)
+{
+	const struct scan_cand *x = a, *y = b;
+
+	if (x->max_ts != y->max_ts)
+		return x->max_ts > y->max_ts ? -1 : 1;
+	return x->i > y->i ? -1 : x->i < y->i;
+}
+
+int xcap_recorder_scan(struct xcap_recorder *r, struct xcap_recorder_scan *s)
+{
+	struct scan_cand *cand = NULL;
+	uint64_t *bloom = NULL;
+	size_t i, n = 0;
+	int err = 0;
+
+	/* What is buffered belongs to the history too. */
+	xcap_recorder_flush(r);
+	s->segments = s->read = s->skipped = s->unneeded = 0;
+	s->records = s->corrupt = 0;
+	cand = malloc((r->nsegs ?: 1) * sizeof(*cand));
+	if (s->filter)
+		bloom = malloc(BLOOM_BYTES(BLOOM_MAX_LOG2));
+	if (!cand || (s->filter && !bloom)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < r->nsegs; i++) {
+		if (r->segs[i].count && r->segs[i].min_ts < s->to_ns &&
+		    r->segs[i].max_ts >= s->from_ns)
+			cand[n++] = (struct scan_cand){ .max_ts = r->segs[i].max_ts, .i = i };
+	}
+	qsort(cand, n, sizeof(*cand), cand_newest_first);
+	s->segments = n;
+	for (i = 0; i < n && !err; i++) {
+		if (s->want && !s->want(s->arg, cand[i].max_ts))
+			s->unneeded++;
+		else if (!seg_may_match(r, cand[i].i, s->filter, bloom))
+			s->skipped++;
+		else
+			err = seg_scan(r, cand[i].i, s);
+	}
+out:
+	free(bloom);
+	free(cand);
+	return err;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The capture state machine. A simple capture is answered at once from the
+ * sampled history (pending -> running -> success, or failed). A full capture is armed on every interface
+ * (running), ends at a limit, at its time limit or on stop, then its spool
+ * file is delivered to the bucket (conversion_pending -> conversion_running ->
+ * complete, or failed with a reason). Every transition is stored before it is
+ * visible. At start, what a dead xcapd left is finished or failed.
+ */
+#ifndef XCAP_JOBS_H
+#define XCAP_JOBS_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "server/store.h"
+
+struct xcap_config;
+struct xcap_engine;
+struct xcap_filter;
+struct xcap_jobs;
+struct xcap_recorder;
+
+/*
+ * engine may be NULL when no interface is configured, recorder when no
+ * sampled history is kept (simple captures then fail, saying so).
+ */
+struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
+				struct xcap_engine *engine, struct xcap_recorder *recorder);
+/* Finishes running captures (delivered as if stopped) and frees everything. */
+void xcap_jobs_free(struct xcap_jobs *j);
+/* Ends or resumes what an earlier process left in the store. */
+int xcap_jobs_recover(struct xcap_jobs *j);
+/*
+ * Starts a validated capture record and stores it. On error nothing is stored
+ * and err says why (-ENODEV no interface, -ENOSPC no free slot, -EIO store).
+ */
+int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
+		    char *err, size_t err_size);
+/* Stops a pending or running full capture and delivers its file; r is updated. */
+int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_ns);
+/* The pcap file that /download serves for a successful simple capture. */
+void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size);
+/* Fills the live counters of a running capture into r. */
+void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
+/* Writes the engine's, the captures' and the deliveries' counters (Prometheus text). */
+void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out);
+/* Ends the captures whose limits are reached; call about once a second. */
+void xcap_jobs_tick(struct xcap_jobs *j);
+
+#endif /* XCAP_JOBS_H */

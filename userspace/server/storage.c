@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Destinations: file:// buckets (a local directory per bucket), and S3 buckets through s3.c. */
+#define _GNU_SOURCE /* explicit_bzero */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/file.h"
+#include "server/storage.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+#define PREFIX_MAX 500 /* leaves room in xcap_s3.prefix for the '/' */
+/* API clients wait for the challenge's PUT and GET: fail sooner than a delivery. */
+#define INTERACTIVE_ATTEMPTS 2
+#define INTERACTIVE_TIMEOUT_MS 20000L
+
+static int fail(int err, char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(int err, char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* True when a component of the path is "..". */
+static bool has_dotdot(const char *path)
+{
+	const char *p;
+
+	for (p = strstr(path, ".."); p; p = strstr(p + 1, ".."))
+		if (p[-1] == '/' && (!p[2] || p[2] == '/'))
+			return true;
+	return false;
+}
+
+static int parse_file(const char *path, struct xcap_dest *d, char *err, size_t err_size)
+{
+	struct stat st;
+
+	if (path[0] != '/' || has_dotdot(path) || strchr(path, '?') ||
+	    strlen(path) >= sizeof(d->dir))
+		return fail(
+			-EINVAL, err, err_size,
+			"a file:// destination is file:///ABSOLUTE/DIR, without '..' or a query");
+	if (stat(path, &st) || !S_ISDIR(st.st_mode))
+		return fail(-ENOENT, err, err_size, "bucket directory %s does not exist", path);
+	d->scheme = XCAP_DEST_FILE;
+	snprintf(d->dir, sizeof(d->dir), "%s", path);
+	return 0;
+}
+
+/* --- s3:// and r2:// --- */
+
+enum { SCHEME_S3 = 1, SCHEME_R2 = 2 };
+
+/* The query parameters of a bucket URI, decoded. */
+struct uri_params {
+	char region[64];
+	char endpoint[256];
+	char account_id[64];
+	char access_key_id[128];
+	char secret_access_key[128];
+};
+
+#define PARAM(name, schemes, field)                                \
+	{                                                          \
+		name, schemes, offsetof(struct uri_params, field), \
+			sizeof(((struct uri_params *)0)->field)    \
+	}
+
+static const struct uri_param {
+	const char *name;
+	unsigned int schemes;
+	size_t off, size;
+} uri_params[] = {
+	PARAM("region", SCHEME_S3, region),
+	PARAM("endpoint", SCHEME_S3 | SCHEME_R2, endpoint),
+	PARAM("account-id", SCHEME_R2, account_id),
+	PARAM("access-key-id", SCHEME_R2, access_key_id),
+	PARAM("secret-access-key", SCHEME_R2, secret_access_key),
+};
+
+static bool only_chars(const char *s, size_t len, const char *extra)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
+			return false;
+	return true;
+}
+
+/* Plain segments: no empty, "." or ".." one, so that a key names one place. */
+static bool valid_segments(const char *p, size_t len)
+{
+	size_t i, seg;
+
+	for (i = 0; i < len; i += seg + 1) {
+		seg = strcspn(p + i, "/");
+		if (seg > len - i)
+			seg = len - i;
+		if (!seg || (seg == 1 && p[i] == '.') || (seg == 2 && !strncmp(p + i, "..", 2)))
+			return false;
+	}
+	return only_chars(p, len, "._-/");
+}
+
+/* BUCKET[/PREFIX]: S3's bucket characters (legacy names too), and a prefix of plain segments. */
+static int parse_path(const char *path, size_t len, struct xcap_s3 *s3, char *err, size_t err_size)
+{
+	size_t blen = strcspn(path, "/"), plen;
+	const char *prefix;
+
+	if (blen > len)
+		blen = len;
+	if (blen < 3 || blen >= sizeof(s3->bucket) || !isalnum((unsigned char)path[0]) ||
+	    !only_chars(path, blen, ".-_"))
+		return fail(-EINVAL, err, err_size,
+			    "the bucket name is 3..63 characters of [a-z0-9.-] (legacy: A-Z, _)");
+	snprintf(s3->bucket, sizeof(s3->bucket), "%.*s", (int)blen, path);
+	prefix = path + blen + (blen < len);
+	plen = path + len - prefix;
+	while (plen && prefix[plen - 1] == '/')
+		plen--;
+	if (plen > PREFIX_MAX || !valid_segments(prefix, plen))
+		return fail(-EINVAL, err, err_size,
+			    "the prefix is at most %d characters of [A-Za-z0-9._-] in segments "
+			    "joined by '/' (no empty, '.' or '..' segment)",
+			    PREFIX_MAX);
+	snprintf(s3->prefix, sizeof(s3->prefix), "%.*s%s", (int)plen, prefix, plen ? "/" : "");
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes len bytes into out; '+' stays '+' (AWS secrets hold it). */
+static int decode(const char *in, size_t len, char *out, size_t size)
+{
+	size_t i, n = 0;
+	int hi, lo;
+	char c;
+
+	for (i = 0; i < len; i++) {
+		c = in[i];
+		if (c == '%') {
+			hi = i + 2 < len ? hex_digit(in[i + 1]) : -1;
+			lo = hi < 0 ? -1 : hex_digit(in[i + 2]);
+			if (lo < 0)
+				return -EINVAL;
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		if ((unsigned char)c < 0x20 || c == 0x7f)
+			return -EINVAL;
+		if (n + 1 >= size)
+			return -ENOSPC;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n ? 0 : -EINVAL;
+}
+
+static void known_params(unsigned int scheme, char *buf, size_t size)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(uri_params); i++)
+		if (uri_params[i].schemes & scheme && n < size)
+			n += snprintf(buf + n, size - n, "%s%s", n ? ", " : "", uri_params[i].name);
+}
+
+/* One NAME=VALUE of the query; values are never quoted back (some are secrets). */
+static int parse_param(unsigned int scheme, const char *item, size_t len, struct uri_params *p,
+		       char *err, size_t err_size)
+{
+	size_t nlen = strcspn(item, "=&"), i;
+	const struct uri_param *u = NULL;
+	char known[128], *field;
+	int ret;
+
+	if (nlen > len)
+		nlen = len;
+	for (i = 0; i < ARRAY_SIZE(uri_params); i++)
+		if (uri_params[i].schemes & scheme && strlen(uri_params[i].name) == nlen &&
+		    !strncmp(item, uri_params[i].name, nlen))
+			u = &uri_params[i];
+	if (!u) {
+		known_params(scheme, known, sizeof(known));
+		return fail(-EINVAL, err, err_size, "unknown parameter '%.*s' (known: %s)",
+			    (int)(nlen > 40 ? 40 : nlen), item, known);
+	}
+	field = (char *)p + u->off;
+	if (field[0])
+		return fail(-EINVAL, err, err_size, "parameter %s given twice", u->name);
+	ret = nlen < len ? decode(item + nlen + 1, len - nlen - 1, field, u->size) : -EINVAL;
+	if (ret == -ENOSPC)
+		return fail(-EINVAL, err, err_size, "parameter %s is longer than %zu characters",
+			    u->name, u->size - 1);
+	if (ret)
+		return fail(-EINVAL, err, err_size,
+			    "parameter %s needs a value (printable, percent-encoding allowed)",
+			    u->name);
+	return 0;
+}
+
+static int parse_query(unsigned int scheme, const char *q, struct uri_params *p, char *err,
+		       size_t err_size)
+{
+	size_t len;
+	int ret;
+
+	for (; *q; q += len + (q[len] == '&')) {
+		len = strcspn(q, "&");
+		if (!len)
+			continue;
+		ret = parse_param(scheme, q, len, p, err, err_size);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static bool valid_port(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 5 && strspn(s, "0123456789") == n && atoi(s) >= 1 && atoi(s) <= 65535;
+}
+
+/* http(s)://HOST[:PORT][/], HOST a name or an address ([IPv6]): requests go below it. */
+static int check_endpoint(char *ep, char *err, size_t err_size)
+{
+	size_t n = strlen(ep), host;
+	const char *h = NULL;
+	bool ok;
+
+	while (n && ep[n - 1] == '/')
+		ep[--n] = '\0';
+	if (!strncmp(ep, "https://", 8))
+		h = ep + 8;
+	else if (!strncmp(ep, "http://", 7))
+		h = ep + 7;
+	if (h && *h == '[') {
+		host = strcspn(h, "]");
+		ok = h[host] && host > 1 && only_chars(h + 1, host - 1, ":.");
+		host += ok;
+	} else {
+		host = h ? strcspn(h, ":") : 0;
+		ok = host && only_chars(h, host, ".-");
+	}
+	if (!ok || (h[host] && (h[host] != ':' || !valid_port(h + host + 1))))
+		return fail(-EINVAL, err, err_size, "endpoint is http(s)://HOST[:PORT]");
+	return 0;
+}
+
+static int copy_key(char *dst, size_t size, const char *src)
+{
+	if (!src || !*src || strlen(src) >= size)
+		return -EINVAL;
+	snprintf(dst, size, "%s", src);
+	return 0;
+}
+
+/* s3://: the account's keys, else the standard AWS environment variables. */
+static int s3_keys(const struct xcap_account *acc, struct xcap_s3 *s3, char *err, size_t err_size)
+{
+	const char *token;
+
+	if (acc && acc->s3_access_key_id[0]) {
+		snprintf(s3->access_key_id, sizeof(s3->access_key_id), "%s", acc->s3_access_key_id);
+		snprintf(s3->secret_access_key, sizeof(s3->secret_access_key), "%s",
+			 acc->s3_secret_access_key);
+		snprintf(s3->session_token, sizeof(s3->session_token), "%s", acc->s3_session_token);
+		return 0;
+	}
+	token = getenv("AWS_SESSION_TOKEN");
+	if (copy_key(s3->access_key_id, sizeof(s3->access_key_id), getenv("AWS_ACCESS_KEY_ID")) ||
+	    copy_key(s3->secret_access_key, sizeof(s3->secret_access_key),
+		     getenv("AWS_SECRET_ACCESS_KEY")) ||
+	    (token && *token && copy_key(s3->session_token, sizeof(s3->session_token), token)))
+		return fail(-EINVAL, err, err_size,
+			    "no S3 keys for s3:// buckets: set s3_access_key_id and "
+			    "s3_secret_access_key on the account in xcapd's config, or "
+			    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment");
+	return 0;
+}
+
+static int finish_s3(const struct uri_params *p, const struct xcap_account *acc, struct xcap_s3 *s3,
+		     char *err, size_t err_size)
+{
+	if (!p->region[0])
+		return fail(-EINVAL, err, err_size, "s3:// needs ?region=REGION");
+	if (strspn(p->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(p->region))
+		return fail(-EINVAL, err, err_size, "region is made of [a-z0-9-]");
+	snprintf(s3->region, sizeof(s3->region), "%s", p->region);
+	snprintf(s3->endpoint, sizeof(s3->endpoint), "https://s3.%s.amazonaws.com", p->region);
+	return s3_keys(acc, s3, err, err_size);
+}
+
+static int finish_r2(const struct uri_params *p, struct xcap_s3 *s3, char *err, size_t err_size)
+{
+	if (!p->account_id[0] || !p->access_key_id[0] || !p->secret_access_key[0])
+		return fail(-EINVAL, err, err_size,
+			    "r2:// needs account-id, access-key-id and secret-access-key");
+	if (!only_chars(p->account_id, strlen(p->account_id), ""))
+		return fail(-EINVAL, err, err_size, "account-id is made of [0-9a-zA-Z]");
+	snprintf(s3->region, sizeof(s3->region), "auto");
+	snprintf(s3->endpoint, sizeof(s3->endpoint), "https://%s.r2.cloudflarestorage.com",
+		 p->account_id);
+	snprintf(s3->access_key_id, sizeof(s3->access_key_id), "%s", p->access_key_id);
+	snprintf(s3->secret_access_key, sizeof(s3->secret_access_key), "%s", p->secret_access_key);
+	return 0;
+}
+
+/* NAME=N from the environment, min..max; 0 and *out untouched when unset. */
+static int env_knob(const char *name, long long min, long long max, long long *out, char *err,
+		    size_t err_size)
+{
+	const char *v = getenv(name);
+	long long n;
+	char *end;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return fail(-EINVAL, err, err_size, "%s: expected an integer %lld..%lld", name, min,
+			    max);
+	*out = n;
+	return 0;
+}
+
+/* The S3 client's defaults, overridden from the environment (test knobs, see storage.h). */
+static int s3_opts(struct xcap_s3_opts *o, char *err, size_t err_size)
+{
+	static const struct {
+		const char *name;
+		long long min, max;
+	} knobs[] = {
+		{ "XCAP_S3_PART_SIZE", 1024, 5LL << 30 },
+		{ "XCAP_S3_ATTEMPTS", 1, 20 },
+		{ "XCAP_S3_BACKOFF_MS", 0, 60000 },
+		{ "XCAP_S3_TIMEOUT_MS", 100, 3600000 },
+	};
+	long long v[] = { o->part_size, o->attempts, o->backoff_ms, o->timeout_ms };
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		ret = env_knob(knobs[i].name, knobs[i].min, knobs[i].max, &v[i], err, err_size);
+		if (ret)
+			return ret;
+	}
+	o->part_size = v[0];
+	o->attempts = v[1];
+	o->backoff_ms = v[2];
+	o->timeout_ms = v[3];
+	return 0;
+}
+
+static int parse_bucket(unsigned int scheme, const char *rest, const struct xcap_account *acc,
+			struct xcap_dest *d, char *err, size_t err_size)
+{
+	struct uri_params p = {};
+	size_t plen = strcspn(rest, "?");
+	int ret;
+
+	memset(&d->s3, 0, sizeof(d->s3));
+	xcap_s3_opts_init(&d->s3.opts);
+	ret = parse_path(rest, plen, &d->s3, err, err_size);
+	if (!ret && rest[plen])
+		ret = parse_query(scheme, rest + plen + 1, &p, err, err_size);
+	if (!ret && p.endpoint[0])
+		ret = check_endpoint(p.endpoint, err, err_size);
+	if (!ret)
+		ret = scheme == SCHEME_S3 ? finish_s3(&p, acc, &d->s3, err, err_size) :
+					    finish_r2(&p, &d->s3, err, err_size);
+	if (!ret && p.endpoint[0])
+		snprintf(d->s3.endpoint, sizeof(d->s3.endpoint), "%s", p.endpoint);
+	ret = ret ?: s3_opts(&d->s3.opts, err, err_size);
+	explicit_bzero(&p, sizeof(p));
+	if (ret) {
+		explicit_bzero(&d->s3, sizeof(d->s3));
+		return ret;
+	}
+	d->scheme = XCAP_DEST_S3;
+	return 0;
+}
+
+/*
+ * "gs://" of "gs://b/x", or what stands before the first ':', '/' or '?'; 32
+ * at most. Never past a '?': the query may hold secrets.
+ */
+static int scheme_len(const char *conf)
+{
+	const char *sep = strstr(conf, "://");
+	size_t n = sep && (size_t)(sep - conf) < strcspn(conf, "?") ? (size_t)(sep - conf) + 3 :
+								      strcspn(conf, ":/?");
+
+	return n > 32 ? 32 : n;
+}
+
+int xcap_storage_parse(const char *conf, const struct xcap_account *acc, struct xcap_dest *d,
+		       char *err, size_t err_size)
+{
+	if (!strncmp(conf, "file://", 7))
+		return parse_file(conf + 7, d, err, err_size);
+	if (!strncmp(conf, "s3://", 5))
+		return parse_bucket(SCHEME_S3, conf + 5, acc, d, err, err_size);
+	if (!strncmp(conf, "r2://", 5))
+		return parse_bucket(SCHEME_R2, conf + 5, acc, d, err, err_size);
+	return fail(-EINVAL, err, err_size,
+		    "unsupported destination '%.*s'; supported schemes: file://, s3://, r2://",
+		    scheme_len(conf), conf);
+}
+
+/* Object names are single path components chosen by xcapd. */
+static int object_path(const struct xcap_dest *d, const char *name, const char *suffix, char *buf,
+		       size_t size)
+{
+	if (strchr(name, '/') || !strcmp(name, "..") ||
+	    snprintf(buf, size, "%s/%s%s", d->dir, name, suffix) >= (int)size)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Writes an object through a temporary name, fsync and rename, so a reader
+ * never sees half a file and a crash leaves the old state or the new one.
+ * `copy` fills the temporary file.
+ */
+static int put_atomic(const struct xcap_dest *d, const char *name,
+		      int (*copy)(int fd, const void *src, size_t len), const void *src, size_t len,
+		      char *err, size_t err_size)
+{
+	char tmp[PATH_MAX + 16], dst[PATH_MAX + 8];
+	int fd, ret;
+
+	if (object_path(d, name, ".part", tmp, sizeof(tmp)) ||
+	    object_path(d, name, "", dst, sizeof(dst)))
+		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail(-errno, err, err_size, "cannot create %s: %s", tmp, strerror(errno));
+	ret = copy(fd, src, len);
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, dst))
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return fail(ret, err, err_size, "cannot write %s: %s", dst, strerror(-ret));
+	}
+	return 0;
+}
+
+static int copy_buffer(int fd, const void *src, size_t len)
+{
+	return xcap_file_write_all(fd, src, len);
+}
+
+static int copy_file(int fd, const void *src, size_t len)
+{
+	char buf[65536];
+	int in, ret = 0;
+	ssize_t n;
+
+	(void)len;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	while (!ret && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0)
+			ret = errno == EINTR ? 0 : -errno;
+		else
+			ret = xcap_file_write_all(fd, buf, n);
+	}
+	close(in);
+	return ret;
+}
+
+/* The S3 client of a request an API client waits for. */
+static void interactive(const struct xcap_dest *d, struct xcap_s3 *s3)
+{
+	*s3 = d->s3;
+	if (s3->opts.attempts > INTERACTIVE_ATTEMPTS)
+		s3->opts.attempts = INTERACTIVE_ATTEMPTS;
+	if (s3->opts.timeout_ms > INTERACTIVE_TIMEOUT_MS)
+		s3->opts.timeout_ms = INTERACTIVE_TIMEOUT_MS;
+	if (s3->opts.connect_timeout_ms > INTERACTIVE_TIMEOUT_MS)
+		s3->opts.connect_timeout_ms = INTERACTIVE_TIMEOUT_MS;
+}
+
+/* Object names are single path components chosen by xcapd, whatever the scheme. */
+static bool valid_name(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+int xcap_storage_put(const struct xcap_dest *d, const char *name, const char *data, size_t len,
+		     char *err, size_t err_size)
+{
+	struct xcap_s3 s3;
+	int ret;
+
+	if (d->scheme == XCAP_DEST_FILE)
+		return put_atomic(d, name, copy_buffer, data, len, err, err_size);
+	if (!valid_name(name))
+		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+	interactive(d, &s3);
+	ret = xcap_s3_put(&s3, name, data, len, err, err_size);
+	explicit_bzero(&s3, sizeof(s3));
+	return ret;
+}
+
+int xcap_storage_deliver(const struct xcap_dest *d, const char *path, const char *name, char *err,
+			 size_t err_size)
+{
+	if (d->scheme == XCAP_DEST_FILE)
+		return put_atomic(d, name, copy_file, path, 0, err, err_size);
+	if (!valid_name(name))
+		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+	return xcap_s3_upload_file(&d->s3, name, path, err, err_size);
+}
+
+static int get_file(const struct xcap_dest *d, const char *name, char *buf, size_t size, char *err,
+		    size_t err_size)
+{
+	char path[PATH_MAX + 8];
+	size_t n;
+	FILE *f;
+
+	if (object_path(d, name, "", path, sizeof(path)))
+		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+	f = fopen(path, "rb");
+	if (!f)
+		return fail(-errno, err, err_size, "cannot read %s: %s", path, strerror(errno));
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return 0;
+}
+
+int xcap_storage_get(const struct xcap_dest *d, const char *name, char *buf, size_t size, char *err,
+		     size_t err_size)
+{
+	struct xcap_s3 s3;
+	int ret;
+
+	if (d->scheme == XCAP_DEST_FILE)
+		return get_file(d, name, buf, size, err, err_size);
+	if (!valid_name(name))
+		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+	interactive(d, &s3);
+	ret = xcap_s3_get(&s3, name, buf, size, NULL, err, err_size);
+	explicit_bzero(&s3, sizeof(s3));
+	return ret;
+}
+
+/* Query parameters whose values are secrets, by name (any case). */
+static bool secret_param(const char *name, size_t len)
+{
+	static const char *const words[] = { "secret", "token", "key", "password", "signature" };
+	char lower[64];
+	size_t i;
+
+	if (len >= sizeof(lower))
+		return true;
+	for (i = 0; i < len; i++)
+		lower[i] = tolower((unsigned char)name[i]);
+	lower[len] = '\0';
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (strstr(lower, words[i]))
+			return true;
+	return false;
+}
+
+/* Appends len bytes, or as many as fit; false when cut. */
+static bool put_bytes(char *out, size_t size, size_t *n, const char *s, size_t len)
+{
+	size_t room = size - 1 - *n;
+	bool fits = len <= room;
+
+	if (!fits)
+		len = room;
+	memcpy(out + *n, s, len);
+	*n += len;
+	out[*n] = '\0';
+	return fits;
+}
+
+int xcap_storage_mask(const char *conf, char *out, size_t size)
+{
+	size_t n = 0, len, name;
+	const char *q;
+	bool fits;
+
+	if (!size)
+		return -ENOSPC;
+	out[0] = '\0';
+	q = strchr(conf, '?');
+	if (!q)
+		return put_bytes(out, size, &n, conf, strlen(conf)) ? 0 : -ENOSPC;
+	fits = put_bytes(out, size, &n, conf, q + 1 - conf);
+	for (q++; fits && *q; q += len) {
+		len = strcspn(q, "&");
+		name = strcspn(q, "=&");
+		if (name < len && secret_param(q, name))
+			fits = put_bytes(out, size, &n, q, name + 1) &&
+			       put_bytes(out, size, &n, "***", 3);
+		else
+			fits = put_bytes(out, size, &n, q, len);
+		if (fits && q[len] == '&') {
+			fits = put_bytes(out, size, &n, "&", 1);
+			len++;
+		}
+	}
+	return fits ? 0 : -ENOSPC;
+}

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Durable records in SQLite. This module owns DIR/xcap.db: its schema and
+ * schema version (PRAGMA user_version), the one connection and its prepared
+ * statements, and the mapping between table rows and the record structs.
+ * Nothing else opens the database.
+ *
+ * WAL with synchronous=FULL makes every commit reach the disk before
+ * sqlite3_step() returns, so a put is durable when it returns.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "common/log.h"
+#include "server/store.h"
+
+#define STORE_FILE "xcap.db"
+#define STORE_SCHEMA_VERSION 1
+#define STR(x) #x
+#define XSTR(x) STR(x)
+/* Another process (sqlite3 CLI, a backup) may hold a lock for a moment. */
+#define STORE_BUSY_MS 5000
+#define PRAGMA_VALUE_LEN 32
+
+/*
+ * The column order of each table is the order of its bind_*() and read_*()
+ * functions below; the statements use these lists so the three cannot drift.
+ */
+#define CAPTURE_COLS                                                                             \
+	"id, account, type, status, submitted_ns, stop_requested_ns, time_limit, packet_limit, " \
+	"byte_limit, offset_time_ns, filter_json, colo_name, destination_conf, "                 \
+	"packets_captured, bytes_captured, packets_matched, packets_lost, error_message"
+#define BUCKET_COLS \
+	"id, account, destination_conf, filename, token, status, submitted_ns, validated_ns"
+
+/* STRICT: a value of the wrong type is an error instead of a silent conversion. */
+static const char schema_sql[] =
+	"BEGIN IMMEDIATE;"
+	"CREATE TABLE IF NOT EXISTS captures ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  type INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  submitted_ns INTEGER NOT NULL,"
+	"  stop_requested_ns INTEGER NOT NULL,"
+	"  time_limit INTEGER NOT NULL,"
+	"  packet_limit INTEGER NOT NULL,"
+	"  byte_limit INTEGER NOT NULL,"
+	"  offset_time_ns INTEGER NOT NULL,"
+	"  filter_json TEXT NOT NULL,"
+	"  colo_name TEXT NOT NULL,"
+	"  destination_conf TEXT NOT NULL,"
+	"  packets_captured INTEGER NOT NULL,"
+	"  bytes_captured INTEGER NOT NULL,"
+	"  packets_matched INTEGER NOT NULL,"
+	"  packets_lost INTEGER NOT NULL,"
+	"  error_message TEXT NOT NULL"
+	") STRICT;"
+	/* The list order; an index entry ends with the rowid, the tie breaker. */
+	"CREATE INDEX IF NOT EXISTS captures_by_time ON captures (account, submitted_ns);"
+	"CREATE TABLE IF NOT EXISTS buckets ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  destination_conf TEXT NOT NULL,"
+	"  filename TEXT NOT NULL,"
+	"  token TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  submitted_ns INTEGER NOT NULL,"
+	"  validated_ns INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX IF NOT EXISTS buckets_by_conf ON buckets (account, destination_conf);"
+	"PRAGMA user_version = " XSTR(STORE_SCHEMA_VERSION) "; COMMIT;";
+
+enum stmt_id {
+	CAPTURE_PUT,
+	CAPTURE_GET,
+	CAPTURE_LIST,
+	CAPTURE_COUNT,
+	CAPTURE_EACH,
+	CAPTURE_ACTIVE_FULL,
+	BUCKET_PUT,
+	BUCKET_GET,
+	BUCKET_FIND,
+	BUCKET_LIST,
+	BUCKET_DELETE,
+	NR_STMTS,
+};
+
+/*
+ * A put is an upsert rather than INSERT OR REPLACE: the row keeps its rowid
+ * (the list order among equal times), and the WHERE refuses to move an id
+ * from one account to another (no row changes, reported as -EEXIST).
+ */
+static const struct {
+	const char *name; /* for the log */
+	const char *sql;
+} stmts[NR_STMTS] = {
+	[CAPTURE_PUT] = { "capture put",
+			  "INSERT INTO captures (" CAPTURE_COLS
+			  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+			  "ON CONFLICT (id) DO UPDATE SET type = ?3, status = ?4, submitted_ns = ?5, "
+			  "stop_requested_ns = ?6, time_limit = ?7, packet_limit = ?8, "
+			  "byte_limit = ?9, offset_time_ns = ?10, filter_json = ?11, colo_name = ?12, "
+			  "destination_conf = ?13, packets_captured = ?14, bytes_captured = ?15, "
+			  "packets_matched = ?16, packets_lost = ?17, error_message = ?18 "
+			  "WHERE account = ?2" },
+	[CAPTURE_GET] = { "capture get",
+			  "SELECT " CAPTURE_COLS " FROM captures WHERE account = ?1 AND id = ?2" },
+	[CAPTURE_LIST] = { "capture list",
+			   "SELECT " CAPTURE_COLS " FROM captures WHERE account = ?1 "
+			   "ORDER BY submitted_ns DESC, rowid DESC LIMIT ?2" },
+	[CAPTURE_COUNT] = { "capture count", "SELECT count(*) FROM captures WHERE account = ?1" },
+	[CAPTURE_EACH] = { "capture each",
+			   "SELECT " CAPTURE_COLS " FROM captures "
+			   "WHERE (1 << status) & ?1 ORDER BY submitted_ns, rowid" },
+	[CAPTURE_ACTIVE_FULL] = { "capture count active",
+				  "SELECT count(*) FROM captures "
+				  "WHERE account = ?1 AND type = ?2 AND status IN (?3, ?4)" },
+	[BUCKET_PUT] = { "bucket put",
+			 "INSERT INTO buckets (" BUCKET_COLS
+			 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+			 "ON CONFLICT (id) DO UPDATE SET destination_conf = ?3, filename = ?4, "
+			 "token = ?5, status = ?6, submitted_ns = ?7, validated_ns = ?8 "
+			 "WHERE account = ?2" },
+	[BUCKET_GET] = { "bucket get",
+			 "SELECT " BUCKET_COLS " FROM buckets WHERE account = ?1 AND id = ?2" },
+	[BUCKET_FIND] = { "bucket find", "SELECT " BUCKET_COLS " FROM buckets "
+					 "WHERE account = ?1 AND destination_conf = ?2 "
+					 "ORDER BY submitted_ns DESC, rowid DESC LIMIT 1" },
+	[BUCKET_LIST] = { "bucket list", "SELECT " BUCKET_COLS " FROM buckets WHERE account = ?1 "
+					 "ORDER BY submitted_ns DESC, rowid DESC LIMIT ?2" },
+	[BUCKET_DELETE] = { "bucket delete", "DELETE FROM buckets WHERE account = ?1 AND id = ?2" },
+};
+
+struct xcap_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[NR_STMTS];
+	/*
+	 * Callers may be on several threads (API handlers, jobs) and share the
+	 * statements: a bind..step..reset sequence must not interleave with another.
+	 */
+	pthread_mutex_t lock;
+	char path[4096];
+};
+
+/* One use of a prepared statement: parameters are bound in order, errors are sticky. */
+struct query {
+	struct xcap_store *s;
+	enum stmt_id id;
+	sqlite3_stmt *st;
+	int param; /* the last bound parameter */
+	int rc; /* first binding error */
+};
+
+typedef void (*row_reader)(sqlite3_stmt *st, void *out);
+
+/* Logs the connection's last error and maps the SQLite code to an errno. */
+static int db_err(struct xcap_store *s, const char *what, int rc)
+{
+	int sys = sqlite3_system_errno(s->db);
+
+	pr_err("store %s: %s: %s\n", s->path, what, sqlite3_errmsg(s->db));
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CANTOPEN:
+		/* Say why the file could not be opened (ENOENT: no such folder). */
+		return sys > 0 ? -sys : -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+/* Locked until query_end(). */
+static struct query query_start(struct xcap_store *s, enum stmt_id id)
+{
+	struct query q = { .s = s, .id = id, .st = s->stmt[id] };
+
+	pthread_mutex_lock(&s->lock);
+	return q;
+}
+
+/*
+ * Resetting also ends the statement's read transaction: an open one would
+ * keep WAL checkpoints from completing.
+ */
+static void query_end(struct query *q)
+{
+	sqlite3_reset(q->st);
+	/* The text parameters are the callers' buffers (SQLITE_STATIC). */
+	sqlite3_clear_bindings(q->st);
+	pthread_mutex_unlock(&q->s->lock);
+}
+
+static void bind_int(struct query *q, int64_t v)
+{
+	if (!q->rc)
+		q->rc = sqlite3_bind_int64(q->st, ++q->param, v);
+}
+
+/* len -1: up to the NUL, as in sqlite3_bind_text(). */
+static void bind_text(struct query *q, const char *v, int len)
+{
+	if (!q->rc)
+		q->rc = sqlite3_bind_text(q->st, ++q->param, v, len, SQLITE_STATIC);
+}
+
+/* A record's char array need not hold a terminating NUL. */
+#define bind_field(q, f) bind_text(q, f, strnlen(f, sizeof(f)))
+
+/* 1 on a row, 0 when done, or -errno (logged); a binding error fails here. */
+static int query_step(struct query *q)
+{
+	int rc = q->rc ? q->rc : sqlite3_step(q->st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_err(q->s, stmts[q->id].name, rc);
+}
+
+/* Runs a write: the number of rows it changed, or -errno. */
+static int query_exec(struct query *q)
+{
+	int err = query_step(q);
+
+	if (err >= 0)
+		err = sqlite3_changes(q->s->db);
+	query_end(q);
+	return err;
+}
+
+/* Reads up to max rows into out[]: how many, or -errno. */
+static int query_fetch(struct query *q, row_reader read, void *out, size_t size, int max)
+{
+	int n = 0, err = 0;
+
+	while (n < max && (err = query_step(q)) == 1)
+		read(q->st, (char *)out + (size_t)n++ * size);
+	query_end(q);
+	return err < 0 ? err : n;
+}
+
+/* The single integer a count(*) returns, or -errno. */
+static int query_count(struct query *q)
+{
+	int err = query_step(q);
+
+	if (err == 1)
+		err = sqlite3_column_int64(q->st, 0);
+	query_end(q);
+	return err;
+}
+
+static int put(struct query *q, const char *id)
+{
+	int err = query_exec(q);
+
+	if (err == 0) {
+		pr_err("store %s: %s: id %.*s belongs to another account\n", q->s->path,
+		       stmts[q->id].name, XCAP_ID_LEN, id);
+		err = -EEXIST;
+	}
+	return err < 0 ? err : 0;
+}
+
+static int get(struct query *q, row_reader read, void *out, size_t size)
+{
+	int n = query_fetch(q, read, out, size, 1);
+
+	return n < 0 ? n : n ? 0 : -ENOENT;
+}
+
+static int list(struct query *q, const char *account, row_reader read, void *out, size_t size,
+		int max, int *n)
+{
+	int err;
+
+	bind_text(q, account, -1);
+	bind_int(q, max);
+	err = query_fetch(q, read, out, size, max);
+	*n = err < 0 ? 0 : err;
+	return err < 0 ? err : 0;
+}
+
+static void col_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+
+	snprintf(buf, size, "%s", v ? (const char *)v : "");
+}
+
+/* SQLite integers are signed 64-bit; the unsigned counters round-trip through the cast. */
+static void bind_capture(struct query *q, const struct xcap_capture_rec *r)
+{
+	bind_field(q, r->id);
+	bind_field(q, r->account);
+	bind_int(q, r->type);
+	bind_int(q, r->status);
+	bind_int(q, r->submitted_ns);
+	bind_int(q, r->stop_requested_ns);
+	bind_int(q, r->time_limit);
+	bind_int(q, r->packet_limit);
+	bind_int(q, (int64_t)r->byte_limit);
+	bind_int(q, r->offset_time_ns);
+	bind_field(q, r->filter_json);
+	bind_field(q, r->colo_name);
+	bind_field(q, r->destination_conf);
+	bind_int(q, (int64_t)r->packets_captured);
+	bind_int(q, (int64_t)r->bytes_captured);
+	bind_int(q, (int64_t)r->packets_matched);
+	bind_int(q, (int64_t)r->packets_lost);
+	bind_field(q, r->error_message);
+}
+
+static void read_capture(sqlite3_stmt *st, void *out)
+{
+	struct xcap_capture_rec *r = out;
+	int c = 0;
+
+	col_text(st, c++, r->id, sizeof(r->id));
+	col_text(st, c++, r->account, sizeof(r->account));
+	r->type = sqlite3_column_int64(st, c++);
+	r->status = sqlite3_column_int64(st, c++);
+	r->submitted_ns = sqlite3_column_int64(st, c++);
+	r->stop_requested_ns = sqlite3_column_int64(st, c++);
+	r->time_limit = sqlite3_column_int64(st, c++);
+	r->packet_limit = sqlite3_column_int64(st, c++);
+	r->byte_limit = sqlite3_column_int64(st, c++);
+	r->offset_time_ns = sqlite3_column_int64(st, c++);
+	col_text(st, c++, r->filter_json, sizeof(r->filter_json));
+	col_text(st, c++, r->colo_name, sizeof(r->colo_name));
+	col_text(st, c++, r->destination_conf, sizeof(r->destination_conf));
+	r->packets_captured = sqlite3_column_int64(st, c++);
+	r->bytes_captured = sqlite3_column_int64(st, c++);
+	r->packets_matched = sqlite3_column_int64(st, c++);
+	r->packets_lost = sqlite3_column_int64(st, c++);
+	col_text(st, c++, r->error_message, sizeof(r->error_message));
+}
+
+static void bind_bucket(struct query *q, const struct xcap_bucket_rec *r)
+{
+	bind_field(q, r->id);
+	bind_field(q, r->account);
+	bind_field(q, r->destination_conf);
+	bind_field(q, r->filename);
+	bind_field(q, r->token);
+	bind_int(q, r->status);
+	bind_int(q, r->submitted_ns);
+	bind_int(q, r->validated_ns);
+}
+
+static void read_bucket(sqlite3_stmt *st, void *out)
+{
+	struct xcap_bucket_rec *r = out;
+	int c = 0;
+
+	col_text(st, c++, r->id, sizeof(r->id));
+	col_text(st, c++, r->account, sizeof(r->account));
+	col_text(st, c++, r->destination_conf, sizeof(r->destination_conf));
+	col_text(st, c++, r->filename, sizeof(r->filename));
+	col_text(st, c++, r->token, sizeof(r->token));
+	r->status = sqlite3_column_int64(st, c++);
+	r->submitted_ns = sqlite3_column_int64(st, c++);
+	r->validated_ns = sqlite3_column_int64(st, c++);
+}
+
+static int pragma_value(void *arg, int ncols, char **vals, char **names)
+{
+	(void)names;
+	if (ncols > 0 && vals[0])
+		snprintf(arg, PRAGMA_VALUE_LEN, "%s", vals[0]);
+	return 0;
+}
+
+/* Runs SQL without parameters; the first column of the last row it returns goes to val. */
+static int db_exec(struct xcap_store *s, const char *what, const char *sql,
+		   char val[PRAGMA_VALUE_LEN])
+{
+	int rc;
+
+	val[0] = '\0';
+	rc = sqlite3_exec(s->db, sql, pragma_value, val, NULL);
+	return rc ? db_err(s, what, rc) : 0;
+}
+
+static int db_open(struct xcap_store *s, const char *dir)
+{
+	int rc;
+
+	if (snprintf(s->path, sizeof(s->path), "%s/%s", dir, STORE_FILE) >= (int)sizeof(s->path)) {
+		pr_err("store %s/%s: path too long\n", dir, STORE_FILE);
+		return -ENAMETOOLONG;
+	}
+	/* No SQLITE_OPEN_URI: the folder name is a plain path. */
+	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc)
+		return db_err(s, "open", rc);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	return 0;
+}
+
+/* SQLite reads the file lazily: one that is not a database fails here, at the first pragma. */
+static int db_setup(struct xcap_store *s)
+{
+	char val[PRAGMA_VALUE_LEN];
+	long version;
+	int err;
+
+	err = db_exec(s, "journal_mode", "PRAGMA journal_mode = WAL", val);
+	if (err)
+		return err;
+	/* WAL can be refused (no shared memory on the file system): durability relies on it. */
+	if (strcmp(val, "wal")) {
+		pr_err("store %s: journal_mode is %s, not wal\n", s->path, val);
+		return -EIO;
+	}
+	err = db_exec(s, "synchronous", "PRAGMA synchronous = FULL", val);
+	if (!err)
+		err = db_exec(s, "user_version", "PRAGMA user_version", val);
+	if (err)
+		return err;
+	version = strtol(val, NULL, 10);
+	if (version == 0)
+		return db_exec(s, "schema", schema_sql, val);
+	/* A newer schema is left alone rather than misread. */
+	if (version != STORE_SCHEMA_VERSION) {
+		pr_err("store %s: schema version %ld, this program knows %d\n", s->path, version,
+		       STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int db_prepare(struct xcap_store *s)
+{
+	int i, rc;
+
+	for (i = 0; i < NR_STMTS; i++) {
+		rc = sqlite3_prepare_v3(s->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+					&s->stmt[i], NULL);
+		if (rc)
+			return db_err(s, stmts[i].name, rc);
+	}
+	return 0;
+}
+
+struct xcap_store *xcap_store_open(const char *dir)
+{
+	struct xcap_store *s;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		pr_err("store %s: out of memory\n", dir);
+		err = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	err = db_open(s, dir);
+	if (!err)
+		err = db_setup(s);
+	if (!err)
+		err = db_prepare(s);
+out:
+	if (err) {
+		xcap_store_close(s);
+		s = NULL;
+		errno = -err;
+	}
+	return s;
+}
+
+void xcap_store_close(struct xcap_store *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < NR_STMTS; i++)
+		sqlite3_finalize(s->stmt[i]);
+	/* The last connection checkpoints the WAL into the database here. */
+	if (sqlite3_close(s->db))
+		pr_err("store %s: close: %s\n", s->path, sqlite3_errmsg(s->db));
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int xcap_store_capture_put(struct xcap_store *s, const struct xcap_capture_rec *r)
+{
+	struct query q = query_start(s, CAPTURE_PUT);
+
+	bind_capture(&q, r);
+	return put(&q, r->id);
+}
+
+int xcap_store_capture_get(struct xcap_store *s, const char *account, const char *id,
+			   struct xcap_capture_rec *out)
+{
+	struct query q = query_start(s, CAPTURE_GET);
+
+	bind_text(&q, account, -1);
+	bind_text(&q, id, -1);
+	return get(&q, read_capture, out, sizeof(*out));
+}
+
+int xcap_store_capture_list(struct xcap_store *s, const char *account, struct xcap_capture_rec *out,
+			    int max, int *n)
+{
+	struct query q = query_start(s, CAPTURE_LIST);
+
+	return list(&q, account, read_capture, out, sizeof(*out), max, n);
+}
+
+int xcap_store_capture_count(struct xcap_store *s, const char *account)
+{
+	struct query q = query_start(s, CAPTURE_COUNT);
+
+	bind_text(&q, account, -1);
+	return query_count(&q);
+}
+
+/*
+ * The rows are read first and fn runs after the statement is reset and the
+ * lock released, so fn may put (even change the status being selected on).
+ * A non-zero return from fn stops the walk and is returned.
+ */
+int xcap_store_capture_each(struct xcap_store *s, uint32_t statuses,
+			    int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
+{
+	struct query q = query_start(s, CAPTURE_EACH);
+	struct xcap_capture_rec *recs = NULL, *more;
+	int i, n = 0, cap = 0, err;
+
+	bind_int(&q, statuses);
+	while ((err = query_step(&q)) == 1) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			more = realloc(recs, cap * sizeof(*recs));
+			if (!more) {
+				pr_err("store %s: capture each: out of memory\n", s->path);
+				err = -ENOMEM;
+				break;
+			}
+			recs = more;
+		}
+		read_capture(q.st, &recs[n++]);
+	}
+	query_end(&q);
+	for (i = 0; i < n && !err; i++)
+		err = fn(arg, &recs[i]);
+	free(recs);
+	return err;
+}
+
+int xcap_store_capture_count_active_full(struct xcap_store *s, const char *account)
+{
+	struct query q = query_start(s, CAPTURE_ACTIVE_FULL);
+
+	bind_text(&q, account, -1);
+	bind_int(&q, XCAP_TYPE_FULL);
+	bind_int(&q, XCAP_ST_PENDING);
+	bind_int(&q, XCAP_ST_RUNNING);
+	return query_count(&q);
+}
+
+int xcap_store_bucket_put(struct xcap_store *s, const struct xcap_bucket_rec *r)
+{
+	struct query q = query_start(s, BUCKET_PUT);
+
+	bind_bucket(&q, r);
+	return put(&q, r->id);
+}
+
+int xcap_store_bucket_get(struct xcap_store *s, const char *account, const char *id,
+			  struct xcap_bucket_rec *out)
+{
+	struct query q = query_start(s, BUCKET_GET);
+
+	bind_text(&q, account, -1);
+	bind_text(&q, id, -1);
+	return get(&q, read_bucket, out, sizeof(*out));
+}
+
+int xcap_store_bucket_find(struct xcap_store *s, const char *account, const char *conf,
+			   struct xcap_bucket_rec *out)
+{
+	struct query q = query_start(s, BUCKET_FIND);
+
+	bind_text(&q, account, -1);
+	bind_text(&q, conf, -1);
+	return get(&q, read_bucket, out, sizeof(*out));
+}
+
+int xcap_store_bucket_list(struct xcap_store *s, const char *account, struct xcap_bucket_rec *out,
+			   int max, int *n)
+{
+	struct query q = query_start(s, BUCKET_LIST);
+
+	return list(&q, account, read_bucket, out, sizeof(*out), max, n);
+}
+
+int xcap_store_bucket_delete(struct xcap_store *s, const char *account, const char *id)
+{
+	struct query q = query_start(s, BUCKET_DELETE);
+	int err;
+
+	bind_text(&q, account, -1);
+	bind_text(&q, id, -1);
+	err = query_exec(&q);
+	return err < 0 ? err : err ? 0 : -ENOENT;
+}
