@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/util.h"
 #include "server/api.h"
 #include "agent/capture.h"
 #include "common/clock.h"
@@ -30,7 +31,6 @@
 #include "server/store.h"
 
 #define EXIT_USAGE 2
-#define MAX_IFACES 16
 #define POLL_MS 100
 
 static volatile sig_atomic_t stop_requested;
@@ -42,7 +42,7 @@ static void on_signal(int sig)
 }
 
 struct capture_args {
-	const char *ifaces[MAX_IFACES];
+	const char *ifaces[XCAP_MAX_IFACES];
 	int n_ifaces;
 	bool skb_mode;
 	uint32_t ring_mib; /* 0 = the engine's default */
@@ -138,7 +138,7 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 	while ((opt = getopt_long(argc, argv, "i:w:c:t:s:vqh", capture_options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			if (a->n_ifaces == MAX_IFACES)
+			if (a->n_ifaces == XCAP_MAX_IFACES)
 				return usage_error("at most 16 interfaces%s", "");
 			if (has_iface(a, optarg))
 				return usage_error("interface '%s' given twice", optarg);

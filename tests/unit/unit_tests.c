@@ -8,6 +8,7 @@
 #include <pcap/pcap.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "common/util.h"
 #include "common/filter.h"
 #include "agent/pcap.h"
 #include "test.h"
@@ -42,7 +43,7 @@ static void pcap_writer_reads_back_with_libpcap(void)
 	CHECK(w, "open: %s", strerror(errno));
 	if (!w)
 		return;
-	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(recs); i++)
 		CHECK_EQ(xcap_pcap_write(w, recs[i].ts_ns, data, recs[i].cap_len, recs[i].orig_len),
 			 0);
 	CHECK_EQ(xcap_pcap_close(w), 0);
@@ -54,7 +55,7 @@ static void pcap_writer_reads_back_with_libpcap(void)
 	CHECK_EQ(pcap_datalink(r), 1); /* DLT_EN10MB */
 	CHECK_EQ(pcap_snapshot(r), 100);
 	CHECK_EQ(pcap_get_tstamp_precision(r), PCAP_TSTAMP_PRECISION_NANO);
-	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(recs); i++) {
 		CHECK_EQ(pcap_next_ex(r, &h, &bytes), 1);
 		CHECK_EQ(h->ts.tv_sec, recs[i].ts_ns / 1000000000ULL);
 		CHECK_EQ(h->ts.tv_usec, recs[i].ts_ns % 1000000000ULL); /* ns in this precision */
@@ -139,7 +140,7 @@ static void filter_rejects_bad_addresses(void)
 	struct xcap_prefix p;
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		CHECK(xcap_filter_parse_prefix(bad[i], &p) == -EINVAL, "accepted '%s'", bad[i]);
 	CHECK(xcap_filter_parse_prefix(NULL, &p) == -EINVAL, "accepted NULL");
 }
@@ -156,7 +157,7 @@ static void filter_parses_numbers_strictly(void)
 	CHECK_EQ(v, 0);
 	CHECK_EQ(xcap_filter_parse_uint("65535", 0, 65535, &v), 0);
 	CHECK_EQ(v, 65535);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		CHECK(xcap_filter_parse_uint(bad[i], 0, 65535, &v) == -EINVAL, "accepted '%s'",
 		      bad[i]);
 	CHECK(xcap_filter_parse_uint("0", 1, 10, &v) == -EINVAL, "below min accepted");
@@ -207,7 +208,7 @@ static void abi_sizes_match_the_bpf_object(void)
 	CHECK(btf, "cannot read BTF of %s", XCAP_BPF_OBJ);
 	if (!btf)
 		return;
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
 		id = btf__find_by_name_kind(btf, types[i].name, BTF_KIND_STRUCT);
 		CHECK(id > 0, "struct %s not in the BPF object", types[i].name);
 		if (id > 0)

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The capture engine owns the XDP program and its maps: feature probes,
- * attach/detach through libxdp, the rule tables, the ring consumers and the
- * clock offset that turns the program's monotonic timestamps into epoch time.
+ * The capture engine owns the XDP program and its maps: it loads the object
+ * (after the probes in probe.c), attaches it (attach.c), arms and disarms
+ * captures (slots, budgets and the rule tables of rules.c), reads counters,
+ * and runs the ring consumers with the clock offset that turns the program's
+ * monotonic timestamps into epoch time.
  */
-#include <dirent.h>
-#include <limits.h>
 #include <errno.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,31 +16,26 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
+#include "common/util.h"
 #include "common/clock.h"
 #include "agent/engine.h"
 #include "common/log.h"
+#include "agent/attach.h"
+#include "agent/probe.h"
+#include "agent/rules.h"
 #include "xcap.skel.h"
 
-#define XCAP_PROG_NAME "xcap_xdp"
-#define XCAP_MAX_IFACES 16
 #define DEFAULT_FRAMES_RING (32U << 20) /* about 21000 frames of 1500 bytes */
 #define DEFAULT_SAMPLES_RING (4U << 20)
-#define NSEC_PER_SEC 1000000000LL
 
 struct engine_slot {
 	bool used;
-	struct xcap_filter filter;
 	uint32_t snaplen;
 	xcap_packet_fn fn;
 	void *arg;
 	uint64_t delivered;
 	uint64_t user_dropped;
 	uint64_t write_errors;
-};
-
-struct engine_iface {
-	int ifindex;
-	enum xdp_attach_mode mode;
 };
 
 struct xcap_engine {
@@ -52,8 +46,9 @@ struct xcap_engine {
 	int ncpus;
 	struct xcap_cfg *cfg; /* mmap of the xcap_cfg map */
 	struct ring_buffer *rb;
-	struct engine_iface ifaces[XCAP_MAX_IFACES];
+	struct xcap_attachment ifaces[XCAP_MAX_IFACES];
 	int n_ifaces;
+	struct xcap_rules rules;
 	struct engine_slot slots[XCAP_MAX_CAPTURES];
 	xcap_packet_fn sample_fn;
 	void *sample_arg;
@@ -75,51 +70,6 @@ static void refresh_clock_offset(struct xcap_engine *e)
 	e->offset_taken = m2;
 }
 
-static bool probe_frags(void)
-{
-	struct bpf_insn insns[] = {
-		{ .code = 0xb7, .dst_reg = 0, .imm = XDP_PASS }, /* r0 = XDP_PASS */
-		{ .code = 0x95 }, /* exit */
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .prog_flags = BPF_F_XDP_HAS_FRAGS);
-	int fd;
-
-	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, NULL, "GPL", insns, 2, &opts);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
-/* The program needs ring buffers (5.8), bpf_loop (5.17) and bpf_xdp_load_bytes (5.18). */
-static int probe_features(bool *frags)
-{
-	static const struct {
-		enum bpf_func_id id;
-		const char *name;
-	} helpers[] = {
-		{ BPF_FUNC_loop, "bpf_loop (Linux 5.17)" },
-		{ BPF_FUNC_xdp_load_bytes, "bpf_xdp_load_bytes (Linux 5.18)" },
-		{ BPF_FUNC_xdp_get_buff_len, "bpf_xdp_get_buff_len (Linux 5.18)" },
-	};
-	size_t i;
-
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
-		pr_err("the kernel has no BPF ring buffer (Linux 5.8)\n");
-		return -EOPNOTSUPP;
-	}
-	for (i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
-		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, helpers[i].id, NULL) != 1) {
-			pr_err("the kernel lacks the BPF helper %s\n", helpers[i].name);
-			return -EOPNOTSUPP;
-		}
-	}
-	*frags = probe_frags();
-	pr_debug("features: ring buffer, bpf_loop, bpf_xdp_load_bytes; multi-buffer frames: %s\n",
-		 *frags ? "yes" : "no (frames larger than a page are not seen)");
-	return 0;
-}
-
 static int set_ring_size(struct bpf_map *map, uint32_t bytes, uint32_t dflt)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -136,8 +86,8 @@ static int set_ring_size(struct bpf_map *map, uint32_t bytes, uint32_t dflt)
 struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 {
 	struct xcap_engine_opts none = {};
+	struct xcap_features features;
 	struct xcap_engine *e;
-	bool frags = false;
 	int err;
 
 	if (!opts)
@@ -146,7 +96,7 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	if (!e)
 		return NULL;
 	e->skb_mode = opts->skb_mode;
-	err = probe_features(&frags);
+	err = xcap_probe_features(&features);
 	if (err)
 		goto err;
 	e->skel = xcap_bpf__open();
@@ -160,7 +110,7 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	if (!err)
 		err = set_ring_size(e->skel->maps.xcap_samples, opts->samples_ring_bytes,
 				    DEFAULT_SAMPLES_RING);
-	if (!err && frags)
+	if (!err && features.frags)
 		err = bpf_program__set_flags(e->skel->progs.xcap_xdp,
 					     bpf_program__flags(e->skel->progs.xcap_xdp) |
 						     BPF_F_XDP_HAS_FRAGS);
@@ -195,6 +145,7 @@ static int after_load(struct xcap_engine *e)
 		return err;
 	}
 	e->cfg = cfg;
+	e->rules = (struct xcap_rules){ .obj = e->skel->obj, .cfg = cfg };
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.xcap_samples), on_sample, e, NULL);
 	if (!e->rb)
 		return -errno;
@@ -220,95 +171,6 @@ int xcap_engine_load(struct xcap_engine *e)
 	return after_load(e);
 }
 
-/* True when some other process holds an fd of the program (a live xcap owns it). */
-static bool prog_has_owner(uint32_t prog_id)
-{
-	char path[PATH_MAX], line[128], want[32];
-	struct dirent *p, *f;
-	DIR *proc, *fds;
-	bool found = false;
-	FILE *fi;
-
-	snprintf(want, sizeof(want), "prog_id:\t%u\n", prog_id);
-	proc = opendir("/proc");
-	if (!proc)
-		return true; /* cannot tell: never remove what may be in use */
-	while (!found && (p = readdir(proc))) {
-		if (p->d_name[0] < '1' || p->d_name[0] > '9' || atoi(p->d_name) == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fdinfo", p->d_name);
-		fds = opendir(path);
-		if (!fds)
-			continue;
-		while (!found && (f = readdir(fds))) {
-			snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", p->d_name, f->d_name);
-			fi = fopen(path, "r");
-			if (!fi)
-				continue;
-			while (!found && fgets(line, sizeof(line), fi))
-				found = !strcmp(line, want);
-			fclose(fi);
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	return found;
-}
-
-/*
- * Looks at what is attached to the interface: removes an xcap program that an
- * earlier process left behind when it died, refuses a live xcap and any other
- * program that cannot share the interface. Returns 0 when attaching may go on.
- */
-static int clear_interface(int ifindex, const char *ifname)
-{
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
-	struct xdp_program *p;
-	bool legacy;
-	int err = 0;
-
-	if (libxdp_get_error(mp) || !mp)
-		return 0;
-	legacy = xdp_multiprog__is_legacy(mp);
-	p = legacy ? xdp_multiprog__main_prog(mp) : xdp_multiprog__next_prog(NULL, mp);
-	for (; p && !err; p = legacy ? NULL : xdp_multiprog__next_prog(p, mp)) {
-		const char *name = xdp_program__name(p);
-		uint32_t id = xdp_program__id(p);
-
-		if (strcmp(name, XCAP_PROG_NAME)) {
-			if (!legacy)
-				continue; /* the dispatcher lets us run beside it */
-			pr_err("%s: XDP program '%s' (id %u) is attached and xcap did not load it; "
-			       "refusing to replace it\n",
-			       ifname, name, id);
-			err = -EEXIST;
-		} else if (prog_has_owner(id)) {
-			pr_err("%s: another xcap process is capturing here (program id %u)\n",
-			       ifname, id);
-			err = -EBUSY;
-		} else {
-			pr_warn("%s: removing xcap program id %u left by a process that died\n",
-				ifname, id);
-			err = legacy ? xdp_multiprog__detach(mp) :
-				       xdp_program__detach(p, ifindex,
-							   xdp_multiprog__attach_mode(mp), 0);
-			if (err)
-				pr_err("%s: cannot remove it: %s\n", ifname, strerror(-err));
-		}
-	}
-	xdp_multiprog__close(mp);
-	return err;
-}
-
-static int attach_mode(struct xcap_engine *e, int ifindex, enum xdp_attach_mode mode)
-{
-	int err = xdp_program__attach(e->xdp, ifindex, mode, 0);
-
-	if (!err && !e->loaded)
-		err = after_load(e);
-	return err;
-}
-
 int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 {
 	struct xdp_program_opts opts = {
@@ -316,14 +178,9 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 		.obj = e->skel->obj,
 		.prog_name = XCAP_PROG_NAME,
 	};
-	int ifindex = if_nametoindex(ifname);
-	enum xdp_attach_mode mode;
+	struct xcap_attachment *a = &e->ifaces[e->n_ifaces];
 	int err;
 
-	if (!ifindex) {
-		pr_err("%s: no such interface\n", ifname);
-		return -ENODEV;
-	}
 	if (e->n_ifaces == XCAP_MAX_IFACES)
 		return -E2BIG;
 	if (!e->loaded && e->skel->obj && !e->xdp) {
@@ -337,39 +194,27 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 	} else if (!e->xdp) {
 		return -EINVAL; /* loaded for test runs only */
 	}
-	err = clear_interface(ifindex, ifname);
+	err = xcap_attach_xdp(e->xdp, ifname, e->skb_mode, a);
 	if (err)
 		return err;
-	mode = e->skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-	err = attach_mode(e, ifindex, mode);
-	if (err && mode == XDP_MODE_NATIVE) {
-		pr_warn("%s: native XDP failed (%s); using generic (skb) mode, which is slower\n",
-			ifname, strerror(-err));
-		mode = XDP_MODE_SKB;
-		err = attach_mode(e, ifindex, mode);
-	}
+	/* libxdp loads the object on the first attach: the maps exist from now on. */
+	err = e->loaded ? 0 : after_load(e);
 	if (err) {
-		pr_err("%s: cannot attach the XDP program: %s\n", ifname, strerror(-err));
+		xcap_attach_detach(e->xdp, a);
 		return err;
 	}
-	e->ifaces[e->n_ifaces++] = (struct engine_iface){ ifindex, mode };
-	pr_info("%s: attached (%s mode)\n", ifname, mode == XDP_MODE_SKB ? "generic" : "native");
+	e->n_ifaces++;
 	return 0;
 }
 
 void xcap_engine_close(struct xcap_engine *e)
 {
-	char name[IF_NAMESIZE];
-	int i, err;
+	int i;
 
 	if (!e)
 		return;
-	for (i = e->n_ifaces - 1; i >= 0; i--) {
-		err = xdp_program__detach(e->xdp, e->ifaces[i].ifindex, e->ifaces[i].mode, 0);
-		if (err)
-			pr_err("%s: cannot detach: %s\n",
-			       if_indextoname(e->ifaces[i].ifindex, name) ?: "?", strerror(-err));
-	}
+	for (i = e->n_ifaces - 1; i >= 0; i--)
+		xcap_attach_detach(e->xdp, &e->ifaces[i]);
 	ring_buffer__free(e->rb);
 	if (e->cfg)
 		munmap(e->cfg, sysconf(_SC_PAGESIZE));
@@ -402,158 +247,6 @@ int xcap_engine_set_sampler(struct xcap_engine *e, uint32_t every, xcap_packet_f
 	e->sample_fn = fn;
 	e->sample_arg = arg;
 	__atomic_store_n(&e->cfg->sample_every, fn ? every : 0, __ATOMIC_RELEASE);
-	return 0;
-}
-
-/* --- rule tables --- */
-
-static uint64_t field_mask(const struct xcap_engine *e, int which, int32_t value)
-{
-	uint64_t mask = 0;
-	int i;
-
-	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
-		const struct xcap_filter *f = &e->slots[i].filter;
-		int32_t v = which == 0 ? f->sport : which == 1 ? f->dport : f->proto;
-
-		if (e->slots[i].used && v == value)
-			mask |= 1ULL << i;
-	}
-	return mask;
-}
-
-/* Recomputes the accept set of one port or protocol value. */
-static int sync_value(struct xcap_engine *e, int which, int32_t value)
-{
-	static const char *const maps[] = { "xcap_sport", "xcap_dport", "xcap_proto" };
-	uint64_t mask;
-	uint32_t key;
-
-	if (value < 0)
-		return 0;
-	key = value;
-	mask = field_mask(e, which, value);
-	return bpf_map_update_elem(xcap_engine_map_fd(e, maps[which]), &key, &mask, BPF_ANY);
-}
-
-static bool prefix_covers(const struct xcap_prefix *outer, const struct xcap_prefix *inner)
-{
-	int full = outer->len / 8, rest = outer->len % 8;
-
-	if (outer->family != inner->family || outer->len > inner->len)
-		return false;
-	if (memcmp(outer->addr, inner->addr, full))
-		return false;
-	return !rest || !((outer->addr[full] ^ inner->addr[full]) & (0xff << (8 - rest)));
-}
-
-static const struct xcap_prefix *slot_prefix(const struct xcap_engine *e, int i, bool src)
-{
-	return src ? &e->slots[i].filter.src : &e->slots[i].filter.dst;
-}
-
-/* Sets the key of the LPM trie for a prefix; returns the key size. */
-static size_t lpm_key(const struct xcap_prefix *p, void *key)
-{
-	struct xcap_lpm4 *k4 = key;
-	struct xcap_lpm6 *k6 = key;
-
-	if (p->family == 4) {
-		k4->prefixlen = p->len;
-		memcpy(k4->addr, p->addr, 4);
-		return sizeof(*k4);
-	}
-	k6->prefixlen = p->len;
-	memcpy(k6->addr, p->addr, 16);
-	return sizeof(*k6);
-}
-
-/*
- * Rewrites one address trie: each armed prefix maps to every capture whose
- * prefix covers it, since an LPM lookup returns only the longest match. New
- * entries go in before stale ones leave, so no armed capture misses a packet.
- */
-static int sync_trie(struct xcap_engine *e, bool src, int family)
-{
-	char name[16];
-	struct xcap_lpm6 key, next, want;
-	uint64_t mask;
-	int fd, i, j, err = 0;
-	bool wanted;
-
-	snprintf(name, sizeof(name), "xcap_%caddr%d", src ? 's' : 'd', family);
-	fd = xcap_engine_map_fd(e, name);
-	for (i = 0; i < XCAP_MAX_CAPTURES && !err; i++) {
-		const struct xcap_prefix *p = slot_prefix(e, i, src);
-
-		if (!e->slots[i].used || p->family != family)
-			continue;
-		mask = 0;
-		for (j = 0; j < XCAP_MAX_CAPTURES; j++)
-			if (e->slots[j].used && prefix_covers(slot_prefix(e, j, src), p))
-				mask |= 1ULL << j;
-		lpm_key(p, &key);
-		err = bpf_map_update_elem(fd, &key, &mask, BPF_ANY);
-	}
-	/* Deleting the current key would end the walk, so restart after each removal. */
-	for (err = err ?: bpf_map_get_next_key(fd, NULL, &key); !err;) {
-		wanted = false;
-		for (i = 0; i < XCAP_MAX_CAPTURES && !wanted; i++) {
-			const struct xcap_prefix *p = slot_prefix(e, i, src);
-
-			wanted = e->slots[i].used && p->family == family &&
-				 !memcmp(&key, &want, lpm_key(p, &want));
-		}
-		if (!wanted) {
-			err = bpf_map_delete_elem(fd, &key);
-			if (!err)
-				err = bpf_map_get_next_key(fd, NULL, &key);
-			continue;
-		}
-		err = bpf_map_get_next_key(fd, &key, &next);
-		key = next;
-	}
-	return err == -ENOENT ? 0 : err;
-}
-
-static uint64_t wild_mask(const struct xcap_engine *e, int field)
-{
-	uint64_t mask = 0;
-	int i;
-
-	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
-		const struct xcap_filter *f = &e->slots[i].filter;
-		bool wild = field == 0 ? !f->src.family :
-			    field == 1 ? !f->dst.family :
-			    field == 2 ? f->sport < 0 :
-			    field == 3 ? f->dport < 0 :
-					 f->proto < 0;
-
-		if (e->slots[i].used && wild)
-			mask |= 1ULL << i;
-	}
-	return mask;
-}
-
-/* Brings every table in line with the used slots; `f` is the filter that changed. */
-static int sync_rules(struct xcap_engine *e, const struct xcap_filter *f)
-{
-	int err;
-
-	err = sync_value(e, 0, f->sport);
-	err = err ?: sync_value(e, 1, f->dport);
-	err = err ?: sync_value(e, 2, f->proto);
-	if (!err && f->src.family)
-		err = sync_trie(e, true, f->src.family);
-	if (!err && f->dst.family)
-		err = sync_trie(e, false, f->dst.family);
-	if (err)
-		return err;
-	e->cfg->wild_saddr = wild_mask(e, 0);
-	e->cfg->wild_daddr = wild_mask(e, 1);
-	e->cfg->wild_sport = wild_mask(e, 2);
-	e->cfg->wild_dport = wild_mask(e, 3);
-	e->cfg->wild_proto = wild_mask(e, 4);
 	return 0;
 }
 
@@ -593,16 +286,11 @@ int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
 	err = err ?: reset_counters(e, i);
 	if (err)
 		return err;
-	s = &e->slots[i];
-	*s = (struct engine_slot){
-		.used = true, .filter = *f, .snaplen = slot.snaplen, .fn = fn, .arg = arg
-	};
-	err = sync_rules(e, f);
-	if (err) {
-		s->used = false;
-		sync_rules(e, f);
+	err = xcap_rules_add(&e->rules, i, f);
+	if (err)
 		return err;
-	}
+	s = &e->slots[i];
+	*s = (struct engine_slot){ .used = true, .snaplen = slot.snaplen, .fn = fn, .arg = arg };
 	__atomic_fetch_or(&e->cfg->active, 1ULL << i, __ATOMIC_SEQ_CST);
 	return i;
 }
@@ -663,7 +351,7 @@ int xcap_engine_disarm(struct xcap_engine *e, int slot, struct xcap_capture_coun
 	if (!err && final)
 		*final = c;
 	e->slots[slot].used = false;
-	return sync_rules(e, &e->slots[slot].filter) ?: err;
+	return xcap_rules_remove(&e->rules, slot) ?: err;
 }
 
 /* --- ring consumers --- */

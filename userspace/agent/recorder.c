@@ -37,10 +37,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/util.h"
 #include "common/log.h"
 #include "agent/recorder.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define SEG_SPAN_NS (60 * NSEC_PER_SEC) /* one segment per minute of sample time */
 #define FORMAT_VERSION 1
 #define WRITE_BUF_SIZE (256 << 10)
@@ -951,7 +951,7 @@ void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns)
 	size_t i;
 
 	/* Late samples of its minute can no longer come: write its index now. */
-	if (r->fd >= 0 && now_ns >= seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS)
+	if (r->fd >= 0 && now_ns >= (uint64_t)(seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS))
 		seg_close(r);
 	for (i = 0; i < r->nsegs;) {
 		if (!seg_is_open(r, i) && r->segs[i].max_ts < cutoff) {

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include "common/util.h"
 #include "cli/client.h"
 #include "common/filter.h"
 
@@ -36,7 +37,6 @@
 #define WAIT_MARGIN_S 60 /* after time_limit: the end of the capture, then its delivery */
 #define JSON_INT_MAX (1ULL << 53) /* integers that every JSON reader keeps exact */
 #define BAR_WIDTH 24
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static volatile sig_atomic_t interrupted;
 

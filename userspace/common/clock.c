@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
+#include "common/util.h"
 #include "common/clock.h"
 
-#define NSEC_PER_SEC 1000000000LL
 
 int64_t xcap_clock_ns(clockid_t id)
 {

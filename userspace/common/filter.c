@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "common/util.h"
 #include "common/filter.h"
 
 void xcap_filter_init(struct xcap_filter *f)
@@ -89,7 +90,7 @@ int xcap_filter_parse_proto(const char *s, int32_t *out)
 	uint64_t v;
 	size_t i;
 
-	for (i = 0; s && i < sizeof(proto_names) / sizeof(proto_names[0]); i++) {
+	for (i = 0; s && i < ARRAY_SIZE(proto_names); i++) {
 		if (!strcasecmp(s, proto_names[i].name)) {
 			*out = proto_names[i].proto;
 			return 0;

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 #include <json-c/json.h>
+#include "common/util.h"
 #include "server/api.h"
 #include "server/config.h"
 #include "common/file.h"
@@ -27,7 +28,6 @@
 #include "server/store.h"
 
 #define BASE_PATH "/client/v4"
-#define NSEC_PER_SEC 1000000000LL
 #define DAY_NS (86400 * NSEC_PER_SEC)
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
 #define JSON_DEPTH_MAX 16
@@ -1094,7 +1094,7 @@ static int route(struct ctx *c)
 	n = split_path(c->req->path, buf, sizeof(buf), segs);
 	if (n < 3 || strcmp(segs[0], "accounts") || strcmp(segs[2], "pcaps"))
 		return fail(c, E_NO_ROUTE, NULL);
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]) && !found; i++) {
+	for (i = 0; i < ARRAY_SIZE(routes) && !found; i++) {
 		if (!route_matches(&routes[i], segs + 3, n - 3))
 			continue;
 		path_known = true;

@@ -58,6 +58,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include "common/util.h"
 #include "server/config.h"
 #include "common/file.h"
 #include "common/ids.h"
@@ -264,7 +265,7 @@ static int set_iface(struct xcap_config *c, const struct scalar_key *k, const ch
 	for (i = 0; i < c->n_ifaces; i++)
 		if (!strcmp(c->ifaces[i], s))
 			return -EEXIST;
-	if (c->n_ifaces == XCAP_CFG_MAX_IFACES)
+	if (c->n_ifaces == XCAP_MAX_IFACES)
 		return -E2BIG;
 	strcpy(c->ifaces[c->n_ifaces++], s);
 	return 0;
@@ -293,7 +294,7 @@ static const struct scalar_key scalar_keys[] = {
 	{ .name = "interface",
 	  .file_list = "interfaces",
 	  .set = set_iface,
-	  .max = XCAP_CFG_MAX_IFACES,
+	  .max = XCAP_MAX_IFACES,
 	  .expect = "an interface name of 1..15 characters without '/', ':' or white space" },
 	STR_KEY("colo", colo, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
 	STR_KEY("metro", metro, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
@@ -315,7 +316,6 @@ static const struct scalar_key scalar_keys[] = {
 	  .expect = "a power of 2 in 1..1024 (MiB)" },
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct scalar_key *find_key(const char *name, bool file)
 {

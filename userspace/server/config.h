@@ -9,13 +9,14 @@
 #ifndef XCAP_CONFIG_H
 #define XCAP_CONFIG_H
 
+#include "common/util.h"
 #include <limits.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#define XCAP_CFG_MAX_IFACES 16
+#define XCAP_MAX_IFACES 16
 #define XCAP_CFG_MAX_ACCOUNTS 64
 #define XCAP_CFG_MAX_CREDS 256
 
@@ -42,7 +43,7 @@ struct xcap_config {
 	char tls_cert[PATH_MAX]; /* both empty = plain HTTP */
 	char tls_key[PATH_MAX];
 	char state_dir[PATH_MAX]; /* default ./xcap-state */
-	char ifaces[XCAP_CFG_MAX_IFACES][IF_NAMESIZE];
+	char ifaces[XCAP_MAX_IFACES][IF_NAMESIZE];
 	int n_ifaces;
 	char colo[64]; /* this host's site name, e.g. ord02 (default: "local") */
 	char metro[64]; /* its metro, e.g. ORD (default: "LOCAL") */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/util.h"
 #include "agent/capture.h"
 #include "server/config.h"
 #include "server/jobs.h"
@@ -25,7 +26,6 @@
 
 #define SPOOL_DIR "spool"
 #define SIMPLE_DIR "simple" /* the files that /download serves */
-#define NSEC_PER_SEC 1000000000LL
 
 /* A full capture that is running in this process. */
 struct job {
@@ -497,7 +497,7 @@ static void capture_metrics(FILE *out, const struct job *job)
 
 	if (xcap_capture_counters(job->cap, &c))
 		return;
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(fields); i++)
 		fprintf(out,
 			"xcap_capture_packets_total{id=\"%s\",account=\"%s\",counter=\"%s\"} %llu\n",
 			job->id, job->account, fields[i].name,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include "common/util.h"
 #include "common/log.h"
 #include "server/s3.h"
 
@@ -165,7 +166,7 @@ static size_t xml_entity(const char *p, size_t n, char *c)
 			 { "&apos;", '\'' } };
 	size_t i, len;
 
-	for (i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(entities); i++) {
 		len = strlen(entities[i].name);
 		if (len <= n && !memcmp(p, entities[i].name, len)) {
 			*c = entities[i].c;

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/util.h"
 #include "common/file.h"
 #include "server/storage.h"
 
 #ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 #define PREFIX_MAX 500 /* leaves room in xcap_s3.prefix for the '/' */
 /* API clients wait for the challenge's PUT and GET: fail sooner than a delivery. */

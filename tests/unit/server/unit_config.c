@@ -388,7 +388,7 @@ static void file_too_many(void)
 		int max;
 	} lists[] = {
 		{ "{\"interfaces\": [", "%s\"eth%d\"", "]}",
-		  "interfaces: too many values (at most 16)", XCAP_CFG_MAX_IFACES },
+		  "interfaces: too many values (at most 16)", XCAP_MAX_IFACES },
 		{ "{\"accounts\": [", "%s{\"id\": \"a%d\"}", "]}",
 		  "accounts: too many accounts (at most 64)", XCAP_CFG_MAX_ACCOUNTS },
 		{ "{\"accounts\": [" ACCT "], \"credentials\": [",
@@ -496,14 +496,14 @@ static void set_flags(void)
 	}
 
 	/* interface appends up to the maximum. */
-	for (n = cfg.n_ifaces; n < XCAP_CFG_MAX_IFACES; n++) {
+	for (n = cfg.n_ifaces; n < XCAP_MAX_IFACES; n++) {
 		snprintf(name, sizeof(name), "if%d", n);
 		CHECK_EQ(xcap_config_set(&cfg, "interface", name, err, sizeof(err)), 0);
 	}
 	CHECK(xcap_config_set(&cfg, "interface", "one-more", err, sizeof(err)) == -EINVAL,
 	      "17th interface taken");
 	CHECK(strstr(err, "interface: too many values (at most 16)"), "%s", err);
-	CHECK_EQ(cfg.n_ifaces, XCAP_CFG_MAX_IFACES);
+	CHECK_EQ(cfg.n_ifaces, XCAP_MAX_IFACES);
 }
 
 /* Reads a whole small file into buf; returns its length or -1. */

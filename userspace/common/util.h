@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Definitions every module shares, stated once: array length, time units, product limits. */
+#ifndef XCAP_UTIL_H
+#define XCAP_UTIL_H
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define NSEC_PER_SEC 1000000000LL
+#define NSEC_PER_MSEC 1000000LL
+
+/* Interfaces one xcapd (or one one-shot capture) attaches to. */
+#define XCAP_MAX_IFACES 16
+
+#endif /* XCAP_UTIL_H */
