@@ -52,4 +52,3 @@ int xcap_probe_features(struct xcap_features *f)
 		 f->frags ? "yes" : "no (frames larger than a page are not seen)");
 	return 0;
 }
-
