@@ -61,6 +61,7 @@ cat >"$T/want.tree" <<'EOF'
 644 ./usr/lib/systemd/system/xcapd.service
 644 ./usr/lib/xcap/xcap.bpf.o
 644 ./usr/share/doc/xcap/README.md
+644 ./usr/share/doc/xcap/api.md
 644 ./usr/share/xcap/xcapd.example.json
 755 ./usr/bin/xcapctl
 755 ./usr/bin/xcapd
@@ -68,9 +69,9 @@ EOF
 sort -o "$T/want.tree" "$T/want.tree"
 tree "$D" >"$T/got.tree"
 if diff -u "$T/want.tree" "$T/got.tree" >"$T/tree.diff"; then
-	ok "the tree has exactly the six files, with their modes"
+	ok "the tree has exactly the seven files, with their modes"
 else
-	not_ok "the tree has exactly the six files, with their modes" "it differs"
+	not_ok "the tree has exactly the seven files, with their modes" "it differs"
 	diag "$T/tree.diff"
 fi
 
@@ -79,7 +80,8 @@ copies() {
 	same "$BUILD/xcapd" "$D/usr/bin/xcapd" && same "$BUILD/xcapctl" "$D/usr/bin/xcapctl" &&
 		same "$BUILD/xcap.bpf.o" "$D/usr/lib/xcap/xcap.bpf.o" &&
 		same "$ROOT/userspace/xcapd.example.json" "$D/usr/share/xcap/xcapd.example.json" &&
-		same "$ROOT/README.md" "$D/usr/share/doc/xcap/README.md"
+		same "$ROOT/README.md" "$D/usr/share/doc/xcap/README.md" &&
+		same "$ROOT/docs/api.md" "$D/usr/share/doc/xcap/api.md"
 }
 check "the files are copies of the build and the sources" "one differs" copies
 
