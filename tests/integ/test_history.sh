@@ -188,7 +188,8 @@ H1=$((now - 3 * 3600 * NS)) H2=$((now - 90 * 60 * NS)) H3=$((now - 50 * 60 * NS)
 check_begin "history: four segments (3 h, 90 min, 50 min, 20 min old) are written in the recorder's format"
 for s in "H1 $H1 3 42001" "H2 $H2 3 42002" "H3 $H3 5 42003" "H4 $H4 5 42004"; do
 	read -r tag ts n sport <<<"$s"
-	expect "segment $tag could not be written" eval 'mkseg "$REC" $ts $n 1000000 $tag $sport 10 >/dev/null'
+	mkseg "$REC" "$ts" "$n" 1000000 "$tag" "$sport" 10 >/dev/null ||
+		CHECK_WHY+=("segment $tag could not be written")
 done
 expect_eq "segments" "$(seg_name $H1) $(seg_name $H2) $(seg_name $H3) $(seg_name $H4)" "$(segs "$REC")"
 check_end

@@ -39,7 +39,7 @@ serve_start() {
 
 	XN=$((XN + 1))
 	XERR=$T/xcapd.$XN.err
-	PORT= SCHEME=
+	PORT="" SCHEME=""
 	bg_rx "$T/xcapd.$XN.out" "$XERR" "$XCAPD" serve "$@"
 	XPID=$BG_PID
 	for ((i = 0; i < 200; i++)); do
