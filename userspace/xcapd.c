@@ -305,36 +305,63 @@ static const char serve_usage[] =
 	"\n"
 	"  -c, --config FILE        JSON config (see userspace/xcapd.example.json)\n"
 	"      --check-config FILE  validate FILE (and the flags), print a summary, exit\n"
-	"      --listen ADDR:PORT   address and port to listen on ([::1]:8080 for IPv6)\n"
-	"      --tls-cert FILE      PEM certificate (with --tls-key: HTTPS)\n"
-	"      --tls-key FILE       PEM private key\n"
-	"      --state-dir DIR      database, spool files, credentials\n"
-	"  -i, --interface IFACE    capture on IFACE (repeatable)\n"
-	"      --colo NAME          this host's site name (colo_name), e.g. ord02\n"
-	"      --metro NAME         this host's metro, e.g. ORD\n"
-	"      --sample-rate N      sampled history: 1 packet in N, 0 = off\n"
-	"      --frames-ring-mib N  ring for captured frames, a power of 2 in 1..1024 (32)\n"
 	"  -v, --verbose            more log output (-vv adds library detail)\n"
 	"  -q, --quiet              errors only\n"
-	"  -h, --help               this text\n";
+	"  -h, --help               this text\n"
+	"\n"
+	"Every scalar key of the config file is also a flag ('_' written '-'):\n";
 
-static const struct option serve_options[] = {
+static const struct option serve_fixed_options[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "check-config", required_argument, NULL, 'C' },
-	{ "listen", required_argument, NULL, 0 },
-	{ "tls-cert", required_argument, NULL, 0 },
-	{ "tls-key", required_argument, NULL, 0 },
-	{ "state-dir", required_argument, NULL, 0 },
-	{ "interface", required_argument, NULL, 'i' },
-	{ "colo", required_argument, NULL, 0 },
-	{ "metro", required_argument, NULL, 0 },
-	{ "sample-rate", required_argument, NULL, 0 },
-	{ "frames-ring-mib", required_argument, NULL, 0 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
-	{},
 };
+
+/* The config's scalar keys as flags, after the fixed ones: one table for both. */
+static struct option serve_options[ARRAY_SIZE(serve_fixed_options) + 32];
+static char serve_flag_names[32][32];
+
+static void flag_name(const char *key, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; key[i] && i < size - 1; i++)
+		buf[i] = key[i] == '_' ? '-' : key[i];
+	buf[i] = '\0';
+}
+
+static void build_serve_options(void)
+{
+	size_t n = ARRAY_SIZE(serve_fixed_options), i;
+	const char *key, *expect;
+	bool number;
+
+	memcpy(serve_options, serve_fixed_options, sizeof(serve_fixed_options));
+	for (i = 0; i < ARRAY_SIZE(serve_flag_names) && !xcap_config_key(i, &key, &expect, &number);
+	     i++) {
+		flag_name(key, serve_flag_names[i], sizeof(serve_flag_names[i]));
+		serve_options[n++] = (struct option){ serve_flag_names[i], required_argument, NULL,
+						      !strcmp(key, "interface") ? 'i' : 0 };
+	}
+	serve_options[n] = (struct option){};
+}
+
+static void print_serve_usage(void)
+{
+	const char *key, *expect;
+	char flag[32], arg[48];
+	bool number;
+	size_t i;
+
+	fputs(serve_usage, stdout);
+	for (i = 0; !xcap_config_key(i, &key, &expect, &number); i++) {
+		flag_name(key, flag, sizeof(flag));
+		snprintf(arg, sizeof(arg), "--%s %s", flag, number ? "N" : "VALUE");
+		printf("  %s%-21s %s\n", !strcmp(key, "interface") ? "-i, " : "    ", arg, expect);
+	}
+}
 
 /* A config flag's key is its long name with '_' for '-'. */
 static int set_flag(struct xcap_config *cfg, const char *name, const char *value)
@@ -364,6 +391,7 @@ static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
 	char err[512];
 
 	xcap_config_init(cfg);
+	build_serve_options();
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:i:vqh", serve_options, &idx)) != -1) {
 		if (opt == 'c' || opt == 'C')
@@ -375,7 +403,7 @@ static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
 		else if (opt == 'q')
 			level = XCAP_LOG_ERR;
 		else if (opt == 'h')
-			return fputs(serve_usage, stdout), 0;
+			return print_serve_usage(), 0;
 		else if (opt == '?')
 			return fputs("Try 'xcapd --help'.\n", stderr), EXIT_USAGE;
 	}
@@ -604,7 +632,6 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
-		return fputs(main_usage, stdout), fputs("\n", stdout), fputs(serve_usage, stdout),
-		       0;
+		return fputs(main_usage, stdout), fputs("\n", stdout), print_serve_usage(), 0;
 	return cmd_serve(argc, argv);
 }

@@ -316,7 +316,6 @@ static const struct scalar_key scalar_keys[] = {
 	  .expect = "a power of 2 in 1..1024 (MiB)" },
 };
 
-
 static const struct scalar_key *find_key(const char *name, bool file)
 {
 	size_t i;
@@ -849,6 +848,16 @@ int xcap_config_set(struct xcap_config *c, const char *key, const char *value, c
 	if (k->number && xcap_filter_parse_uint(value, k->min, k->max, &n))
 		return fail(&e, -EINVAL, "%s: expected %s", key, k->expect);
 	return apply_key(c, k, key, value, n, &e);
+}
+
+int xcap_config_key(size_t i, const char **name, const char **expect, bool *number)
+{
+	if (i >= ARRAY_SIZE(scalar_keys))
+		return -ENOENT;
+	*name = scalar_keys[i].name;
+	*expect = scalar_keys[i].expect;
+	*number = scalar_keys[i].number;
+	return 0;
 }
 
 int xcap_config_account(const struct xcap_config *c, const char *id)

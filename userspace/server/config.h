@@ -76,6 +76,11 @@ int xcap_config_set(struct xcap_config *c, const char *key, const char *value, c
  * with one account and one write token and prints them once to `out`.
  */
 int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size);
+/*
+ * The i-th scalar key (every one is also an xcapd flag, '_' written '-'): its
+ * name, what it expects and whether it is a number. -ENOENT past the last.
+ */
+int xcap_config_key(size_t i, const char **name, const char **expect, bool *number);
 /* Index of the account with this id, or -1. */
 int xcap_config_account(const struct xcap_config *c, const char *id);
 
