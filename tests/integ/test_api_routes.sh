@@ -5,6 +5,7 @@
 # and read back with tcpdump; stop of a running full capture; get, list and
 # download; a simple capture (which this xcapd answers with an honest failure).
 . "$(dirname "$0")/lib_api.sh"
+. "$(dirname "$0")/lib_wait.sh"
 api_init
 
 HEX32='^[0-9a-f]{32}$'
@@ -103,8 +104,7 @@ api_check_end
 check_begin "routes: the full capture completes with 3 ICMP packets in pcap_<id>.pcap in the bucket"
 pcap=$BUCKET1/pcap_$full_id.pcap
 ping_rx 6 $RX4
-expect "status did not reach complete within 10 s (last: ${CAP_STATUS:-})" \
-	wait_capture "$full_id" 'complete|failed' 10
+expect_capture "$full_id" 'complete|failed' 10
 expect_json result.status complete
 expect_json result.packets_captured 3
 expect_eq "packets in $pcap" 3 "$(pcap_count "$pcap")"
@@ -142,8 +142,7 @@ expect_json result.time_limit 60
 api_check_end
 
 check_begin "routes: stop of a running full capture answers 204 with an empty body"
-sleep 0.3
-expect_eq "status before traffic" running "$(capture_status "$stop_id")"
+expect_capture "$stop_id" running 5
 expect_json result.packets_captured 0
 udp_rx 3 $RX4 9999
 expect "packets_captured did not reach 3 within 5 s" wait_captured "$stop_id" 3 5
@@ -153,8 +152,7 @@ expect_empty_204
 api_check_end
 
 check_begin "routes: the stopped capture is complete with stop_requested and its 3 UDP packets delivered"
-expect "status did not reach complete within 5 s (last: ${CAP_STATUS:-})" \
-	wait_capture "$stop_id" 'complete|failed' 5
+expect_capture "$stop_id" 'complete|failed' 5
 expect_json result.status complete
 matches "stop_requested" "$(jget result.stop_requested)" "$TIME_Z"
 expect_json result.packets_captured 3
