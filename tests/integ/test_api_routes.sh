@@ -126,6 +126,7 @@ api_check_end
 check_begin "routes: download of a full capture is refused (400)"
 api aw GET "$PA/$full_id/download" - -H 'Accept: application/vnd.tcpdump.pcap'
 expect_fail 400 1019
+expect_json errors.0.message "a full capture is delivered to its bucket, not downloaded"
 api_check_end
 
 # --- stop of a running full capture (colo alias, site name in upper case) ---
@@ -181,6 +182,7 @@ api_check_end
 check_begin "routes: download of a simple capture that is not success is refused (400)"
 api aw GET "$PA/$simple_id/download" - -H 'Accept: application/vnd.tcpdump.pcap'
 expect_fail 400 1020
+expect_json errors.0.message "the capture is failed; download needs status success"
 api_check_end
 
 # --- the list ---
