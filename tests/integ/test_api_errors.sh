@@ -40,8 +40,8 @@ expect "a file was delivered for a capture without packets" \
 api_check_end
 
 # refused NAME STATUS CODE POINTER AUTH BODY [CURL_ARGS...]: a create on A's
-# path that must fail with STATUS and CODE (and POINTER unless "-"), and store
-# nothing.
+# path that must fail with STATUS and CODE (and POINTER unless "-"), with the
+# message $MSG when set (MSG=... refused ...), and store nothing.
 refused() {
 	local name=$1 status=$2 code=$3 pointer=$4 auth=$5 body=$6 before after
 
@@ -54,17 +54,23 @@ refused() {
 	else
 		expect_fail "$status" "$code" "$pointer"
 	fi
+	[ -z "${MSG:-}" ] || expect_json errors.0.message "$MSG"
 	cp "$RH" "$T/refused.hdr"
 	after=$(capture_count "$PA" aw)
+	# "?" before and after would be equal: the count must be read.
+	expect "the capture list could not be read (count: $before)" eval '[[ $before =~ ^[0-9]+$ ]]'
 	expect_eq "captures stored (before: $before)" "$before" "$after"
 	api_check_end
 }
+
+M_NOT_VALIDATED="destination_conf is not a validated bucket of this account"
 
 # --- authentication ---
 
 check_begin "errors: no credentials answer 400 with code 9106"
 api none GET "$PA"
 expect_fail 400 9106
+expect_json errors.0.message "Missing X-Auth-Key, X-Auth-Email or Authorization headers"
 api_check_end
 
 check_begin "errors: an e-mail without a key counts as no credentials (400, 9106)"
@@ -75,23 +81,29 @@ api_check_end
 check_begin "errors: a malformed Authorization (Basic x) answers 400 with 6003 and error_chain 6111"
 api "hdr:Authorization: Basic x" GET "$PA"
 expect_fail 400 6003
+expect_json errors.0.message "Invalid request headers"
 expect_json errors.0.error_chain.0.code 6111
+expect_json errors.0.error_chain.0.message "Invalid format for Authorization header"
 api_check_end
 
 check_begin "errors: a malformed X-Auth-Email answers 400 with 6003 and error_chain 6102"
 api "ek:not-an-email:$KEY_A" GET "$PA"
 expect_fail 400 6003
+expect_json errors.0.message "Invalid request headers"
 expect_json errors.0.error_chain.0.code 6102
+expect_json errors.0.error_chain.0.message "Invalid format for X-Auth-Email header"
 api_check_end
 
 check_begin "errors: an unknown token answers 403 with code 9109"
 api bearer:nosuchtoken-$$ GET "$PA"
 expect_fail 403 9109
+expect_json errors.0.message "Invalid access token"
 api_check_end
 
 check_begin "errors: an e-mail with a wrong key answers 403 with code 10000"
 api "ek:$EMAIL_A:wrong-$KEY_A" GET "$PA"
 expect_fail 403 10000
+expect_json errors.0.message "Authentication error"
 api_check_end
 
 check_begin "errors: a key is not a token (A's key as Bearer answers 403, 9109)"
@@ -170,6 +182,7 @@ api_check_end
 check_begin "errors: account B cannot capture into account A's validated bucket (400, 1013)"
 api bw POST "$PB" "$(full_body 5 "$DEST1")"
 expect_fail 400 1013 /destination_conf
+expect_json errors.0.message "$M_NOT_VALIDATED"
 expect_eq "captures of B" 0 "$(capture_count "$PB" bw)"
 api_check_end
 
@@ -178,17 +191,22 @@ api_check_end
 check_begin "errors: unknown routes answer 404 with code 7000"
 api aw GET "/accounts/$ACC_A/zones"
 expect_fail 404 7000
+expect_json errors.0.message "No route for that URI"
 api aw GET "$PA/$a_capture/frobnicate"
 expect_fail 404 7000
+expect_json errors.0.message "No route for that URI"
 api aw GET "$PA//$a_capture"
 expect_fail 404 7000
+expect_json errors.0.message "No route for that URI"
 api_check_end
 
 check_begin "errors: a wrong method answers 405 (DELETE on /pcaps, POST on /pcaps/ID)"
 api aw DELETE "$PA"
 expect_fail 405 10405
+expect_json errors.0.message "Method DELETE not allowed for this route"
 api aw POST "$PA/$a_capture" '{}'
 expect_fail 405 10405
+expect_json errors.0.message "Method POST not allowed for this route"
 api_check_end
 
 check_begin "errors: a malformed capture id answers 400 with code 7003 (33 characters, abc-def)"
@@ -211,6 +229,7 @@ check_begin "errors: an unknown capture id answers 404 with code 1404 (get, stop
 unknown=$(hex 32)
 api aw GET "$PA/$unknown"
 expect_fail 404 1404
+expect_json errors.0.message "capture not found"
 api aw PUT "$PA/$unknown/stop" ""
 expect_fail 404 1404
 api aw GET "$PA/$unknown/download"
@@ -220,6 +239,7 @@ api_check_end
 check_begin "errors: an unknown bucket id answers 404 with code 1405"
 api aw DELETE "$PA/ownership/$unknown"
 expect_fail 404 1405
+expect_json errors.0.message "bucket not found"
 api_check_end
 
 # --- bodies ---
@@ -267,7 +287,8 @@ refused "errors: an unknown type answers 400 with pointer /type" 400 1008 /type 
 	'{"type":"medium","system":"magic-transit","time_limit":10,"packet_limit":5}'
 refused "errors: an unknown system answers 400 with pointer /system" 400 1008 /system aw \
 	'{"type":"simple","system":"magic-carpet","time_limit":10,"packet_limit":5}'
-refused "errors: a wrong colo answers 400 with pointer /colo_name" 400 1011 /colo_name aw \
+MSG="colo_name must be this host's site ($COLO) or metro ($METRO)" \
+	refused "errors: a wrong colo answers 400 with pointer /colo_name" 400 1011 /colo_name aw \
 	"{\"type\":\"full\",\"system\":\"magic-transit\",\"time_limit\":5,\"colo_name\":\"xyz99\",\"destination_conf\":\"$DEST1\"}"
 refused "errors: an offset_time older than 24 hours answers 400 with pointer /offset_time" 400 \
 	1010 /offset_time aw \
@@ -276,12 +297,14 @@ refused "errors: an offset_time older than 24 hours answers 400 with pointer /of
 # A bucket that was added but not validated; and one never added.
 api aw POST "$PA/ownership" "{\"destination_conf\":\"$DEST2\"}"
 pending_ok=$ST
-refused "errors: a destination that is not validated answers 400 with pointer /destination_conf" \
+MSG=$M_NOT_VALIDATED \
+	refused "errors: a destination that is not validated answers 400 with pointer /destination_conf" \
 	400 1013 /destination_conf aw "$(full_body 5 "$DEST2")"
 check_begin "errors: the unvalidated bucket was added (200) for the case above"
 expect_eq "bucket add status" 200 "$pending_ok"
 api_check_end
-refused "errors: a destination never added answers 400 with pointer /destination_conf" 400 1013 \
+MSG=$M_NOT_VALIDATED \
+	refused "errors: a destination never added answers 400 with pointer /destination_conf" 400 1013 \
 	/destination_conf aw "$(full_body 5 "s3://pcaps-bucket?region=us-east-1")"
 
 check_begin "errors: a wrong ownership challenge answers 400 with pointer /ownership_challenge"
@@ -292,6 +315,7 @@ api_check_end
 
 check_begin "errors: a bucket add with an unsupported scheme or a missing folder answers 400"
 before=$(api aw GET "$PA/ownership"; jget result_info.count)
+expect "the bucket list could not be read (count: $before)" eval '[[ $before =~ ^[0-9]+$ ]]'
 api aw POST "$PA/ownership" '{"destination_conf":"s3://pcaps-bucket?region=us-east-1"}'
 expect_fail 400 1012 /destination_conf
 api aw POST "$PA/ownership" "{\"destination_conf\":\"file://$T/no-such-folder\"}"
@@ -311,12 +335,15 @@ expect_json result.time_limit 10
 running=$(jget result.id)
 api_check_end
 
-refused "errors: a second full capture while one is running answers 400 (one at a time)" 400 1015 \
+MSG="1 full capture(s) already pending or running for this account" \
+	refused "errors: a second full capture while one is running answers 400 (one at a time)" 400 1015 \
 	- aw "$(full_body 5 "$DEST1")"
 
+M_STOP="only a pending or running full capture can be stopped; this one is"
 check_begin "errors: stop of a finished capture answers 400"
 api aw PUT "$PA/$a_capture/stop" ""
 expect_fail 400 1018
+expect_json errors.0.message "$M_STOP full failed"
 api aw PUT "$PA/$running/stop" ""
 expect_empty_204
 api aw PUT "$PA/$running/stop" ""
@@ -325,17 +352,24 @@ api_check_end
 
 check_begin "errors: a simple create is accepted once a minute (200)"
 before=$(capture_count "$PA" aw)
+t_first=${EPOCHREALTIME/./} # the rate window starts at this create, or just after
 api aw POST "$PA" '{"type":"simple","system":"magic-transit","time_limit":10,"packet_limit":5}'
 expect_ok
 simple=$(jget result.id)
 expect_eq "captures stored" "$((before + 1))" "$(capture_count "$PA" aw)"
 api_check_end
 
-refused "errors: a second simple create within a minute answers 429" 429 1014 - aw \
+MSG="rate limited: 1 simple capture(s) per minute" \
+	refused "errors: a second simple create within a minute answers 429" 429 1014 - aw \
 	'{"type":"simple","system":"magic-transit","time_limit":10,"packet_limit":5}'
+t_429=${EPOCHREALTIME/./}
+# Retry-After is the seconds left in the window, rounded up: 60 less the whole
+# seconds since the window started, which are at most those measured here.
 check_begin "errors: the 429 carries a Retry-After of 1..60 seconds"
 retry=$(tr -d '\r' <"$T/refused.hdr" | sed -n 's/^[Rr]etry-[Aa]fter: *//p' | head -n 1)
-expect "Retry-After '$retry' is not in 1..60" grep -Eqx '[1-9]|[1-5][0-9]|60' <<<"$retry"
+elapsed=$(((t_429 - t_first) / 1000000))
+expect "Retry-After '$retry' is not in $((60 - elapsed))..60 ($elapsed s since the first create)" \
+	eval '[[ $retry =~ ^[0-9]+$ ]] && [ "$retry" -ge $((60 - elapsed)) ] && [ "$retry" -le 60 ]'
 api_check_end
 
 check_begin "errors: the rate limit is per account (B may create a simple capture)"
@@ -344,8 +378,10 @@ expect_ok
 api_check_end
 
 check_begin "errors: stop of a simple capture answers 400"
+simple_status=$(capture_status "$simple")
 api aw PUT "$PA/$simple/stop" ""
 expect_fail 400 1018
+expect_json errors.0.message "$M_STOP simple $simple_status"
 api_check_end
 
 check_begin "errors: xcapd survived every request (still answering)"

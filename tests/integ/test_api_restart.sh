@@ -7,6 +7,7 @@
 # nothing left attached), delivers the file, and after a restart the capture
 # is complete.
 . "$(dirname "$0")/lib_api.sh"
+. "$(dirname "$0")/lib_wait.sh"
 api_init
 
 if ! xcapd_start; then
@@ -24,14 +25,16 @@ validated=$(jget result.validated)
 api aw POST "$PA" "$(full_body 300 "$DEST1" '"filter_v1":{"protocol":1}')"
 expect_ok
 killed_id=$(jget result.id)
+spool=$STATE/spool/$killed_id.pcap
 ping_rx 4 $RX4
 rx_settle
 expect "packets_captured did not reach 4 within 5 s" wait_captured "$killed_id" 4 5
 expect_json result.status running
+# packets_captured counts what reached the writer, which flushes each batch:
+# wait for the file itself.
+expect_within 5 "4 ICMP packets in the spool file" pcap_has "$spool" 4 icmp
 api_check_end
 
-# packets_captured counts what reached the writer; let the loop go round once more.
-sleep 0.2
 old_prog=$(xdp_prog_id)
 xcapd_kill
 kill_log=$XERR
@@ -41,7 +44,6 @@ expect "no XDP program is attached to $DEV after the SIGKILL" xdp_attached
 expect_eq "attached program" "$old_prog" "$(xdp_prog_id)"
 check_end "$kill_log"
 
-spool=$STATE/spool/$killed_id.pcap
 check_begin "restart: the 4 packets captured before the SIGKILL are on disk in the spool file"
 expect_eq "ICMP packets in $spool (a copy taken before the restart)" 4 \
 	"$(cp "$spool" "$T/spool-after-kill.pcap" 2>/dev/null; pcap_count "$T/spool-after-kill.pcap" icmp)"

@@ -12,7 +12,8 @@
 #
 # Every case asserts the HTTP status, the failure envelope (lib_api's rules),
 # the error code, the source.pointer where a body member is to blame, the
-# shape of the message (a regular expression), and that nothing was stored or
+# message (the error table's text with its arguments; only the detail json-c
+# gives after "not valid JSON:" and a few ids are left open), and that nothing was stored or
 # changed: both accounts' capture and bucket lists (ids, statuses, stop times,
 # validation times) and the files in the buckets and the state folder are the
 # same before and after. One Python process judges them all (see judge.py
@@ -212,9 +213,9 @@ bad() {
 
 # Messages of the error table (userspace/api.c), as regular expressions.
 M_MISSING='%s is required'
-M_TYPE='%s must be (a number|a whole number|a string|an object)'
-M_RANGE='%s must be between -?[0-9]+ and [0-9]+'
-M_ENUM='%s must be .+'
+M_TYPE='%s must be %s' # the member, what it must be
+M_RANGE='%s must be between %s and %s' # the member, its bounds
+M_ENUM='%s must be %s' # the member, its values
 M_ADDR='%s must be an IPv4 or IPv6 address or prefix'
 M_OFFSET='offset_time must be an RFC 3339 time within the last 24 hours'
 M_JSON='request body is not valid JSON: .+'
@@ -228,12 +229,17 @@ M_AUTHFMT='Invalid format for Authorization header'
 M_KEYFMT='Invalid format for X-Auth-Key header'
 M_TOKEN='Invalid access token'
 M_AUTH='Authentication error'
-M_DEST='destination_conf: .+'
+M_DEST='destination_conf: %s' # the reason (userspace/storage.c)
+D_FILE="a file:// destination is file:///ABSOLUTE/DIR, without '..' or a query"
 M_NOCAP='capture not found'
 M_NOBUCKET='bucket not found'
+# m FORMAT ARG...: the message of the table with these arguments.
 m() {
+	local f=$1
+
+	shift
 	# shellcheck disable=SC2059
-	printf "$1" "$2"
+	printf "$f" "$@"
 }
 
 # --- setup ---
@@ -297,117 +303,119 @@ bad "full destination_conf null counts as missing" 400 1005 /destination_conf \
 
 # --- members of the wrong JSON type ---
 
-bad "type as a number" 400 1006 /type "$(m "$M_TYPE" type)" \
+bad "type as a number" 400 1006 /type "$(m "$M_TYPE" type "a string")" \
 	aw POST "$PA" '{"type":1,"system":"magic-transit","time_limit":10,"packet_limit":5}'
-bad "type as an array" 400 1006 /type "$(m "$M_TYPE" type)" \
+bad "type as an array" 400 1006 /type "$(m "$M_TYPE" type "a string")" \
 	aw POST "$PA" '{"type":["simple"],"system":"magic-transit","time_limit":10,"packet_limit":5}'
-bad "system as a boolean" 400 1006 /system "$(m "$M_TYPE" system)" \
+bad "system as a boolean" 400 1006 /system "$(m "$M_TYPE" system "a string")" \
 	aw POST "$PA" '{"type":"simple","system":true,"time_limit":10,"packet_limit":5}'
-bad "system as an object" 400 1006 /system "$(m "$M_TYPE" system)" \
+bad "system as an object" 400 1006 /system "$(m "$M_TYPE" system "a string")" \
 	aw POST "$PA" '{"type":"simple","system":{"name":"magic-transit"},"time_limit":10,"packet_limit":5}'
-bad "simple time_limit as an array" 400 1006 /time_limit "$(m "$M_TYPE" time_limit)" \
+bad "simple time_limit as an array" 400 1006 /time_limit "$(m "$M_TYPE" time_limit "a number")" \
 	aw POST "$PA" "$(simple '"time_limit":[10],"packet_limit":5')"
-bad "full time_limit as an object" 400 1006 /time_limit "$(m "$M_TYPE" time_limit)" \
+bad "full time_limit as an object" 400 1006 /time_limit "$(m "$M_TYPE" time_limit "a number")" \
 	aw POST "$PA" "$(full '"time_limit":{}')"
-bad "simple packet_limit as a string" 400 1006 /packet_limit "$(m "$M_TYPE" packet_limit)" \
+bad "simple packet_limit as a string" 400 1006 /packet_limit "$(m "$M_TYPE" packet_limit "a number")" \
 	aw POST "$PA" "$(simple '"time_limit":10,"packet_limit":"5"')"
-bad "full packet_limit as a boolean" 400 1006 /packet_limit "$(m "$M_TYPE" packet_limit)" \
+bad "full packet_limit as a boolean" 400 1006 /packet_limit "$(m "$M_TYPE" packet_limit "a number")" \
 	aw POST "$PA" "$(full '"time_limit":5,"packet_limit":false')"
-bad "full byte_limit as a string" 400 1006 /byte_limit "$(m "$M_TYPE" byte_limit)" \
+bad "full byte_limit as a string" 400 1006 /byte_limit "$(m "$M_TYPE" byte_limit "a number")" \
 	aw POST "$PA" "$(full '"time_limit":5,"byte_limit":"1000"')"
-bad "colo_name as a number" 400 1006 /colo_name "$(m "$M_TYPE" colo_name)" \
+bad "colo_name as a number" 400 1006 /colo_name "$(m "$M_TYPE" colo_name "a string")" \
 	aw POST "$PA" "{\"type\":\"full\",\"system\":\"magic-transit\",\"time_limit\":5,\"colo_name\":7,\"destination_conf\":\"$DEST1\"}"
-bad "colo_name as an array" 400 1006 /colo_name "$(m "$M_TYPE" colo_name)" \
+bad "colo_name as an array" 400 1006 /colo_name "$(m "$M_TYPE" colo_name "a string")" \
 	aw POST "$PA" "{\"type\":\"full\",\"system\":\"magic-transit\",\"time_limit\":5,\"colo_name\":[\"$METRO\"],\"destination_conf\":\"$DEST1\"}"
-bad "destination_conf as an object" 400 1006 /destination_conf "$(m "$M_TYPE" destination_conf)" \
+bad "destination_conf as an object" 400 1006 /destination_conf "$(m "$M_TYPE" destination_conf "a string")" \
 	aw POST "$PA" "{\"type\":\"full\",\"system\":\"magic-transit\",\"time_limit\":5,\"colo_name\":\"$METRO\",\"destination_conf\":{\"uri\":\"$DEST1\"}}"
-bad "filter_v1 as a string" 400 1006 /filter_v1 "$(m "$M_TYPE" filter_v1)" \
+bad "filter_v1 as a string" 400 1006 /filter_v1 "$(m "$M_TYPE" filter_v1 "an object")" \
 	aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":\"protocol=6\"")"
-bad "filter_v1 as a boolean" 400 1006 /filter_v1 "$(m "$M_TYPE" filter_v1)" \
+bad "filter_v1 as a boolean" 400 1006 /filter_v1 "$(m "$M_TYPE" filter_v1 "an object")" \
 	aw POST "$PA" "$(full "$F_OK,\"filter_v1\":true")"
 bad "source_address as a number" 400 1006 /filter_v1/source_address \
-	"$(m "$M_TYPE" source_address)" aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"source_address\":16909060}")"
+	"$(m "$M_TYPE" source_address "a string")" aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"source_address\":16909060}")"
 bad "destination_address as an array" 400 1006 /filter_v1/destination_address \
-	"$(m "$M_TYPE" destination_address)" aw POST "$PA" \
+	"$(m "$M_TYPE" destination_address "a string")" aw POST "$PA" \
 	"$(full "$F_OK,\"filter_v1\":{\"destination_address\":[\"1.2.3.4\"]}")"
-bad "source_port as a string" 400 1006 /filter_v1/source_port "$(m "$M_TYPE" source_port)" \
+bad "source_port as a string" 400 1006 /filter_v1/source_port "$(m "$M_TYPE" source_port "a number")" \
 	aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"source_port\":\"80\"}")"
 bad "destination_port as an object" 400 1006 /filter_v1/destination_port \
-	"$(m "$M_TYPE" destination_port)" aw POST "$PA" "$(full "$F_OK,\"filter_v1\":{\"destination_port\":{}}")"
-bad "protocol as a boolean" 400 1006 /filter_v1/protocol "$(m "$M_TYPE" protocol)" \
+	"$(m "$M_TYPE" destination_port "a number")" aw POST "$PA" "$(full "$F_OK,\"filter_v1\":{\"destination_port\":{}}")"
+bad "protocol as a boolean" 400 1006 /filter_v1/protocol "$(m "$M_TYPE" protocol "a number")" \
 	aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"protocol\":true}")"
-bad "offset_time as a number (epoch seconds)" 400 1006 /offset_time "$(m "$M_TYPE" offset_time)" \
+bad "offset_time as a number (epoch seconds)" 400 1006 /offset_time "$(m "$M_TYPE" offset_time "a string")" \
 	aw POST "$PA" "$(simple "$S_OK,\"offset_time\":$(date +%s)")"
-bad "offset_time as an array" 400 1006 /offset_time "$(m "$M_TYPE" offset_time)" \
+bad "offset_time as an array" 400 1006 /offset_time "$(m "$M_TYPE" offset_time "a string")" \
 	aw POST "$PA" "$(simple "$S_OK,\"offset_time\":[\"$(date -u +%FT%TZ)\"]")"
 
 # --- numbers out of range, fractional, negative, huge ---
 
-bad "simple time_limit 0" 400 1007 /time_limit "$(m "$M_RANGE" time_limit)" \
+bad "simple time_limit 0" 400 1007 /time_limit "$(m "$M_RANGE" time_limit 1 300)" \
 	aw POST "$PA" "$(simple '"time_limit":0,"packet_limit":5')"
-bad "full time_limit -1" 400 1007 /time_limit "$(m "$M_RANGE" time_limit)" \
+bad "full time_limit -1" 400 1007 /time_limit "$(m "$M_RANGE" time_limit 1 86400)" \
 	aw POST "$PA" "$(full '"time_limit":-1')"
-bad "full time_limit 1e30" 400 1007 /time_limit "$(m "$M_RANGE" time_limit)" \
+bad "full time_limit 1e30" 400 1007 /time_limit "$(m "$M_RANGE" time_limit 1 86400)" \
 	aw POST "$PA" "$(full '"time_limit":1e30')"
-bad "full time_limit 2^63 (9223372036854775808)" 400 1007 /time_limit "$(m "$M_RANGE" time_limit)" \
+bad "full time_limit 2^63 (9223372036854775808)" 400 1007 /time_limit "$(m "$M_RANGE" time_limit 1 86400)" \
 	aw POST "$PA" "$(full '"time_limit":9223372036854775808')"
 bad "full time_limit 2^64 (18446744073709551616)" 400 1007 /time_limit \
-	"$(m "$M_RANGE" time_limit)" aw POST "$PA" "$(full '"time_limit":18446744073709551616')"
-bad "full time_limit -2^63-1" 400 1007 /time_limit "$(m "$M_RANGE" time_limit)" \
+	"$(m "$M_RANGE" time_limit 1 86400)" aw POST "$PA" "$(full '"time_limit":18446744073709551616')"
+bad "full time_limit -2^63-1" 400 1007 /time_limit "$(m "$M_RANGE" time_limit 1 86400)" \
 	aw POST "$PA" "$(full '"time_limit":-9223372036854775809')"
-bad "full time_limit 1e400 (beyond a double)" 400 '1006|1007' /time_limit \
-	'time_limit must be (a whole number|between 1 and 86400)' aw POST "$PA" "$(full '"time_limit":1e400')"
-bad "simple time_limit -0.5" 400 1006 /time_limit "$(m "$M_TYPE" time_limit)" \
+# json-c reads 1e400 as an infinite double: not a whole number (api.c get_int).
+bad "full time_limit 1e400 (beyond a double)" 400 1006 /time_limit \
+	"$(m "$M_TYPE" time_limit "a whole number")" aw POST "$PA" "$(full '"time_limit":1e400')"
+bad "simple time_limit -0.5" 400 1006 /time_limit "$(m "$M_TYPE" time_limit "a whole number")" \
 	aw POST "$PA" "$(simple '"time_limit":-0.5,"packet_limit":5')"
-bad "simple packet_limit 2.5" 400 1006 /packet_limit "$(m "$M_TYPE" packet_limit)" \
+bad "simple packet_limit 2.5" 400 1006 /packet_limit "$(m "$M_TYPE" packet_limit "a whole number")" \
 	aw POST "$PA" "$(simple '"time_limit":10,"packet_limit":2.5')"
-bad "simple packet_limit -5" 400 1007 /packet_limit "$(m "$M_RANGE" packet_limit)" \
+bad "simple packet_limit -5" 400 1007 /packet_limit "$(m "$M_RANGE" packet_limit 1 10000)" \
 	aw POST "$PA" "$(simple '"time_limit":10,"packet_limit":-5')"
-bad "simple packet_limit 1e30" 400 1007 /packet_limit "$(m "$M_RANGE" packet_limit)" \
+bad "simple packet_limit 1e30" 400 1007 /packet_limit "$(m "$M_RANGE" packet_limit 1 10000)" \
 	aw POST "$PA" "$(simple '"time_limit":10,"packet_limit":1e30')"
-bad "full byte_limit 0" 400 1007 /byte_limit "$(m "$M_RANGE" byte_limit)" \
+bad "full byte_limit 0" 400 1007 /byte_limit "$(m "$M_RANGE" byte_limit 1 1000000000)" \
 	aw POST "$PA" "$(full '"time_limit":5,"byte_limit":0')"
-bad "full byte_limit 1000000001" 400 1007 /byte_limit "$(m "$M_RANGE" byte_limit)" \
+bad "full byte_limit 1000000001" 400 1007 /byte_limit "$(m "$M_RANGE" byte_limit 1 1000000000)" \
 	aw POST "$PA" "$(full '"time_limit":5,"byte_limit":1000000001')"
-bad "full byte_limit 1.5" 400 1006 /byte_limit "$(m "$M_TYPE" byte_limit)" \
+bad "full byte_limit 1.5" 400 1006 /byte_limit "$(m "$M_TYPE" byte_limit "a whole number")" \
 	aw POST "$PA" "$(full '"time_limit":5,"byte_limit":1.5')"
-bad "full byte_limit 2^64" 400 1007 /byte_limit "$(m "$M_RANGE" byte_limit)" \
+bad "full byte_limit 2^64" 400 1007 /byte_limit "$(m "$M_RANGE" byte_limit 1 1000000000)" \
 	aw POST "$PA" "$(full '"time_limit":5,"byte_limit":18446744073709551616')"
-bad "source_port -1" 400 1007 /filter_v1/source_port "$(m "$M_RANGE" source_port)" \
+bad "source_port -1" 400 1007 /filter_v1/source_port "$(m "$M_RANGE" source_port 0 65535)" \
 	aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"source_port\":-1}")"
-bad "source_port 65536" 400 1007 /filter_v1/source_port "$(m "$M_RANGE" source_port)" \
+bad "source_port 65536" 400 1007 /filter_v1/source_port "$(m "$M_RANGE" source_port 0 65535)" \
 	aw POST "$PA" "$(full "$F_OK,\"filter_v1\":{\"source_port\":65536}")"
-bad "source_port 1e5" 400 1007 /filter_v1/source_port "$(m "$M_RANGE" source_port)" \
+bad "source_port 1e5" 400 1007 /filter_v1/source_port "$(m "$M_RANGE" source_port 0 65535)" \
 	aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"source_port\":1e5}")"
 bad "destination_port 80.5" 400 1006 /filter_v1/destination_port \
-	"$(m "$M_TYPE" destination_port)" aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"destination_port\":80.5}")"
+	"$(m "$M_TYPE" destination_port "a whole number")" aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"destination_port\":80.5}")"
 bad "destination_port 2^64" 400 1007 /filter_v1/destination_port \
-	"$(m "$M_RANGE" destination_port)" aw POST "$PA" \
+	"$(m "$M_RANGE" destination_port 0 65535)" aw POST "$PA" \
 	"$(full "$F_OK,\"filter_v1\":{\"destination_port\":18446744073709551616}")"
-bad "protocol -1" 400 1007 /filter_v1/protocol "$(m "$M_RANGE" protocol)" \
+bad "protocol -1" 400 1007 /filter_v1/protocol "$(m "$M_RANGE" protocol 0 255)" \
 	aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"protocol\":-1}")"
-bad "protocol 6.5" 400 1006 /filter_v1/protocol "$(m "$M_TYPE" protocol)" \
+bad "protocol 6.5" 400 1006 /filter_v1/protocol "$(m "$M_TYPE" protocol "a whole number")" \
 	aw POST "$PA" "$(full "$F_OK,\"filter_v1\":{\"protocol\":6.5}")"
-bad "protocol 2^63" 400 1007 /filter_v1/protocol "$(m "$M_RANGE" protocol)" \
+bad "protocol 2^63" 400 1007 /filter_v1/protocol "$(m "$M_RANGE" protocol 0 255)" \
 	aw POST "$PA" "$(simple "$S_OK,\"filter_v1\":{\"protocol\":9223372036854775808}")"
-bad "time_limit NaN (not JSON) is refused" 400 '1003|1006' - \
-	'(request body is not valid JSON: .+|time_limit must be a whole number)' \
+# NaN and Infinity are not JSON, but json-c 0.16 reads them even in strict mode
+# (as doubles): get_int refuses them as not whole numbers.
+bad "time_limit NaN (not JSON) is refused as not a whole number" 400 1006 /time_limit \
+	"$(m "$M_TYPE" time_limit "a whole number")" \
 	aw POST "$PA" "$(simple '"time_limit":NaN,"packet_limit":5')"
-bad "time_limit Infinity (not JSON) is refused" 400 '1003|1006|1007' - \
-	'(request body is not valid JSON: .+|time_limit must be .+)' \
-	aw POST "$PA" "$(full '"time_limit":Infinity')"
+bad "time_limit Infinity (not JSON) is refused as not a whole number" 400 1006 /time_limit \
+	"$(m "$M_TYPE" time_limit "a whole number")" aw POST "$PA" "$(full '"time_limit":Infinity')"
 bad "time_limit 0x10 (not JSON)" 400 1003 none "$M_JSON" aw POST "$PA" "$(full '"time_limit":0x10')"
 bad "time_limit +10 (not JSON)" 400 1003 none "$M_JSON" aw POST "$PA" "$(full '"time_limit":+10')"
 
 # --- unknown enums ---
 
-bad "type FULL (the enum is case-sensitive)" 400 1008 /type "$(m "$M_ENUM" type)" \
+bad "type FULL (the enum is case-sensitive)" 400 1008 /type "$(m "$M_ENUM" type '"simple" or "full"')" \
 	aw POST "$PA" '{"type":"FULL","system":"magic-transit","time_limit":5}'
-bad "type empty" 400 1008 /type "$(m "$M_ENUM" type)" \
+bad "type empty" 400 1008 /type "$(m "$M_ENUM" type '"simple" or "full"')" \
 	aw POST "$PA" '{"type":"","system":"magic-transit","time_limit":10,"packet_limit":5}'
-bad "system Magic-Transit" 400 1008 /system "$(m "$M_ENUM" system)" \
+bad "system Magic-Transit" 400 1008 /system "$(m "$M_ENUM" system '"magic-transit"')" \
 	aw POST "$PA" '{"type":"simple","system":"Magic-Transit","time_limit":10,"packet_limit":5}'
-bad "system empty" 400 1008 /system "$(m "$M_ENUM" system)" \
+bad "system empty" 400 1008 /system "$(m "$M_ENUM" system '"magic-transit"')" \
 	aw POST "$PA" '{"type":"full","system":"","time_limit":5}'
 
 # --- addresses and prefixes ---
@@ -420,9 +428,11 @@ done
 bad "destination_address 2001:db8::/200 (full)" 400 1009 /filter_v1/destination_address \
 	"$(m "$M_ADDR" destination_address)" aw POST "$PA" \
 	"$(full "$F_OK,\"filter_v1\":{\"destination_address\":\"2001:db8::/200\"}")"
-# json-c decodes \u0000 into the string; a C string ends there.
-bad "source_address with an escaped NUL (1.2.3.4\\u0000x) is not 1.2.3.4" 400 '1006|1009' \
-	/filter_v1/source_address 'source_address must be .+' aw POST "$PA" \
+# json-c decodes \u0000 into the string; a C string ends there: api.c's
+# get_string refuses any string with a NUL.
+M_NUL='%s must be a string without NUL characters'
+bad "source_address with an escaped NUL (1.2.3.4\\u0000x) is not 1.2.3.4" 400 1006 \
+	/filter_v1/source_address "$(m "$M_NUL" source_address)" aw POST "$PA" \
 	"$(full "$F_OK,\"filter_v1\":{\"source_address\":\"1.2.3.4\\u0000x\"}")"
 
 # --- offset_time ---
@@ -435,8 +445,8 @@ for o in yesterday "" 2026-13-01T00:00:00Z 2026-02-30T01:00:00Z 2026-11-29T25:00
 		aw POST "$PA" "$(simple "$S_OK,\"offset_time\":\"$o\"")"
 done
 o="$(date -u -d "@$((now - 60))" +%FT%TZ)\\u0000junk"
-bad "offset_time with an escaped NUL ('$o') is not the time before it" 400 '1006|1010' \
-	/offset_time 'offset_time must be .+' aw POST "$PA" "$(simple "$S_OK,\"offset_time\":\"$o\"")"
+bad "offset_time with an escaped NUL ('$o') is not the time before it" 400 1006 \
+	/offset_time "$(m "$M_NUL" offset_time)" aw POST "$PA" "$(simple "$S_OK,\"offset_time\":\"$o\"")"
 
 # --- bodies that are not one JSON object ---
 
@@ -464,7 +474,10 @@ bad "nesting depth 16 parses (then type is required)" 400 1005 /type "$(m "$M_MI
 bad "invalid UTF-8 in a string (ff fe)" 400 1003 none "$M_JSON" aw POST "$PA" $'{"type":"\xff\xfe"}'
 bad "invalid UTF-8 in a string (truncated sequence e2 82)" 400 1003 none "$M_JSON" \
 	aw POST "$PA" $'{"type":"simple","system":"\xe2\x82"}'
-bad "an overlong UTF-8 sequence (c0 af) is refused" 400 '1003|1008' - '.+' \
+# json-c 0.16's UTF-8 check counts continuation bytes only: it lets the
+# overlong c0 af through, and the type enum refuses it.
+bad "an overlong UTF-8 sequence (c0 af) as type is refused by the enum" 400 1008 /type \
+	"$(m "$M_ENUM" type '"simple" or "full"')" \
 	aw POST "$PA" $'{"type":"\xc0\xaf","system":"magic-transit"}'
 printf '{"type":"simple",\0"system":"magic-transit","time_limit":10,"packet_limit":5}' >"$T/nul1.json"
 bad "a NUL byte between members" 400 1003 none "$M_JSON" aw POST "$PA" "@$T/nul1.json"
@@ -474,8 +487,8 @@ printf '%s\0' "$(simple "$S_OK")" >"$T/nul3.json"
 bad "a NUL byte after a valid object" 400 1003 none "$M_JSON" aw POST "$PA" "@$T/nul3.json"
 printf '\0\0\0\0' >"$T/nul4.json"
 bad "a body of NUL bytes" 400 1003 none "$M_JSON" aw POST "$PA" "@$T/nul4.json"
-bad "colo_name with an escaped NUL (METRO\\u0000x) is not METRO" 400 '1006|1011' /colo_name \
-	'colo_name must be .+' aw POST "$PA" \
+bad "colo_name with an escaped NUL (METRO\\u0000x) is not METRO" 400 1006 /colo_name \
+	"$(m "$M_NUL" colo_name)" aw POST "$PA" \
 	"{\"type\":\"full\",\"system\":\"magic-transit\",\"time_limit\":5,\"colo_name\":\"$METRO\\u0000x\",\"destination_conf\":\"$DEST1\"}"
 
 # Sizes: 64 KiB is the limit (XCAP_API_BODY_MAX).
@@ -508,28 +521,30 @@ bad "'APPLICATION/JSON' is JSON (then type is required)" 400 1005 /type \
 # --- bucket bodies ---
 
 bad "bucket add: destination_conf as a number" 400 1006 /destination_conf \
-	"$(m "$M_TYPE" destination_conf)" aw POST "$PA/ownership" '{"destination_conf":7}'
+	"$(m "$M_TYPE" destination_conf "a string")" aw POST "$PA/ownership" '{"destination_conf":7}'
 bad "bucket add: destination_conf null" 400 1005 /destination_conf \
 	"$(m "$M_MISSING" destination_conf)" aw POST "$PA/ownership" '{"destination_conf":null}'
 bad "bucket add: an array body" 400 1004 none "$M_OBJECT" aw POST "$PA/ownership" "[\"$DEST2\"]"
 bad "bucket add: truncated JSON" 400 1003 none "$M_JSON" aw POST "$PA/ownership" '{"destination_conf":"file:/'
-bad "bucket add: destination_conf of 1100 characters" 400 1012 /destination_conf "$M_DEST" \
+bad "bucket add: destination_conf of 1100 characters" 400 1012 /destination_conf \
+	"$(m "$M_DEST" "too long")" \
 	aw POST "$PA/ownership" "{\"destination_conf\":\"file://$(head -c 1100 /dev/zero | tr '\0' a)\"}"
-bad "bucket add: a relative file:// path" 400 1012 /destination_conf "$M_DEST" \
+bad "bucket add: a relative file:// path" 400 1012 /destination_conf "$(m "$M_DEST" "$D_FILE")" \
 	aw POST "$PA/ownership" '{"destination_conf":"file://relative/dir"}'
-bad "bucket add: a file:// path with .." 400 1012 /destination_conf "$M_DEST" \
+bad "bucket add: a file:// path with .." 400 1012 /destination_conf "$(m "$M_DEST" "$D_FILE")" \
 	aw POST "$PA/ownership" "{\"destination_conf\":\"file://$BUCKET2/../$(basename "$BUCKET2")\"}"
-bad "bucket add: an empty destination_conf" 400 1012 /destination_conf "$M_DEST" \
+bad "bucket add: an empty destination_conf" 400 1012 /destination_conf \
+	"$(m "$M_DEST" "unsupported destination ''; supported schemes: file://, s3://, r2://")" \
 	aw POST "$PA/ownership" '{"destination_conf":""}'
-bad "bucket add: an escaped NUL in destination_conf (DIR\\u0000/x) is not DIR" 400 '1006|1012' \
-	/destination_conf 'destination_conf.+' aw POST "$PA/ownership" \
+bad "bucket add: an escaped NUL in destination_conf (DIR\\u0000/x) is not DIR" 400 1006 \
+	/destination_conf "$(m "$M_NUL" destination_conf)" aw POST "$PA/ownership" \
 	"{\"destination_conf\":\"$DEST4\\u0000/x\"}"
 bad "bucket validate: ownership_challenge missing" 400 1005 /ownership_challenge \
 	"$(m "$M_MISSING" ownership_challenge)" aw POST "$PA/ownership/validate" "{\"destination_conf\":\"$DEST1\"}"
 bad "bucket validate: destination_conf missing" 400 1005 /destination_conf \
 	"$(m "$M_MISSING" destination_conf)" aw POST "$PA/ownership/validate" '{"ownership_challenge":"x"}'
 bad "bucket validate: ownership_challenge as a number" 400 1006 /ownership_challenge \
-	"$(m "$M_TYPE" ownership_challenge)" aw POST "$PA/ownership/validate" \
+	"$(m "$M_TYPE" ownership_challenge "a string")" aw POST "$PA/ownership/validate" \
 	"{\"destination_conf\":\"$DEST1\",\"ownership_challenge\":5}"
 bad "bucket validate: a wrong challenge for a validated bucket leaves it validated" 400 1021 \
 	/ownership_challenge 'the ownership challenge does not match ownership-challenge-[0-9a-f]{32}\.txt' \
@@ -537,24 +552,21 @@ bad "bucket validate: a wrong challenge for a validated bucket leaves it validat
 
 # --- duplicate keys (RFC 8259: names SHOULD be unique; json-c keeps the last) ---
 
-check_begin "bad_input: duplicate keys: the answer and the stored record agree on the last value"
+# api.c validates what json-c keeps, the last value of a name: the create is
+# accepted (a 400 would be clearer, but this is what the code does).
+check_begin "bad_input: duplicate keys: accepted (200), the answer and the stored record agree on the last value"
 NCASES=$((NCASES + 1))
 api aw POST "$PA" "$(full '"time_limit":"x","time_limit":7,"filter_v1":{"protocol":6,"protocol":1}')"
-dup_st=$ST
+expect_ok
 dup=$(jget result.id)
-if [ "$dup_st" = 200 ]; then
-	echo "# duplicate keys are accepted (json-c keeps the last value): a 400 would be clearer"
-	expect_json result.time_limit 7
-	expect_json result.filter_v1 '{"protocol": 1}'
-	api aw GET "$PA/$dup"
-	expect_json result.time_limit 7
-	expect_json result.filter_v1 '{"protocol": 1}'
-	api aw PUT "$PA/$dup/stop" ""
-	expect_empty_204
-else
-	expect_fail 400 ""
-	expect_error '1003|1006' - '.+'
-fi
+expect_json result.time_limit 7
+expect_json result.filter_v1 '{"protocol": 1}'
+api aw GET "$PA/$dup"
+expect_ok
+expect_json result.time_limit 7
+expect_json result.filter_v1 '{"protocol": 1}'
+api aw PUT "$PA/$dup/stop" ""
+expect_empty_204
 resnap
 api_check_end
 
@@ -666,10 +678,10 @@ expect_ok
 expect_unchanged
 api_check_end
 
-check_begin "bad_input: a header too large for the server is refused (4xx) and xcapd keeps answering"
+check_begin "bad_input: a header too large for the server is refused (431) and xcapd keeps answering"
 NCASES=$((NCASES + 1))
 api "bearer:$(head -c 40000 /dev/zero | tr '\0' a)" GET "$PA"
-expect "status $ST is not 4xx" grep -q '^4' <<<"$ST"
+expect_status 431
 expect_unchanged
 api_check_end
 

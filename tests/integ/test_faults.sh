@@ -19,6 +19,7 @@
 #    last seconds succeeds) and a new full capture completes.
 # Parts 1 and 2 need node (skipped without it); part 3 always runs.
 . "$(dirname "$0")/lib_api.sh"
+. "$(dirname "$0")/lib_wait.sh"
 . "$(dirname "$0")/s3/lib_s3.sh"
 HAVE_S3=no
 if command -v node >/dev/null && command -v npm >/dev/null &&
@@ -95,6 +96,12 @@ s3_requests() {
 	s3_control stats | "$PY" -S -c 'import json, sys; print(json.load(sys.stdin)["requests"])'
 }
 
+# s3_took_more N: a condition: the S3 server took more than N requests.
+s3_took_more() {
+	WAIT_LAST="$(s3_requests) requests, $1 before"
+	[ "${WAIT_LAST%% *}" -gt "$1" ] 2>/dev/null
+}
+
 if [ "$HAVE_S3" = yes ]; then
 	# --- 1. SIGKILL during a delivery ---
 
@@ -113,16 +120,16 @@ if [ "$HAVE_S3" = yes ]; then
 	expect "the S3 bucket could not be added and validated ($ST: $(body_excerpt))" \
 		s3_add_validate "$S3DEST"
 	s3_control 'hang?count=1' >/dev/null
+	s3_before=$(s3_requests)
 	expect "the capture could not be created ($ST)" icmp_capture "$S3DEST" 3
-	expect "status did not reach conversion_running within 10 s (last: ${CAP_STATUS:-})" \
-		wait_capture "$CAP_ID" conversion_running 10
+	expect_capture "$CAP_ID" conversion_running 10
 	expect_json result.packets_captured 3
 	expect "the spool file is missing" [ -s "$STATE/spool/$CAP_ID.pcap" ]
+	# The upload is in flight once the server took it (it answers nothing).
+	expect_within 10 "the S3 server taking the upload" s3_took_more "$s3_before"
 	api_check_end
 	kill_id=$CAP_ID
 
-	# The upload is in flight (the server took it and answers nothing).
-	sleep 0.5
 	old_prog=$(xdp_prog_id)
 	xcapd_kill
 	kill_log=$XERR
@@ -140,8 +147,7 @@ if [ "$HAVE_S3" = yes ]; then
 
 	check_begin "faults: the restarted xcapd resumes the delivery, which completes"
 	expect_eq "restarted" yes "$started"
-	expect "status did not reach complete within 15 s (last: ${CAP_STATUS:-}; $(jget result.error_message))" \
-		wait_capture "$kill_id" 'complete' 15
+	expect_capture "$kill_id" complete 15
 	expect "the log does not say the delivery resumes" \
 		grep -q "capture $kill_id: resuming delivery" "$XERR"
 	expect "pcap_$kill_id.pcap is not in the bucket" \
@@ -262,11 +268,31 @@ ping_rx 5 "$RX4"
 expect "packets_captured did not reach 5 within 5 s" wait_captured "$full_id" 5 5
 api_check_end
 
+# full_losses_counted: a condition: the capture counts lost packets (the API and
+# /metrics agree on how many), the history counts samples it could not write
+# (it writes once a second), and xcapd logged the recorder's error.
+full_losses_counted() {
+	local lost cap_lost dropped
+
+	api aw GET "$PA/$full_id"
+	lost=$(jget result.packets_lost)
+	metrics || {
+		WAIT_LAST="/metrics answered $ST"
+		return 1
+	}
+	dropped=$(metric 'xcap_history_dropped_total{cause="write_error"}')
+	cap_lost=$(metric "xcap_capture_packets_total{id=\"$full_id\",account=\"$ACC_A\",counter=\"lost_write_error\"}")
+	WAIT_LAST="packets_lost $lost, lost_write_error $cap_lost, history write_error drops $dropped"
+	[ "${lost:-0}" -gt 0 ] 2>/dev/null && [ "$lost" = "$cap_lost" ] &&
+		[ "${dropped:-0}" -gt 0 ] 2>/dev/null &&
+		grep -q 'recorder .*cannot write: No space left on device' "$XERR"
+}
+
 check_begin "faults: with the state folder full, traffic loses samples and capture packets, counted"
 expect "the tmpfs could not be filled" fill
 ping_rx 40 "$RX4" -s 1000
 rx_settle
-sleep 1.2 # the history is written once a second
+expect_within 5 "the losses counted and logged" full_losses_counted
 api aw GET "$PA/$full_id"
 expect_ok
 expect_json result.status running
@@ -290,14 +316,13 @@ timed_get "$PA"
 expect "GET took ${GET_MS} ms (status $GET_ST)" eval '[ "$GET_ST" = 200 ] && [ "$GET_MS" -lt 1000 ]'
 api_check_end
 
+# The spool file cannot be made: jobs.c's start_full answers -ENOSPC, which
+# api.c's create_capture turns into 500 with code 1500 (not 1017, "no slot").
 check_begin "faults: with the state folder full, a full capture create fails with a clear error"
 api aw POST "$PA" "$(full_body 60 "$DEST1" '"filter_v1":{"protocol":17}')"
-expect "a create on a full disk answered $ST" grep -q '^5' <<<"$ST"
-expect_fail "$ST" ""
-msg=$(jget errors.0.message)
-echo "# $ST: $msg"
-expect "the message does not name the cause: $msg" grep -q 'No space left on device' <<<"$msg"
-expect "the message blames the capture slots: $msg" eval '! grep -q "capture slots\|when a capture ends" <<<"$msg"'
+expect_fail 500 1500
+expect_json errors.0.message "internal error: cannot start the capture: No space left on device"
+echo "# $ST: $(jget errors.0.message)"
 api_check_end
 
 check_begin "faults: the running capture can be stopped while the state folder is full (204)"
@@ -309,9 +334,9 @@ api_check_end
 
 before=$(metrics && metric 'xcap_history_dropped_total{cause="write_error"}')
 rm -f "$SMALL/filler"
-sleep 1.2
 
 check_begin "faults: the capture stopped while the state folder was full is failed, saying why (not running)"
+expect_capture "$full_id" 'failed|complete' 10
 api aw GET "$PA/$full_id"
 expect_ok
 expect_json result.status failed
@@ -322,13 +347,33 @@ expect "error_message does not say the file could not be written: $msg" \
 expect "error_message does not name the cause: $msg" grep -q 'No space left on device' <<<"$msg"
 expect "packets_lost ($(jget result.packets_lost)) is not above 0" [ "$(jget result.packets_lost)" -gt 0 ]
 api_check_end
+
+# history_written SAMPLES BYTES: a condition: /metrics shows at least SAMPLES
+# samples kept and BYTES of history on disk (a sample counts when it is
+# buffered, its bytes once the buffer is written, once a second).
+history_written() {
+	local s b
+
+	metrics || {
+		WAIT_LAST="/metrics answered $ST"
+		return 1
+	}
+	s=$(metric 'xcap_history_samples ')
+	b=$(metric 'xcap_history_bytes ')
+	WAIT_LAST="$s samples, $b bytes (want $1, $2)"
+	[ "${s:-0}" -ge "$1" ] && [ "${b:-0}" -ge "$2" ]
+}
+
 check_begin "faults: once space returns, the history keeps samples again and stops dropping"
 metrics
 d1=$(metric 'xcap_history_dropped_total{cause="write_error"}')
 s1=$(metric 'xcap_history_samples ')
+b1=$(metric 'xcap_history_bytes ')
 ping_rx 20 "$RX4"
 rx_settle
-sleep 1.5
+# 20 echo requests of 98 bytes (14 + 20 + 8 + 56), each with a record header.
+expect_within 5 "the 20 samples written to the history" \
+	history_written $((${s1:-0} + 20)) $((${b1:-0} + 20 * 98))
 expect "metrics are not answered" metrics
 d2=$(metric 'xcap_history_dropped_total{cause="write_error"}')
 s2=$(metric 'xcap_history_samples ')
@@ -352,8 +397,7 @@ api aw POST "$PA" "$(full_body 30 "$DEST1" '"packet_limit":3,"filter_v1":{"proto
 expect_ok
 new_id=$(jget result.id)
 ping_rx 5 "$RX4"
-expect "status did not reach complete within 10 s (last: ${CAP_STATUS:-})" \
-	wait_capture "$new_id" complete 10
+expect_capture "$new_id" complete 10
 expect_eq "ICMP packets delivered" 3 "$(pcap_count "$BUCKET1/pcap_$new_id.pcap" icmp)"
 api aw GET "$PA"
 expect_ok
