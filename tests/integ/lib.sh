@@ -82,7 +82,7 @@ expect_eq() {
 }
 # check_end [FILE...]: on failure the files (xcapd's stderr...) follow as diagnostics.
 check_end() {
-	local why line
+	local name=$CHECK_NAME why line
 
 	if [ -n "$T" ] && [ -s "$T/helpers.failed" ]; then
 		while IFS= read -r line; do
@@ -92,11 +92,11 @@ check_end() {
 	fi
 	CHECK_NAME=
 	if [ ${#CHECK_WHY[@]} -eq 0 ]; then
-		ok "$CHECK_NAME"
+		ok "$name"
 		return 0
 	fi
 	why=$(printf '%s; ' "${CHECK_WHY[@]}")
-	not_ok "$CHECK_NAME" "${why%; }"
+	not_ok "$name" "${why%; }"
 	[ $# -eq 0 ] || diag "$@" 2>/dev/null
 	return 1
 }
