@@ -418,7 +418,7 @@ ping_rx() {
 	in_tx timeout 10 ping -n -q -c "$count" -i 0.05 -W 1 "$@" "$dst" >"$T/ping.out" 2>&1
 	rc=$?
 	[ $rc -eq 0 ] && return 0
-	helper_failed "ping -c $count $* $dst: exit status $rc ($(ping_received) replies): $(tail -n 1 "$T/ping.out")"
+	helper_failed "ping -c $count $* $dst: exit status $rc ($(ping_received) of $count replies): $(tail -n 1 "$T/ping.out")"
 	return $rc
 }
 
