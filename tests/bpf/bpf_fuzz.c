@@ -1178,14 +1178,15 @@ int main(void)
 	}
 	err = xcap_engine_load(engine);
 	if (err) {
-		printf("not ok - bpf_fuzz: xcap_engine_load: %s (errno %d)\n", strerror(-err), -err);
+		printf("not ok - bpf_fuzz: xcap_engine_load: %s (errno %d)\n", strerror(-err),
+		       -err);
 		xcap_engine_close(engine);
 		return 1;
 	}
 	err = arm_all();
 	if (err) {
-		printf("not ok - bpf_fuzz: cannot arm the captures: %s (errno %d)\n", strerror(-err),
-		       -err);
+		printf("not ok - bpf_fuzz: cannot arm the captures: %s (errno %d)\n",
+		       strerror(-err), -err);
 		xcap_engine_close(engine);
 		return 1;
 	}

@@ -620,10 +620,18 @@ static void packet_budget_is_exact(void)
 	static const struct budget_case cases[] = {
 		{ "5 packets", 64, { .packets = 5 }, 64, 5, 0 },
 		{ "1 packet", 64, { .packets = 1 }, 64, 1, 0 },
-		{ "3 packets, 1000 bytes of 250-byte frames", 250, { .packets = 3, .bytes = 1000 },
-		  250, 3, 0 },
-		{ "4 packets and 1000 bytes, both reached by the 4th 250-byte frame", 250,
-		  { .packets = 4, .bytes = 1000 }, 250, 4, 0 },
+		{ "3 packets, 1000 bytes of 250-byte frames",
+		  250,
+		  { .packets = 3, .bytes = 1000 },
+		  250,
+		  3,
+		  0 },
+		{ "4 packets and 1000 bytes, both reached by the 4th 250-byte frame",
+		  250,
+		  { .packets = 4, .bytes = 1000 },
+		  250,
+		  4,
+		  0 },
 	};
 	size_t i;
 
@@ -668,14 +676,26 @@ static void byte_budget_is_exact(void)
 		/* 3 x 300 = 900; a 4th would make 1200 */
 		{ "1000 bytes of 300-byte frames", 300, { .bytes = 1000 }, 300, 3, 1 },
 		/* the budget counts captured bytes: 7 x 128 = 896; an 8th would make 1024 */
-		{ "1000 bytes of 300-byte frames cut to 128", 300, { .bytes = 1000, .snaplen = 128 },
-		  128, 7, 1 },
+		{ "1000 bytes of 300-byte frames cut to 128",
+		  300,
+		  { .bytes = 1000, .snaplen = 128 },
+		  128,
+		  7,
+		  1 },
 		/* 8 x 125 = 1000 exactly */
-		{ "1000 bytes of 300-byte frames cut to 125", 300, { .bytes = 1000, .snaplen = 125 },
-		  125, 8, 0 },
+		{ "1000 bytes of 300-byte frames cut to 125",
+		  300,
+		  { .bytes = 1000, .snaplen = 125 },
+		  125,
+		  8,
+		  0 },
 		/* the byte limit first: 3 x 300 = 900 < 5 packets */
-		{ "5 packets, 1000 bytes of 300-byte frames", 300, { .packets = 5, .bytes = 1000 },
-		  300, 3, 1 },
+		{ "5 packets, 1000 bytes of 300-byte frames",
+		  300,
+		  { .packets = 5, .bytes = 1000 },
+		  300,
+		  3,
+		  1 },
 	};
 	size_t i;
 
