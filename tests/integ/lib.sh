@@ -10,6 +10,9 @@
 #
 # Results follow tests/run: one line "ok - NAME", "not ok - NAME: why" or
 # "skip - NAME: why" per behaviour; diagnostics go on lines starting with "#".
+# A skip that CI=true accepts names a fact of tests/skip-reasons first:
+# "skip - NAME: [ID] why" (tests/README.md). Every helper process's exit status
+# is checked: a failed one makes the check (or the script) fail, see helper_failed.
 
 set -u
 
@@ -43,9 +46,29 @@ not_ok() {
 skip() { echo "skip - $1: $2"; }
 diag() { sed 's/^/# /' "$@"; }
 
+# helper_failed WHAT: a helper process the test started (traffic, a reader, a
+# tool) failed or was killed. Inside a check it becomes one of the check's
+# reasons; outside one, a "not ok" line at the next check_begin or at
+# integ_done. Usable in a subshell ($(...)): the reasons go through a file.
+helper_failed() {
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		echo "$1" >>"$T/helpers.failed"
+	else
+		not_ok "${INTEG_NAME:-$(basename "$0" .sh)}: a helper process failed" "$1"
+	fi
+}
+
+# helpers_outside: a "not ok" line for the helper failures recorded outside a check.
+helpers_outside() {
+	[ -n "$T" ] && [ -s "$T/helpers.failed" ] || return 0
+	not_ok "$INTEG_NAME: helper processes outside a check" "$(paste -sd ';' "$T/helpers.failed")"
+	rm -f "$T/helpers.failed"
+}
+
 # One check collects every unmet expectation and prints one result line:
 #   check_begin NAME; expect_eq WHAT WANT GOT; expect WHY CMD...; check_end
 check_begin() {
+	helpers_outside
 	CHECK_NAME=$1
 	CHECK_WHY=()
 }
@@ -59,13 +82,21 @@ expect_eq() {
 }
 # check_end [FILE...]: on failure the files (xcapd's stderr...) follow as diagnostics.
 check_end() {
-	local why
+	local name=$CHECK_NAME why line
+
+	if [ -n "$T" ] && [ -s "$T/helpers.failed" ]; then
+		while IFS= read -r line; do
+			CHECK_WHY+=("$line")
+		done <"$T/helpers.failed"
+		rm -f "$T/helpers.failed"
+	fi
+	CHECK_NAME=
 	if [ ${#CHECK_WHY[@]} -eq 0 ]; then
-		ok "$CHECK_NAME"
+		ok "$name"
 		return 0
 	fi
 	why=$(printf '%s; ' "${CHECK_WHY[@]}")
-	not_ok "$CHECK_NAME" "${why%; }"
+	not_ok "$name" "${why%; }"
 	[ $# -eq 0 ] || diag "$@" 2>/dev/null
 	return 1
 }
@@ -120,7 +151,8 @@ integ_cleanup() {
 } 2>/dev/null
 
 # integ_init: checks the prerequisites, makes the namespaces, the temporary
-# folder and the cleanup trap. Exits (skip or not ok) when it cannot.
+# folder and the cleanup trap. Exits (not ok) when it cannot: a missing tool is
+# a broken install (tools/install-deps installs them all), not a reason to skip.
 integ_init() {
 	local name tool missing=()
 
@@ -130,12 +162,13 @@ integ_init() {
 		skip "$INTEG_NAME" "needs root"
 		exit 0
 	fi
-	for tool in ip nsenter unshare timeout tcpdump tshark ping nc ss bpftool clang od; do
+	for tool in ip nsenter unshare timeout tcpdump tshark ping nc ss bpftool clang od ps \
+		xdp-loader; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
-		skip "$INTEG_NAME" "missing tools: ${missing[*]} (tools/install-deps installs them)"
-		exit 0
+		not_ok "$INTEG_NAME setup" "missing tools: ${missing[*]} (tools/install-deps installs them)"
+		exit 1
 	fi
 	if [ ! -x "$XCAPD" ]; then
 		not_ok "$INTEG_NAME setup" "$XCAPD not found (run make)"
@@ -155,6 +188,7 @@ integ_init() {
 
 # integ_done: the exit status of the script.
 integ_done() {
+	helpers_outside
 	[ "$FAILED" -eq 0 ]
 	exit
 }
@@ -375,12 +409,17 @@ xcapd_run() {
 # --- traffic (from the sending namespace) ---
 
 # ping_rx COUNT DST [ping options...]: COUNT echo requests to DST, 20 per second;
-# ping's output goes to $T/ping.out (see ping_received).
+# ping's output goes to $T/ping.out (see ping_received). A failed ping (no reply
+# at all, an error, killed after 10 s) is a helper_failed.
 ping_rx() {
-	local count=$1 dst=$2
+	local count=$1 dst=$2 rc
 
 	shift 2
 	in_tx timeout 10 ping -n -q -c "$count" -i 0.05 -W 1 "$@" "$dst" >"$T/ping.out" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] && return 0
+	helper_failed "ping -c $count $* $dst: exit status $rc ($(ping_received) of $count replies): $(tail -n 1 "$T/ping.out")"
+	return $rc
 }
 
 # ping_received: the number of echo replies the last ping_rx received.
@@ -403,15 +442,22 @@ veth_add() {
 		ip -n "$NS_TX" link set "$tx" up && ip -n "$NS_RX" link set "$rx" up
 }
 
-# udp_rx COUNT DST PORT [nc options...]: COUNT datagrams to DST:PORT, one nc each.
+# udp_rx COUNT DST PORT [nc options...]: COUNT datagrams to DST:PORT, one nc
+# each; an nc that fails is a helper_failed.
 udp_rx() {
-	local count=$1 dst=$2 port=$3 i
+	local count=$1 dst=$2 port=$3 i rc ret=0
 
 	shift 3
 	for ((i = 0; i < count; i++)); do
 		printf 'xcap %d\n' "$i" |
-			in_tx timeout 5 nc -u -w1 -q0 "$@" "$dst" "$port" >/dev/null 2>&1
+			in_tx timeout 5 nc -u -w1 -q0 "$@" "$dst" "$port" >/dev/null 2>"$T/nc.err"
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			helper_failed "nc -u $* $dst $port (datagram $i): exit status $rc: $(head -c 200 "$T/nc.err")"
+			ret=1
+		fi
 	done
+	return $ret
 }
 
 # --- reading pcap files ---
@@ -443,7 +489,9 @@ pcap_fields() {
 		args+=(-e "$f")
 	done
 	[ -z "${PCAP_FILTER:-}" ] || args+=(-Y "$PCAP_FILTER")
-	timeout 20 tshark -r "$file" -T fields "${args[@]}" 2>"$T/tshark.err"
+	timeout 20 tshark -r "$file" -T fields "${args[@]}" 2>"$T/tshark.err" && return 0
+	helper_failed "tshark -r $file: exit status $?: $(head -c 200 "$T/tshark.err")"
+	return 1
 }
 
 # one_line: the words of stdin on one line, separated by single spaces.

@@ -47,7 +47,8 @@ EOF
 	chmod 600 "$CFG"
 }
 
-# api_init: integ_init, then the folders and the config. Exits (skip) without curl or python3.
+# api_init: integ_init, then the folders and the config. Exits (not ok)
+# without curl or python3: tools/install-deps installs them.
 api_init() {
 	local tool missing=()
 
@@ -55,8 +56,9 @@ api_init() {
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
-		skip "$(basename "$0" .sh)" "missing tools: ${missing[*]}"
-		exit 0
+		not_ok "$(basename "$0" .sh) setup" \
+			"missing tools: ${missing[*]} (tools/install-deps installs them)"
+		exit 1
 	fi
 	integ_init
 	# The interpreter itself: a version manager's shim costs 0.2 s a call.
@@ -161,9 +163,10 @@ in_api() {
 # the SDK's stop); @FILE for a file; else the JSON text. A body is sent as
 # application/json unless CURL_ARGS set another Content-Type.
 # Sets ST (the HTTP status, 000 when curl failed), RB (the body file) and RH
-# (the header file).
+# (the header file). No answer at all (ST 000) is a helper_failed: no test
+# expects one.
 api() {
-	local auth=$1 method=$2 path=$3 body=${4--} args=() ct a
+	local auth=$1 method=$2 path=$3 body=${4--} args=() ct a rc
 
 	shift 3
 	[ $# -eq 0 ] || shift
@@ -200,8 +203,11 @@ api() {
 	LAST_REQ="$method $path"
 	ST=$(in_api timeout 15 curl -sS --max-time 10 -H 'Expect:' -o "$RB" -D "$RH" \
 		-w '%{http_code}' -X "$method" "${args[@]}" "$@" "$BASE$path" 2>"$T/curl.err")
+	rc=$?
 	[ -n "$ST" ] || ST=000
 	[ -e "$RB" ] || : >"$RB"
+	[ "$ST" != 000 ] ||
+		helper_failed "curl $method $path: no answer (exit status $rc): $(head -c 200 "$T/curl.err")"
 }
 
 # --- reading JSON (python3) ---
@@ -245,7 +251,8 @@ EOF
 # integer code >= 1000 and a string message each, result null; the first
 # error's code and source.pointer as given); prints nothing when it is right.
 envelope_problems() {
-	"$PY" -S "$(dirname "${BASH_SOURCE[0]}")/envelope.py" "$RB" "${1:-}" "${2:-}"
+	"$PY" -S "$(dirname "${BASH_SOURCE[0]}")/envelope.py" "$RB" "${1:-}" "${2:-}" ||
+		echo "envelope.py failed with status $?"
 }
 
 # success_problems [FILE]: the same for a success envelope (success true, errors empty).
@@ -264,6 +271,9 @@ if d.get("errors") != []: p.append("errors is not []")
 if "result" not in d: p.append("no result")
 print("; ".join(p))
 EOF
+	local rc=$?
+
+	[ $rc -eq 0 ] || echo "the envelope checker failed with status $rc"
 }
 
 # --- expectations (inside check_begin ... check_end of lib.sh) ---

@@ -178,7 +178,8 @@ foreign() {
 	expect_eq "program attached afterwards" "$id" "$(xdp_prog_id)"
 	expect_eq "its name" pass "$(xdp_prog_name)"
 	expect "an output file was created" [ ! -e "$T/foreign.pcap" ]
-	ip -n "$NS_RX" link set dev $DEV "$mode" off
+	ip -n "$NS_RX" link set dev $DEV "$mode" off 2>"$T/ip.err" ||
+		helper_failed "ip link set $mode off: $(head -n 1 "$T/ip.err")"
 	check_end "$T/run.err"
 }
 foreign xdpdrv

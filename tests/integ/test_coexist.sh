@@ -4,16 +4,12 @@
 # loaded with xdp-loader, stays attached and keeps counting while xcap attaches,
 # captures and detaches, in both orders, and xcap's file has the packets.
 # Kernels without freplace (the 6.18 of these machines) run one XDP program
-# per interface: the dispatcher cases are skipped with that reason, and what
+# per interface: the dispatcher cases are skipped with that reason
+# ([no-freplace] of tests/skip-reasons, which CI accepts), and what
 # xcap does there instead is checked: it refuses to replace the other program
 # and leaves it working, and a program loaded while xcap captures is refused.
 . "$(dirname "$0")/lib.sh"
-integ_init
-
-if ! command -v xdp-loader >/dev/null; then
-	skip coexist "missing tools: xdp-loader (tools/install-deps installs xdp-tools)"
-	integ_done
-fi
+integ_init # checks for xdp-loader too
 
 # The other program: counts every frame in an array map and passes it.
 cat >"$T/coexist.bpf.c" <<'EOF'
@@ -75,7 +71,9 @@ other_load() {
 	[ -n "$OTHER_ID" ] && [ -n "$OTHER_MAP" ]
 }
 other_unload() {
-	in_rx xdp-loader unload "$DEV" --all >/dev/null 2>&1
+	in_rx xdp-loader unload "$DEV" --all >"$T/unload.out" 2>&1
+	[ -z "$(xdp_status_id coexist)" ] ||
+		helper_failed "xdp-loader unload --all left the counting program on $DEV: $(head -c 200 "$T/unload.out")"
 }
 
 # other_count: the frames the counting program saw, or nothing.
@@ -142,7 +140,12 @@ expect_capture() {
 
 # Which mode libxdp is in here: the counting program behind a dispatcher or alone.
 freplace=no
-bpftool feature probe kernel 2>/dev/null | grep -q 'program_type ext is available' && freplace=yes
+if ! probe=$(bpftool feature probe kernel 2>"$T/probe.err"); then
+	not_ok "coexist setup" "bpftool feature probe kernel failed"
+	diag "$T/probe.err"
+	integ_done
+fi
+! grep -q 'program_type ext is available' <<<"$probe" || freplace=yes
 if ! other_load; then
 	not_ok "coexist setup" "xdp-loader cannot load the counting program on $DEV"
 	diag "$T/loader.out"
@@ -202,7 +205,7 @@ if [ "$freplace" = yes ]; then
 	echo "# this kernel has ext programs, yet libxdp attached '$mode' without a dispatcher"
 	skip coexist "libxdp runs no dispatcher on this kernel (it attached '${mode:-nothing}')"
 else
-	skip coexist "this kernel has no freplace (libxdp dispatcher unavailable)"
+	skip coexist "[no-freplace] this kernel has no freplace (libxdp dispatcher unavailable)"
 fi
 
 # One program per interface: xcap refuses to replace another program...

@@ -47,8 +47,10 @@ if capture_start "$f" --proto tcp --dport 5003; then
 		in_rx ss -Hltn 'sport = :5003' | grep -q . && break
 		sleep 0.05
 	done
-	echo "hello xcap" | in_tx timeout 5 nc -N -w 2 $RX4 5003 >/dev/null 2>&1
+	echo "hello xcap" | in_tx timeout 5 nc -N -w 2 $RX4 5003 >/dev/null 2>"$T/nc-client.err" ||
+		helper_failed "the nc client: exit status $?: $(head -c 200 "$T/nc-client.err")"
 	wait_exit "$nc_pid" 5
+	expect_eq "exit status of the listening nc" 0 "$EXIT_RC"
 	capture_stop
 	expect_eq "exit status" 0 "$CAP_RC"
 	expect_eq "data through the connection" "hello xcap" "$(cat "$T/nc.out")"

@@ -22,9 +22,10 @@ FLOOD=${XCAP_FLOOD_PACKETS:-40000}
 PAYLOAD=1400
 
 # flood COUNT SECONDS: COUNT UDP datagrams of $PAYLOAD bytes to $RX4:9 from the
-# sending namespace, stopping after SECONDS; prints how many were sent.
+# sending namespace, stopping after SECONDS; prints how many were sent. A
+# sender that fails or is killed is a helper_failed.
 flood() {
-	in_tx timeout $(($2 + 5)) "$PY" -S - "$RX4" 9 "$1" "$PAYLOAD" "$2" <<'EOF'
+	in_tx timeout $(($2 + 5)) "$PY" -S - "$RX4" 9 "$1" "$PAYLOAD" "$2" 2>"$T/flood.err" <<'EOF' ||
 import socket, sys, time
 dst, port, count, size, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -41,6 +42,7 @@ while sent < count:
         break
 print(sent)
 EOF
+		helper_failed "the UDP flood sender ($1 datagrams): exit status $?: $(tail -c 200 "$T/flood.err")"
 }
 
 # metrics: GET /metrics (outside the /client/v4 base) into $T/metrics; fails unless 200.
@@ -111,10 +113,10 @@ live_lost=${L:-0}
 # --- a flood while xcapd is stopped: both rings overflow ---
 check_begin "flood: $FLOOD datagrams while xcapd is stopped overflow the frames ring; xcapd drains after"
 t0=$SECONDS
-kill -STOP "$XPID"
+kill -STOP "$XPID" || helper_failed "kill -STOP xcapd: status $?"
 sent=$(flood "$FLOOD" 20)
 rx_settle
-kill -CONT "$XPID"
+kill -CONT "$XPID" || helper_failed "kill -CONT xcapd: status $?"
 expect_eq "datagrams sent" "$FLOOD" "$sent"
 expect "matched != captured + lost 10 s after the flood (see the counters below)" drained 10
 expect "no packet lost (lost $L): the ring did not overflow" [ "${L:-0}" -gt "$live_lost" ]

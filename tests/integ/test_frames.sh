@@ -66,7 +66,8 @@ check_end "$T/cap.err"
 check_begin "flood: -c 300 keeps exactly 300 of 1000 flooded echo requests"
 f=$T/flood.pcap
 if capture_start "$f" --proto icmp -c 300; then
-	in_tx timeout 10 ping -n -q -f -c 1000 $RX4 >"$T/ping.out" 2>&1
+	in_tx timeout 10 ping -n -q -f -c 1000 $RX4 >"$T/ping.out" 2>&1 ||
+		helper_failed "ping -f -c 1000: exit status $? ($(ping_received) replies)"
 	capture_wait 5
 	expect_eq "exit status" 0 "$CAP_RC"
 	expect_eq "packets in the file" 300 "$(pcap_count "$f" icmp and src $TX4)"
@@ -78,7 +79,7 @@ check_end "$T/cap.err"
 
 # MTU 9000: an 8042-byte frame spans several buffers (XDP multi-buffer).
 ip -n "$NS_TX" link set dev tx0 mtu 9000 && ip -n "$NS_RX" link set dev $DEV mtu 9000 ||
-	echo "# cannot set MTU 9000 on the veth pair"
+	helper_failed "ip link set mtu 9000: cannot set MTU 9000 on the veth pair"
 
 check_begin "jumbo: an 8042-byte frame is captured whole and intact"
 f=$T/jumbo.pcap
@@ -115,7 +116,8 @@ check_end "$T/cap.err"
 check_begin "flood: 3000 jumbo frames at full speed, every matched frame accounted for"
 f=$T/jumbo-flood.pcap
 if capture_start "$f" --proto icmp --src $TX4; then
-	in_tx timeout 10 ping -n -q -f -c 3000 -s 8000 $RX4 >"$T/ping.out" 2>&1
+	in_tx timeout 10 ping -n -q -f -c 3000 -s 8000 $RX4 >"$T/ping.out" 2>&1 ||
+		helper_failed "ping -f -c 3000 -s 8000: exit status $? ($(ping_received) replies)"
 	expect_eq "echo replies" 3000 "$(ping_received)"
 	capture_stop
 	s=$T/cap.err

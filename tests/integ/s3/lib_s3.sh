@@ -4,9 +4,11 @@
 # tests/integ/test_s3_*.sh; usable next to lib.sh and lib_api.sh (no names in
 # common, and the server joins lib.sh's BG_PIDS when that exists).
 #
-#   s3_require NAME       prints "skip - NAME: node is absent" and exits 0 when
-#                         node or npm is missing; installs the packages of
-#                         package.json (exact versions) when node_modules is not there
+#   s3_require NAME       prints "not ok - NAME setup: ..." and exits 1 when node
+#                         or npm is missing (tools/install-deps installs them: a
+#                         missing tool is a broken install, never a skip);
+#                         installs the packages of package.json (exact
+#                         versions) when node_modules is not there
 #   s3_start DIR BUCKET...  starts the server on 127.0.0.1 (a free port), objects
 #                         in DIR, with the buckets and the key pair
 #                         $S3_KEY_ID:$S3_SECRET; waits (15 s at most) for it.
@@ -28,8 +30,8 @@ S3_PID='' S3_PORT='' S3_ENDPOINT='' S3_LOG=''
 
 s3_require() {
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-		echo "skip - $1: node is absent (tools/install-deps installs nodejs and npm)"
-		exit 0
+		echo "not ok - $1 setup: node or npm is missing (tools/install-deps installs nodejs and npm)"
+		exit 1
 	fi
 	[ -d "$S3_DIR/node_modules/s3rver" ] && [ -d "$S3_DIR/node_modules/@smithy/signature-v4" ] &&
 		return 0

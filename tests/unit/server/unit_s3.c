@@ -5,7 +5,8 @@
  * does it), the live cases instead, against that server: s3rver behind the
  * SigV4-checking proxy of tests/integ/s3/server.js, whose fault injection
  * (/__xcap_test/...) stands for a failing or stopped server. Without it they
- * print skip lines.
+ * are not run at all (no skip lines: the integ tier runs them and checks that
+ * every RUN_LIVE case below reported a result).
  *   S3_TEST_ENDPOINT  http://127.0.0.1:PORT (the proxy)
  *   S3_TEST_BUCKET    an existing bucket
  *   S3_TEST_KEY_ID, S3_TEST_SECRET  a key pair the proxy knows
@@ -685,13 +686,11 @@ static void live_storage_wrong_keys(void)
 	CHECK(ret == -EACCES && strstr(err, "SignatureDoesNotMatch"), "%d %s", ret, err);
 }
 
-#define RUN_LIVE(fn)                                                         \
-	do {                                                                 \
-		if (endpoint)                                                \
-			RUN_TEST(fn);                                        \
-		else                                                         \
-			SKIP_TEST(fn, "S3_TEST_ENDPOINT is not set (run by " \
-				      "tests/integ/test_s3_client.sh)");     \
+/* tests/integ/test_s3_client.sh counts the lines of this form to know how many must run. */
+#define RUN_LIVE(fn)                  \
+	do {                          \
+		if (endpoint)         \
+			RUN_TEST(fn); \
 	} while (0)
 
 int main(void)
@@ -716,6 +715,7 @@ int main(void)
 		RUN_TEST(mask_secrets);
 		RUN_TEST(xml_error_bodies);
 		RUN_TEST(closed_port_retried);
+		printf("# the live cases run in the integ tier (tests/integ/test_s3_client.sh)\n");
 	}
 	RUN_LIVE(live_wrong_secret_refused);
 	RUN_LIVE(live_unknown_key_refused);
