@@ -237,14 +237,14 @@ if [ "$HAVE_S3" = yes ]; then
 	expect "an XDP program is still attached to $DEV" eval '! xdp_attached'
 	check_end "$XERR"
 else
-	skip "faults: SIGKILL during delivery and S3 faults" "node is absent"
+	not_ok "faults: SIGKILL during delivery and S3 faults" "node is absent (tools/install-deps installs it)"
 fi
 
 # --- 3. A state folder that fills up ---
 
 mkdir -p "$SMALL"
 if ! mount -t tmpfs -o size=2m "xcap-faults-$$" "$SMALL" 2>"$T/mount.err"; then
-	skip "faults: a full state folder" "cannot mount a tmpfs: $(cat "$T/mount.err")"
+	not_ok "faults: a full state folder" "cannot mount a tmpfs: $(cat "$T/mount.err")"
 	integ_done
 fi
 STATE=$SMALL
