@@ -24,7 +24,7 @@
 #include "server/jobs.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "server/storage.h"
+#include "server/dest.h"
 #include "server/store.h"
 
 #define BASE_PATH "/client/v4"
@@ -325,7 +325,7 @@ static json_object *masked_conf(const char *conf)
 {
 	char masked[1024];
 
-	xcap_storage_mask(conf, masked, sizeof(masked));
+	xcap_dest_mask(conf, masked, sizeof(masked));
 	return json_object_new_string(masked);
 }
 
@@ -787,7 +787,7 @@ static int add_bucket(struct ctx *c)
 		return -1;
 	if (strlen(conf) >= sizeof(b.destination_conf))
 		return fail(c, E_DEST, "/destination_conf", "too long");
-	if (xcap_storage_parse(conf, &c->api->cfg->accounts[c->account_idx], &d, err, sizeof(err)))
+	if (xcap_dest_parse(conf, &c->api->cfg->accounts[c->account_idx], &d, err, sizeof(err)))
 		return fail(c, E_DEST, "/destination_conf", err);
 	if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) || xcap_ids_random_hex(b.token, 32))
 		return fail(c, E_INTERNAL, NULL, "no randomness");
@@ -795,7 +795,7 @@ static int add_bucket(struct ctx *c)
 	snprintf(b.destination_conf, sizeof(b.destination_conf), "%s", conf);
 	snprintf(b.filename, sizeof(b.filename), "ownership-challenge-%s.txt", b.id);
 	b.submitted_ns = c->now_ns;
-	if (xcap_storage_put(&d, b.filename, b.token, strlen(b.token), err, sizeof(err)))
+	if (xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err)))
 		return fail(c, E_BUCKET_WRITE, NULL, err);
 	if (xcap_store_bucket_put(c->api->store, &b))
 		return fail(c, E_INTERNAL, NULL, "cannot store the bucket");
@@ -823,19 +823,14 @@ static int list_buckets(struct ctx *c)
 static bool challenge_ok(const struct xcap_account *acc, const struct xcap_bucket_rec *b,
 			 const char *answer)
 {
-	char content[128], err[256];
 	struct xcap_dest d;
-	size_t n;
+	char err[256];
 
 	if (!strcmp(answer, b->token))
 		return true;
-	if (strcmp(answer, b->filename) ||
-	    xcap_storage_parse(b->destination_conf, acc, &d, err, sizeof(err)) ||
-	    xcap_storage_get(&d, b->filename, content, sizeof(content), err, sizeof(err)))
-		return false;
-	n = strcspn(content, "\r\n");
-	content[n] = '\0';
-	return !strcmp(content, b->token);
+	return !strcmp(answer, b->filename) &&
+	       !xcap_dest_parse(b->destination_conf, acc, &d, err, sizeof(err)) &&
+	       xcap_dest_challenge_holds(&d, b->filename, b->token);
 }
 
 static int validate_bucket(struct ctx *c)

@@ -22,7 +22,7 @@
 #include "agent/query.h"
 #include "agent/recorder.h"
 #include "common/clock.h"
-#include "server/storage.h"
+#include "server/dest.h"
 
 #define SPOOL_DIR "spool"
 #define SIMPLE_DIR "simple" /* the files that /download serves */
@@ -206,9 +206,9 @@ static void deliver_now(struct xcap_jobs *j, struct xcap_capture_rec *r)
 	transition(j, r, XCAP_ST_CONVERSION_RUNNING);
 	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
 	acc = xcap_config_account(j->cfg, r->account);
-	if (xcap_storage_parse(r->destination_conf, acc >= 0 ? &j->cfg->accounts[acc] : NULL, &d,
-			       err, sizeof(err)) ||
-	    xcap_storage_deliver(&d, spool, name, err, sizeof(err))) {
+	if (xcap_dest_parse(r->destination_conf, acc >= 0 ? &j->cfg->accounts[acc] : NULL, &d, err,
+			    sizeof(err)) ||
+	    xcap_dest_deliver(&d, spool, name, err, sizeof(err))) {
 		set_error(r, "delivery to the bucket failed: %s; the file is kept at %s", err,
 			  spool);
 		pr_warn("capture %s: %s\n", r->id, r->error_message);
