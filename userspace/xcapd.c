@@ -490,7 +490,7 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (s->sigfd < 0)
 		return -errno;
-	s->store = xcap_store_open(cfg->state_dir);
+	s->store = xcap_store_sqlite_open(cfg->state_dir, cfg);
 	if (!s->store)
 		return -errno;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -219,7 +219,7 @@ static void service_start(void)
 	fuzz_rm_rf(bucket_dir, false);
 	if (mkdir(state_dir, 0700) || mkdir(bucket_dir, 0700))
 		abort();
-	store = xcap_store_open(state_dir);
+	store = xcap_store_sqlite_open(state_dir, cfg);
 	jobs = store ? xcap_jobs_new(cfg, store, NULL, NULL) : NULL;
 	api = jobs ? xcap_api_new(cfg, store, jobs) : NULL;
 	if (!api) {

@@ -138,11 +138,6 @@ static const char *const bucket_status_names[] = {
 	[XCAP_BUCKET_FAILED] = "failed",
 };
 
-struct rate_window {
-	int64_t start_ns;
-	uint32_t count;
-};
-
 /* Requests answered, by route and HTTP status (a handful of pairs in practice). */
 struct request_count {
 	const char *route;
@@ -156,7 +151,6 @@ struct xcap_api {
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
 	struct xcap_jobs *jobs;
-	struct rate_window simple_rate[XCAP_CFG_MAX_ACCOUNTS];
 	struct request_count requests[REQUEST_COUNTS_MAX];
 	int n_requests;
 };
@@ -167,7 +161,7 @@ struct ctx {
 	const struct xcap_api_request *req;
 	struct xcap_api_response *resp;
 	const char *account; /* the {account_id} of the path */
-	int account_idx;
+	struct xcap_account acc; /* its record: quotas, S3 keys */
 	const char *id; /* {pcap_id} or {ownership_id} */
 	const char *route; /* its name in /metrics */
 	json_object *body;
@@ -630,25 +624,25 @@ static int get_full(struct ctx *c, struct xcap_capture_rec *r)
 	return 0;
 }
 
-/* Per-account limits: simple creates per minute, full captures at once. */
+/*
+ * Per-account limits: simple creates per minute (counted here, given back by
+ * the caller if the create fails after), full captures at once.
+ */
 static int check_limits(struct ctx *c, const struct xcap_capture_rec *r)
 {
-	const struct xcap_account *acc = &c->api->cfg->accounts[c->account_idx];
-	struct rate_window *w = &c->api->simple_rate[c->account_idx];
-	int64_t elapsed = c->now_ns - w->start_ns;
+	const struct xcap_account *acc = &c->acc;
+	int64_t retry_ns;
 	int active;
 
 	if (r->type == XCAP_TYPE_SIMPLE) {
-		if (elapsed >= 60 * NSEC_PER_SEC || elapsed < 0) {
-			w->start_ns = c->now_ns;
-			w->count = 0;
-			elapsed = 0;
-		}
-		if (acc->simple_per_minute && w->count >= acc->simple_per_minute) {
-			c->resp->retry_after =
-				(60 * NSEC_PER_SEC - elapsed + NSEC_PER_SEC - 1) / NSEC_PER_SEC;
+		active = xcap_store_rate_take(c->api->store, c->account, c->now_ns,
+					      60 * NSEC_PER_SEC, acc->simple_per_minute, &retry_ns);
+		if (active == -EAGAIN) {
+			c->resp->retry_after = (retry_ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC;
 			return fail(c, E_RATE_SIMPLE, NULL, acc->simple_per_minute);
 		}
+		if (active)
+			return fail(c, E_INTERNAL, NULL, "cannot read the store");
 		return 0;
 	}
 	active = xcap_store_capture_count_active_full(c->api->store, c->account);
@@ -681,19 +675,22 @@ static int create_capture(struct ctx *c)
 	if ((r.type == XCAP_TYPE_FULL ? get_full(c, &r) : get_simple(c, &r)) ||
 	    get_filter(c, &f, &r) || check_limits(c, &r))
 		return -1;
-	if (xcap_ids_random_hex(r.id, XCAP_ID_LEN / 2))
-		return fail(c, E_INTERNAL, NULL, "no randomness");
 	snprintf(r.account, sizeof(r.account), "%s", c->account);
 	r.submitted_ns = c->now_ns;
-	ret = xcap_jobs_start(c->api->jobs, &r, &f, err, sizeof(err));
+	ret = xcap_ids_random_hex(r.id, XCAP_ID_LEN / 2);
+	if (ret)
+		snprintf(err, sizeof(err), "no randomness");
+	else
+		ret = xcap_jobs_start(c->api->jobs, &r, &f, err, sizeof(err));
+	/* Only a capture that was created counts against the rate. */
+	if (ret && r.type == XCAP_TYPE_SIMPLE)
+		xcap_store_rate_refund(c->api->store, c->account);
 	if (ret == -ENODEV)
 		return fail(c, E_NO_INTERFACE, NULL, err);
 	if (ret == -EBUSY)
 		return fail(c, E_NO_SLOT, NULL, err);
 	if (ret)
 		return fail(c, E_INTERNAL, NULL, err);
-	if (r.type == XCAP_TYPE_SIMPLE)
-		c->api->simple_rate[c->account_idx].count++;
 	return respond_result(c, capture_json(c->api, &r));
 }
 
@@ -787,7 +784,7 @@ static int add_bucket(struct ctx *c)
 		return -1;
 	if (strlen(conf) >= sizeof(b.destination_conf))
 		return fail(c, E_DEST, "/destination_conf", "too long");
-	if (xcap_dest_parse(conf, &c->api->cfg->accounts[c->account_idx], &d, err, sizeof(err)))
+	if (xcap_dest_parse(conf, &c->acc, &d, err, sizeof(err)))
 		return fail(c, E_DEST, "/destination_conf", err);
 	if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) || xcap_ids_random_hex(b.token, 32))
 		return fail(c, E_INTERNAL, NULL, "no randomness");
@@ -847,7 +844,7 @@ static int validate_bucket(struct ctx *c)
 		return fail(c, E_BUCKET_NOT_FOUND, "/destination_conf");
 	if (err)
 		return fail(c, E_INTERNAL, NULL, "cannot read the store");
-	if (challenge_ok(&c->api->cfg->accounts[c->account_idx], &b, answer)) {
+	if (challenge_ok(&c->acc, &b, answer)) {
 		b.status = XCAP_BUCKET_SUCCESS;
 		b.validated_ns = c->now_ns;
 	} else if (b.status == XCAP_BUCKET_SUCCESS) {
@@ -892,12 +889,13 @@ static void count_request(struct xcap_api *api, const char *route, int status)
 		api->requests[api->n_requests++] = (struct request_count){ route, status, 1 };
 }
 
-static const struct xcap_credential *authenticate(struct ctx *c);
+static bool authenticate(struct ctx *c, const char *account, struct xcap_grant *grant);
 
 /* Prometheus text format; any valid credential may read it. */
 static int serve_metrics(struct ctx *c)
 {
 	struct xcap_api *api = c->api;
+	struct xcap_grant grant;
 	size_t len = 0;
 	char *text = NULL;
 	FILE *f;
@@ -908,7 +906,7 @@ static int serve_metrics(struct ctx *c)
 		snprintf(c->resp->allow, sizeof(c->resp->allow), "GET");
 		return fail(c, E_METHOD, NULL, c->req->method);
 	}
-	if (!authenticate(c))
+	if (!authenticate(c, NULL, &grant))
 		return -1;
 	f = open_memstream(&text, &len);
 	if (!f)
@@ -1010,17 +1008,6 @@ static bool printable_token(const char *s)
 	return true;
 }
 
-/* Compares secrets in time that depends on their lengths only. */
-static bool secret_equal(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i;
-	unsigned char diff = la != lb;
-
-	for (i = 0; i < la; i++)
-		diff |= a[i] ^ b[i < lb ? i : 0];
-	return !diff;
-}
-
 /* Checks the form of the credential headers: an error of the table, or -1 when well formed. */
 static int auth_form_error(const struct xcap_api_request *req)
 {
@@ -1042,43 +1029,35 @@ static int auth_form_error(const struct xcap_api_request *req)
 	return -1;
 }
 
-static const struct xcap_credential *find_credential(const struct xcap_config *cfg,
-						     const struct xcap_api_request *req)
+/* Finds what the credential of the request grants; answers the error itself and returns false. */
+static bool authenticate(struct ctx *c, const char *account, struct xcap_grant *grant)
 {
-	const char *token = req->authorization ? req->authorization + 7 : NULL;
-	int i;
-
-	for (i = 0; i < cfg->n_creds; i++) {
-		const struct xcap_credential *cr = &cfg->creds[i];
-
-		if (token ? !cr->email[0] && secret_equal(cr->secret, token) :
-			    cr->email[0] && !strcasecmp(cr->email, req->auth_email) &&
-				    secret_equal(cr->secret, req->auth_key))
-			return cr;
-	}
-	return NULL;
-}
-
-/* Finds the credential of the request; answers the error itself and returns NULL. */
-static const struct xcap_credential *authenticate(struct ctx *c)
-{
-	const struct xcap_credential *cred;
-	int err = auth_form_error(c->req);
+	const struct xcap_api_request *req = c->req;
+	struct xcap_auth auth = {
+		.token = req->authorization ? req->authorization + 7 : NULL,
+		.email = req->auth_email,
+		.key = req->auth_key,
+	};
+	int err = auth_form_error(req), ret;
 
 	if (err < 0) {
-		cred = find_credential(c->api->cfg, c->req);
-		if (cred)
-			return cred;
-		err = c->req->authorization ? E_BAD_TOKEN : E_AUTH;
+		ret = xcap_store_credential_find(c->api->store, &auth, account, grant);
+		if (!ret)
+			return true;
+		if (ret != -ENOENT) {
+			fail(c, E_INTERNAL, NULL, "cannot read the store");
+			return false;
+		}
+		err = req->authorization ? E_BAD_TOKEN : E_AUTH;
 	}
 	fail(c, err, NULL);
-	return NULL;
+	return false;
 }
 
 static int route(struct ctx *c)
 {
-	const struct xcap_credential *cred;
 	const struct route *found = NULL;
+	struct xcap_grant grant;
 	char buf[1024], *segs[MAX_SEGS];
 	bool path_known = false;
 	size_t i;
@@ -1108,13 +1087,12 @@ static int route(struct ctx *c)
 	c->id = n > 3 && strcmp(segs[3], "ownership") ? segs[3] : n > 4 ? segs[4] : NULL;
 	if (!valid_id(c->account) || (c->id && !valid_id(c->id)))
 		return fail(c, E_BAD_ID, NULL, c->req->path);
-	cred = authenticate(c);
-	if (!cred)
+	if (!authenticate(c, c->account, &grant))
 		return -1;
-	c->account_idx = xcap_config_account(c->api->cfg, c->account);
-	if ((found->write && !cred->write) || c->account_idx < 0 ||
-	    !(cred->accounts & (1ULL << c->account_idx)))
+	if ((found->write && !grant.write) || !grant.account)
 		return fail(c, E_AUTH, NULL);
+	if (xcap_store_account_get(c->api->store, c->account, &c->acc))
+		return fail(c, E_INTERNAL, NULL, "cannot read the store");
 	return found->handle(c);
 }
 

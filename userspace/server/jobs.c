@@ -199,15 +199,15 @@ static void retry_unsaved(struct xcap_jobs *j)
 static void deliver_now(struct xcap_jobs *j, struct xcap_capture_rec *r)
 {
 	char spool[PATH_MAX], name[64], err[512];
+	struct xcap_account acc;
 	struct xcap_dest d;
-	int acc;
 
 	spool_path(j, r->id, spool, sizeof(spool));
 	transition(j, r, XCAP_ST_CONVERSION_RUNNING);
 	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
-	acc = xcap_config_account(j->cfg, r->account);
-	if (xcap_dest_parse(r->destination_conf, acc >= 0 ? &j->cfg->accounts[acc] : NULL, &d, err,
-			    sizeof(err)) ||
+	if (xcap_dest_parse(r->destination_conf,
+			    xcap_store_account_get(j->store, r->account, &acc) ? NULL : &acc, &d,
+			    err, sizeof(err)) ||
 	    xcap_dest_deliver(&d, spool, name, err, sizeof(err))) {
 		set_error(r, "delivery to the bucket failed: %s; the file is kept at %s", err,
 			  spool);
