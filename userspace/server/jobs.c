@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The capture state machine: arm, end at a limit, deliver, and recover after a restart. */
 #include <errno.h>
-#include <ifaddrs.h>
-#include <linux/if_link.h>
-#include <netpacket/packet.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,24 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/util.h"
-#include "agent/capture.h"
 #include "server/config.h"
 #include "server/jobs.h"
 #include "common/log.h"
-#include "agent/pcap.h"
-#include "agent/query.h"
-#include "agent/recorder.h"
 #include "common/clock.h"
 #include "server/dest.h"
+#include "server/runner.h"
 
 #define SPOOL_DIR "spool"
 #define SIMPLE_DIR "simple" /* the files that /download serves */
 
-/* A full capture that is running in this process. */
+/* A full capture that this process armed through the runner. */
 struct job {
 	char id[XCAP_ID_LEN + 1];
 	char account[XCAP_ID_LEN + 1];
-	struct xcap_capture *cap; /* NULL: free entry */
+	bool armed; /* false: free entry */
 };
 
 /* A finished capture waiting for the delivery worker. */
@@ -65,9 +59,8 @@ struct xcap_jobs {
 	struct unsaved *unsaved;
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
-	struct xcap_engine *engine;
-	struct xcap_recorder *recorder;
-	struct job running[XCAP_MAX_CAPTURES];
+	struct xcap_runner *runner;
+	struct job running[XCAP_MAX_CAPTURES]; /* a runner arms XCAP_MAX_CAPTURES at most */
 	struct delivery_queue q;
 	uint64_t delivered_ok; /* updated by the worker: atomics */
 	uint64_t delivered_failed;
@@ -93,7 +86,7 @@ static int make_dir(const struct xcap_config *cfg, const char *name)
 }
 
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
-				struct xcap_engine *engine, struct xcap_recorder *recorder)
+				struct xcap_runner *runner)
 {
 	struct xcap_jobs *j;
 
@@ -104,8 +97,7 @@ struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store
 		return NULL;
 	j->cfg = cfg;
 	j->store = store;
-	j->engine = engine;
-	j->recorder = recorder;
+	j->runner = runner;
 	pthread_mutex_init(&j->q.lock, NULL);
 	pthread_mutex_init(&j->unsaved_lock, NULL);
 	pthread_cond_init(&j->q.wake, NULL);
@@ -281,10 +273,8 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 	char spool[PATH_MAX];
 	int err;
 
-	err = xcap_capture_stop(job->cap);
-	xcap_capture_counters(job->cap, &c);
-	xcap_capture_free(job->cap);
-	job->cap = NULL;
+	err = xcap_runner_stop(j->runner, job->id, &c);
+	job->armed = false;
 	if (xcap_store_capture_get(j->store, job->account, job->id, &r))
 		return;
 	copy_counters(&r, &c);
@@ -314,7 +304,7 @@ static struct job *find_job(struct xcap_jobs *j, const char *id)
 	int i;
 
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
-		if (j->running[i].cap && !strcmp(j->running[i].id, id))
+		if (j->running[i].armed && !strcmp(j->running[i].id, id))
 			return &j->running[i];
 	return NULL;
 }
@@ -322,48 +312,42 @@ static struct job *find_job(struct xcap_jobs *j, const char *id)
 static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		      char *err, size_t err_size)
 {
-	struct xcap_capture_opts o = {
-		.filter = *f,
-		.limits = { .packets = r->packet_limit, .bytes = r->byte_limit },
-		.time_limit_s = r->time_limit,
-		/* A crash must leave on disk what was captured up to the last tick. */
-		.flush_each_batch = true,
-	};
-	struct job *job = NULL;
 	char spool[PATH_MAX];
+	struct xcap_run run = {
+		.id = r->id,
+		.account = r->account,
+		.filter = *f,
+		.packet_limit = r->packet_limit,
+		.byte_limit = r->byte_limit,
+		.time_limit_s = r->time_limit,
+		.path = spool,
+	};
+	struct xcap_capture_counters c;
+	struct job *job = NULL;
 	int i, ret;
 
-	if (!j->engine) {
-		snprintf(err, err_size,
-			 "this xcapd captures on no interface (configure interfaces)");
-		return -ENODEV;
-	}
 	for (i = 0; i < XCAP_MAX_CAPTURES && !job; i++)
-		if (!j->running[i].cap)
+		if (!j->running[i].armed)
 			job = &j->running[i];
 	if (!job) {
 		snprintf(err, err_size, "all %d capture slots are in use", XCAP_MAX_CAPTURES);
 		return -EBUSY;
 	}
 	spool_path(j, r->id, spool, sizeof(spool));
-	o.path = spool;
-	job->cap = xcap_capture_start(j->engine, &o);
-	if (!job->cap) {
-		ret = -errno;
-		snprintf(err, err_size, "cannot start the capture: %s", strerror(-ret));
+	ret = xcap_runner_arm(j->runner, &run, err, err_size);
+	if (ret)
 		return ret;
-	}
 	r->status = XCAP_ST_RUNNING;
 	ret = xcap_store_capture_put(j->store, r);
 	if (ret) {
-		xcap_capture_free(job->cap);
-		job->cap = NULL;
+		xcap_runner_stop(j->runner, r->id, &c);
 		unlink(spool);
 		snprintf(err, err_size, "cannot store the capture");
 		return ret;
 	}
 	snprintf(job->id, sizeof(job->id), "%s", r->id);
 	snprintf(job->account, sizeof(job->account), "%s", r->account);
+	job->armed = true;
 	pr_info("capture %s: running\n", r->id);
 	return 0;
 }
@@ -396,33 +380,32 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 		.filter = *f,
 		.limit = r->packet_limit,
 	};
-	struct xcap_query_stats st = {};
+	struct xcap_run_result res;
 	char path[PATH_MAX + 64], span[128], from[32], to[32];
 	int err;
 
-	if (!j->recorder) {
+	r->status = XCAP_ST_RUNNING;
+	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
+	err = xcap_runner_query(j->runner, &q, path, &res);
+	if (err == -EOPNOTSUPP) {
 		set_error(r,
 			  "this xcapd keeps no sampled history (no interface, or sample_rate 0)");
 		return;
 	}
-	/* Samples still in the ring belong to the window too. */
-	xcap_engine_drain(j->engine);
-	r->status = XCAP_ST_RUNNING;
-	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
-	err = xcap_query_run(j->recorder, &q, path, &st);
 	if (err) {
 		set_error(r, "the sampled history could not be queried into a file: %s",
 			  strerror(-err));
 		return;
 	}
-	r->packets_matched = st.matched;
-	xcap_pcap_count(path, &r->packets_captured, &r->bytes_captured);
+	r->packets_matched = res.stats.matched;
+	r->packets_captured = res.packets;
+	r->bytes_captured = res.bytes;
 	if (r->packets_captured) {
 		r->status = XCAP_ST_SUCCESS;
 		return;
 	}
 	unlink(path);
-	describe_span(&st, span, sizeof(span));
+	describe_span(&res.stats, span, sizeof(span));
 	xcap_clock_format(q.from_ns, from, sizeof(from));
 	xcap_clock_format(q.to_ns, to, sizeof(to));
 	set_error(r, "no sampled packet matched the filter between %s and %s; %s", from, to, span);
@@ -459,12 +442,13 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop
 
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)
 {
-	struct xcap_capture_counters c;
+	struct xcap_run_progress p;
 	struct job *job = find_job(j, r->id);
 	struct unsaved *u;
 
-	if (job && !xcap_capture_counters(job->cap, &c))
-		copy_counters(r, &c);
+	/* Only the counters are read: no time is needed to tell whether it is done. */
+	if (job && !xcap_runner_progress(j->runner, job->id, 0, &p))
+		copy_counters(r, &p.counters);
 	pthread_mutex_lock(&j->unsaved_lock);
 	for (u = j->unsaved; u; u = u->next)
 		if (!strcmp(u->rec.id, r->id))
@@ -478,7 +462,8 @@ static void metric(FILE *out, const char *name, const char *help, const char *la
 		name, name, labels, (unsigned long long)v);
 }
 
-static void capture_metrics(FILE *out, const struct job *job)
+static void capture_metrics(FILE *out, const struct xcap_capture_counters *c, const char *id,
+			    const char *account)
 {
 	static const struct {
 		const char *name;
@@ -492,16 +477,13 @@ static void capture_metrics(FILE *out, const struct job *job)
 		{ "lost_userspace", offsetof(struct xcap_capture_counters, user_dropped) },
 		{ "lost_write_error", offsetof(struct xcap_capture_counters, write_errors) },
 	};
-	struct xcap_capture_counters c;
 	size_t i;
 
-	if (xcap_capture_counters(job->cap, &c))
-		return;
 	for (i = 0; i < ARRAY_SIZE(fields); i++)
 		fprintf(out,
 			"xcap_capture_packets_total{id=\"%s\",account=\"%s\",counter=\"%s\"} %llu\n",
-			job->id, job->account, fields[i].name,
-			*(unsigned long long *)((char *)&c + fields[i].off));
+			id, account, fields[i].name,
+			*(unsigned long long *)((char *)c + fields[i].off));
 }
 
 static void gauge(FILE *out, const char *name, const char *help, uint64_t v)
@@ -510,95 +492,81 @@ static void gauge(FILE *out, const char *name, const char *help, uint64_t v)
 		name, (unsigned long long)v);
 }
 
-static void recorder_metrics(FILE *out, struct xcap_recorder *rec)
+static void recorder_metrics(FILE *out, const struct xcap_recorder_stats *st)
 {
-	struct xcap_recorder_stats st;
-
-	xcap_recorder_stats(rec, &st);
 	gauge(out, "history_oldest_seconds", "Oldest sample kept (epoch seconds).",
-	      st.oldest_ns / NSEC_PER_SEC);
+	      st->oldest_ns / NSEC_PER_SEC);
 	gauge(out, "history_newest_seconds", "Newest sample kept (epoch seconds).",
-	      st.newest_ns / NSEC_PER_SEC);
-	gauge(out, "history_bytes", "Disk used by the sampled history.", st.bytes);
-	gauge(out, "history_samples", "Samples kept.", st.samples);
+	      st->newest_ns / NSEC_PER_SEC);
+	gauge(out, "history_bytes", "Disk used by the sampled history.", st->bytes);
+	gauge(out, "history_samples", "Samples kept.", st->samples);
 	metric(out, "history_dropped_total", "Samples not kept, by cause.", "{cause=\"rate_cap\"}",
-	       st.dropped_rate);
+	       st->dropped_rate);
 	fprintf(out, "xcap_history_dropped_total{cause=\"write_error\"} %llu\n",
-		(unsigned long long)st.dropped_error);
+		(unsigned long long)st->dropped_error);
 }
 
-/*
- * What each configured interface received and dropped, from the kernel's own
- * counters (netlink, so in xcapd's network namespace): beside xcap's, they say
- * what the interface itself lost before XDP.
- */
-static void interface_metrics(const struct xcap_jobs *j, FILE *out)
+/* The interfaces' own counters: beside xcap's, what the interface lost before XDP. */
+static void interface_metrics(FILE *out, const struct xcap_host_stats *st)
 {
-	struct ifaddrs *ifs, *i;
-	struct rtnl_link_stats *st;
-	int k;
+	int i;
 
-	if (!j->cfg->n_ifaces || getifaddrs(&ifs))
+	if (!st->has_ifaces)
 		return;
 	fprintf(out, "# HELP xcap_interface_rx_total Received by the interface (kernel counters).\n"
 		     "# TYPE xcap_interface_rx_total counter\n");
-	for (i = ifs; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_PACKET || !i->ifa_data)
-			continue;
-		for (k = 0; k < j->cfg->n_ifaces && strcmp(j->cfg->ifaces[k], i->ifa_name); k++)
-			;
-		if (k == j->cfg->n_ifaces)
-			continue;
-		st = i->ifa_data;
+	for (i = 0; i < st->n_ifaces; i++)
 		fprintf(out,
 			"xcap_interface_rx_total{interface=\"%s\",counter=\"packets\"} %u\n"
 			"xcap_interface_rx_total{interface=\"%s\",counter=\"bytes\"} %u\n"
 			"xcap_interface_rx_total{interface=\"%s\",counter=\"dropped\"} %u\n",
-			i->ifa_name, st->rx_packets, i->ifa_name, st->rx_bytes, i->ifa_name,
-			st->rx_dropped);
-	}
-	freeifaddrs(ifs);
+			st->ifaces[i].name, st->ifaces[i].rx_packets, st->ifaces[i].name,
+			st->ifaces[i].rx_bytes, st->ifaces[i].name, st->ifaces[i].rx_dropped);
 }
 
 void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out)
 {
-	struct xcap_counters g;
+	struct xcap_host_stats *st = malloc(sizeof(*st));
+	const struct xcap_counters *g;
 	int i;
 
-	if (j->engine && !xcap_engine_counters(j->engine, &g)) {
-		metric(out, "packets_seen_total", "Packets seen by the XDP program.", "", g.seen);
+	if (!st)
+		return;
+	xcap_runner_stats(j->runner, st);
+	g = &st->engine;
+	if (st->has_engine) {
+		metric(out, "packets_seen_total", "Packets seen by the XDP program.", "", g->seen);
 		metric(out, "packets_sampled_total", "Packets copied to the sampled history.", "",
-		       g.sampled);
+		       g->sampled);
 		metric(out, "samples_lost_ring_full_total", "Samples lost: the ring was full.", "",
-		       g.sample_ring_full);
+		       g->sample_ring_full);
 		metric(out, "parse_errors_total", "Frames whose headers could not be parsed.", "",
-		       g.parse_errors);
+		       g->parse_errors);
 	}
-	interface_metrics(j, out);
-	if (j->recorder)
-		recorder_metrics(out, j->recorder);
+	interface_metrics(out, st);
+	if (st->has_history)
+		recorder_metrics(out, &st->history);
 	fprintf(out, "# HELP xcap_capture_packets_total Running captures: packets (bytes) by "
 		     "outcome.\n# TYPE xcap_capture_packets_total counter\n");
-	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
-		if (j->running[i].cap)
-			capture_metrics(out, &j->running[i]);
+	for (i = 0; i < st->n_runs; i++)
+		capture_metrics(out, &st->runs[i].counters, st->runs[i].id, st->runs[i].account);
 	metric(out, "deliveries_total", "Capture files delivered to buckets, by result.",
 	       "{result=\"ok\"}", __atomic_load_n(&j->delivered_ok, __ATOMIC_RELAXED));
 	fprintf(out, "xcap_deliveries_total{result=\"failed\"} %llu\n",
 		(unsigned long long)__atomic_load_n(&j->delivered_failed, __ATOMIC_RELAXED));
+	free(st);
 }
 
-void xcap_jobs_tick(struct xcap_jobs *j)
+void xcap_jobs_tick(struct xcap_jobs *j, int64_t now_ns)
 {
-	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
+	struct xcap_run_progress p;
 	int i;
 
 	retry_unsaved(j);
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
-		if (!j->running[i].cap)
+		if (!j->running[i].armed)
 			continue;
-		xcap_capture_flush(j->running[i].cap);
-		if (xcap_capture_done(j->running[i].cap, now))
+		if (!xcap_runner_progress(j->runner, j->running[i].id, now_ns, &p) && p.done)
 			finish(j, &j->running[i], 0);
 	}
 }
@@ -616,7 +584,8 @@ static int recover_one(void *arg, struct xcap_capture_rec *r)
 		deliver(j, r);
 		return 0;
 	}
-	if (r->type == XCAP_TYPE_FULL && !xcap_pcap_count(spool, &packets, &bytes) && packets) {
+	if (r->type == XCAP_TYPE_FULL &&
+	    !xcap_runner_leftover(j->runner, spool, &packets, &bytes) && packets) {
 		r->packets_captured = packets;
 		r->bytes_captured = bytes;
 		set_error(r,
@@ -648,7 +617,7 @@ void xcap_jobs_free(struct xcap_jobs *j)
 	if (!j)
 		return;
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
-		if (j->running[i].cap)
+		if (j->running[i].armed)
 			finish(j, &j->running[i], now);
 	/* The worker delivers what is queued, then ends. */
 	pthread_mutex_lock(&j->q.lock);

@@ -11,28 +11,29 @@
 #define XCAP_JOBS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "server/store.h"
 
 struct xcap_config;
-struct xcap_engine;
 struct xcap_filter;
 struct xcap_jobs;
-struct xcap_recorder;
+struct xcap_runner;
 
 /*
- * engine may be NULL when no interface is configured, recorder when no
- * sampled history is kept (simple captures then fail, saying so).
+ * Records go to store, captures run through runner; spool files (full
+ * captures, until delivered) and simple captures' files live under
+ * cfg->state_dir.
  */
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
-				struct xcap_engine *engine, struct xcap_recorder *recorder);
+				struct xcap_runner *runner);
 /* Finishes running captures (delivered as if stopped) and frees everything. */
 void xcap_jobs_free(struct xcap_jobs *j);
 /* Ends or resumes what an earlier process left in the store. */
 int xcap_jobs_recover(struct xcap_jobs *j);
 /*
  * Starts a validated capture record and stores it. On error nothing is stored
- * and err says why (-ENODEV no interface, -ENOSPC no free slot, -EIO store).
+ * and err says why (-ENODEV no interface, -EBUSY no free slot, -EIO store).
  */
 int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		    char *err, size_t err_size);
@@ -44,7 +45,12 @@ void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf,
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
 /* Writes the engine's, the captures' and the deliveries' counters (Prometheus text). */
 void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out);
-/* Ends the captures whose limits are reached; call about once a second. */
-void xcap_jobs_tick(struct xcap_jobs *j);
+/*
+ * Ends the captures whose limits are reached (now_ns: CLOCK_MONOTONIC) and
+ * retries the records the store refused. xcapd calls it at each wake-up of its
+ * loop, at least every 100 ms; a tick writes to the store only when a capture
+ * ends or a refused record is retried.
+ */
+void xcap_jobs_tick(struct xcap_jobs *j, int64_t now_ns);
 
 #endif /* XCAP_JOBS_H */
