@@ -22,6 +22,7 @@
 #include "common/filter.h"
 #include "common/ids.h"
 #include "server/jobs.h"
+#include "server/metrics.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "server/dest.h"
@@ -138,21 +139,11 @@ static const char *const bucket_status_names[] = {
 	[XCAP_BUCKET_FAILED] = "failed",
 };
 
-/* Requests answered, by route and HTTP status (a handful of pairs in practice). */
-struct request_count {
-	const char *route;
-	int status;
-	uint64_t n;
-};
-
-#define REQUEST_COUNTS_MAX 128
-
 struct xcap_api {
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
 	struct xcap_jobs *jobs;
-	struct request_count requests[REQUEST_COUNTS_MAX];
-	int n_requests;
+	struct xcap_metrics *metrics; /* the requests answered */
 };
 
 /* One request being answered. */
@@ -875,31 +866,16 @@ static int delete_bucket(struct ctx *c)
 
 #define METRICS_PATH "/metrics"
 
-static void count_request(struct xcap_api *api, const char *route, int status)
-{
-	int i;
-
-	for (i = 0; i < api->n_requests; i++) {
-		if (api->requests[i].route == route && api->requests[i].status == status) {
-			api->requests[i].n++;
-			return;
-		}
-	}
-	if (api->n_requests < REQUEST_COUNTS_MAX)
-		api->requests[api->n_requests++] = (struct request_count){ route, status, 1 };
-}
-
 static bool authenticate(struct ctx *c, const char *account, struct xcap_grant *grant);
 
 /* Prometheus text format; any valid credential may read it. */
 static int serve_metrics(struct ctx *c)
 {
-	struct xcap_api *api = c->api;
+	struct xcap_jobs_stats *st = NULL;
 	struct xcap_grant grant;
 	size_t len = 0;
 	char *text = NULL;
-	FILE *f;
-	int i;
+	FILE *f = NULL;
 
 	c->route = "metrics";
 	if (strcmp(c->req->method, "GET")) {
@@ -908,17 +884,15 @@ static int serve_metrics(struct ctx *c)
 	}
 	if (!authenticate(c, NULL, &grant))
 		return -1;
-	f = open_memstream(&text, &len);
-	if (!f)
-		return fail(c, E_INTERNAL, NULL, "out of memory");
-	fprintf(f, "# HELP xcap_api_requests_total API requests answered, by route and status.\n"
-		   "# TYPE xcap_api_requests_total counter\n");
-	for (i = 0; i < api->n_requests; i++)
-		fprintf(f, "xcap_api_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-			api->requests[i].route, api->requests[i].status,
-			(unsigned long long)api->requests[i].n);
-	xcap_jobs_metrics(api->jobs, f);
-	if (fclose(f)) {
+	st = malloc(sizeof(*st)); /* the host's counters: kilobytes */
+	if (st)
+		f = open_memstream(&text, &len);
+	if (f) {
+		xcap_jobs_stats(c->api->jobs, st);
+		xcap_metrics_write(c->api->metrics, st, f);
+	}
+	free(st);
+	if (!f || fclose(f)) {
 		free(text);
 		return fail(c, E_INTERNAL, NULL, "out of memory");
 	}
@@ -1108,7 +1082,7 @@ void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
 	json_object_put(c.body);
 	if (!resp->status)
 		fail(&c, E_INTERNAL, NULL, "no answer");
-	count_request(api, c.route, resp->status);
+	xcap_metrics_count_request(api->metrics, c.route, resp->status);
 }
 
 void xcap_api_response_free(struct xcap_api_response *resp)
@@ -1127,10 +1101,17 @@ struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *
 	api->cfg = cfg;
 	api->store = store;
 	api->jobs = jobs;
+	api->metrics = xcap_metrics_new();
+	if (!api->metrics) {
+		free(api);
+		return NULL;
+	}
 	return api;
 }
 
 void xcap_api_free(struct xcap_api *api)
 {
+	if (api)
+		xcap_metrics_free(api->metrics);
 	free(api);
 }

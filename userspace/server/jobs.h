@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The capture state machine. A simple capture is answered at once from the
- * sampled history (pending -> running -> success, or failed). A full capture is armed on every interface
- * (running), ends at a limit, at its time limit or on stop, then its spool
- * file is delivered to the bucket (conversion_pending -> conversion_running ->
- * complete, or failed with a reason). Every transition is stored before it is
- * visible. At start, what a dead xcapd left is finished or failed.
+ * sampled history (pending -> running -> success, or failed). A full capture
+ * is armed through the runner (running), ends at a limit, at its time limit or
+ * on stop, then the delivery worker copies its spool file to the bucket
+ * (conversion_pending -> conversion_running -> complete, or failed with a
+ * reason). Every transition is stored before it is visible. At start, what a
+ * dead xcapd left is finished or failed. The functions may be called from
+ * several threads.
  */
 #ifndef XCAP_JOBS_H
 #define XCAP_JOBS_H
@@ -13,12 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "server/runner.h"
 #include "server/store.h"
 
 struct xcap_config;
 struct xcap_filter;
 struct xcap_jobs;
-struct xcap_runner;
 
 /*
  * Records go to store, captures run through runner; spool files (full
@@ -43,8 +45,14 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_
 void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size);
 /* Fills the live counters of a running capture into r. */
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
-/* Writes the engine's, the captures' and the deliveries' counters (Prometheus text). */
-void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out);
+/* The counters /metrics shows: the host's (from the runner) and the deliveries'. */
+struct xcap_jobs_stats {
+	struct xcap_host_stats host;
+	uint64_t delivered_ok; /* confirmed by the bucket, since the start */
+	uint64_t delivered_failed;
+};
+
+void xcap_jobs_stats(struct xcap_jobs *j, struct xcap_jobs_stats *out);
 /*
  * Ends the captures whose limits are reached (now_ns: CLOCK_MONOTONIC) and
  * retries the records the store refused. xcapd calls it at each wake-up of its
