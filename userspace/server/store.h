@@ -264,4 +264,11 @@ static inline int xcap_store_window_take(struct xcap_store_window *w, int64_t no
 	return 0;
 }
 
+/* rate_refund on one window. */
+static inline void xcap_store_window_refund(struct xcap_store_window *w)
+{
+	if (w->count)
+		w->count--;
+}
+
 #endif /* XCAP_STORE_H */

@@ -649,8 +649,7 @@ static void rate_refund(struct xcap_store *base, const char *account)
 	if (i < 0)
 		return;
 	pthread_mutex_lock(&s->rate_lock);
-	if (s->simple_rate[i].count)
-		s->simple_rate[i].count--;
+	xcap_store_window_refund(&s->simple_rate[i]);
 	pthread_mutex_unlock(&s->rate_lock);
 }
 
