@@ -316,7 +316,7 @@ static int env_knob(const char *name, long long min, long long max, long long *o
 	return 0;
 }
 
-/* The S3 client's defaults, overridden from the environment (test knobs, see storage.h). */
+/* The S3 client's defaults, overridden from the environment (test knobs, see dest.h). */
 static int s3_opts(struct xcap_s3_opts *o, char *err, size_t err_size)
 {
 	static const struct {

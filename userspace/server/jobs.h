@@ -14,7 +14,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include "server/runner.h"
 #include "server/store.h"
 
