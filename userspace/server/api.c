@@ -146,8 +146,9 @@ static size_t utf8_len(const unsigned char *s)
 
 	if (s[0] < 0x80)
 		return 1;
+	/* 0xf5..0xff lead nothing: they are not 3-byte leads either. */
 	n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 :
-	    s[0] >= 0xe0		 ? 3 :
+	    s[0] >= 0xe0 && s[0] < 0xf0	 ? 3 :
 	    s[0] >= 0xc2 && s[0] < 0xe0	 ? 2 :
 					   0;
 	for (i = 1; i < n; i++)
