@@ -26,6 +26,7 @@
 #include "common/filter.h"
 #include "server/http.h"
 #include "server/jobs.h"
+#include "server/runner.h"
 #include "common/log.h"
 #include "agent/recorder.h"
 #include "server/store.h"
@@ -437,6 +438,7 @@ struct service {
 	struct xcap_store *store;
 	struct xcap_engine *engine;
 	struct xcap_recorder *recorder;
+	struct xcap_runner *runner;
 	struct xcap_jobs *jobs;
 	struct xcap_api *api;
 	struct xcap_http *http;
@@ -518,7 +520,7 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (s->sigfd < 0)
 		return -errno;
-	s->store = xcap_store_open(cfg->state_dir);
+	s->store = xcap_store_sqlite_open(cfg->state_dir, cfg);
 	if (!s->store)
 		return -errno;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -527,7 +529,10 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	ret = start_engine(s, cfg) ?: start_recorder(s, cfg);
 	if (ret)
 		return ret;
-	s->jobs = xcap_jobs_new(cfg, s->store, s->engine, s->recorder);
+	s->runner = xcap_runner_local_new(s->engine, s->recorder, cfg->ifaces, cfg->n_ifaces);
+	if (!s->runner)
+		return -ENOMEM;
+	s->jobs = xcap_jobs_new(cfg, s->store, s->runner);
 	if (!s->jobs || xcap_jobs_recover(s->jobs))
 		return -EIO;
 	s->api = xcap_api_new(cfg, s->store, s->jobs);
@@ -545,6 +550,7 @@ static void stop_service(struct service *s)
 	xcap_http_stop(s->http);
 	xcap_api_free(s->api);
 	xcap_jobs_free(s->jobs);
+	xcap_runner_free(s->runner);
 	/* The engine stops feeding the recorder before the recorder closes. */
 	xcap_engine_close(s->engine);
 	xcap_recorder_close(s->recorder);
@@ -589,7 +595,7 @@ static int serve_loop(struct service *s)
 		if (s->engine)
 			xcap_engine_drain(s->engine);
 		xcap_http_run(s->http);
-		xcap_jobs_tick(s->jobs);
+		xcap_jobs_tick(s->jobs, xcap_clock_ns(CLOCK_MONOTONIC));
 		keep_history(s, &history_ns);
 	}
 }

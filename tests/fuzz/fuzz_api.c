@@ -3,8 +3,9 @@
  * libFuzzer harness: the API's request handling, xcap_api_handle() (api.c),
  * with routing, authentication, validation and the handlers, on a real config
  * (loaded from a file), a real store (SQLite in a scratch folder) and jobs
- * without engine or recorder (full captures fail with "no interface", simple
- * ones are stored failed), exactly as xcapd wires them, without a socket.
+ * on a local runner without engine or recorder (full captures fail with "no
+ * interface", simple ones are stored failed), exactly as xcapd wires them,
+ * without a socket.
  *
  * Input (text, one request):
  *   METHOD SP PATH LF
@@ -48,6 +49,7 @@
 #include "server/config.h"
 #include "fuzz_common.h"
 #include "server/jobs.h"
+#include "server/runner.h"
 #include "agent/pcap.h"
 #include "xcap_abi.h"
 #include "server/store.h"
@@ -68,6 +70,7 @@ static const char *const secrets[] = { TOKEN_W, TOKEN_R,   TOKEN_B, KEY_W,
 static char top[PATH_MAX], state_dir[PATH_MAX + 16], bucket_dir[PATH_MAX + 16];
 static struct xcap_config *cfg;
 static struct xcap_store *store;
+static struct xcap_runner *runner;
 static struct xcap_jobs *jobs;
 static struct xcap_api *api;
 static unsigned long runs, reset_every = 100;
@@ -207,9 +210,11 @@ static void service_stop(void)
 {
 	xcap_api_free(api);
 	xcap_jobs_free(jobs);
+	xcap_runner_free(runner);
 	xcap_store_close(store);
 	api = NULL;
 	jobs = NULL;
+	runner = NULL;
 	store = NULL;
 }
 
@@ -219,8 +224,9 @@ static void service_start(void)
 	fuzz_rm_rf(bucket_dir, false);
 	if (mkdir(state_dir, 0700) || mkdir(bucket_dir, 0700))
 		abort();
-	store = xcap_store_open(state_dir);
-	jobs = store ? xcap_jobs_new(cfg, store, NULL, NULL) : NULL;
+	store = xcap_store_sqlite_open(state_dir, cfg);
+	runner = store ? xcap_runner_local_new(NULL, NULL, NULL, 0) : NULL;
+	jobs = runner ? xcap_jobs_new(cfg, store, runner) : NULL;
 	api = jobs ? xcap_api_new(cfg, store, jobs) : NULL;
 	if (!api) {
 		fprintf(stderr, "fuzz_api: cannot start the service in %s\n", state_dir);

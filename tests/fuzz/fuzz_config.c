@@ -80,7 +80,7 @@ static void check_config(const struct xcap_config *c)
 	FUZZ_CHECK(!c->tls_cert[0] == !c->tls_key[0], "tls_cert without tls_key");
 	check_str(c->state_dir, sizeof(c->state_dir), "state_dir");
 	FUZZ_CHECK(c->state_dir[0], "empty state_dir");
-	FUZZ_CHECK(c->n_ifaces >= 0 && c->n_ifaces <= XCAP_CFG_MAX_IFACES, "%d ifaces",
+	FUZZ_CHECK(c->n_ifaces >= 0 && c->n_ifaces <= XCAP_MAX_IFACES, "%d ifaces",
 		   c->n_ifaces);
 	for (i = 0; i < c->n_ifaces; i++) {
 		check_str(c->ifaces[i], sizeof(c->ifaces[i]), "iface");

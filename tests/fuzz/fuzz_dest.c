@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * libFuzzer harness: destination_conf parsing and masking (storage.c).
+ * libFuzzer harness: destination_conf parsing and masking (dest.c and its schemes).
  *
  * Input: byte 0 picks the account (bit 0: one with S3 keys, else NULL) and
  * the size of the mask's output buffer (bits 1-7: 16..1024 bytes, or 1 byte);
@@ -9,7 +9,7 @@
  *
  * Invariants, checked by a differential run on a "twin" of the input in which
  * the value of every secret query parameter (a name holding "secret", "token"
- * or "key", as storage.h says) has its letters and digits rotated: same
+ * or "key", as dest.h says) has its letters and digits rotated: same
  * length, same validity, other content.
  *   - parse: same return, same error message (so no message shows a secret),
  *     and the same non-secret fields; errors are -EINVAL or -ENOENT with a
@@ -18,7 +18,7 @@
  *     NUL-terminated within the buffer, 0 or -ENOSPC, and idempotent.
  */
 #include "fuzz_common.h"
-#include "server/storage.h"
+#include "server/dest.h"
 
 #define CONF_MAX 4096
 
@@ -102,13 +102,13 @@ static void check_dest(const struct xcap_dest *d)
 	const char *p;
 	size_t n, seg;
 
-	if (d->scheme == XCAP_DEST_FILE) {
+	if (d->type == &xcap_dest_file) {
 		check_str(d->dir, sizeof(d->dir), "dir");
 		FUZZ_CHECK(d->dir[0] == '/', "dir %s", d->dir);
 		FUZZ_CHECK(!strstr(d->dir, "/../"), "dir %s", d->dir);
 		return;
 	}
-	FUZZ_CHECK(d->scheme == XCAP_DEST_S3, "scheme %d", d->scheme);
+	FUZZ_CHECK(d->type == &xcap_dest_s3 || d->type == &xcap_dest_r2, "type %p", (void *)d->type);
 	check_str(d->s3.bucket, sizeof(d->s3.bucket), "bucket");
 	check_str(d->s3.prefix, sizeof(d->s3.prefix), "prefix");
 	check_str(d->s3.region, sizeof(d->s3.region), "region");
@@ -140,7 +140,7 @@ static int parse(const char *conf, const struct xcap_account *a, struct xcap_des
 
 	memset(d, 0xa5, sizeof(*d));
 	memset(err, 0, err_size);
-	ret = xcap_storage_parse(conf, a, d, err, err_size);
+	ret = xcap_dest_parse(conf, a, d, err, err_size);
 	FUZZ_CHECK(ret == 0 || ret == -EINVAL || ret == -ENOENT, "ret %d", ret);
 	if (ret)
 		FUZZ_CHECK(err[0] && memchr(err, '\0', err_size), "error without a message");
@@ -163,7 +163,7 @@ static int mask(const char *conf, char *out, size_t size)
 	int ret;
 
 	memset(out, 0x5a, size);
-	ret = xcap_storage_mask(conf, out, size);
+	ret = xcap_dest_mask(conf, out, size);
 	FUZZ_CHECK(ret == 0 || ret == -ENOSPC, "mask ret %d", ret);
 	FUZZ_CHECK(memchr(out, '\0', size), "mask output not NUL-terminated");
 	/* At most "***" more per query parameter. */
@@ -200,7 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!(fuzz_known("scheme-echo") && !strncmp(err, "unsupported destination", 23)))
 			FUZZ_CHECK(!strcmp(err, twin_err),
 				   "a message depends on a secret:\n  %s\n  %s", err, twin_err);
-	} else if (d.scheme == XCAP_DEST_S3) {
+	} else if (d.type != &xcap_dest_file) {
 		FUZZ_CHECK(!strcmp(d.s3.bucket, twin_d.s3.bucket) &&
 				   !strcmp(d.s3.prefix, twin_d.s3.prefix) &&
 				   !strcmp(d.s3.region, twin_d.s3.region) &&

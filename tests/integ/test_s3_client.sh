@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The S3 client (userspace/s3.c) and the s3:// and r2:// destinations
-# (userspace/storage.c) against a real S3 server: s3rver behind a proxy that
+# (userspace/server/dest_s3.c) against a real S3 server: s3rver behind a proxy that
 # verifies every SigV4 signature (tests/integ/s3). Runs the live cases of
 # $BUILD/tests/unit_s3: a wrong secret refused, objects read back byte for
 # byte (one PUT and multipart), a missing bucket, wrong keys, 5xx and timeouts

@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define XCAP_MAX_IFACES 16
 #define XCAP_CFG_MAX_ACCOUNTS 64
 #define XCAP_CFG_MAX_CREDS 256
 

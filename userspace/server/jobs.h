@@ -1,38 +1,40 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The capture state machine. A simple capture is answered at once from the
- * sampled history (pending -> running -> success, or failed). A full capture is armed on every interface
- * (running), ends at a limit, at its time limit or on stop, then its spool
- * file is delivered to the bucket (conversion_pending -> conversion_running ->
- * complete, or failed with a reason). Every transition is stored before it is
- * visible. At start, what a dead xcapd left is finished or failed.
+ * sampled history (pending -> running -> success, or failed). A full capture
+ * is armed through the runner (running), ends at a limit, at its time limit or
+ * on stop, then the delivery worker copies its spool file to the bucket
+ * (conversion_pending -> conversion_running -> complete, or failed with a
+ * reason). Every transition is stored before it is visible. At start, what a
+ * dead xcapd left is finished or failed. The functions may be called from
+ * several threads.
  */
 #ifndef XCAP_JOBS_H
 #define XCAP_JOBS_H
 
 #include <stddef.h>
-#include <stdio.h>
+#include <stdint.h>
+#include "server/runner.h"
 #include "server/store.h"
 
 struct xcap_config;
-struct xcap_engine;
 struct xcap_filter;
 struct xcap_jobs;
-struct xcap_recorder;
 
 /*
- * engine may be NULL when no interface is configured, recorder when no
- * sampled history is kept (simple captures then fail, saying so).
+ * Records go to store, captures run through runner; spool files (full
+ * captures, until delivered) and simple captures' files live under
+ * cfg->state_dir.
  */
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
-				struct xcap_engine *engine, struct xcap_recorder *recorder);
+				struct xcap_runner *runner);
 /* Finishes running captures (delivered as if stopped) and frees everything. */
 void xcap_jobs_free(struct xcap_jobs *j);
 /* Ends or resumes what an earlier process left in the store. */
 int xcap_jobs_recover(struct xcap_jobs *j);
 /*
  * Starts a validated capture record and stores it. On error nothing is stored
- * and err says why (-ENODEV no interface, -ENOSPC no free slot, -EIO store).
+ * and err says why (-ENODEV no interface, -EBUSY no free slot, -EIO store).
  */
 int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		    char *err, size_t err_size);
@@ -42,9 +44,20 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_
 void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size);
 /* Fills the live counters of a running capture into r. */
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
-/* Writes the engine's, the captures' and the deliveries' counters (Prometheus text). */
-void xcap_jobs_metrics(struct xcap_jobs *j, FILE *out);
-/* Ends the captures whose limits are reached; call about once a second. */
-void xcap_jobs_tick(struct xcap_jobs *j);
+/* The counters /metrics shows: the host's (from the runner) and the deliveries'. */
+struct xcap_jobs_stats {
+	struct xcap_host_stats host;
+	uint64_t delivered_ok; /* confirmed by the bucket, since the start */
+	uint64_t delivered_failed;
+};
+
+void xcap_jobs_stats(struct xcap_jobs *j, struct xcap_jobs_stats *out);
+/*
+ * Ends the captures whose limits are reached (now_ns: CLOCK_MONOTONIC) and
+ * retries the records the store refused. xcapd calls it at each wake-up of its
+ * loop, at least every 100 ms; a tick writes to the store only when a capture
+ * ends or a refused record is retried.
+ */
+void xcap_jobs_tick(struct xcap_jobs *j, int64_t now_ns);
 
 #endif /* XCAP_JOBS_H */

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include "common/util.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "server/s3.h"
 
@@ -48,31 +49,6 @@ struct s3_req {
 	char etag[ETAG_MAX];
 	size_t sent; /* upload position of the running attempt */
 };
-
-static int __attribute__((format(printf, 4, 5)))
-fail(int ret, char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-/* Appends to a message that already says what went wrong first. */
-static void __attribute__((format(printf, 3, 4)))
-append(char *err, size_t err_size, const char *fmt, ...)
-{
-	size_t n = strnlen(err, err_size);
-	va_list ap;
-
-	if (n + 1 >= err_size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err + n, err_size - n, fmt, ap);
-	va_end(ap);
-}
 
 void xcap_s3_opts_init(struct xcap_s3_opts *o)
 {
@@ -435,12 +411,13 @@ static int judge(const struct xcap_s3 *s, struct s3_req *r, const char *path, CU
 
 	*retry = false;
 	if (rc == CURLE_WRITE_ERROR && r->resp.overflow)
-		return fail(-EFBIG, err, err_size, "the answer to %s %s is larger than %zu bytes",
-			    r->method, path, r->resp_max);
+		return xcap_err_set(-EFBIG, err, err_size,
+				    "the answer to %s %s is larger than %zu bytes", r->method, path,
+				    r->resp_max);
 	if (rc != CURLE_OK) {
 		*retry = curl_retryable(rc);
-		return fail(curl_errno(rc), err, err_size, "cannot reach %s: %s", s->endpoint,
-			    curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		return xcap_err_set(curl_errno(rc), err, err_size, "cannot reach %s: %s",
+				    s->endpoint, curl_err[0] ? curl_err : curl_easy_strerror(rc));
 	}
 	if (r->status >= 200 && r->status < 300 &&
 	    !(r->error_in_2xx && memmem(r->resp.p ?: "", r->resp.len, "<Error>", 7)))
@@ -449,7 +426,8 @@ static int judge(const struct xcap_s3 *s, struct s3_req *r, const char *path, CU
 	ret = r->status == 403 ? -EACCES : r->status == 404 ? -ENOENT : -EIO;
 	/* Below 300 here: an <Error> in a 200, which S3 documents as worth a retry. */
 	*retry = r->status >= 500 || r->status < 300;
-	return fail(ret, err, err_size, "%s (HTTP %ld on %s %s)", text, r->status, r->method, path);
+	return xcap_err_set(ret, err, err_size, "%s (HTTP %ld on %s %s)", text, r->status,
+			    r->method, path);
 }
 
 static void sleep_ms(long ms)
@@ -477,21 +455,22 @@ static int s3_run(const struct xcap_s3 *s, struct s3_req *r, char *err, size_t e
 
 	r->resp = (struct buf){ .max = r->resp_max };
 	if (!valid_name(r->name))
-		return fail(-EINVAL, err, err_size, "invalid object name %s", r->name);
+		return xcap_err_set(-EINVAL, err, err_size, "invalid object name %s", r->name);
 	if (pthread_once(&curl_once, curl_init) || curl_init_rc != CURLE_OK)
-		return fail(-ENOMEM, err, err_size, "libcurl cannot start");
+		return xcap_err_set(-ENOMEM, err, err_size, "libcurl cannot start");
 	ret = snprintf(path, sizeof(path), "/%s/%s%s", s->bucket, s->prefix, r->name);
 	if (ret < 0 || ret >= (int)sizeof(path) ||
 	    snprintf(url, sizeof(url), "%s%s%s%s", s->endpoint, path, r->query ? "?" : "",
 		     r->query ?: "") >= (int)sizeof(url))
-		return fail(-EINVAL, err, err_size, "the URL of %s is too long", r->name);
+		return xcap_err_set(-EINVAL, err, err_size, "the URL of %s is too long", r->name);
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s->region);
 	if (!r->body)
 		r->body = "";
 	ret = build_headers(s, r, &headers);
 	h = ret ? NULL : new_handle(s, r, url, headers, sigv4, curl_err);
 	if (!h) {
-		ret = fail(ret ?: -ENOMEM, err, err_size, "cannot prepare %s %s", r->method, path);
+		ret = xcap_err_set(ret ?: -ENOMEM, err, err_size, "cannot prepare %s %s", r->method,
+				   path);
 		goto out;
 	}
 	for (;;) {
@@ -515,7 +494,7 @@ static int s3_run(const struct xcap_s3 *s, struct s3_req *r, char *err, size_t e
 		sleep_ms(delay);
 	}
 	if (ret && attempt > 1)
-		append(err, err_size, "; gave up after %d attempts", attempt);
+		xcap_err_append(err, err_size, "; gave up after %d attempts", attempt);
 out:
 	curl_easy_cleanup(h);
 	curl_slist_free_all(headers);
@@ -569,26 +548,17 @@ int xcap_s3_get(const struct xcap_s3 *s, const char *name, char *buf, size_t siz
 	int ret;
 
 	if (!size)
-		return fail(-EINVAL, err, err_size, "no room to read %s", name);
+		return xcap_err_set(-EINVAL, err, err_size, "no room to read %s", name);
 	ret = s3_run(s, &r, err, err_size);
 	if (!ret && r.resp.len >= size)
-		ret = fail(-EFBIG, err, err_size, "object %s is larger than %zu bytes", name,
-			   size - 1);
+		ret = xcap_err_set(-EFBIG, err, err_size, "object %s is larger than %zu bytes",
+				   name, size - 1);
 	if (!ret) {
 		memcpy(buf, r.resp.p ?: "", r.resp.len);
 		buf[r.resp.len] = '\0';
 		if (len)
 			*len = r.resp.len;
 	}
-	req_free(&r);
-	return ret;
-}
-
-int xcap_s3_delete(const struct xcap_s3 *s, const char *name, char *err, size_t err_size)
-{
-	struct s3_req r = { .method = "DELETE", .name = name, .resp_max = RESP_MAX };
-	int ret = s3_run(s, &r, err, err_size);
-
 	req_free(&r);
 	return ret;
 }
@@ -636,8 +606,8 @@ static int upload_create(struct upload *u, char *err, size_t err_size)
 
 	ret = s3_run(u->s, &r, err, err_size);
 	if (!ret && (xcap_s3_xml_text(r.resp.p, r.resp.len, "UploadId", id, sizeof(id)) || !id[0]))
-		ret = fail(-EPROTO, err, err_size, "no UploadId in the answer to POST %s?uploads",
-			   u->name);
+		ret = xcap_err_set(-EPROTO, err, err_size,
+				   "no UploadId in the answer to POST %s?uploads", u->name);
 	if (!ret)
 		query_escape(id, u->id, sizeof(u->id));
 	req_free(&r);
@@ -662,8 +632,8 @@ static int upload_part(struct upload *u, int number, const void *data, size_t le
 	snprintf(query, sizeof(query), "partNumber=%d&uploadId=%s", number, u->id);
 	ret = s3_run(u->s, &r, err, err_size);
 	if (!ret && !r.etag[0])
-		ret = fail(-EPROTO, err, err_size, "no ETag in the answer to part %d of %s", number,
-			   u->name);
+		ret = xcap_err_set(-EPROTO, err, err_size, "no ETag in the answer to part %d of %s",
+				   number, u->name);
 	if (!ret)
 		snprintf(u->etags[number - 1], ETAG_MAX, "%s", r.etag);
 	req_free(&r);
@@ -691,7 +661,8 @@ static int upload_complete(struct upload *u, char *err, size_t err_size)
 				 i + 1, u->etags[i]);
 	ret = ret ?: buf_printf(&xml, "</CompleteMultipartUpload>");
 	if (ret) {
-		ret = fail(ret, err, err_size, "cannot build the completion of %s", u->name);
+		ret = xcap_err_set(ret, err, err_size, "cannot build the completion of %s",
+				   u->name);
 		goto out;
 	}
 	snprintf(query, sizeof(query), "uploadId=%s", u->id);
@@ -717,9 +688,10 @@ static void upload_abort(struct upload *u, char *err, size_t err_size)
 
 	snprintf(query, sizeof(query), "uploadId=%s", u->id);
 	if (s3_run(u->s, &r, why, sizeof(why)))
-		append(err, err_size, "; aborting the multipart upload failed too: %s", why);
+		xcap_err_append(err, err_size, "; aborting the multipart upload failed too: %s",
+				why);
 	else
-		append(err, err_size, "; the multipart upload was aborted");
+		xcap_err_append(err, err_size, "; the multipart upload was aborted");
 	req_free(&r);
 }
 
@@ -756,8 +728,9 @@ static int upload_parts(struct upload *u, int fd, size_t size, size_t part, char
 		len = size - off < part ? size - off : part;
 		ret = read_full(fd, buf, len);
 		if (ret)
-			return fail(ret, err, err_size, "cannot read part %d of the file: %s",
-				    i + 1, read_error(ret));
+			return xcap_err_set(ret, err, err_size,
+					    "cannot read part %d of the file: %s", i + 1,
+					    read_error(ret));
 		ret = upload_part(u, i + 1, buf, len, err, err_size);
 	}
 	return ret;
@@ -772,7 +745,7 @@ static int upload_multipart(const struct xcap_s3 *s, const char *name, int fd, s
 	u.n_parts = (size + part - 1) / part;
 	u.etags = calloc(u.n_parts, sizeof(*u.etags));
 	if (!u.etags)
-		return fail(-ENOMEM, err, err_size, "no memory for %d parts", u.n_parts);
+		return xcap_err_set(-ENOMEM, err, err_size, "no memory for %d parts", u.n_parts);
 	ret = upload_create(&u, err, err_size);
 	if (ret)
 		goto out;
@@ -795,9 +768,11 @@ int xcap_s3_upload_file(const struct xcap_s3 *s, const char *name, const char *p
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(-errno, err, err_size, "cannot open %s: %s", path, strerror(errno));
+		return xcap_err_set(-errno, err, err_size, "cannot open %s: %s", path,
+				    strerror(errno));
 	if (fstat(fd, &st)) {
-		ret = fail(-errno, err, err_size, "cannot stat %s: %s", path, strerror(errno));
+		ret = xcap_err_set(-errno, err, err_size, "cannot stat %s: %s", path,
+				   strerror(errno));
 		goto out;
 	}
 	size = st.st_size;
@@ -806,12 +781,14 @@ int xcap_s3_upload_file(const struct xcap_s3 *s, const char *name, const char *p
 		part = size / (PARTS_MAX - 1);
 	buf = malloc(size < part ? size + 1 : part);
 	if (!buf) {
-		ret = fail(-ENOMEM, err, err_size, "no memory for a part of %zu bytes", part);
+		ret = xcap_err_set(-ENOMEM, err, err_size, "no memory for a part of %zu bytes",
+				   part);
 		goto out;
 	}
 	if (size <= part) {
 		ret = read_full(fd, buf, size);
-		ret = ret ? fail(ret, err, err_size, "cannot read %s: %s", path, read_error(ret)) :
+		ret = ret ? xcap_err_set(ret, err, err_size, "cannot read %s: %s", path,
+					 read_error(ret)) :
 			    xcap_s3_put(s, name, buf, size, err, err_size);
 	} else {
 		ret = upload_multipart(s, name, fd, size, buf, part, err, err_size);

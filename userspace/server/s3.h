@@ -66,8 +66,6 @@ int xcap_s3_get(const struct xcap_s3 *s, const char *name, char *buf, size_t siz
  */
 int xcap_s3_upload_file(const struct xcap_s3 *s, const char *name, const char *path, char *err,
 			size_t err_size);
-/* DELETEs object `name` (a missing object is no error, as in S3). */
-int xcap_s3_delete(const struct xcap_s3 *s, const char *name, char *err, size_t err_size);
 
 /*
  * The text of the first <tag> element of an XML document of len bytes, with

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Durable state in SQLite (WAL, synchronous=FULL): capture records and bucket
- * (ownership) records, per account. A put returns once the record is on disk,
- * so the API may answer 200 after it.
+ * The store: every piece of shared state the API and the jobs decide from
+ * (capture and bucket records per account, credentials and accounts, rate
+ * windows and quotas, the schema version), behind one table of functions
+ * (the redis ConnectionType pattern). A put returns once the record is
+ * durable, so the API may answer 200 after it. Implementations, one file
+ * each: store_sqlite.c (one host: SQLite, the config's credentials);
+ * PostgreSQL for a fleet of API processes is a new file, not a branch.
  */
 #ifndef XCAP_STORE_H
 #define XCAP_STORE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "server/config.h"
+#include "server/credentials.h"
 
 #define XCAP_ID_LEN 32 /* lowercase hex of a random 128-bit value */
 #define XCAP_LIST_MAX 50 /* the list routes return the 50 newest */
@@ -69,35 +76,199 @@ struct xcap_bucket_rec {
 
 struct xcap_store;
 
-/* Opens (creating if needed) DIR/xcap.db. NULL + errno on error, logged. */
-struct xcap_store *xcap_store_open(const char *dir);
-void xcap_store_close(struct xcap_store *s);
+/*
+ * Every function returns 0 or a negative errno (-EIO when the backend
+ * failed); the caller's strings are not kept. Callers may be on several
+ * threads: an implementation serializes what must be.
+ */
+struct xcap_store_ops {
+	const char *name; /* for logs */
+	void (*close)(struct xcap_store *s);
+	/* The schema version of the data the store holds (>= 1). */
+	int (*schema_version)(struct xcap_store *s);
 
-/* Inserts or replaces the record with this id. 0 or -errno (-EIO on an SQLite error). */
-int xcap_store_capture_put(struct xcap_store *s, const struct xcap_capture_rec *r);
-/* -ENOENT when the id is not a capture of this account. */
-int xcap_store_capture_get(struct xcap_store *s, const char *account, const char *id,
+	/* Inserts or replaces the record with this id; -EEXIST: an id of another account. */
+	int (*capture_put)(struct xcap_store *s, const struct xcap_capture_rec *r);
+	/* -ENOENT when the id is not a capture of this account. */
+	int (*capture_get)(struct xcap_store *s, const char *account, const char *id,
 			   struct xcap_capture_rec *out);
-/* The newest `max` captures of the account, newest first; *n is set to how many. */
-int xcap_store_capture_list(struct xcap_store *s, const char *account, struct xcap_capture_rec *out,
+	/* The newest `max` captures of the account, newest first; *n is set to how many. */
+	int (*capture_list)(struct xcap_store *s, const char *account, struct xcap_capture_rec *out,
 			    int max, int *n);
-/* Number of captures of the account, all of them (for result_info.total_count). */
-int xcap_store_capture_count(struct xcap_store *s, const char *account);
-/* Calls fn for every capture (any account) whose status is in `statuses` (bit 1 << status). */
-int xcap_store_capture_each(struct xcap_store *s, uint32_t statuses,
+	/* Number of captures of the account, all of them (for result_info.total_count). */
+	int (*capture_count)(struct xcap_store *s, const char *account);
+	/*
+	 * Calls fn for every capture (any account) whose status is in `statuses`
+	 * (bit 1 << status), oldest first. fn may put; a non-zero return from fn
+	 * stops the walk and is returned.
+	 */
+	int (*capture_each)(struct xcap_store *s, uint32_t statuses,
 			    int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg);
-/* Full captures of the account that are pending or running. */
-int xcap_store_capture_count_active_full(struct xcap_store *s, const char *account);
+	/* Full captures of the account that are pending or running (a quota). */
+	int (*capture_count_active_full)(struct xcap_store *s, const char *account);
 
-int xcap_store_bucket_put(struct xcap_store *s, const struct xcap_bucket_rec *r);
-int xcap_store_bucket_get(struct xcap_store *s, const char *account, const char *id,
-			  struct xcap_bucket_rec *out);
-/* The bucket record of the account with this destination_conf (newest), or -ENOENT. */
-int xcap_store_bucket_find(struct xcap_store *s, const char *account, const char *conf,
+	int (*bucket_put)(struct xcap_store *s, const struct xcap_bucket_rec *r);
+	/* The bucket record of the account with this destination_conf (newest), or -ENOENT. */
+	int (*bucket_find)(struct xcap_store *s, const char *account, const char *conf,
 			   struct xcap_bucket_rec *out);
-int xcap_store_bucket_list(struct xcap_store *s, const char *account, struct xcap_bucket_rec *out,
+	int (*bucket_list)(struct xcap_store *s, const char *account, struct xcap_bucket_rec *out,
 			   int max, int *n);
-/* -ENOENT when the id is not a bucket of this account. */
-int xcap_store_bucket_delete(struct xcap_store *s, const char *account, const char *id);
+	/* -ENOENT when the id is not a bucket of this account. */
+	int (*bucket_delete)(struct xcap_store *s, const char *account, const char *id);
+
+	/*
+	 * What the credential presented by auth grants on `account` (NULL: no
+	 * account, as for /metrics); -ENOENT when no credential matches.
+	 */
+	int (*credential_find)(struct xcap_store *s, const struct xcap_auth *auth,
+			       const char *account, struct xcap_grant *out);
+	/* The account's record (quotas, S3 keys); -ENOENT when there is no such account. */
+	int (*account_get)(struct xcap_store *s, const char *id, struct xcap_account *out);
+	/*
+	 * The account's rate window of simple captures: counts one in a window of
+	 * window_ns that starts at the first one counted. -EAGAIN when `limit`
+	 * (0: none) are counted already, with *retry_ns the time until the window
+	 * ends; nothing is counted then.
+	 */
+	int (*rate_take)(struct xcap_store *s, const char *account, int64_t now_ns,
+			 int64_t window_ns, uint32_t limit, int64_t *retry_ns);
+	/* Gives back what rate_take counted, for a request that failed after it. */
+	void (*rate_refund)(struct xcap_store *s, const char *account);
+};
+
+/* An implementation's state starts with this. */
+struct xcap_store {
+	const struct xcap_store_ops *ops;
+};
+
+/*
+ * Opens (creating if needed) DIR/xcap.db; credentials and accounts are cfg's
+ * (NULL: none). NULL + errno on error, logged.
+ */
+struct xcap_store *xcap_store_sqlite_open(const char *dir, const struct xcap_config *cfg);
+
+static inline void xcap_store_close(struct xcap_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+static inline int xcap_store_schema_version(struct xcap_store *s)
+{
+	return s->ops->schema_version(s);
+}
+
+static inline int xcap_store_capture_put(struct xcap_store *s, const struct xcap_capture_rec *r)
+{
+	return s->ops->capture_put(s, r);
+}
+
+static inline int xcap_store_capture_get(struct xcap_store *s, const char *account, const char *id,
+					 struct xcap_capture_rec *out)
+{
+	return s->ops->capture_get(s, account, id, out);
+}
+
+static inline int xcap_store_capture_list(struct xcap_store *s, const char *account,
+					  struct xcap_capture_rec *out, int max, int *n)
+{
+	return s->ops->capture_list(s, account, out, max, n);
+}
+
+static inline int xcap_store_capture_count(struct xcap_store *s, const char *account)
+{
+	return s->ops->capture_count(s, account);
+}
+
+static inline int xcap_store_capture_each(struct xcap_store *s, uint32_t statuses,
+					  int (*fn)(void *arg, struct xcap_capture_rec *r),
+					  void *arg)
+{
+	return s->ops->capture_each(s, statuses, fn, arg);
+}
+
+static inline int xcap_store_capture_count_active_full(struct xcap_store *s, const char *account)
+{
+	return s->ops->capture_count_active_full(s, account);
+}
+
+static inline int xcap_store_bucket_put(struct xcap_store *s, const struct xcap_bucket_rec *r)
+{
+	return s->ops->bucket_put(s, r);
+}
+
+static inline int xcap_store_bucket_find(struct xcap_store *s, const char *account,
+					 const char *conf, struct xcap_bucket_rec *out)
+{
+	return s->ops->bucket_find(s, account, conf, out);
+}
+
+static inline int xcap_store_bucket_list(struct xcap_store *s, const char *account,
+					 struct xcap_bucket_rec *out, int max, int *n)
+{
+	return s->ops->bucket_list(s, account, out, max, n);
+}
+
+static inline int xcap_store_bucket_delete(struct xcap_store *s, const char *account,
+					   const char *id)
+{
+	return s->ops->bucket_delete(s, account, id);
+}
+
+static inline int xcap_store_credential_find(struct xcap_store *s, const struct xcap_auth *auth,
+					     const char *account, struct xcap_grant *out)
+{
+	return s->ops->credential_find(s, auth, account, out);
+}
+
+static inline int xcap_store_account_get(struct xcap_store *s, const char *id,
+					 struct xcap_account *out)
+{
+	return s->ops->account_get(s, id, out);
+}
+
+static inline int xcap_store_rate_take(struct xcap_store *s, const char *account, int64_t now_ns,
+				       int64_t window_ns, uint32_t limit, int64_t *retry_ns)
+{
+	return s->ops->rate_take(s, account, now_ns, window_ns, limit, retry_ns);
+}
+
+static inline void xcap_store_rate_refund(struct xcap_store *s, const char *account)
+{
+	s->ops->rate_refund(s, account);
+}
+
+/* A rate window kept in one process's memory, for stores that serve one process. */
+struct xcap_store_window {
+	int64_t start_ns;
+	uint32_t count;
+};
+
+/* rate_take on one window. */
+static inline int xcap_store_window_take(struct xcap_store_window *w, int64_t now_ns,
+					 int64_t window_ns, uint32_t limit, int64_t *retry_ns)
+{
+	int64_t elapsed = now_ns - w->start_ns;
+
+	/* A clock set back starts a new window rather than blocking until it catches up. */
+	if (elapsed >= window_ns || elapsed < 0) {
+		w->start_ns = now_ns;
+		w->count = 0;
+		elapsed = 0;
+	}
+	if (limit && w->count >= limit) {
+		*retry_ns = window_ns - elapsed;
+		return -EAGAIN;
+	}
+	w->count++;
+	return 0;
+}
+
+/* rate_refund on one window. */
+static inline void xcap_store_window_refund(struct xcap_store_window *w)
+{
+	if (w->count)
+		w->count--;
+}
 
 #endif /* XCAP_STORE_H */

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include "server/s3.h"
-#include "server/storage.h"
+#include "server/dest.h"
 #include "test.h"
 
 static const char *endpoint, *bucket, *key_id, *secret;
@@ -46,10 +46,10 @@ static void parse_s3_uri(void)
 	char err[256] = "";
 
 	clear_aws_env();
-	CHECK_EQ(xcap_storage_parse("s3://pcaps-bucket?region=us-east-1", &acc, &d, err,
+	CHECK_EQ(xcap_dest_parse("s3://pcaps-bucket?region=us-east-1", &acc, &d, err,
 				    sizeof(err)),
 		 0);
-	CHECK_EQ(d.scheme, XCAP_DEST_S3);
+	CHECK(d.type == &xcap_dest_s3, "type %s", d.type->scheme);
 	CHECK(!strcmp(d.s3.bucket, "pcaps-bucket"), "%s", d.s3.bucket);
 	CHECK(!strcmp(d.s3.prefix, ""), "%s", d.s3.prefix);
 	CHECK(!strcmp(d.s3.region, "us-east-1"), "%s", d.s3.region);
@@ -63,7 +63,7 @@ static void parse_s3_uri(void)
 	/* A prefix (trailing '/' or not), an endpoint, and keys from the environment. */
 	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "sk/env+1", 1);
-	CHECK_EQ(xcap_storage_parse("s3://b.k-1/dir/sub/?region=eu-west-3&endpoint=http://"
+	CHECK_EQ(xcap_dest_parse("s3://b.k-1/dir/sub/?region=eu-west-3&endpoint=http://"
 				    "127.0.0.1:9000/",
 				    NULL, &d, err, sizeof(err)),
 		 0);
@@ -76,7 +76,7 @@ static void parse_s3_uri(void)
 	/* An account without keys falls back on the environment, session token included. */
 	setenv("AWS_SESSION_TOKEN", "tokenv", 1);
 	acc.s3_access_key_id[0] = '\0';
-	CHECK_EQ(xcap_storage_parse("s3://bkt/x?endpoint=https://[::1]:8443&region=auto", &acc, &d,
+	CHECK_EQ(xcap_dest_parse("s3://bkt/x?endpoint=https://[::1]:8443&region=auto", &acc, &d,
 				    err, sizeof(err)),
 		 0);
 	CHECK(!strcmp(d.s3.access_key_id, "AKENV") && !strcmp(d.s3.session_token, "tokenv"),
@@ -92,11 +92,11 @@ static void parse_r2_uri(void)
 	char err[256] = "";
 
 	clear_aws_env();
-	CHECK_EQ(xcap_storage_parse("r2://my-bucket/cap?account-id=023e105f4ecef8ad9ca31a8372d0c353"
+	CHECK_EQ(xcap_dest_parse("r2://my-bucket/cap?account-id=023e105f4ecef8ad9ca31a8372d0c353"
 				    "&access-key-id=AKR2&secret-access-key=a%2Bb%2Fc+d",
 				    NULL, &d, err, sizeof(err)),
 		 0);
-	CHECK_EQ(d.scheme, XCAP_DEST_S3);
+	CHECK(d.type == &xcap_dest_r2, "type %s", d.type->scheme);
 	CHECK(!strcmp(d.s3.endpoint,
 		      "https://023e105f4ecef8ad9ca31a8372d0c353.r2.cloudflarestorage."
 		      "com"),
@@ -107,7 +107,7 @@ static void parse_r2_uri(void)
 	CHECK(!strcmp(d.s3.access_key_id, "AKR2"), "%s", d.s3.access_key_id);
 	/* Percent-decoded, and '+' is no space: AWS-style secrets hold it. */
 	CHECK(!strcmp(d.s3.secret_access_key, "a+b/c+d"), "the secret is decoded wrong");
-	CHECK_EQ(xcap_storage_parse("r2://bkt?account-id=acc&access-key-id=K&secret-access-key=S"
+	CHECK_EQ(xcap_dest_parse("r2://bkt?account-id=acc&access-key-id=K&secret-access-key=S"
 				    "&endpoint=http://localhost:4568",
 				    NULL, &d, err, sizeof(err)),
 		 0);
@@ -170,13 +170,13 @@ static void parse_errors(void)
 	clear_aws_env();
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		ret = xcap_storage_parse(cases[i].conf, NULL, &d, err, sizeof(err));
+		ret = xcap_dest_parse(cases[i].conf, NULL, &d, err, sizeof(err));
 		CHECK(ret == -EINVAL, "%s: returned %d (%s)", cases[i].conf, ret, err);
 		CHECK(strstr(err, cases[i].msg), "%s: message \"%s\" lacks \"%s\"", cases[i].conf,
 		      err, cases[i].msg);
 	}
 	/* Messages never quote a secret's value. */
-	ret = xcap_storage_parse("r2://bucket?account-id=a&access-key-id=k&secret-access-key="
+	ret = xcap_dest_parse("r2://bucket?account-id=a&access-key-id=k&secret-access-key="
 				 "TOPSECRET&secret-access-key=TOPSECRET2",
 				 NULL, &d, err, sizeof(err));
 	CHECK(ret == -EINVAL && !strstr(err, "TOPSECRET"), "%d %s", ret, err);
@@ -192,7 +192,7 @@ static void test_knobs(void)
 	setenv("XCAP_S3_ATTEMPTS", "2", 1);
 	setenv("XCAP_S3_BACKOFF_MS", "10", 1);
 	setenv("XCAP_S3_TIMEOUT_MS", "1500", 1);
-	CHECK_EQ(xcap_storage_parse("r2://bkt?account-id=a&access-key-id=k&secret-access-key=s",
+	CHECK_EQ(xcap_dest_parse("r2://bkt?account-id=a&access-key-id=k&secret-access-key=s",
 				    NULL, &d, err, sizeof(err)),
 		 0);
 	CHECK_EQ(d.s3.opts.part_size, 65536);
@@ -200,7 +200,7 @@ static void test_knobs(void)
 	CHECK_EQ(d.s3.opts.backoff_ms, 10);
 	CHECK_EQ(d.s3.opts.timeout_ms, 1500);
 	setenv("XCAP_S3_ATTEMPTS", "0", 1);
-	CHECK(xcap_storage_parse("r2://bkt?account-id=a&access-key-id=k&secret-access-key=s", NULL,
+	CHECK(xcap_dest_parse("r2://bkt?account-id=a&access-key-id=k&secret-access-key=s", NULL,
 				 &d, err, sizeof(err)) == -EINVAL &&
 		      strstr(err, "XCAP_S3_ATTEMPTS: expected an integer 1..20"),
 	      "%s", err);
@@ -225,13 +225,13 @@ static void mask_secrets(void)
 	int want;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK_EQ(xcap_storage_mask(cases[i].in, out, sizeof(out)), 0);
+		CHECK_EQ(xcap_dest_mask(cases[i].in, out, sizeof(out)), 0);
 		CHECK(!strcmp(out, cases[i].out), "%s: got %s", cases[i].in, out);
 	}
 	/* Cut short: -ENOSPC, NUL-terminated, and no part of a secret. */
 	for (i = 1; i < 40; i++) {
 		want = i > strlen("r2://b?secret-access-key=***") ? 0 : -ENOSPC;
-		CHECK(xcap_storage_mask("r2://b?secret-access-key=ABCDEFGHIJKLMNOPQRSTUVWXYZ", out,
+		CHECK(xcap_dest_mask("r2://b?secret-access-key=ABCDEFGHIJKLMNOPQRSTUVWXYZ", out,
 					i) == want,
 		      "size %zu", i);
 		CHECK(strlen(out) < i && !strstr(out, "ABC"), "size %zu: %s", i, out);
@@ -607,7 +607,7 @@ static void live_server_stopped_mid_upload(void)
 	free(data);
 }
 
-/* The storage layer end to end: a URI, the challenge's put and get, a delivery. */
+/* The destination layer end to end: a URI, the challenge's put and get, a delivery. */
 static void storage_round_trip(const char *conf, const struct xcap_account *acc, const char *prefix)
 {
 	char uri[1024], buf[128], path[256], name[600], err[512] = "";
@@ -621,17 +621,17 @@ static void storage_round_trip(const char *conf, const struct xcap_account *acc,
 	if (!data)
 		return;
 	snprintf(uri, sizeof(uri), conf, bucket, endpoint);
-	ret = xcap_storage_parse(uri, acc, &d, err, sizeof(err));
+	ret = xcap_dest_parse(uri, acc, &d, err, sizeof(err));
 	CHECK(!ret, "%d %s", ret, err);
 	if (ret)
 		goto out;
-	ret = xcap_storage_put(&d, "ownership-challenge-1.txt", "token123", 8, err, sizeof(err));
+	ret = xcap_dest_put(&d, "ownership-challenge-1.txt", "token123", 8, err, sizeof(err));
 	CHECK(!ret, "put: %d %s", ret, err);
-	ret = xcap_storage_get(&d, "ownership-challenge-1.txt", buf, sizeof(buf), err, sizeof(err));
+	ret = xcap_dest_get(&d, "ownership-challenge-1.txt", buf, sizeof(buf), err, sizeof(err));
 	CHECK(!ret && !strcmp(buf, "token123"), "get: %d %s %s", ret, err, buf);
 	fill_random(data, len, 5);
 	CHECK(!write_tmp("deliver.pcap", data, len, path, sizeof(path)), "write");
-	ret = xcap_storage_deliver(&d, path, "pcap_1.pcap", err, sizeof(err));
+	ret = xcap_dest_deliver(&d, path, "pcap_1.pcap", err, sizeof(err));
 	CHECK(!ret, "deliver: %d %s", ret, err);
 	/* The object is under the prefix of the URI. */
 	live_target(&raw);
@@ -678,11 +678,11 @@ static void live_storage_wrong_keys(void)
 	snprintf(uri, sizeof(uri),
 		 "r2://%s?account-id=a&access-key-id=%s&secret-access-key=wrong&endpoint=%s",
 		 bucket, key_id, endpoint);
-	ret = xcap_storage_parse(uri, NULL, &d, err, sizeof(err));
+	ret = xcap_dest_parse(uri, NULL, &d, err, sizeof(err));
 	CHECK(!ret, "%d %s", ret, err);
-	ret = xcap_storage_put(&d, "ownership-challenge-2.txt", "x", 1, err, sizeof(err));
+	ret = xcap_dest_put(&d, "ownership-challenge-2.txt", "x", 1, err, sizeof(err));
 	CHECK(ret == -EACCES && strstr(err, "SignatureDoesNotMatch"), "%d %s", ret, err);
-	ret = xcap_storage_get(&d, "ownership-challenge-1.txt", buf, sizeof(buf), err, sizeof(err));
+	ret = xcap_dest_get(&d, "ownership-challenge-1.txt", buf, sizeof(buf), err, sizeof(err));
 	CHECK(ret == -EACCES && strstr(err, "SignatureDoesNotMatch"), "%d %s", ret, err);
 }
 

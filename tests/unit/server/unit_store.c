@@ -27,9 +27,26 @@ static struct xcap_store *open_fresh(const char *name)
 	char dir[256];
 
 	test_dir(dir, sizeof(dir), name);
-	s = xcap_store_open(dir);
+	s = xcap_store_sqlite_open(dir, NULL);
 	CHECK(s, "open %s: %s", dir, strerror(errno));
 	return s;
+}
+
+/* A bucket by its id, through the path the API reads buckets by: the account's list. */
+static int bucket_by_id(struct xcap_store *s, const char *account, const char *id,
+			struct xcap_bucket_rec *out)
+{
+	static struct xcap_bucket_rec recs[XCAP_LIST_MAX];
+	int i, n = 0, err;
+
+	err = xcap_store_bucket_list(s, account, recs, XCAP_LIST_MAX, &n);
+	for (i = 0; i < n && !err; i++) {
+		if (!strcmp(recs[i].id, id)) {
+			*out = recs[i];
+			return 0;
+		}
+	}
+	return err ?: -ENOENT;
 }
 
 /* Ids are opaque to the store: a counter makes them distinct and readable. */
@@ -138,7 +155,7 @@ static void bucket_round_trips_every_field(void)
 	in.validated_ns = 1700000000000000002LL;
 	CHECK_EQ(xcap_store_bucket_put(s, &in), 0);
 	memset(&out, 0x55, sizeof(out));
-	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, in.id, &out), 0);
+	CHECK_EQ(bucket_by_id(s, ACC_A, in.id, &out), 0);
 	check_bucket(&out, &in);
 	xcap_store_close(s);
 }
@@ -166,7 +183,7 @@ static void put_with_the_same_id_replaces(void)
 	b.status = XCAP_BUCKET_FAILED;
 	b.validated_ns = 11;
 	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
-	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &bout), 0);
+	CHECK_EQ(bucket_by_id(s, ACC_A, b.id, &bout), 0);
 	check_bucket(&bout, &b);
 	xcap_store_close(s);
 }
@@ -194,7 +211,7 @@ static void put_refuses_an_id_of_another_account(void)
 	bthief = b;
 	snprintf(bthief.account, sizeof(bthief.account), "%s", ACC_B);
 	CHECK_EQ(-xcap_store_bucket_put(s, &bthief), EEXIST);
-	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &bout), 0);
+	CHECK_EQ(bucket_by_id(s, ACC_A, b.id, &bout), 0);
 	xcap_store_close(s);
 }
 
@@ -212,8 +229,8 @@ static void get_of_another_account_is_enoent(void)
 	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
 	CHECK_EQ(-xcap_store_capture_get(s, ACC_B, c.id, &out), ENOENT);
 	CHECK_EQ(-xcap_store_capture_get(s, ACC_A, "nope", &out), ENOENT);
-	CHECK_EQ(-xcap_store_bucket_get(s, ACC_B, b.id, &bout), ENOENT);
-	CHECK_EQ(-xcap_store_bucket_get(s, ACC_A, "nope", &bout), ENOENT);
+	CHECK_EQ(-bucket_by_id(s, ACC_B, b.id, &bout), ENOENT);
+	CHECK_EQ(-bucket_by_id(s, ACC_A, "nope", &bout), ENOENT);
 	xcap_store_close(s);
 }
 
@@ -410,10 +427,10 @@ static void bucket_delete(void)
 	make_bucket(&b, 1, ACC_A, "s3://one", 10);
 	CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
 	CHECK_EQ(-xcap_store_bucket_delete(s, ACC_B, b.id), ENOENT);
-	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &out), 0);
+	CHECK_EQ(bucket_by_id(s, ACC_A, b.id, &out), 0);
 	CHECK_EQ(-xcap_store_bucket_delete(s, ACC_A, "unknown"), ENOENT);
 	CHECK_EQ(xcap_store_bucket_delete(s, ACC_A, b.id), 0);
-	CHECK_EQ(-xcap_store_bucket_get(s, ACC_A, b.id, &out), ENOENT);
+	CHECK_EQ(-bucket_by_id(s, ACC_A, b.id, &out), ENOENT);
 	CHECK_EQ(-xcap_store_bucket_delete(s, ACC_A, b.id), ENOENT);
 	xcap_store_close(s);
 }
@@ -434,13 +451,13 @@ static void records_persist_across_reopen(void)
 	xcap_store_close(s);
 
 	test_dir(dir, sizeof(dir), "persist");
-	s = xcap_store_open(dir);
+	s = xcap_store_sqlite_open(dir, NULL);
 	CHECK(s, "reopen: %s", strerror(errno));
 	if (!s)
 		return;
 	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &out), 0);
 	check_capture(&out, &c);
-	CHECK_EQ(xcap_store_bucket_get(s, ACC_A, b.id, &bout), 0);
+	CHECK_EQ(bucket_by_id(s, ACC_A, b.id, &bout), 0);
 	check_bucket(&bout, &b);
 	xcap_store_close(s);
 }
@@ -483,6 +500,7 @@ static void database_uses_wal_and_typed_columns(void)
 	CHECK_STR(val, "wal");
 	raw_query("wal", "PRAGMA user_version", val, sizeof(val));
 	CHECK_STR(val, "1");
+	CHECK_EQ(xcap_store_schema_version(s), 1);
 	raw_query(
 		"wal",
 		"SELECT typeof(id) || typeof(account) || typeof(filter_json) || typeof(status) || "
@@ -503,7 +521,7 @@ static void open_refuses_a_missing_folder(void)
 
 	snprintf(dir, sizeof(dir), "%s/missing", test_tmpdir);
 	errno = 0;
-	CHECK(!xcap_store_open(dir), "opened %s", dir);
+	CHECK(!xcap_store_sqlite_open(dir, NULL), "opened %s", dir);
 	CHECK_EQ(errno, ENOENT);
 	CHECK(stat(dir, &st) && errno == ENOENT, "%s was created", dir);
 }
@@ -521,7 +539,7 @@ static void open_refuses_a_corrupt_file(void)
 	if (f)
 		fclose(f);
 	errno = 0;
-	CHECK(!xcap_store_open(dir), "opened a corrupt %s", path);
+	CHECK(!xcap_store_sqlite_open(dir, NULL), "opened a corrupt %s", path);
 	CHECK_EQ(errno, EIO);
 }
 
@@ -537,8 +555,82 @@ static void open_refuses_a_newer_schema(void)
 	raw_query("newer", "PRAGMA user_version = 99", val, sizeof(val));
 	test_dir(dir, sizeof(dir), "newer");
 	errno = 0;
-	CHECK(!xcap_store_open(dir), "opened a version 99 database");
+	CHECK(!xcap_store_sqlite_open(dir, NULL), "opened a version 99 database");
 	CHECK_EQ(errno, EPROTO);
+}
+
+/* On one host the credentials and accounts are the config's; the store answers for them. */
+static void credentials_and_accounts_come_from_the_config(void)
+{
+	static struct xcap_config cfg;
+	struct xcap_auth token = { .token = "tok-write" }, wrong = { .token = "tok-writ" };
+	struct xcap_auth key = { .email = "OPS@example.com", .key = "k1" };
+	struct xcap_grant g;
+	struct xcap_account acc;
+	struct xcap_store *s;
+	char dir[256];
+
+	xcap_config_init(&cfg);
+	cfg.n_accounts = 2;
+	snprintf(cfg.accounts[0].id, sizeof(cfg.accounts[0].id), "%s", ACC_A);
+	snprintf(cfg.accounts[1].id, sizeof(cfg.accounts[1].id), "%s", ACC_B);
+	cfg.accounts[1].simple_per_minute = 7;
+	cfg.n_creds = 2;
+	cfg.creds[0] =
+		(struct xcap_credential){ .secret = "tok-write", .write = true, .accounts = 1 };
+	cfg.creds[1] = (struct xcap_credential){ .email = "ops@example.com",
+						 .secret = "k1",
+						 .accounts = 3 };
+	test_dir(dir, sizeof(dir), "creds");
+	s = xcap_store_sqlite_open(dir, &cfg);
+	CHECK(s, "open: %s", strerror(errno));
+	if (!s)
+		return;
+	CHECK_EQ(xcap_store_credential_find(s, &token, ACC_A, &g), 0);
+	CHECK(g.write && g.account, "token on A: write %d account %d", g.write, g.account);
+	CHECK_EQ(xcap_store_credential_find(s, &token, ACC_B, &g), 0);
+	CHECK(!g.account, "the token reaches B");
+	CHECK_EQ(xcap_store_credential_find(s, &key, ACC_B, &g), 0);
+	CHECK(!g.write && g.account, "key on B: write %d account %d", g.write, g.account);
+	CHECK_EQ(xcap_store_credential_find(s, &key, "unknown", &g), 0);
+	CHECK(!g.account, "an unknown account is reached");
+	CHECK_EQ(-xcap_store_credential_find(s, &wrong, NULL, &g), ENOENT);
+	CHECK_EQ(xcap_store_account_get(s, ACC_B, &acc), 0);
+	CHECK_EQ(acc.simple_per_minute, 7);
+	CHECK_EQ(-xcap_store_account_get(s, "unknown", &acc), ENOENT);
+	xcap_store_close(s);
+}
+
+/* A window counts per account, refuses past its limit until it ends, and gives back. */
+static void rate_window_per_account(void)
+{
+	static struct xcap_config cfg;
+	const int64_t min = 60 * 1000000000LL, t0 = 1000 * min;
+	struct xcap_store *s;
+	int64_t retry = 0;
+	char dir[256];
+
+	xcap_config_init(&cfg);
+	cfg.n_accounts = 2;
+	snprintf(cfg.accounts[0].id, sizeof(cfg.accounts[0].id), "%s", ACC_A);
+	snprintf(cfg.accounts[1].id, sizeof(cfg.accounts[1].id), "%s", ACC_B);
+	test_dir(dir, sizeof(dir), "rate");
+	s = xcap_store_sqlite_open(dir, &cfg);
+	CHECK(s, "open: %s", strerror(errno));
+	if (!s)
+		return;
+	CHECK_EQ(xcap_store_rate_take(s, ACC_A, t0, min, 2, &retry), 0);
+	CHECK_EQ(xcap_store_rate_take(s, ACC_A, t0 + 1, min, 2, &retry), 0);
+	CHECK_EQ(-xcap_store_rate_take(s, ACC_A, t0 + 10, min, 2, &retry), EAGAIN);
+	CHECK_EQ(retry, min - 10);
+	CHECK_EQ(xcap_store_rate_take(s, ACC_B, t0 + 10, min, 2, &retry), 0);
+	xcap_store_rate_refund(s, ACC_A);
+	CHECK_EQ(xcap_store_rate_take(s, ACC_A, t0 + 20, min, 2, &retry), 0);
+	CHECK_EQ(-xcap_store_rate_take(s, ACC_A, t0 + 30, min, 2, &retry), EAGAIN);
+	CHECK_EQ(xcap_store_rate_take(s, ACC_A, t0 + min, min, 2, &retry), 0);
+	CHECK_EQ(xcap_store_rate_take(s, ACC_A, t0 + min, min, 0, &retry), 0);
+	CHECK_EQ(-xcap_store_rate_take(s, "unknown", t0, min, 2, &retry), ENOENT);
+	xcap_store_close(s);
 }
 
 int main(void)
@@ -561,5 +653,7 @@ int main(void)
 	RUN_TEST(open_refuses_a_missing_folder);
 	RUN_TEST(open_refuses_a_corrupt_file);
 	RUN_TEST(open_refuses_a_newer_schema);
+	RUN_TEST(credentials_and_accounts_come_from_the_config);
+	RUN_TEST(rate_window_per_account);
 	return tests_failed_total ? 1 : 0;
 }

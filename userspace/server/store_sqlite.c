@@ -7,6 +7,11 @@
  *
  * WAL with synchronous=FULL makes every commit reach the disk before
  * sqlite3_step() returns, so a put is durable when it returns.
+ *
+ * On one host the credentials and accounts are the config's (the config file,
+ * credentials.json) and the rate windows live in this process's memory: one
+ * process owns the database file. A store shared by several API processes
+ * keeps those in its tables too.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +21,7 @@
 #include <string.h>
 #include <sqlite3.h>
 #include "common/log.h"
+#include "server/credentials.h"
 #include "server/store.h"
 
 #define STORE_FILE "xcap.db"
@@ -83,7 +89,6 @@ enum stmt_id {
 	CAPTURE_EACH,
 	CAPTURE_ACTIVE_FULL,
 	BUCKET_PUT,
-	BUCKET_GET,
 	BUCKET_FIND,
 	BUCKET_LIST,
 	BUCKET_DELETE,
@@ -127,8 +132,6 @@ static const struct {
 			 "ON CONFLICT (id) DO UPDATE SET destination_conf = ?3, filename = ?4, "
 			 "token = ?5, status = ?6, submitted_ns = ?7, validated_ns = ?8 "
 			 "WHERE account = ?2" },
-	[BUCKET_GET] = { "bucket get",
-			 "SELECT " BUCKET_COLS " FROM buckets WHERE account = ?1 AND id = ?2" },
 	[BUCKET_FIND] = { "bucket find", "SELECT " BUCKET_COLS " FROM buckets "
 					 "WHERE account = ?1 AND destination_conf = ?2 "
 					 "ORDER BY submitted_ns DESC, rowid DESC LIMIT 1" },
@@ -137,7 +140,9 @@ static const struct {
 	[BUCKET_DELETE] = { "bucket delete", "DELETE FROM buckets WHERE account = ?1 AND id = ?2" },
 };
 
-struct xcap_store {
+struct store_sqlite {
+	struct xcap_store base;
+	const struct xcap_config *cfg; /* credentials and accounts; NULL: none */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[NR_STMTS];
 	/*
@@ -146,11 +151,19 @@ struct xcap_store {
 	 */
 	pthread_mutex_t lock;
 	char path[4096];
+	int version; /* of the schema, once set up */
+	pthread_mutex_t rate_lock;
+	struct xcap_store_window simple_rate[XCAP_CFG_MAX_ACCOUNTS]; /* by account index */
 };
+
+static struct store_sqlite *store_of(struct xcap_store *base)
+{
+	return (struct store_sqlite *)base;
+}
 
 /* One use of a prepared statement: parameters are bound in order, errors are sticky. */
 struct query {
-	struct xcap_store *s;
+	struct store_sqlite *s;
 	enum stmt_id id;
 	sqlite3_stmt *st;
 	int param; /* the last bound parameter */
@@ -160,7 +173,7 @@ struct query {
 typedef void (*row_reader)(sqlite3_stmt *st, void *out);
 
 /* Logs the connection's last error and maps the SQLite code to an errno. */
-static int db_err(struct xcap_store *s, const char *what, int rc)
+static int db_err(struct store_sqlite *s, const char *what, int rc)
 {
 	int sys = sqlite3_system_errno(s->db);
 
@@ -179,7 +192,7 @@ static int db_err(struct xcap_store *s, const char *what, int rc)
 }
 
 /* Locked until query_end(). */
-static struct query query_start(struct xcap_store *s, enum stmt_id id)
+static struct query query_start(struct store_sqlite *s, enum stmt_id id)
 {
 	struct query q = { .s = s, .id = id, .st = s->stmt[id] };
 
@@ -382,7 +395,7 @@ static int pragma_value(void *arg, int ncols, char **vals, char **names)
 }
 
 /* Runs SQL without parameters; the first column of the last row it returns goes to val. */
-static int db_exec(struct xcap_store *s, const char *what, const char *sql,
+static int db_exec(struct store_sqlite *s, const char *what, const char *sql,
 		   char val[PRAGMA_VALUE_LEN])
 {
 	int rc;
@@ -392,7 +405,7 @@ static int db_exec(struct xcap_store *s, const char *what, const char *sql,
 	return rc ? db_err(s, what, rc) : 0;
 }
 
-static int db_open(struct xcap_store *s, const char *dir)
+static int db_open(struct store_sqlite *s, const char *dir)
 {
 	int rc;
 
@@ -409,7 +422,7 @@ static int db_open(struct xcap_store *s, const char *dir)
 }
 
 /* SQLite reads the file lazily: one that is not a database fails here, at the first pragma. */
-static int db_setup(struct xcap_store *s)
+static int db_setup(struct store_sqlite *s)
 {
 	char val[PRAGMA_VALUE_LEN];
 	long version;
@@ -429,6 +442,7 @@ static int db_setup(struct xcap_store *s)
 	if (err)
 		return err;
 	version = strtol(val, NULL, 10);
+	s->version = STORE_SCHEMA_VERSION;
 	if (version == 0)
 		return db_exec(s, "schema", schema_sql, val);
 	/* A newer schema is left alone rather than misread. */
@@ -440,7 +454,7 @@ static int db_setup(struct xcap_store *s)
 	return 0;
 }
 
-static int db_prepare(struct xcap_store *s)
+static int db_prepare(struct store_sqlite *s)
 {
 	int i, rc;
 
@@ -453,76 +467,55 @@ static int db_prepare(struct xcap_store *s)
 	return 0;
 }
 
-struct xcap_store *xcap_store_open(const char *dir)
+static void sqlite_close(struct xcap_store *base)
 {
-	struct xcap_store *s;
-	int err;
-
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		pr_err("store %s: out of memory\n", dir);
-		err = -ENOMEM;
-		goto out;
-	}
-	pthread_mutex_init(&s->lock, NULL);
-	err = db_open(s, dir);
-	if (!err)
-		err = db_setup(s);
-	if (!err)
-		err = db_prepare(s);
-out:
-	if (err) {
-		xcap_store_close(s);
-		s = NULL;
-		errno = -err;
-	}
-	return s;
-}
-
-void xcap_store_close(struct xcap_store *s)
-{
+	struct store_sqlite *s = store_of(base);
 	int i;
 
-	if (!s)
-		return;
 	for (i = 0; i < NR_STMTS; i++)
 		sqlite3_finalize(s->stmt[i]);
 	/* The last connection checkpoints the WAL into the database here. */
 	if (sqlite3_close(s->db))
 		pr_err("store %s: close: %s\n", s->path, sqlite3_errmsg(s->db));
+	pthread_mutex_destroy(&s->rate_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-int xcap_store_capture_put(struct xcap_store *s, const struct xcap_capture_rec *r)
+static int sqlite_schema_version(struct xcap_store *base)
 {
-	struct query q = query_start(s, CAPTURE_PUT);
+	return store_of(base)->version;
+}
+
+static int capture_put(struct xcap_store *base, const struct xcap_capture_rec *r)
+{
+	struct query q = query_start(store_of(base), CAPTURE_PUT);
 
 	bind_capture(&q, r);
 	return put(&q, r->id);
 }
 
-int xcap_store_capture_get(struct xcap_store *s, const char *account, const char *id,
-			   struct xcap_capture_rec *out)
+static int capture_get(struct xcap_store *base, const char *account, const char *id,
+		       struct xcap_capture_rec *out)
 {
-	struct query q = query_start(s, CAPTURE_GET);
+	struct query q = query_start(store_of(base), CAPTURE_GET);
 
 	bind_text(&q, account, -1);
 	bind_text(&q, id, -1);
 	return get(&q, read_capture, out, sizeof(*out));
 }
 
-int xcap_store_capture_list(struct xcap_store *s, const char *account, struct xcap_capture_rec *out,
-			    int max, int *n)
+static int capture_list(struct xcap_store *base, const char *account, struct xcap_capture_rec *out,
+			int max, int *n)
 {
-	struct query q = query_start(s, CAPTURE_LIST);
+	struct query q = query_start(store_of(base), CAPTURE_LIST);
 
 	return list(&q, account, read_capture, out, sizeof(*out), max, n);
 }
 
-int xcap_store_capture_count(struct xcap_store *s, const char *account)
+static int capture_count(struct xcap_store *base, const char *account)
 {
-	struct query q = query_start(s, CAPTURE_COUNT);
+	struct query q = query_start(store_of(base), CAPTURE_COUNT);
 
 	bind_text(&q, account, -1);
 	return query_count(&q);
@@ -531,11 +524,11 @@ int xcap_store_capture_count(struct xcap_store *s, const char *account)
 /*
  * The rows are read first and fn runs after the statement is reset and the
  * lock released, so fn may put (even change the status being selected on).
- * A non-zero return from fn stops the walk and is returned.
  */
-int xcap_store_capture_each(struct xcap_store *s, uint32_t statuses,
-			    int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
+static int capture_each(struct xcap_store *base, uint32_t statuses,
+			int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
 {
+	struct store_sqlite *s = store_of(base);
 	struct query q = query_start(s, CAPTURE_EACH);
 	struct xcap_capture_rec *recs = NULL, *more;
 	int i, n = 0, cap = 0, err;
@@ -561,9 +554,9 @@ int xcap_store_capture_each(struct xcap_store *s, uint32_t statuses,
 	return err;
 }
 
-int xcap_store_capture_count_active_full(struct xcap_store *s, const char *account)
+static int capture_count_active_full(struct xcap_store *base, const char *account)
 {
-	struct query q = query_start(s, CAPTURE_ACTIVE_FULL);
+	struct query q = query_start(store_of(base), CAPTURE_ACTIVE_FULL);
 
 	bind_text(&q, account, -1);
 	bind_int(&q, XCAP_TYPE_FULL);
@@ -572,49 +565,140 @@ int xcap_store_capture_count_active_full(struct xcap_store *s, const char *accou
 	return query_count(&q);
 }
 
-int xcap_store_bucket_put(struct xcap_store *s, const struct xcap_bucket_rec *r)
+static int bucket_put(struct xcap_store *base, const struct xcap_bucket_rec *r)
 {
-	struct query q = query_start(s, BUCKET_PUT);
+	struct query q = query_start(store_of(base), BUCKET_PUT);
 
 	bind_bucket(&q, r);
 	return put(&q, r->id);
 }
 
-int xcap_store_bucket_get(struct xcap_store *s, const char *account, const char *id,
-			  struct xcap_bucket_rec *out)
+static int bucket_find(struct xcap_store *base, const char *account, const char *conf,
+		       struct xcap_bucket_rec *out)
 {
-	struct query q = query_start(s, BUCKET_GET);
-
-	bind_text(&q, account, -1);
-	bind_text(&q, id, -1);
-	return get(&q, read_bucket, out, sizeof(*out));
-}
-
-int xcap_store_bucket_find(struct xcap_store *s, const char *account, const char *conf,
-			   struct xcap_bucket_rec *out)
-{
-	struct query q = query_start(s, BUCKET_FIND);
+	struct query q = query_start(store_of(base), BUCKET_FIND);
 
 	bind_text(&q, account, -1);
 	bind_text(&q, conf, -1);
 	return get(&q, read_bucket, out, sizeof(*out));
 }
 
-int xcap_store_bucket_list(struct xcap_store *s, const char *account, struct xcap_bucket_rec *out,
-			   int max, int *n)
+static int bucket_list(struct xcap_store *base, const char *account, struct xcap_bucket_rec *out,
+		       int max, int *n)
 {
-	struct query q = query_start(s, BUCKET_LIST);
+	struct query q = query_start(store_of(base), BUCKET_LIST);
 
 	return list(&q, account, read_bucket, out, sizeof(*out), max, n);
 }
 
-int xcap_store_bucket_delete(struct xcap_store *s, const char *account, const char *id)
+static int bucket_delete(struct xcap_store *base, const char *account, const char *id)
 {
-	struct query q = query_start(s, BUCKET_DELETE);
+	struct query q = query_start(store_of(base), BUCKET_DELETE);
 	int err;
 
 	bind_text(&q, account, -1);
 	bind_text(&q, id, -1);
 	err = query_exec(&q);
 	return err < 0 ? err : err ? 0 : -ENOENT;
+}
+
+static int credential_find(struct xcap_store *base, const struct xcap_auth *auth,
+			   const char *account, struct xcap_grant *out)
+{
+	struct store_sqlite *s = store_of(base);
+
+	return s->cfg ? xcap_credentials_grant(s->cfg, auth, account, out) : -ENOENT;
+}
+
+/* The config's index of the account: its rate window's too. */
+static int account_index(struct store_sqlite *s, const char *id)
+{
+	return s->cfg ? xcap_config_account(s->cfg, id) : -1;
+}
+
+static int account_get(struct xcap_store *base, const char *id, struct xcap_account *out)
+{
+	struct store_sqlite *s = store_of(base);
+	int i = account_index(s, id);
+
+	if (i < 0)
+		return -ENOENT;
+	*out = s->cfg->accounts[i];
+	return 0;
+}
+
+static int rate_take(struct xcap_store *base, const char *account, int64_t now_ns,
+		     int64_t window_ns, uint32_t limit, int64_t *retry_ns)
+{
+	struct store_sqlite *s = store_of(base);
+	int i = account_index(s, account), err;
+
+	if (i < 0)
+		return -ENOENT;
+	pthread_mutex_lock(&s->rate_lock);
+	err = xcap_store_window_take(&s->simple_rate[i], now_ns, window_ns, limit, retry_ns);
+	pthread_mutex_unlock(&s->rate_lock);
+	return err;
+}
+
+static void rate_refund(struct xcap_store *base, const char *account)
+{
+	struct store_sqlite *s = store_of(base);
+	int i = account_index(s, account);
+
+	if (i < 0)
+		return;
+	pthread_mutex_lock(&s->rate_lock);
+	xcap_store_window_refund(&s->simple_rate[i]);
+	pthread_mutex_unlock(&s->rate_lock);
+}
+
+static const struct xcap_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sqlite_close,
+	.schema_version = sqlite_schema_version,
+	.capture_put = capture_put,
+	.capture_get = capture_get,
+	.capture_list = capture_list,
+	.capture_count = capture_count,
+	.capture_each = capture_each,
+	.capture_count_active_full = capture_count_active_full,
+	.bucket_put = bucket_put,
+	.bucket_find = bucket_find,
+	.bucket_list = bucket_list,
+	.bucket_delete = bucket_delete,
+	.credential_find = credential_find,
+	.account_get = account_get,
+	.rate_take = rate_take,
+	.rate_refund = rate_refund,
+};
+
+struct xcap_store *xcap_store_sqlite_open(const char *dir, const struct xcap_config *cfg)
+{
+	struct store_sqlite *s;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		pr_err("store %s: out of memory\n", dir);
+		err = -ENOMEM;
+		goto out;
+	}
+	s->base.ops = &sqlite_ops;
+	s->cfg = cfg;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->rate_lock, NULL);
+	err = db_open(s, dir);
+	if (!err)
+		err = db_setup(s);
+	if (!err)
+		err = db_prepare(s);
+out:
+	if (err) {
+		if (s)
+			sqlite_close(&s->base);
+		errno = -err;
+		return NULL;
+	}
+	return &s->base;
 }

@@ -1,69 +1,26 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Destinations: file:// buckets (a local directory per bucket), and S3 buckets through s3.c. */
+/*
+ * s3:// and r2:// destinations: the bucket URI (path, query parameters,
+ * keys), and the objects through the S3 client of s3.c. The two schemes
+ * differ only in their parameters and in where the keys and the endpoint
+ * come from (struct bucket_scheme).
+ */
 #define _GNU_SOURCE /* explicit_bzero */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include "common/util.h"
-#include "common/file.h"
-#include "server/storage.h"
+#include "common/err.h"
+#include "server/dest.h"
 
-#ifndef ARRAY_SIZE
-#endif
 #define PREFIX_MAX 500 /* leaves room in xcap_s3.prefix for the '/' */
 /* API clients wait for the challenge's PUT and GET: fail sooner than a delivery. */
 #define INTERACTIVE_ATTEMPTS 2
 #define INTERACTIVE_TIMEOUT_MS 20000L
-
-static int fail(int err, char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int err, char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-/* True when a component of the path is "..". */
-static bool has_dotdot(const char *path)
-{
-	const char *p;
-
-	for (p = strstr(path, ".."); p; p = strstr(p + 1, ".."))
-		if (p[-1] == '/' && (!p[2] || p[2] == '/'))
-			return true;
-	return false;
-}
-
-static int parse_file(const char *path, struct xcap_dest *d, char *err, size_t err_size)
-{
-	struct stat st;
-
-	if (path[0] != '/' || has_dotdot(path) || strchr(path, '?') ||
-	    strlen(path) >= sizeof(d->dir))
-		return fail(
-			-EINVAL, err, err_size,
-			"a file:// destination is file:///ABSOLUTE/DIR, without '..' or a query");
-	if (stat(path, &st) || !S_ISDIR(st.st_mode))
-		return fail(-ENOENT, err, err_size, "bucket directory %s does not exist", path);
-	d->scheme = XCAP_DEST_FILE;
-	snprintf(d->dir, sizeof(d->dir), "%s", path);
-	return 0;
-}
-
-/* --- s3:// and r2:// --- */
 
 enum { SCHEME_S3 = 1, SCHEME_R2 = 2 };
 
@@ -129,18 +86,20 @@ static int parse_path(const char *path, size_t len, struct xcap_s3 *s3, char *er
 		blen = len;
 	if (blen < 3 || blen >= sizeof(s3->bucket) || !isalnum((unsigned char)path[0]) ||
 	    !only_chars(path, blen, ".-_"))
-		return fail(-EINVAL, err, err_size,
-			    "the bucket name is 3..63 characters of [a-z0-9.-] (legacy: A-Z, _)");
+		return xcap_err_set(
+			-EINVAL, err, err_size,
+			"the bucket name is 3..63 characters of [a-z0-9.-] (legacy: A-Z, _)");
 	snprintf(s3->bucket, sizeof(s3->bucket), "%.*s", (int)blen, path);
 	prefix = path + blen + (blen < len);
 	plen = path + len - prefix;
 	while (plen && prefix[plen - 1] == '/')
 		plen--;
 	if (plen > PREFIX_MAX || !valid_segments(prefix, plen))
-		return fail(-EINVAL, err, err_size,
-			    "the prefix is at most %d characters of [A-Za-z0-9._-] in segments "
-			    "joined by '/' (no empty, '.' or '..' segment)",
-			    PREFIX_MAX);
+		return xcap_err_set(
+			-EINVAL, err, err_size,
+			"the prefix is at most %d characters of [A-Za-z0-9._-] in segments "
+			"joined by '/' (no empty, '.' or '..' segment)",
+			PREFIX_MAX);
 	snprintf(s3->prefix, sizeof(s3->prefix), "%.*s%s", (int)plen, prefix, plen ? "/" : "");
 	return 0;
 }
@@ -207,20 +166,22 @@ static int parse_param(unsigned int scheme, const char *item, size_t len, struct
 			u = &uri_params[i];
 	if (!u) {
 		known_params(scheme, known, sizeof(known));
-		return fail(-EINVAL, err, err_size, "unknown parameter '%.*s' (known: %s)",
-			    (int)(nlen > 40 ? 40 : nlen), item, known);
+		return xcap_err_set(-EINVAL, err, err_size, "unknown parameter '%.*s' (known: %s)",
+				    (int)(nlen > 40 ? 40 : nlen), item, known);
 	}
 	field = (char *)p + u->off;
 	if (field[0])
-		return fail(-EINVAL, err, err_size, "parameter %s given twice", u->name);
+		return xcap_err_set(-EINVAL, err, err_size, "parameter %s given twice", u->name);
 	ret = nlen < len ? decode(item + nlen + 1, len - nlen - 1, field, u->size) : -EINVAL;
 	if (ret == -ENOSPC)
-		return fail(-EINVAL, err, err_size, "parameter %s is longer than %zu characters",
-			    u->name, u->size - 1);
+		return xcap_err_set(-EINVAL, err, err_size,
+				    "parameter %s is longer than %zu characters", u->name,
+				    u->size - 1);
 	if (ret)
-		return fail(-EINVAL, err, err_size,
-			    "parameter %s needs a value (printable, percent-encoding allowed)",
-			    u->name);
+		return xcap_err_set(
+			-EINVAL, err, err_size,
+			"parameter %s needs a value (printable, percent-encoding allowed)",
+			u->name);
 	return 0;
 }
 
@@ -270,7 +231,7 @@ static int check_endpoint(char *ep, char *err, size_t err_size)
 		ok = host && only_chars(h, host, ".-");
 	}
 	if (!ok || (h[host] && (h[host] != ':' || !valid_port(h + host + 1))))
-		return fail(-EINVAL, err, err_size, "endpoint is http(s)://HOST[:PORT]");
+		return xcap_err_set(-EINVAL, err, err_size, "endpoint is http(s)://HOST[:PORT]");
 	return 0;
 }
 
@@ -299,10 +260,11 @@ static int s3_keys(const struct xcap_account *acc, struct xcap_s3 *s3, char *err
 	    copy_key(s3->secret_access_key, sizeof(s3->secret_access_key),
 		     getenv("AWS_SECRET_ACCESS_KEY")) ||
 	    (token && *token && copy_key(s3->session_token, sizeof(s3->session_token), token)))
-		return fail(-EINVAL, err, err_size,
-			    "no S3 keys for s3:// buckets: set s3_access_key_id and "
-			    "s3_secret_access_key on the account in xcapd's config, or "
-			    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment");
+		return xcap_err_set(
+			-EINVAL, err, err_size,
+			"no S3 keys for s3:// buckets: set s3_access_key_id and "
+			"s3_secret_access_key on the account in xcapd's config, or "
+			"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment");
 	return 0;
 }
 
@@ -310,21 +272,23 @@ static int finish_s3(const struct uri_params *p, const struct xcap_account *acc,
 		     char *err, size_t err_size)
 {
 	if (!p->region[0])
-		return fail(-EINVAL, err, err_size, "s3:// needs ?region=REGION");
+		return xcap_err_set(-EINVAL, err, err_size, "s3:// needs ?region=REGION");
 	if (strspn(p->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(p->region))
-		return fail(-EINVAL, err, err_size, "region is made of [a-z0-9-]");
+		return xcap_err_set(-EINVAL, err, err_size, "region is made of [a-z0-9-]");
 	snprintf(s3->region, sizeof(s3->region), "%s", p->region);
 	snprintf(s3->endpoint, sizeof(s3->endpoint), "https://s3.%s.amazonaws.com", p->region);
 	return s3_keys(acc, s3, err, err_size);
 }
 
-static int finish_r2(const struct uri_params *p, struct xcap_s3 *s3, char *err, size_t err_size)
+static int finish_r2(const struct uri_params *p, const struct xcap_account *acc, struct xcap_s3 *s3,
+		     char *err, size_t err_size)
 {
+	(void)acc; /* the URI carries R2's keys */
 	if (!p->account_id[0] || !p->access_key_id[0] || !p->secret_access_key[0])
-		return fail(-EINVAL, err, err_size,
-			    "r2:// needs account-id, access-key-id and secret-access-key");
+		return xcap_err_set(-EINVAL, err, err_size,
+				    "r2:// needs account-id, access-key-id and secret-access-key");
 	if (!only_chars(p->account_id, strlen(p->account_id), ""))
-		return fail(-EINVAL, err, err_size, "account-id is made of [0-9a-zA-Z]");
+		return xcap_err_set(-EINVAL, err, err_size, "account-id is made of [0-9a-zA-Z]");
 	snprintf(s3->region, sizeof(s3->region), "auto");
 	snprintf(s3->endpoint, sizeof(s3->endpoint), "https://%s.r2.cloudflarestorage.com",
 		 p->account_id);
@@ -346,13 +310,13 @@ static int env_knob(const char *name, long long min, long long max, long long *o
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (errno || *end || n < min || n > max)
-		return fail(-EINVAL, err, err_size, "%s: expected an integer %lld..%lld", name, min,
-			    max);
+		return xcap_err_set(-EINVAL, err, err_size, "%s: expected an integer %lld..%lld",
+				    name, min, max);
 	*out = n;
 	return 0;
 }
 
-/* The S3 client's defaults, overridden from the environment (test knobs, see storage.h). */
+/* The S3 client's defaults, overridden from the environment (test knobs, see dest.h). */
 static int s3_opts(struct xcap_s3_opts *o, char *err, size_t err_size)
 {
 	static const struct {
@@ -380,8 +344,20 @@ static int s3_opts(struct xcap_s3_opts *o, char *err, size_t err_size)
 	return 0;
 }
 
-static int parse_bucket(unsigned int scheme, const char *rest, const struct xcap_account *acc,
-			struct xcap_dest *d, char *err, size_t err_size)
+/* What tells s3:// and r2:// apart. */
+struct bucket_scheme {
+	unsigned int params; /* the uri_params it accepts: SCHEME_S3 or SCHEME_R2 */
+	/* The region, the default endpoint and the keys, from the parameters. */
+	int (*finish)(const struct uri_params *p, const struct xcap_account *acc,
+		      struct xcap_s3 *s3, char *err, size_t err_size);
+};
+
+static const struct bucket_scheme s3_scheme = { SCHEME_S3, finish_s3 };
+static const struct bucket_scheme r2_scheme = { SCHEME_R2, finish_r2 };
+
+static int parse_bucket(const struct bucket_scheme *scheme, const char *rest,
+			const struct xcap_account *acc, struct xcap_dest *d, char *err,
+			size_t err_size)
 {
 	struct uri_params p = {};
 	size_t plen = strcspn(rest, "?");
@@ -391,116 +367,30 @@ static int parse_bucket(unsigned int scheme, const char *rest, const struct xcap
 	xcap_s3_opts_init(&d->s3.opts);
 	ret = parse_path(rest, plen, &d->s3, err, err_size);
 	if (!ret && rest[plen])
-		ret = parse_query(scheme, rest + plen + 1, &p, err, err_size);
+		ret = parse_query(scheme->params, rest + plen + 1, &p, err, err_size);
 	if (!ret && p.endpoint[0])
 		ret = check_endpoint(p.endpoint, err, err_size);
 	if (!ret)
-		ret = scheme == SCHEME_S3 ? finish_s3(&p, acc, &d->s3, err, err_size) :
-					    finish_r2(&p, &d->s3, err, err_size);
+		ret = scheme->finish(&p, acc, &d->s3, err, err_size);
 	if (!ret && p.endpoint[0])
 		snprintf(d->s3.endpoint, sizeof(d->s3.endpoint), "%s", p.endpoint);
 	ret = ret ?: s3_opts(&d->s3.opts, err, err_size);
 	explicit_bzero(&p, sizeof(p));
-	if (ret) {
+	if (ret)
 		explicit_bzero(&d->s3, sizeof(d->s3));
-		return ret;
-	}
-	d->scheme = XCAP_DEST_S3;
-	return 0;
-}
-
-/*
- * "gs://" of "gs://b/x", or what stands before the first ':', '/' or '?'; 32
- * at most. Never past a '?': the query may hold secrets.
- */
-static int scheme_len(const char *conf)
-{
-	const char *sep = strstr(conf, "://");
-	size_t n = sep && (size_t)(sep - conf) < strcspn(conf, "?") ? (size_t)(sep - conf) + 3 :
-								      strcspn(conf, ":/?");
-
-	return n > 32 ? 32 : n;
-}
-
-int xcap_storage_parse(const char *conf, const struct xcap_account *acc, struct xcap_dest *d,
-		       char *err, size_t err_size)
-{
-	if (!strncmp(conf, "file://", 7))
-		return parse_file(conf + 7, d, err, err_size);
-	if (!strncmp(conf, "s3://", 5))
-		return parse_bucket(SCHEME_S3, conf + 5, acc, d, err, err_size);
-	if (!strncmp(conf, "r2://", 5))
-		return parse_bucket(SCHEME_R2, conf + 5, acc, d, err, err_size);
-	return fail(-EINVAL, err, err_size,
-		    "unsupported destination '%.*s'; supported schemes: file://, s3://, r2://",
-		    scheme_len(conf), conf);
-}
-
-/* Object names are single path components chosen by xcapd. */
-static int object_path(const struct xcap_dest *d, const char *name, const char *suffix, char *buf,
-		       size_t size)
-{
-	if (strchr(name, '/') || !strcmp(name, "..") ||
-	    snprintf(buf, size, "%s/%s%s", d->dir, name, suffix) >= (int)size)
-		return -EINVAL;
-	return 0;
-}
-
-/*
- * Writes an object through a temporary name, fsync and rename, so a reader
- * never sees half a file and a crash leaves the old state or the new one.
- * `copy` fills the temporary file.
- */
-static int put_atomic(const struct xcap_dest *d, const char *name,
-		      int (*copy)(int fd, const void *src, size_t len), const void *src, size_t len,
-		      char *err, size_t err_size)
-{
-	char tmp[PATH_MAX + 16], dst[PATH_MAX + 8];
-	int fd, ret;
-
-	if (object_path(d, name, ".part", tmp, sizeof(tmp)) ||
-	    object_path(d, name, "", dst, sizeof(dst)))
-		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return fail(-errno, err, err_size, "cannot create %s: %s", tmp, strerror(errno));
-	ret = copy(fd, src, len);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, dst))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return fail(ret, err, err_size, "cannot write %s: %s", dst, strerror(-ret));
-	}
-	return 0;
-}
-
-static int copy_buffer(int fd, const void *src, size_t len)
-{
-	return xcap_file_write_all(fd, src, len);
-}
-
-static int copy_file(int fd, const void *src, size_t len)
-{
-	char buf[65536];
-	int in, ret = 0;
-	ssize_t n;
-
-	(void)len;
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -errno;
-	while (!ret && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0)
-			ret = errno == EINTR ? 0 : -errno;
-		else
-			ret = xcap_file_write_all(fd, buf, n);
-	}
-	close(in);
 	return ret;
+}
+
+static int parse_s3(const char *rest, const struct xcap_account *acc, struct xcap_dest *d,
+		    char *err, size_t err_size)
+{
+	return parse_bucket(&s3_scheme, rest, acc, d, err, err_size);
+}
+
+static int parse_r2(const char *rest, const struct xcap_account *acc, struct xcap_dest *d,
+		    char *err, size_t err_size)
+{
+	return parse_bucket(&r2_scheme, rest, acc, d, err, err_size);
 }
 
 /* The S3 client of a request an API client waits for. */
@@ -515,129 +405,62 @@ static void interactive(const struct xcap_dest *d, struct xcap_s3 *s3)
 		s3->opts.connect_timeout_ms = INTERACTIVE_TIMEOUT_MS;
 }
 
-/* Object names are single path components chosen by xcapd, whatever the scheme. */
+/* Object names are single path components chosen by xcapd. */
 static bool valid_name(const char *name)
 {
 	return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
-int xcap_storage_put(const struct xcap_dest *d, const char *name, const char *data, size_t len,
-		     char *err, size_t err_size)
+static int put_s3(const struct xcap_dest *d, const char *name, const char *data, size_t len,
+		  char *err, size_t err_size)
 {
 	struct xcap_s3 s3;
 	int ret;
 
-	if (d->scheme == XCAP_DEST_FILE)
-		return put_atomic(d, name, copy_buffer, data, len, err, err_size);
 	if (!valid_name(name))
-		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+		return xcap_err_set(-EINVAL, err, err_size, "invalid object name %s", name);
 	interactive(d, &s3);
 	ret = xcap_s3_put(&s3, name, data, len, err, err_size);
 	explicit_bzero(&s3, sizeof(s3));
 	return ret;
 }
 
-int xcap_storage_deliver(const struct xcap_dest *d, const char *path, const char *name, char *err,
-			 size_t err_size)
+static int deliver_s3(const struct xcap_dest *d, const char *path, const char *name, char *err,
+		      size_t err_size)
 {
-	if (d->scheme == XCAP_DEST_FILE)
-		return put_atomic(d, name, copy_file, path, 0, err, err_size);
 	if (!valid_name(name))
-		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+		return xcap_err_set(-EINVAL, err, err_size, "invalid object name %s", name);
 	return xcap_s3_upload_file(&d->s3, name, path, err, err_size);
 }
 
-static int get_file(const struct xcap_dest *d, const char *name, char *buf, size_t size, char *err,
-		    size_t err_size)
-{
-	char path[PATH_MAX + 8];
-	size_t n;
-	FILE *f;
-
-	if (object_path(d, name, "", path, sizeof(path)))
-		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
-	f = fopen(path, "rb");
-	if (!f)
-		return fail(-errno, err, err_size, "cannot read %s: %s", path, strerror(errno));
-	n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return 0;
-}
-
-int xcap_storage_get(const struct xcap_dest *d, const char *name, char *buf, size_t size, char *err,
-		     size_t err_size)
+static int get_s3(const struct xcap_dest *d, const char *name, char *buf, size_t size, char *err,
+		  size_t err_size)
 {
 	struct xcap_s3 s3;
 	int ret;
 
-	if (d->scheme == XCAP_DEST_FILE)
-		return get_file(d, name, buf, size, err, err_size);
 	if (!valid_name(name))
-		return fail(-EINVAL, err, err_size, "invalid object name %s", name);
+		return xcap_err_set(-EINVAL, err, err_size, "invalid object name %s", name);
 	interactive(d, &s3);
 	ret = xcap_s3_get(&s3, name, buf, size, NULL, err, err_size);
 	explicit_bzero(&s3, sizeof(s3));
 	return ret;
 }
 
-/* Query parameters whose values are secrets, by name (any case). */
-static bool secret_param(const char *name, size_t len)
-{
-	static const char *const words[] = { "secret", "token", "key", "password", "signature" };
-	char lower[64];
-	size_t i;
+const struct xcap_dest_type xcap_dest_s3 = {
+	.scheme = "s3",
+	.parse = parse_s3,
+	.put = put_s3,
+	.get = get_s3,
+	.deliver = deliver_s3,
+	.mask = xcap_dest_mask_query,
+};
 
-	if (len >= sizeof(lower))
-		return true;
-	for (i = 0; i < len; i++)
-		lower[i] = tolower((unsigned char)name[i]);
-	lower[len] = '\0';
-	for (i = 0; i < ARRAY_SIZE(words); i++)
-		if (strstr(lower, words[i]))
-			return true;
-	return false;
-}
-
-/* Appends len bytes, or as many as fit; false when cut. */
-static bool put_bytes(char *out, size_t size, size_t *n, const char *s, size_t len)
-{
-	size_t room = size - 1 - *n;
-	bool fits = len <= room;
-
-	if (!fits)
-		len = room;
-	memcpy(out + *n, s, len);
-	*n += len;
-	out[*n] = '\0';
-	return fits;
-}
-
-int xcap_storage_mask(const char *conf, char *out, size_t size)
-{
-	size_t n = 0, len, name;
-	const char *q;
-	bool fits;
-
-	if (!size)
-		return -ENOSPC;
-	out[0] = '\0';
-	q = strchr(conf, '?');
-	if (!q)
-		return put_bytes(out, size, &n, conf, strlen(conf)) ? 0 : -ENOSPC;
-	fits = put_bytes(out, size, &n, conf, q + 1 - conf);
-	for (q++; fits && *q; q += len) {
-		len = strcspn(q, "&");
-		name = strcspn(q, "=&");
-		if (name < len && secret_param(q, name))
-			fits = put_bytes(out, size, &n, q, name + 1) &&
-			       put_bytes(out, size, &n, "***", 3);
-		else
-			fits = put_bytes(out, size, &n, q, len);
-		if (fits && q[len] == '&') {
-			fits = put_bytes(out, size, &n, "&", 1);
-			len++;
-		}
-	}
-	return fits ? 0 : -ENOSPC;
-}
+const struct xcap_dest_type xcap_dest_r2 = {
+	.scheme = "r2",
+	.parse = parse_r2,
+	.put = put_s3,
+	.get = get_s3,
+	.deliver = deliver_s3,
+	.mask = xcap_dest_mask_query,
+};

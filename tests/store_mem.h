@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A store in memory, for unit tests of what sits on the store seam (the API,
+ * the jobs): the same answers as store_sqlite.c for the same calls, without a
+ * file. Credentials and accounts are a config's, as on one host. A test can
+ * count the capture puts (to see that a path writes nothing) and make the
+ * next puts fail as on a full disk.
+ */
+#ifndef XCAP_STORE_MEM_H
+#define XCAP_STORE_MEM_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server/credentials.h"
+#include "server/store.h"
+
+#define STORE_MEM_MAX 256
+
+struct store_mem {
+	struct xcap_store base;
+	pthread_mutex_t lock; /* the delivery worker stores too */
+	const struct xcap_config *cfg;
+	struct xcap_capture_rec caps[STORE_MEM_MAX];
+	uint64_t cap_seq[STORE_MEM_MAX]; /* insertion order: the tie breaker of equal times */
+	int n_caps;
+	struct xcap_bucket_rec buckets[STORE_MEM_MAX];
+	uint64_t bucket_seq[STORE_MEM_MAX];
+	int n_buckets;
+	uint64_t seq;
+	struct xcap_store_window windows[XCAP_CFG_MAX_ACCOUNTS];
+	int capture_puts; /* attempted, failed ones included */
+	int fail_puts; /* the next this many capture puts fail with -ENOSPC */
+};
+
+static inline struct store_mem *store_mem_of(struct xcap_store *base)
+{
+	return (struct store_mem *)base;
+}
+
+/* One call of an implementation below, under the store's lock. */
+#define MEM_LOCKED(base, call)                             \
+	({                                                 \
+		struct store_mem *m_ = store_mem_of(base); \
+		int ret_;                                  \
+                                                           \
+		pthread_mutex_lock(&m_->lock);             \
+		ret_ = (call);                             \
+		pthread_mutex_unlock(&m_->lock);           \
+		ret_;                                      \
+	})
+
+static int mem_capture_put_locked(struct xcap_store *base, const struct xcap_capture_rec *r)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i;
+
+	m->capture_puts++;
+	if (m->fail_puts > 0) {
+		m->fail_puts--;
+		return -ENOSPC;
+	}
+	for (i = 0; i < m->n_caps && strcmp(m->caps[i].id, r->id); i++)
+		;
+	if (i < m->n_caps && strcmp(m->caps[i].account, r->account))
+		return -EEXIST;
+	if (i == m->n_caps) {
+		if (m->n_caps == STORE_MEM_MAX)
+			return -ENOSPC;
+		m->cap_seq[m->n_caps++] = ++m->seq;
+	}
+	m->caps[i] = *r;
+	return 0;
+}
+
+static int mem_capture_get_locked(struct xcap_store *base, const char *account, const char *id,
+				  struct xcap_capture_rec *out)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i;
+
+	for (i = 0; i < m->n_caps; i++) {
+		if (!strcmp(m->caps[i].id, id) && !strcmp(m->caps[i].account, account)) {
+			*out = m->caps[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* A record's place in a list: newest first, the later insert first among equal times. */
+struct mem_key {
+	int64_t time;
+	uint64_t seq;
+	int idx;
+};
+
+static int mem_newest_first(const void *a, const void *b)
+{
+	const struct mem_key *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? 1 : -1;
+	return x->seq < y->seq ? 1 : x->seq > y->seq ? -1 : 0;
+}
+
+/* Sorts keys[0..n) newest first and leaves their indexes in idx; n. */
+static int mem_sort(struct mem_key *keys, int n, int *idx)
+{
+	int i;
+
+	qsort(keys, n, sizeof(*keys), mem_newest_first);
+	for (i = 0; i < n; i++)
+		idx[i] = keys[i].idx;
+	return n;
+}
+
+/* Indexes of the captures of account (NULL: all) whose status is in mask, newest first. */
+static int mem_capture_select(struct store_mem *m, const char *account, uint32_t mask, int *idx)
+{
+	struct mem_key keys[STORE_MEM_MAX];
+	int i, n = 0;
+
+	for (i = 0; i < m->n_caps; i++)
+		if ((!account || !strcmp(m->caps[i].account, account)) &&
+		    (mask & (1U << m->caps[i].status)))
+			keys[n++] = (struct mem_key){ m->caps[i].submitted_ns, m->cap_seq[i], i };
+	return mem_sort(keys, n, idx);
+}
+
+static int mem_capture_list_locked(struct xcap_store *base, const char *account,
+				   struct xcap_capture_rec *out, int max, int *n)
+{
+	struct store_mem *m = store_mem_of(base);
+	int idx[STORE_MEM_MAX], i, found = mem_capture_select(m, account, ~0U, idx);
+
+	for (i = 0; i < found && i < max; i++)
+		out[i] = m->caps[idx[i]];
+	*n = i;
+	return 0;
+}
+
+static int mem_capture_count_locked(struct xcap_store *base, const char *account)
+{
+	int idx[STORE_MEM_MAX];
+
+	return mem_capture_select(store_mem_of(base), account, ~0U, idx);
+}
+
+/* Oldest first, on copies: fn may put. */
+static int mem_capture_each(struct xcap_store *base, uint32_t statuses,
+			    int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
+{
+	struct xcap_capture_rec *recs = calloc(STORE_MEM_MAX, sizeof(*recs));
+	struct store_mem *m = store_mem_of(base);
+	int idx[STORE_MEM_MAX], i, n, err = 0;
+
+	if (!recs)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	n = mem_capture_select(m, NULL, statuses, idx);
+	for (i = 0; i < n; i++)
+		recs[i] = m->caps[idx[n - 1 - i]];
+	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < n && !err; i++)
+		err = fn(arg, &recs[i]);
+	free(recs);
+	return err;
+}
+
+static int mem_capture_count_active_full_locked(struct xcap_store *base, const char *account)
+{
+	struct store_mem *m = store_mem_of(base);
+	int idx[STORE_MEM_MAX], i, n, active = 0;
+
+	n = mem_capture_select(m, account, 1U << XCAP_ST_PENDING | 1U << XCAP_ST_RUNNING, idx);
+	for (i = 0; i < n; i++)
+		active += m->caps[idx[i]].type == XCAP_TYPE_FULL;
+	return active;
+}
+
+static int mem_bucket_put_locked(struct xcap_store *base, const struct xcap_bucket_rec *r)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i;
+
+	for (i = 0; i < m->n_buckets && strcmp(m->buckets[i].id, r->id); i++)
+		;
+	if (i < m->n_buckets && strcmp(m->buckets[i].account, r->account))
+		return -EEXIST;
+	if (i == m->n_buckets) {
+		if (m->n_buckets == STORE_MEM_MAX)
+			return -ENOSPC;
+		m->bucket_seq[m->n_buckets++] = ++m->seq;
+	}
+	m->buckets[i] = *r;
+	return 0;
+}
+
+/* Indexes of the buckets of account (with this conf, unless NULL), newest first. */
+static int mem_bucket_select(struct store_mem *m, const char *account, const char *conf, int *idx)
+{
+	struct mem_key keys[STORE_MEM_MAX];
+	int i, n = 0;
+
+	for (i = 0; i < m->n_buckets; i++)
+		if (!strcmp(m->buckets[i].account, account) &&
+		    (!conf || !strcmp(m->buckets[i].destination_conf, conf)))
+			keys[n++] =
+				(struct mem_key){ m->buckets[i].submitted_ns, m->bucket_seq[i], i };
+	return mem_sort(keys, n, idx);
+}
+
+static int mem_bucket_find_locked(struct xcap_store *base, const char *account, const char *conf,
+				  struct xcap_bucket_rec *out)
+{
+	struct store_mem *m = store_mem_of(base);
+	int idx[STORE_MEM_MAX];
+
+	if (!mem_bucket_select(m, account, conf, idx))
+		return -ENOENT;
+	*out = m->buckets[idx[0]];
+	return 0;
+}
+
+static int mem_bucket_list_locked(struct xcap_store *base, const char *account,
+				  struct xcap_bucket_rec *out, int max, int *n)
+{
+	struct store_mem *m = store_mem_of(base);
+	int idx[STORE_MEM_MAX], i, found = mem_bucket_select(m, account, NULL, idx);
+
+	for (i = 0; i < found && i < max; i++)
+		out[i] = m->buckets[idx[i]];
+	*n = i;
+	return 0;
+}
+
+static int mem_bucket_delete_locked(struct xcap_store *base, const char *account, const char *id)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i;
+
+	for (i = 0; i < m->n_buckets; i++) {
+		if (!strcmp(m->buckets[i].id, id) && !strcmp(m->buckets[i].account, account)) {
+			m->n_buckets--;
+			memmove(&m->buckets[i], &m->buckets[i + 1],
+				(m->n_buckets - i) * sizeof(m->buckets[0]));
+			memmove(&m->bucket_seq[i], &m->bucket_seq[i + 1],
+				(m->n_buckets - i) * sizeof(m->bucket_seq[0]));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int mem_credential_find(struct xcap_store *base, const struct xcap_auth *auth,
+			       const char *account, struct xcap_grant *out)
+{
+	struct store_mem *m = store_mem_of(base);
+
+	return m->cfg ? xcap_credentials_grant(m->cfg, auth, account, out) : -ENOENT;
+}
+
+static int mem_account_get(struct xcap_store *base, const char *id, struct xcap_account *out)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i = m->cfg ? xcap_config_account(m->cfg, id) : -1;
+
+	if (i < 0)
+		return -ENOENT;
+	*out = m->cfg->accounts[i];
+	return 0;
+}
+
+static int mem_rate_take_locked(struct xcap_store *base, const char *account, int64_t now_ns,
+				int64_t window_ns, uint32_t limit, int64_t *retry_ns)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i = m->cfg ? xcap_config_account(m->cfg, account) : -1;
+
+	if (i < 0)
+		return -ENOENT;
+	return xcap_store_window_take(&m->windows[i], now_ns, window_ns, limit, retry_ns);
+}
+
+static void mem_rate_refund_locked(struct xcap_store *base, const char *account)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i = m->cfg ? xcap_config_account(m->cfg, account) : -1;
+
+	if (i >= 0)
+		xcap_store_window_refund(&m->windows[i]);
+}
+
+static int mem_capture_put(struct xcap_store *base, const struct xcap_capture_rec *r)
+{
+	return MEM_LOCKED(base, mem_capture_put_locked(base, r));
+}
+
+static int mem_capture_get(struct xcap_store *base, const char *account, const char *id,
+			   struct xcap_capture_rec *out)
+{
+	return MEM_LOCKED(base, mem_capture_get_locked(base, account, id, out));
+}
+
+static int mem_capture_list(struct xcap_store *base, const char *account,
+			    struct xcap_capture_rec *out, int max, int *n)
+{
+	return MEM_LOCKED(base, mem_capture_list_locked(base, account, out, max, n));
+}
+
+static int mem_capture_count(struct xcap_store *base, const char *account)
+{
+	return MEM_LOCKED(base, mem_capture_count_locked(base, account));
+}
+
+static int mem_capture_count_active_full(struct xcap_store *base, const char *account)
+{
+	return MEM_LOCKED(base, mem_capture_count_active_full_locked(base, account));
+}
+
+static int mem_bucket_put(struct xcap_store *base, const struct xcap_bucket_rec *r)
+{
+	return MEM_LOCKED(base, mem_bucket_put_locked(base, r));
+}
+
+static int mem_bucket_find(struct xcap_store *base, const char *account, const char *conf,
+			   struct xcap_bucket_rec *out)
+{
+	return MEM_LOCKED(base, mem_bucket_find_locked(base, account, conf, out));
+}
+
+static int mem_bucket_list(struct xcap_store *base, const char *account,
+			   struct xcap_bucket_rec *out, int max, int *n)
+{
+	return MEM_LOCKED(base, mem_bucket_list_locked(base, account, out, max, n));
+}
+
+static int mem_bucket_delete(struct xcap_store *base, const char *account, const char *id)
+{
+	return MEM_LOCKED(base, mem_bucket_delete_locked(base, account, id));
+}
+
+static int mem_rate_take(struct xcap_store *base, const char *account, int64_t now_ns,
+			 int64_t window_ns, uint32_t limit, int64_t *retry_ns)
+{
+	return MEM_LOCKED(base,
+			  mem_rate_take_locked(base, account, now_ns, window_ns, limit, retry_ns));
+}
+
+static void mem_rate_refund(struct xcap_store *base, const char *account)
+{
+	struct store_mem *m = store_mem_of(base);
+
+	pthread_mutex_lock(&m->lock);
+	mem_rate_refund_locked(base, account);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int mem_schema_version(struct xcap_store *base)
+{
+	(void)base;
+	return 1;
+}
+
+static void mem_close(struct xcap_store *base)
+{
+	pthread_mutex_destroy(&store_mem_of(base)->lock);
+	free(store_mem_of(base));
+}
+
+static const struct xcap_store_ops store_mem_ops = {
+	.name = "memory",
+	.close = mem_close,
+	.schema_version = mem_schema_version,
+	.capture_put = mem_capture_put,
+	.capture_get = mem_capture_get,
+	.capture_list = mem_capture_list,
+	.capture_count = mem_capture_count,
+	.capture_each = mem_capture_each,
+	.capture_count_active_full = mem_capture_count_active_full,
+	.bucket_put = mem_bucket_put,
+	.bucket_find = mem_bucket_find,
+	.bucket_list = mem_bucket_list,
+	.bucket_delete = mem_bucket_delete,
+	.credential_find = mem_credential_find,
+	.account_get = mem_account_get,
+	.rate_take = mem_rate_take,
+	.rate_refund = mem_rate_refund,
+};
+
+/* cfg (NULL: no credentials, no accounts) must outlive the store. */
+static inline struct store_mem *store_mem_new(const struct xcap_config *cfg)
+{
+	struct store_mem *m = calloc(1, sizeof(*m));
+
+	if (m) {
+		m->base.ops = &store_mem_ops;
+		pthread_mutex_init(&m->lock, NULL);
+		m->cfg = cfg;
+	}
+	return m;
+}
+
+#endif /* XCAP_STORE_MEM_H */

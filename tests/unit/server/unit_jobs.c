@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Unit tier: the capture state machine (jobs.c) on the store and runner
+ * seams, with an in-memory store, a fake runner and a clock the test moves.
+ * Deliveries are real: the worker copies spool files to a file:// bucket.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "common/filter.h"
+#include "common/log.h"
+#include "runner_fake.h"
+#include "server/jobs.h"
+#include "store_mem.h"
+#include "test.h"
+
+#define ACC "acc1"
+#define SEC NSEC_PER_SEC
+#define T0 (1000 * SEC)
+
+/* One state machine on its seams. */
+struct env {
+	struct xcap_config cfg;
+	struct store_mem *store;
+	struct runner_fake *runner;
+	struct xcap_jobs *jobs;
+	int64_t now; /* the test's CLOCK_MONOTONIC */
+	char bucket[PATH_MAX];
+};
+
+static struct env *env_new(const char *name)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	char dir[PATH_MAX];
+
+	if (!e)
+		return NULL;
+	xcap_config_init(&e->cfg);
+	e->cfg.n_accounts = 1;
+	snprintf(e->cfg.accounts[0].id, sizeof(e->cfg.accounts[0].id), ACC);
+	test_path(dir, sizeof(dir), name);
+	mkdir(dir, 0700);
+	snprintf(e->cfg.state_dir, sizeof(e->cfg.state_dir), "%s/state", dir);
+	mkdir(e->cfg.state_dir, 0700);
+	snprintf(e->bucket, sizeof(e->bucket), "%s/bucket", dir);
+	mkdir(e->bucket, 0700);
+	e->now = T0;
+	e->store = store_mem_new(&e->cfg);
+	e->runner = runner_fake_new(&e->now);
+	if (e->store && e->runner)
+		e->jobs = xcap_jobs_new(&e->cfg, &e->store->base, &e->runner->base);
+	CHECK(e->jobs, "cannot set up %s", name);
+	return e;
+}
+
+/* Ends the jobs (the worker delivers what is queued first); the store stays readable. */
+static void env_stop_jobs(struct env *e)
+{
+	xcap_jobs_free(e->jobs);
+	e->jobs = NULL;
+}
+
+static void env_free(struct env *e)
+{
+	if (!e)
+		return;
+	env_stop_jobs(e);
+	xcap_runner_free(e->runner ? &e->runner->base : NULL);
+	xcap_store_close(e->store ? &e->store->base : NULL);
+	free(e);
+}
+
+static void full_rec(struct env *e, struct xcap_capture_rec *r, const char *id, uint32_t time_limit)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->account, sizeof(r->account), ACC);
+	r->type = XCAP_TYPE_FULL;
+	r->status = XCAP_ST_PENDING;
+	r->submitted_ns = 1700000000LL * SEC;
+	r->time_limit = time_limit;
+	snprintf(r->filter_json, sizeof(r->filter_json), "{}");
+	snprintf(r->colo_name, sizeof(r->colo_name), "local");
+	snprintf(r->destination_conf, sizeof(r->destination_conf), "file://%s", e->bucket);
+}
+
+static int start(struct env *e, struct xcap_capture_rec *r)
+{
+	struct xcap_filter f;
+	char err[256];
+
+	xcap_filter_init(&f);
+	return xcap_jobs_start(e->jobs, r, &f, err, sizeof(err));
+}
+
+static enum xcap_status status_of(struct env *e, const char *id)
+{
+	struct xcap_capture_rec r;
+
+	return xcap_store_capture_get(&e->store->base, ACC, id, &r) ? XCAP_ST_UNKNOWN : r.status;
+}
+
+/* The delivery worker is a real thread: waits (5 s at most) for the record to reach st. */
+static bool wait_status(struct env *e, const char *id, enum xcap_status st)
+{
+	int i;
+
+	for (i = 0; i < 1000 && status_of(e, id) != st; i++)
+		usleep(5000);
+	return status_of(e, id) == st;
+}
+
+static bool exists(const char *fmt, const char *a, const char *b)
+{
+	char path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), fmt, a, b);
+	return !access(path, F_OK);
+}
+
+static void full_capture_ends_at_its_time_limit_and_is_delivered(void)
+{
+	struct env *e = env_new("limit");
+	struct xcap_capture_rec r, got;
+
+	if (!e || !e->jobs)
+		goto out;
+	full_rec(e, &r, "c1", 10);
+	CHECK_EQ(start(e, &r), 0);
+	CHECK_EQ(status_of(e, "c1"), XCAP_ST_RUNNING);
+	runner_fake_packets(e->runner, "c1", 5);
+	xcap_jobs_tick(e->jobs, T0 + 10 * SEC - 1);
+	CHECK_EQ(e->runner->stopped, 0);
+	CHECK_EQ(status_of(e, "c1"), XCAP_ST_RUNNING);
+	xcap_jobs_tick(e->jobs, T0 + 10 * SEC);
+	CHECK_EQ(e->runner->stopped, 1);
+	CHECK(wait_status(e, "c1", XCAP_ST_COMPLETE), "status %d", status_of(e, "c1"));
+	CHECK_EQ(xcap_store_capture_get(&e->store->base, ACC, "c1", &got), 0);
+	CHECK_EQ(got.packets_captured, 5);
+	CHECK_EQ(got.bytes_captured, 500);
+	CHECK(exists("%s/pcap_%s.pcap", e->bucket, "c1"), "no object in the bucket");
+	CHECK(!exists("%s/spool/%s.pcap", e->cfg.state_dir, "c1"), "the spool file is left");
+out:
+	env_free(e);
+}
+
+static void a_tick_writes_nothing_while_nothing_changes(void)
+{
+	struct env *e = env_new("quiet");
+	struct xcap_capture_rec r;
+	int i, puts;
+
+	if (!e || !e->jobs)
+		goto out;
+	full_rec(e, &r, "c1", 60);
+	CHECK_EQ(start(e, &r), 0);
+	runner_fake_packets(e->runner, "c1", 7);
+	puts = e->store->capture_puts;
+	for (i = 1; i <= 100; i++)
+		xcap_jobs_tick(e->jobs, T0 + i * 100 * NSEC_PER_MSEC);
+	CHECK_EQ(e->store->capture_puts, puts);
+	CHECK_EQ(status_of(e, "c1"), XCAP_ST_RUNNING);
+out:
+	env_free(e);
+}
+
+static void a_stop_without_packets_fails_saying_so(void)
+{
+	struct env *e = env_new("stop");
+	struct xcap_capture_rec r;
+
+	if (!e || !e->jobs)
+		goto out;
+	full_rec(e, &r, "c1", 60);
+	CHECK_EQ(start(e, &r), 0);
+	CHECK_EQ(xcap_jobs_stop(e->jobs, &r, 1234), 0);
+	CHECK_EQ(r.status, XCAP_ST_FAILED);
+	CHECK_EQ(r.stop_requested_ns, 1234);
+	CHECK(strstr(r.error_message, "no packet matched the filter before the stop"), "%s",
+	      r.error_message);
+	CHECK(!exists("%s/spool/%s.pcap", e->cfg.state_dir, "c1"), "the spool file is left");
+	CHECK_EQ(-xcap_jobs_stop(e->jobs, &r, 1235), ENOENT);
+out:
+	env_free(e);
+}
+
+static void start_is_refused_without_interface_or_free_slot(void)
+{
+	struct env *e = env_new("refused");
+	struct xcap_capture_rec r;
+
+	if (!e || !e->jobs)
+		goto out;
+	e->runner->no_interface = true;
+	full_rec(e, &r, "c1", 60);
+	CHECK_EQ(-start(e, &r), ENODEV);
+	e->runner->no_interface = false;
+	e->runner->slots = 1;
+	CHECK_EQ(start(e, &r), 0);
+	full_rec(e, &r, "c2", 60);
+	CHECK_EQ(-start(e, &r), EBUSY);
+	CHECK_EQ(e->store->n_caps, 1);
+	CHECK_EQ(status_of(e, "c2"), XCAP_ST_UNKNOWN);
+out:
+	env_free(e);
+}
+
+static void a_refused_record_is_shown_then_stored_at_the_next_tick(void)
+{
+	struct env *e = env_new("unsaved");
+	struct xcap_capture_rec r, live;
+
+	if (!e || !e->jobs)
+		goto out;
+	full_rec(e, &r, "c1", 10);
+	CHECK_EQ(start(e, &r), 0);
+	e->store->fail_puts = 1; /* the disk is full when the capture ends */
+	xcap_jobs_tick(e->jobs, T0 + 10 * SEC);
+	CHECK_EQ(status_of(e, "c1"), XCAP_ST_RUNNING);
+	live = r;
+	xcap_jobs_live(e->jobs, &live);
+	CHECK_EQ(live.status, XCAP_ST_FAILED);
+	xcap_jobs_tick(e->jobs, T0 + 11 * SEC);
+	CHECK_EQ(status_of(e, "c1"), XCAP_ST_FAILED);
+out:
+	env_free(e);
+}
+
+static void recovery_fails_what_ran_and_resumes_deliveries(void)
+{
+	struct env *e = env_new("recover");
+	struct xcap_capture_rec r;
+	char spool[PATH_MAX + 64];
+	FILE *f;
+
+	if (!e || !e->jobs)
+		goto out;
+	full_rec(e, &r, "ran", 10);
+	r.status = XCAP_ST_RUNNING;
+	CHECK_EQ(xcap_store_capture_put(&e->store->base, &r), 0);
+	full_rec(e, &r, "ended", 10);
+	r.status = XCAP_ST_CONVERSION_PENDING;
+	r.packets_captured = 1;
+	CHECK_EQ(xcap_store_capture_put(&e->store->base, &r), 0);
+	snprintf(spool, sizeof(spool), "%s/spool/ended.pcap", e->cfg.state_dir);
+	f = fopen(spool, "w");
+	CHECK(f && fputs("left by the last run\n", f) >= 0 && !fclose(f), "cannot write %s", spool);
+	CHECK_EQ(xcap_jobs_recover(e->jobs), 0);
+	CHECK_EQ(status_of(e, "ran"), XCAP_ST_FAILED);
+	CHECK(wait_status(e, "ended", XCAP_ST_COMPLETE), "status %d", status_of(e, "ended"));
+	CHECK(exists("%s/pcap_%s.pcap", e->bucket, "ended"), "not delivered");
+	CHECK_EQ(xcap_store_capture_get(&e->store->base, ACC, "ran", &r), 0);
+	CHECK(strstr(r.error_message, "xcapd stopped while the capture was running"), "%s",
+	      r.error_message);
+out:
+	env_free(e);
+}
+
+static void simple_capture_is_answered_from_the_history(void)
+{
+	struct env *e = env_new("simple");
+	struct xcap_capture_rec r;
+	char path[PATH_MAX + 64];
+
+	if (!e || !e->jobs)
+		goto out;
+	full_rec(e, &r, "s1", 60);
+	r.type = XCAP_TYPE_SIMPLE;
+	r.packet_limit = 10;
+	r.offset_time_ns = 1700000000LL * SEC;
+	e->runner->query_packets = 3;
+	CHECK_EQ(start(e, &r), 0);
+	CHECK_EQ(r.status, XCAP_ST_SUCCESS);
+	CHECK_EQ(r.packets_captured, 3);
+	xcap_jobs_simple_file(e->jobs, "s1", path, sizeof(path));
+	CHECK(!access(path, F_OK), "no file at %s", path);
+
+	snprintf(r.id, sizeof(r.id), "s2");
+	e->runner->query_packets = 0;
+	CHECK_EQ(start(e, &r), 0);
+	CHECK_EQ(r.status, XCAP_ST_FAILED);
+	CHECK(strstr(r.error_message, "no sampled packet matched the filter"), "%s",
+	      r.error_message);
+	xcap_jobs_simple_file(e->jobs, "s2", path, sizeof(path));
+	CHECK(access(path, F_OK), "an empty file is left at %s", path);
+
+	snprintf(r.id, sizeof(r.id), "s3");
+	e->runner->no_history = true;
+	CHECK_EQ(start(e, &r), 0);
+	CHECK_EQ(status_of(e, "s3"), XCAP_ST_FAILED);
+	CHECK(strstr(r.error_message, "keeps no sampled history"), "%s", r.error_message);
+out:
+	env_free(e);
+}
+
+int main(void)
+{
+	if (test_tmpdir_init("jobs"))
+		return 1;
+	xcap_log_set_level(XCAP_LOG_ERR);
+	RUN_TEST(full_capture_ends_at_its_time_limit_and_is_delivered);
+	RUN_TEST(a_tick_writes_nothing_while_nothing_changes);
+	RUN_TEST(a_stop_without_packets_fails_saying_so);
+	RUN_TEST(start_is_refused_without_interface_or_free_slot);
+	RUN_TEST(a_refused_record_is_shown_then_stored_at_the_next_tick);
+	RUN_TEST(recovery_fails_what_ran_and_resumes_deliveries);
+	RUN_TEST(simple_capture_is_answered_from_the_history);
+	return tests_failed_total ? 1 : 0;
+}
