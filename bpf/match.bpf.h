@@ -8,62 +8,8 @@
 #ifndef XCAP_MATCH_BPF_H
 #define XCAP_MATCH_BPF_H
 
+#include "maps.bpf.h"
 #include "parse.bpf.h"
-
-/* Value of each map: the set of captures that accept the key. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_sport SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_dport SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 256);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_proto SEC(".maps");
-
-/* Prefix tries: an entry holds every capture whose prefix covers it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm4);
-	__type(value, __u64);
-} xcap_saddr4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm4);
-	__type(value, __u64);
-} xcap_daddr4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm6);
-	__type(value, __u64);
-} xcap_saddr6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm6);
-	__type(value, __u64);
-} xcap_daddr6 SEC(".maps");
 
 /* Narrows `set` to the captures that accept `key` in `map` (or any value). */
 static __always_inline __u64 xcap_field(__u64 set, __u64 wild, void *map, const void *key)

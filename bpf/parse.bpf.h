@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Bounds-checked header parsing through a cursor: Ethernet, two VLAN tags,
- * IPv4 (options, fragments), IPv6 (extension headers), TCP/UDP/SCTP ports.
+ * Bounds-checked header parsing through a cursor over (data, data_end):
+ * Ethernet, two VLAN tags, IPv4 (options, fragments), IPv6 (extension
+ * headers), TCP/UDP/SCTP ports. It never sees the program's context, so any
+ * hook that has the frame's linear bytes can use it.
  */
 #ifndef XCAP_PARSE_BPF_H
 #define XCAP_PARSE_BPF_H
@@ -160,27 +162,23 @@ static __always_inline int xcap_parse_ports(struct xcap_cursor *c, struct xcap_p
 }
 
 /*
- * Fills p from the linear part of the frame. Returns 0, or -1 when the frame
- * cannot be parsed; then p describes a non-IP frame, so that no rule naming an
- * address, port or protocol matches it.
+ * Fills p from the bytes under the cursor (the linear part of the frame).
+ * Returns 0, or -1 when the frame cannot be parsed; then p describes a non-IP
+ * frame, so that no rule naming an address, port or protocol matches it.
  */
-static __always_inline int xcap_parse(struct xdp_md *ctx, struct xcap_pkt *p)
+static __always_inline int xcap_parse(struct xcap_cursor *c, struct xcap_pkt *p)
 {
-	struct xcap_cursor c = {
-		.pos = (void *)(long)ctx->data,
-		.end = (void *)(long)ctx->data_end,
-	};
 	int proto, l4;
 
-	proto = xcap_parse_eth(&c);
+	proto = xcap_parse_eth(c);
 	if (proto == ETH_P_IP)
-		l4 = xcap_parse_ipv4(&c, p);
+		l4 = xcap_parse_ipv4(c, p);
 	else if (proto == ETH_P_IPV6)
-		l4 = xcap_parse_ipv6(&c, p);
+		l4 = xcap_parse_ipv6(c, p);
 	else
 		return proto < 0 ? -1 : 0;
 	if (l4 > 0)
-		l4 = xcap_parse_ports(&c, p);
+		l4 = xcap_parse_ports(c, p);
 	if (l4 < 0) {
 		p->family = 0;
 		p->has_ports = 0;
