@@ -266,7 +266,7 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 /* Samples, matches and copies one frame. Capture is passive: the caller always lets it pass. */
 static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 {
-	struct xcap_pkt pkt = {};
+	struct xcap_pkt pkt;
 	struct xcap_walk w = {};
 	struct xcap_counters *gc;
 	struct xcap_cursor cur;
@@ -284,6 +284,7 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 	if (!cfg->active)
 		return;
 	cur = xcap_hook_linear(ctx, hook);
+	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
 	if (xcap_parse(&cur, &pkt)) {
 		gc->parse_errors++;
 		w.flags = XCAP_REC_PARSE_ERR;

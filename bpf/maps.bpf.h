@@ -68,59 +68,25 @@ struct {
 	__uint(max_entries, 1 << 23);
 } xcap_frames SEC(".maps");
 
-/* Rule tables (match.bpf.h): the value of each is the set of captures that accept the key. */
+/*
+ * Rule tables (match.bpf.h): each value is the set of armed captures that
+ * accept the key. Number fields: their slices of one array (XCAP_NUM_KEY).
+ * Address fields: one trie, in which a prefix holds every capture whose
+ * prefix covers it, since a lookup returns only the longest match.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
+	__uint(max_entries, XCAP_NUM_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
-} xcap_sport SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_dport SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 256);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_proto SEC(".maps");
-
-/* Prefix tries: an entry holds every capture whose prefix covers it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm4);
-	__type(value, __u64);
-} xcap_saddr4 SEC(".maps");
+} xcap_num SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
+	__uint(max_entries, XCAP_MAX_CAPTURES *XCAP_FIELD_ADDR_N);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm4);
+	__type(key, struct xcap_lpm);
 	__type(value, __u64);
-} xcap_daddr4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm6);
-	__type(value, __u64);
-} xcap_saddr6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm6);
-	__type(value, __u64);
-} xcap_daddr6 SEC(".maps");
+} xcap_addr SEC(".maps");
 
 #endif /* XCAP_MAPS_BPF_H */

@@ -12,6 +12,7 @@
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
 #include "common/filter.h"
+#include "common/frame.h"
 #include "frames.h"
 #include "agent/query.h"
 #include "agent/recorder.h"
@@ -87,7 +88,7 @@ static size_t expect(const struct xcap_query *q, const struct ref **out)
 	size_t i, n = 0;
 
 	for (i = 0; i < nrefs; i++) {
-		xcap_filter_parse_frame(refs[i].data, refs[i].cap_len, &t);
+		xcap_frame_parse(refs[i].data, refs[i].cap_len, &t);
 		if (refs[i].ts_ns >= q->from_ns && refs[i].ts_ns < q->to_ns &&
 		    xcap_filter_match(&q->filter, &t))
 			out[n++] = &refs[i];
@@ -302,12 +303,15 @@ static void check_filter_cases(struct xcap_recorder *r, const char *when)
 		snprintf(what, sizeof(what), "%s, %s", c->name, when);
 		xcap_filter_init(&q.filter);
 		if (c->src)
-			CHECK_EQ(xcap_filter_parse_prefix(c->src, &q.filter.src), 0);
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_SADDR, c->src), 0);
 		if (c->dst)
-			CHECK_EQ(xcap_filter_parse_prefix(c->dst, &q.filter.dst), 0);
-		q.filter.sport = c->sport;
-		q.filter.dport = c->dport;
-		q.filter.proto = c->proto;
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, c->dst), 0);
+		if (c->sport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_SPORT, c->sport);
+		if (c->dport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, c->dport);
+		if (c->proto >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_PROTO, c->proto);
 		check_query(what, r, &q, &st);
 		CHECK_EQ(st.segments, 10);
 		CHECK(st.segments_read == (uint32_t)c->read, "%s: %u segments read, want %d", what,
@@ -354,13 +358,13 @@ static void query_returns_an_empty_pcap(void)
 	CHECK_EQ(st.newest_ns, MIN(6));
 	/* In the span, no match. */
 	q = query_of(MIN(5), MIN(7), 10);
-	q.filter.dport = 54;
+	xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, 54);
 	check_query("no match", r, &q, &st);
 	CHECK_EQ(st.returned, 0);
 	CHECK_EQ(st.segments, 2);
 	/* Unflushed samples are part of the answer. */
 	add_udp(r, MIN(6) + NS, 3);
-	q.filter.dport = 53;
+	xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, 53);
 	check_query("unflushed", r, &q, &st);
 	CHECK_EQ(st.returned, 3);
 	xcap_recorder_close(r);
