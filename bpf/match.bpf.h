@@ -20,8 +20,8 @@ static __always_inline __u64 xcap_match_field(__u64 set, const struct xcap_cfg *
 	__u64 wild = cfg->wild[id], *accept;
 	__u32 key;
 
-	/* Every capture left accepts any value: no lookup. */
-	if (!(set & ~wild))
+	/* No capture left, or every one left accepts any value: no lookup. */
+	if (!set || !(set & ~wild))
 		return set;
 	if (!(p->has & (1U << id)))
 		return set & wild;
