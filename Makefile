@@ -56,7 +56,8 @@ deps:
 $(BUILD) $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
-$(BUILD)/xcap.bpf.o: bpf/xcap.bpf.c bpf/*.bpf.h include/xcap_abi.h $(VMLINUX) | $(BUILD)
+# One object, one skeleton (xcap_bpf): the entry points share the maps.
+$(BUILD)/xcap.bpf.o: bpf/xdp.bpf.c bpf/*.bpf.h include/xcap_abi.h $(VMLINUX) | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +59,10 @@ static const char capture_usage[] =
 	"\n"
 	"  -i, --interface IFACE  attach to IFACE (repeatable, up to 16)\n"
 	"  -w, --write FILE       pcap file to write; - writes to stdout\n"
-	"filter (all optional; a frame must match every one given):\n"
-	"      --src ADDR[/LEN]   source IPv4 or IPv6 address or prefix\n"
-	"      --dst ADDR[/LEN]   destination address or prefix\n"
-	"      --sport PORT       source port (TCP, UDP, SCTP), 0..65535\n"
-	"      --dport PORT       destination port, 0..65535\n"
-	"      --proto PROTO      IP protocol: 0..255 or tcp, udp, icmp, icmp6, sctp\n"
+	"filter (all optional; a frame must match every one given):\n";
+
+/* After the filter flags, which the field table lists. */
+static const char capture_usage_more[] =
 	"limits (the first reached ends the capture; enforced in the kernel):\n"
 	"  -c, --count N          packets, 1..1000000000\n"
 	"      --bytes N          captured bytes, 1..1000000000000\n"
@@ -78,33 +77,30 @@ static const char capture_usage[] =
 	"\n"
 	"Exit status: 0 done, 1 runtime error, 2 bad arguments.\n";
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "xcapd capture: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'xcapd capture --help'.\n");
 	return EXIT_USAGE;
 }
 
 enum {
-	OPT_SRC = 256,
-	OPT_DST,
-	OPT_SPORT,
-	OPT_DPORT,
-	OPT_PROTO,
-	OPT_BYTES,
+	OPT_BYTES = 256,
 	OPT_SKB,
 	OPT_RING,
+	OPT_FIELD = 512, /* + the field id: a filter flag of the field table */
 };
 
 static const struct option capture_options[] = {
 	{ "interface", required_argument, NULL, 'i' },
 	{ "write", required_argument, NULL, 'w' },
-	{ "src", required_argument, NULL, OPT_SRC },
-	{ "dst", required_argument, NULL, OPT_DST },
-	{ "sport", required_argument, NULL, OPT_SPORT },
-	{ "dport", required_argument, NULL, OPT_DPORT },
-	{ "proto", required_argument, NULL, OPT_PROTO },
 	{ "count", required_argument, NULL, 'c' },
 	{ "bytes", required_argument, NULL, OPT_BYTES },
 	{ "time", required_argument, NULL, 't' },
@@ -116,6 +112,19 @@ static const struct option capture_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
+
+/* capture_options, then a flag per filter field. */
+static void capture_getopt_table(struct option *opts)
+{
+	size_t n = ARRAY_SIZE(capture_options) - 1;
+	int id;
+
+	memcpy(opts, capture_options, n * sizeof(*opts));
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		opts[n + id] = (struct option){ xcap_fields[id].flag, required_argument, NULL,
+						OPT_FIELD + id };
+	opts[n + XCAP_FIELD_N] = (struct option){};
+}
 
 static bool has_iface(const struct capture_args *a, const char *name)
 {
@@ -130,13 +139,22 @@ static bool has_iface(const struct capture_args *a, const char *name)
 /* Returns -1 when the arguments are valid, else the exit status. */
 static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 {
+	struct option opts[ARRAY_SIZE(capture_options) + XCAP_FIELD_N];
 	struct xcap_filter *f = &a->cap.filter;
-	int opt, level = XCAP_LOG_INFO;
+	int opt, id, level = XCAP_LOG_INFO;
 	uint64_t v;
 
 	xcap_filter_init(f);
+	capture_getopt_table(opts);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:w:c:t:s:vqh", capture_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:w:c:t:s:vqh", opts, NULL)) != -1) {
+		id = opt - OPT_FIELD;
+		if (id >= 0 && id < XCAP_FIELD_N) {
+			if (xcap_filter_set(f, id, optarg))
+				return usage_error("--%s: '%s' is not %s", xcap_fields[id].flag,
+						   optarg, xcap_fields[id].what);
+			continue;
+		}
 		switch (opt) {
 		case 'i':
 			if (a->n_ifaces == XCAP_MAX_IFACES)
@@ -147,27 +165,6 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			break;
 		case 'w':
 			a->cap.path = optarg;
-			break;
-		case OPT_SRC:
-			if (xcap_filter_parse_prefix(optarg, &f->src))
-				return usage_error("--src: '%s' is not an IP address or prefix",
-						   optarg);
-			break;
-		case OPT_DST:
-			if (xcap_filter_parse_prefix(optarg, &f->dst))
-				return usage_error("--dst: '%s' is not an IP address or prefix",
-						   optarg);
-			break;
-		case OPT_SPORT:
-		case OPT_DPORT:
-			if (xcap_filter_parse_uint(optarg, 0, 65535, &v))
-				return usage_error("port '%s' is not a number in 0..65535", optarg);
-			*(opt == OPT_SPORT ? &f->sport : &f->dport) = v;
-			break;
-		case OPT_PROTO:
-			if (xcap_filter_parse_proto(optarg, &f->proto))
-				return usage_error("--proto: '%s' is not 0..255 or a protocol name",
-						   optarg);
 			break;
 		case 'c':
 			if (xcap_filter_parse_uint(optarg, 1, 1000000000ULL, &v))
@@ -207,6 +204,8 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			break;
 		case 'h':
 			fputs(capture_usage, stdout);
+			xcap_fields_usage(stdout, 25);
+			fputs(capture_usage_more, stdout);
 			return 0;
 		default:
 			return usage_error("%s", "invalid option");

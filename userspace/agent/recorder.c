@@ -13,9 +13,11 @@
  *                     struct idx_hdr (valid length of the segment, count, time
  *                     range, bitmap of IP protocols) and a Bloom filter.
  *
- * The Bloom filter holds, for each IP sample, its source and destination
- * ports (when it has ports) and the prefixes of its source and destination
- * addresses at the lengths 8, 16, 24, 32 (IPv4) and 32, 48, 64, 128 (IPv6).
+ * The field table (common/fields.c) says what the index holds: the IP
+ * protocols in the bitmap; in the Bloom filter, under each field's tag, the
+ * values of its number fields (the ports, when the sample has them) and the
+ * prefixes of its address fields at the lengths 8, 16, 24, 32 (IPv4) and 32,
+ * 48, 64, 128 (IPv6).
  * A filter prefix is looked up at the longest of those lengths it covers: a
  * sample in the prefix has the same leading bits. A prefix shorter than them
  * all (a /4 or a v6 /20, say) cannot use the index. While a segment is open
@@ -39,6 +41,7 @@
 #include <unistd.h>
 #include "common/util.h"
 #include "common/log.h"
+#include "common/frame.h"
 #include "agent/recorder.h"
 
 #define SEG_SPAN_NS (60 * NSEC_PER_SEC) /* one segment per minute of sample time */
@@ -92,8 +95,6 @@ struct summary {
 	uint64_t keys; /* keys added that set a bit: about the distinct keys */
 	uint64_t *bits;
 };
-
-enum key_tag { KEY_SADDR = 1, KEY_DADDR, KEY_SPORT, KEY_DPORT };
 
 struct seg {
 	int64_t minute; /* from the name */
@@ -196,7 +197,7 @@ static uint64_t mix64(uint64_t x)
 }
 
 /* Part of the file format: changing it needs a new FORMAT_VERSION. */
-static uint64_t key_hash(enum key_tag tag, uint32_t len, const uint8_t v[16])
+static uint64_t key_hash(uint8_t tag, uint32_t len, const uint8_t v[16])
 {
 	uint64_t a, b;
 
@@ -205,15 +206,19 @@ static uint64_t key_hash(enum key_tag tag, uint32_t len, const uint8_t v[16])
 	return mix64(mix64(a ^ (((uint64_t)tag << 32 | len) * 0x9e3779b97f4a7c15ULL)) ^ b);
 }
 
-static uint64_t port_key(enum key_tag tag, uint16_t port)
+/* A number of a field: its value big-endian in the field's whole bytes (a port in 2). */
+static uint64_t num_key(int id, uint32_t num)
 {
-	uint8_t v[16] = { port >> 8, port & 0xff };
+	int n = (xcap_fields[id].bits + 7) / 8, i;
+	uint8_t v[16] = {};
 
-	return key_hash(tag, 0, v);
+	for (i = 0; i < n; i++)
+		v[i] = num >> (8 * (n - 1 - i));
+	return key_hash(xcap_fields[id].bloom_tag, 0, v);
 }
 
 /* The prefix of len bits (a multiple of 8) of an address. */
-static uint64_t addr_key(enum key_tag tag, uint8_t family, uint32_t len, const uint8_t *addr)
+static uint64_t addr_key(uint8_t tag, uint8_t family, uint32_t len, const uint8_t *addr)
 {
 	uint8_t v[16] = {};
 
@@ -271,33 +276,48 @@ static void summary_reset(struct summary *s)
 	memset(s->bits, 0, BLOOM_BYTES(s->log2));
 }
 
+static void bitmap_add(struct summary *s, uint32_t v)
+{
+	s->protos[v / 8] |= 1 << (v % 8);
+}
+
+static bool bitmap_has(const struct summary *s, uint32_t v)
+{
+	return s->protos[v / 8] & 1 << (v % 8);
+}
+
+/*
+ * A non-IP frame adds nothing: it has no field, so only a filter naming nothing
+ * matches it, and that filter reads every segment.
+ */
 static void summary_add(struct summary *s, const struct xcap_tuple *t)
 {
-	const uint8_t *lens = prefix_lens(t->family);
-	int i;
+	const struct xcap_prefix *p;
+	const uint8_t *lens;
+	int id, i;
 
-	/* Only a filter naming nothing matches a non-IP frame, and it reads every segment. */
-	if (!t->family)
-		return;
-	s->protos[t->proto / 8] |= 1 << (t->proto % 8);
-	if (t->has_ports) {
-		bloom_add(s, port_key(KEY_SPORT, t->sport));
-		bloom_add(s, port_key(KEY_DPORT, t->dport));
-	}
-	for (i = 0; i < PREFIX_LENS; i++) {
-		bloom_add(s, addr_key(KEY_SADDR, t->family, lens[i], t->saddr));
-		bloom_add(s, addr_key(KEY_DADDR, t->family, lens[i], t->daddr));
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!(t->has & (1U << id)) || xcap_fields[id].index == XCAP_INDEX_NONE)
+			continue;
+		if (xcap_fields[id].index == XCAP_INDEX_BITMAP) {
+			bitmap_add(s, t->v[id].num);
+		} else if (xcap_fields[id].kind == XCAP_KIND_NUM) {
+			bloom_add(s, num_key(id, t->v[id].num));
+		} else {
+			p = &t->v[id].prefix;
+			lens = prefix_lens(p->family);
+			for (i = 0; i < PREFIX_LENS; i++)
+				bloom_add(s, addr_key(xcap_fields[id].bloom_tag, p->family, lens[i],
+						      p->addr));
+		}
 	}
 }
 
-static bool summary_has_prefix(const struct summary *s, enum key_tag tag,
-			       const struct xcap_prefix *p)
+static bool summary_has_prefix(const struct summary *s, uint8_t tag, const struct xcap_prefix *p)
 {
 	const uint8_t *lens = prefix_lens(p->family);
 	int i;
 
-	if (!p->family)
-		return true;
 	for (i = PREFIX_LENS - 1; i >= 0; i--) {
 		if (lens[i] <= p->len)
 			return bloom_has(s, addr_key(tag, p->family, lens[i], p->addr));
@@ -308,14 +328,24 @@ static bool summary_has_prefix(const struct summary *s, enum key_tag tag,
 /* False when no sample summarized by s can match f. */
 static bool summary_may_match(const struct summary *s, const struct xcap_filter *f)
 {
-	if (f->proto >= 0 && f->proto < 256 && !(s->protos[f->proto / 8] & 1 << (f->proto % 8)))
-		return false;
-	if (f->sport >= 0 && f->sport < 65536 && !bloom_has(s, port_key(KEY_SPORT, f->sport)))
-		return false;
-	if (f->dport >= 0 && f->dport < 65536 && !bloom_has(s, port_key(KEY_DPORT, f->dport)))
-		return false;
-	return summary_has_prefix(s, KEY_SADDR, &f->src) &&
-	       summary_has_prefix(s, KEY_DADDR, &f->dst);
+	const struct xcap_value *v;
+	int id;
+
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!(f->set & (1U << id)) || xcap_fields[id].index == XCAP_INDEX_NONE)
+			continue;
+		v = &f->v[id];
+		if (xcap_fields[id].index == XCAP_INDEX_BITMAP) {
+			if (!bitmap_has(s, v->num))
+				return false;
+		} else if (xcap_fields[id].kind == XCAP_KIND_NUM) {
+			if (!bloom_has(s, num_key(id, v->num)))
+				return false;
+		} else if (!summary_has_prefix(s, xcap_fields[id].bloom_tag, &v->prefix)) {
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -456,7 +486,7 @@ static void seg_account(struct seg *s, struct summary *sum, const struct xcap_pa
 		s->min_ts = pkt->ts_ns;
 	if (pkt->ts_ns > s->max_ts)
 		s->max_ts = pkt->ts_ns;
-	xcap_filter_parse_frame(pkt->data, pkt->cap_len, &t);
+	xcap_frame_parse(pkt->data, pkt->cap_len, &t);
 	summary_add(sum, &t);
 }
 
@@ -951,7 +981,8 @@ void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns)
 	size_t i;
 
 	/* Late samples of its minute can no longer come: write its index now. */
-	if (r->fd >= 0 && now_ns >= (uint64_t)(seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS))
+	if (r->fd >= 0 &&
+	    now_ns >= (uint64_t)(seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS))
 		seg_close(r);
 	for (i = 0; i < r->nsegs;) {
 		if (!seg_is_open(r, i) && r->segs[i].max_ts < cutoff) {

@@ -416,12 +416,15 @@ static void check_filter_cases(struct xcap_recorder *r, const char *when)
 		snprintf(what, sizeof(what), "%s, %s", c->name, when);
 		xcap_filter_init(&q.filter);
 		if (c->src)
-			CHECK_EQ(xcap_filter_parse_prefix(c->src, &q.filter.src), 0);
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_SADDR, c->src), 0);
 		if (c->dst)
-			CHECK_EQ(xcap_filter_parse_prefix(c->dst, &q.filter.dst), 0);
-		q.filter.sport = c->sport;
-		q.filter.dport = c->dport;
-		q.filter.proto = c->proto;
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, c->dst), 0);
+		if (c->sport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_SPORT, c->sport);
+		if (c->dport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, c->dport);
+		if (c->proto >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_PROTO, c->proto);
 		want_case(&w, c);
 		check_query(what, r, &q, &st, &w, c->count);
 		CHECK(st.matched == c->count, "%s: matched %llu, want %zu", what,
@@ -581,12 +584,15 @@ static void query_matches_prefixes_to_the_bit(void)
 			 c->src ?: "any", c->dst ?: "any", c->sport, c->dport, c->proto);
 		xcap_filter_init(&q.filter);
 		if (c->src)
-			CHECK_EQ(xcap_filter_parse_prefix(c->src, &q.filter.src), 0);
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_SADDR, c->src), 0);
 		if (c->dst)
-			CHECK_EQ(xcap_filter_parse_prefix(c->dst, &q.filter.dst), 0);
-		q.filter.sport = c->sport;
-		q.filter.dport = c->dport;
-		q.filter.proto = c->proto;
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, c->dst), 0);
+		if (c->sport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_SPORT, c->sport);
+		if (c->dport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, c->dport);
+		if (c->proto >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_PROTO, c->proto);
 		w.n = 0;
 		for (f = 0; f < 12; f++) {
 			if (c->frames & F(f))
@@ -622,14 +628,14 @@ static void query_returns_an_empty_pcap(void)
 	CHECK_EQ(st.newest_ns, MIN(6));
 	/* In the span, no match: the frames go to port 53. */
 	q = query_of(MIN(5), MIN(7), 10);
-	q.filter.dport = 54;
+	xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, 54);
 	check_query("no match", r, &q, &st, &w, 0);
 	CHECK_EQ(st.returned, 0);
 	CHECK_EQ(st.matched, 0);
 	CHECK_EQ(st.segments, 2);
 	/* Unflushed samples are part of the answer. */
 	add_udp(r, MIN(6) + NS, 3);
-	q.filter.dport = 53;
+	xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, 53);
 	want_tags(&w, 1, 3);
 	check_query("unflushed", r, &q, &st, &w, 3);
 	CHECK_EQ(st.returned, 3);
