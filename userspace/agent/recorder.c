@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/util.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "agent/recorder.h"
 
@@ -137,6 +138,7 @@ struct xcap_recorder {
 	uint32_t rate_count;
 	int write_err; /* the last write's result, so that a run of errors is logged once */
 	bool wait_flush; /* a segment could not be made: try again at the next flush */
+	int64_t ticked; /* CLOCK_MONOTONIC of the last xcap_recorder_tick that did its work */
 	/* Counters. */
 	uint64_t written;
 	uint64_t dropped_rate;
@@ -1038,6 +1040,18 @@ void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns)
 		seg_delete(r, 0);
 		count(&r->expired, 1);
 	}
+}
+
+void xcap_recorder_tick(void *recorder)
+{
+	struct xcap_recorder *r = recorder;
+	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
+
+	if (r->ticked && now - r->ticked < NSEC_PER_SEC)
+		return;
+	r->ticked = now;
+	xcap_recorder_flush(r);
+	xcap_recorder_expire(r, xcap_clock_ns(CLOCK_REALTIME));
 }
 
 void xcap_recorder_stats(const struct xcap_recorder *r, struct xcap_recorder_stats *st)

@@ -74,6 +74,12 @@ int xcap_recorder_flush(struct xcap_recorder *r);
  * is over by a minute, so that its index is written. Call about once a second.
  */
 void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns);
+/*
+ * Flushes and expires once a second (earlier calls return at once). Takes a
+ * struct xcap_recorder *; typed void * so that it is the flush of the sink
+ * that xcap_recorder_add feeds.
+ */
+void xcap_recorder_tick(void *recorder);
 void xcap_recorder_stats(const struct xcap_recorder *r, struct xcap_recorder_stats *st);
 /* Flushes, writes the index of the open segment, frees everything. */
 void xcap_recorder_close(struct xcap_recorder *r);
