@@ -597,7 +597,6 @@ void xcap_jobs_tick(struct xcap_jobs *j)
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
 		if (!j->running[i].cap)
 			continue;
-		xcap_capture_flush(j->running[i].cap);
 		if (xcap_capture_done(j->running[i].cap, now))
 			finish(j, &j->running[i], 0);
 	}
