@@ -66,7 +66,7 @@ struct ring {
 	int64_t mono_to_real; /* ns to add to CLOCK_MONOTONIC for the epoch */
 	int64_t offset_taken; /* monotonic time of the last offset measurement */
 	int64_t flushed; /* monotonic time of the last flush of the sinks */
-	uint64_t records; /* consumed, ever: progress that a waiting requester watches */
+	uint64_t records; /* consumed, ever, counted one by one: the progress a requester watches */
 	uint64_t busy; /* frames: the captures of the record being dispatched */
 	uint64_t req; /* requests made (atomic) */
 	uint64_t done; /* requests served, under lock */
@@ -122,6 +122,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	const struct xcap_sink *s = &g->rs->sampler;
 	struct xcap_packet pkt;
 
+	count(&g->records);
 	if (size < sizeof(*r) || r->cap_len > size - sizeof(*r) || !s->fn)
 		return 0;
 	to_packet(g, r, &pkt);
@@ -139,6 +140,7 @@ static int on_frame(void *ctx, void *data, size_t size)
 	uint64_t set;
 	int i;
 
+	count(&g->records);
 	if (size < sizeof(*r))
 		return 0;
 	to_packet(g, r, &pkt);
@@ -187,8 +189,6 @@ static int ring_pass(struct ring *g)
 	int n;
 
 	n = ring_buffer__consume(g->rb);
-	if (n > 0)
-		__atomic_add_fetch(&g->records, n, __ATOMIC_RELAXED);
 	if (now - g->flushed >= FLUSH_NS) {
 		flush_sinks(g);
 		g->flushed = now;
