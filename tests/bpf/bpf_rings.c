@@ -213,7 +213,7 @@ static void drain_waits_for_the_samples_thread(void)
 	if (!e)
 		return;
 	send_udp(e, 53, 1000);
-	CHECK_EQ(xcap_engine_drain(e), 0);
+	CHECK_EQ(xcap_engine_drain_samples(e), 0);
 	CHECK_EQ(frames_of(&t), 1000);
 	CHECK(!pthread_equal(t.writer, *main_thread), "the sampler ran on the test's thread");
 	xcap_engine_close(e);

@@ -413,3 +413,8 @@ int xcap_engine_drain(struct xcap_engine *e)
 	m = xcap_rings_sync(e->rings, XCAP_RING_FRAMES);
 	return n < 0 ? n : m < 0 ? m : n + m;
 }
+
+int xcap_engine_drain_samples(struct xcap_engine *e)
+{
+	return e->loaded ? xcap_rings_sync(e->rings, XCAP_RING_SAMPLES) : -EINVAL;
+}

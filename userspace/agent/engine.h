@@ -114,6 +114,8 @@ int xcap_engine_poll(struct xcap_engine *e, int timeout_ms);
  * waiting for them (0, or -ETIMEDOUT when one made no progress for 2 s).
  */
 int xcap_engine_drain(struct xcap_engine *e);
+/* The samples ring only: what a simple capture needs, without waiting on the frames' disk. */
+int xcap_engine_drain_samples(struct xcap_engine *e);
 
 int xcap_engine_counters(const struct xcap_engine *e, struct xcap_counters *out);
 int xcap_engine_capture_counters(const struct xcap_engine *e, int slot,

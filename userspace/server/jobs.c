@@ -406,7 +406,7 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 		return;
 	}
 	/* Samples still in the ring belong to the window too. */
-	xcap_engine_drain(j->engine);
+	xcap_engine_drain_samples(j->engine);
 	r->status = XCAP_ST_RUNNING;
 	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 	err = xcap_query_run(j->recorder, &q, path, &st);
