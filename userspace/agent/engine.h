@@ -7,9 +7,10 @@
  *
  * Threads: once xcap_engine_start has run, each ring has its own consumer
  * thread, and every sink callback runs on it. arm, disarm and drain may then
- * be called from any thread (they serialize among themselves, never with the
- * ring threads); counters may be read from any thread at any time. Before
- * start, the caller's thread consumes in poll and drain (tests, benchmarks).
+ * be called from any thread but a sink's (they serialize among themselves,
+ * never with the ring threads); counters may be read from any thread at any
+ * time. Before start, the caller's thread consumes in poll and drain (tests,
+ * benchmarks).
  */
 #ifndef XCAP_ENGINE_H
 #define XCAP_ENGINE_H
