@@ -1,10 +1,24 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * xcapd: the xcap daemon. `xcapd serve` (the default) runs the PCAP collection
- * API with its capture engine and job runner in one epoll loop. `xcapd
- * capture` is the one-shot capture for ad-hoc troubleshooting: attach,
- * capture whole matching frames to a pcap file (or stdout), stop at a limit or
- * on a signal, print what was seen and lost.
+ * API with its capture engine and job runner. `xcapd capture` is the one-shot
+ * capture for ad-hoc troubleshooting: attach, capture whole matching frames to
+ * a pcap file (or stdout), stop at a limit or on a signal, print what was seen
+ * and lost.
+ *
+ * Threads, and what each owns:
+ * - Ring threads (agent/rings.c), started by xcap_engine_start: "xcap-frames"
+ *   drains the frames ring and writes the captures' pcap files (their sinks);
+ *   "xcap-samples" drains the samples ring into the recorder, which it alone
+ *   writes (flushes and retention too: xcap_recorder_tick). They never wait
+ *   for a lock that another thread holds across disk or network I/O: disarm
+ *   and drain ask them and wait for their acknowledgement, counters are
+ *   atomics, and recorder readers copy under a short lock, then read unlocked.
+ * - HTTP: libmicrohttpd, run from the main loop (xcap_http_run); API handlers
+ *   arm and disarm captures and query the recorder from there.
+ * - Workers: the delivery worker (server/jobs.c) uploads finished captures.
+ * - Main: wiring, signals (a signalfd), timers: the jobs tick ends captures at
+ *   their limits. The one-shot's main thread only waits for the end.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -246,27 +260,24 @@ static int run_capture(struct capture_args *a)
 		.skb_mode = a->skb_mode,
 		.frames_ring_bytes = a->ring_mib << 20,
 	};
+	struct timespec tick = { .tv_nsec = POLL_MS * NSEC_PER_MSEC };
 	struct xcap_capture *c = NULL;
 	struct xcap_engine *e;
-	int i, n, err = 0;
+	int i, err = 0;
 
 	e = xcap_engine_open(&eo);
 	if (!e)
 		return 1;
 	for (i = 0; i < a->n_ifaces && !err; i++)
 		err = xcap_engine_attach(e, a->ifaces[i]);
+	err = err ?: xcap_engine_start(e);
 	if (!err) {
 		c = xcap_capture_start(e, &a->cap);
 		err = c ? 0 : -errno;
 	}
-	while (!err && !stop_requested && !xcap_capture_done(c, xcap_clock_ns(CLOCK_MONOTONIC))) {
-		n = xcap_engine_poll(e, POLL_MS);
-		if (n < 0 && n != -EINTR) {
-			pr_err("reading the rings failed: %s\n", strerror(-n));
-			err = n;
-		}
-		xcap_capture_flush(c);
-	}
+	/* The frames thread writes the file; a signal cuts the wait short. */
+	while (!err && !stop_requested && !xcap_capture_done(c, xcap_clock_ns(CLOCK_MONOTONIC)))
+		nanosleep(&tick, NULL);
 	if (c) {
 		if (xcap_capture_stop(c)) {
 			pr_err("writing %s failed; the file may be incomplete\n", a->cap.path);
@@ -467,7 +478,7 @@ static int start_engine(struct service *s, const struct xcap_config *cfg)
 		return -errno;
 	for (i = 0; i < cfg->n_ifaces && !err; i++)
 		err = xcap_engine_attach(s->engine, cfg->ifaces[i]);
-	return err ?: watch(s->epfd, xcap_engine_epoll_fd(s->engine));
+	return err;
 }
 
 /* The sampled history that simple captures read: on while the sampler is. */
@@ -490,8 +501,11 @@ static int start_recorder(struct service *s, const struct xcap_config *cfg)
 	s->recorder = xcap_recorder_open(&o);
 	if (!s->recorder)
 		return -errno;
-	return xcap_engine_set_sampler(s->engine, cfg->sample_every, xcap_recorder_add,
-				       s->recorder);
+	/* The samples thread alone writes the recorder: samples, flushes, retention. */
+	return xcap_engine_set_sampler_sink(s->engine, cfg->sample_every,
+					    &(struct xcap_sink){ .fn = xcap_recorder_add,
+								 .flush = xcap_recorder_tick,
+								 .arg = s->recorder });
 }
 
 static int start_service(struct service *s, struct xcap_config *cfg)
@@ -526,6 +540,9 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	if (s->epfd < 0)
 		return -errno;
 	ret = start_engine(s, cfg) ?: start_recorder(s, cfg);
+	/* The ring threads, once the sampler is set; before any capture can be armed. */
+	if (!ret && s->engine)
+		ret = xcap_engine_start(s->engine);
 	if (ret)
 		return ret;
 	s->runner = xcap_runner_local_new(s->engine, s->recorder, cfg->ifaces, cfg->n_ifaces);
@@ -550,7 +567,7 @@ static void stop_service(struct service *s)
 	xcap_api_free(s->api);
 	xcap_jobs_free(s->jobs);
 	xcap_runner_free(s->runner);
-	/* The engine stops feeding the recorder before the recorder closes. */
+	/* The engine's threads stop feeding the recorder before the recorder closes. */
 	xcap_engine_close(s->engine);
 	xcap_recorder_close(s->recorder);
 	xcap_store_close(s->store);
@@ -560,28 +577,14 @@ static void stop_service(struct service *s)
 		close(s->epfd);
 }
 
-/* Once a second: samples to disk, and the oldest out when a retention limit is hit. */
-static void keep_history(struct service *s, int64_t *last_ns)
-{
-	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
-
-	if (!s->recorder || now - *last_ns < 1000000000LL)
-		return;
-	*last_ns = now;
-	xcap_recorder_flush(s->recorder);
-	xcap_recorder_expire(s->recorder, xcap_clock_ns(CLOCK_REALTIME));
-}
-
-/* One thread: HTTP requests, ring records, job ticks and the history take turns. */
+/* The main thread: signals, HTTP requests, and the jobs tick at least every POLL_MS. */
 static int serve_loop(struct service *s)
 {
 	struct epoll_event ev[4];
-	int64_t history_ns = 0;
 	int i, n, timeout;
 
 	for (;;) {
 		timeout = xcap_http_timeout_ms(s->http);
-		/* The rings wake us only when filling up: drain them every POLL_MS anyway. */
 		n = epoll_wait(s->epfd, ev, 4,
 			       timeout < 0 || timeout > POLL_MS ? POLL_MS : timeout);
 		if (n < 0 && errno != EINTR)
@@ -591,11 +594,8 @@ static int serve_loop(struct service *s)
 				pr_info("stopping\n");
 				return 0;
 			}
-		if (s->engine)
-			xcap_engine_drain(s->engine);
 		xcap_http_run(s->http);
 		xcap_jobs_tick(s->jobs, xcap_clock_ns(CLOCK_MONOTONIC));
-		keep_history(s, &history_ns);
 	}
 }
 
