@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
 #define JSON_DEPTH_MAX 16
 #define DOWNLOAD_MAX (4 << 20) /* a simple capture: 10000 samples of 160 bytes at most */
+#define WORKERS_RETRY_AFTER_S 5
 
 /* --- the error table --- */
 
@@ -69,6 +71,7 @@ enum api_err {
 	E_DOWNLOAD_STATE,
 	E_CHALLENGE,
 	E_BUCKET_WRITE,
+	E_WORKERS_BUSY,
 	E_INTERNAL,
 };
 
@@ -118,6 +121,8 @@ static const struct {
 	[E_DOWNLOAD_STATE] = { 400, 1020, 0, "the capture is %s; download needs status success" },
 	[E_CHALLENGE] = { 400, 1021, 0, "the ownership challenge does not match %s" },
 	[E_BUCKET_WRITE] = { 400, 1022, 0, "cannot write the ownership challenge: %s" },
+	[E_WORKERS_BUSY] = { 503, 1023, 0,
+			     "too many bucket requests in progress; try again later" },
 	[E_INTERNAL] = { 500, 1500, 0, "internal error: %s" },
 };
 
@@ -157,6 +162,7 @@ struct xcap_api {
 	struct xcap_store *store;
 	struct xcap_jobs *jobs;
 	struct rate_window simple_rate[XCAP_CFG_MAX_ACCOUNTS];
+	pthread_mutex_t requests_lock; /* blocking routes are answered on workers */
 	struct request_count requests[REQUEST_COUNTS_MAX];
 	int n_requests;
 };
@@ -887,14 +893,15 @@ static void count_request(struct xcap_api *api, const char *route, int status)
 {
 	int i;
 
-	for (i = 0; i < api->n_requests; i++) {
-		if (api->requests[i].route == route && api->requests[i].status == status) {
-			api->requests[i].n++;
-			return;
-		}
-	}
-	if (api->n_requests < REQUEST_COUNTS_MAX)
+	pthread_mutex_lock(&api->requests_lock);
+	for (i = 0; i < api->n_requests; i++)
+		if (api->requests[i].route == route && api->requests[i].status == status)
+			break;
+	if (i < api->n_requests)
+		api->requests[i].n++;
+	else if (i < REQUEST_COUNTS_MAX)
 		api->requests[api->n_requests++] = (struct request_count){ route, status, 1 };
+	pthread_mutex_unlock(&api->requests_lock);
 }
 
 static const struct xcap_credential *authenticate(struct ctx *c);
@@ -920,10 +927,12 @@ static int serve_metrics(struct ctx *c)
 		return fail(c, E_INTERNAL, NULL, "out of memory");
 	fprintf(f, "# HELP xcap_api_requests_total API requests answered, by route and status.\n"
 		   "# TYPE xcap_api_requests_total counter\n");
+	pthread_mutex_lock(&api->requests_lock);
 	for (i = 0; i < api->n_requests; i++)
 		fprintf(f, "xcap_api_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
 			api->requests[i].route, api->requests[i].status,
 			(unsigned long long)api->requests[i].n);
+	pthread_mutex_unlock(&api->requests_lock);
 	xcap_jobs_metrics(api->jobs, f);
 	if (fclose(f)) {
 		free(text);
@@ -946,17 +955,18 @@ static const struct route {
 	const char *after_pcaps[2]; /* path segments after /accounts/{a}/pcaps */
 	bool write;
 	int (*handle)(struct ctx *c);
+	bool blocks; /* may wait on a network peer: the transport runs it off its thread */
 } routes[] = {
 	/* `ownership` is routed before {pcap_id}. */
-	{ "list", "GET", { NULL }, false, list_captures },
-	{ "create", "POST", { NULL }, true, create_capture },
-	{ "bucket_list", "GET", { "ownership" }, false, list_buckets },
-	{ "bucket_add", "POST", { "ownership" }, true, add_bucket },
-	{ "bucket_validate", "POST", { "ownership", "validate" }, true, validate_bucket },
-	{ "bucket_delete", "DELETE", { "ownership", ANY_ID }, true, delete_bucket },
-	{ "get", "GET", { ANY_ID }, false, get_capture },
-	{ "download", "GET", { ANY_ID, "download" }, false, download_capture },
-	{ "stop", "PUT", { ANY_ID, "stop" }, true, stop_capture },
+	{ "list", "GET", { NULL }, false, list_captures, false },
+	{ "create", "POST", { NULL }, true, create_capture, false },
+	{ "bucket_list", "GET", { "ownership" }, false, list_buckets, false },
+	{ "bucket_add", "POST", { "ownership" }, true, add_bucket, true },
+	{ "bucket_validate", "POST", { "ownership", "validate" }, true, validate_bucket, true },
+	{ "bucket_delete", "DELETE", { "ownership", ANY_ID }, true, delete_bucket, false },
+	{ "get", "GET", { ANY_ID }, false, get_capture, false },
+	{ "download", "GET", { ANY_ID, "download" }, false, download_capture, false },
+	{ "stop", "PUT", { ANY_ID, "stop" }, true, stop_capture, false },
 };
 
 #define MAX_SEGS 6
@@ -1120,6 +1130,15 @@ static int route(struct ctx *c)
 	if ((found->write && !cred->write) || c->account_idx < 0 ||
 	    !(cred->accounts & (1ULL << c->account_idx)))
 		return fail(c, E_AUTH, NULL);
+	if (found->blocks && c->req->blocking == XCAP_API_DEFER) {
+		c->resp->deferred = true;
+		return 0;
+	}
+	if (found->blocks && c->req->blocking == XCAP_API_REFUSE) {
+		/* A worker frees up when its peer answers or the S3 timeouts end the wait. */
+		c->resp->retry_after = WORKERS_RETRY_AFTER_S;
+		return fail(c, E_WORKERS_BUSY, NULL);
+	}
 	return found->handle(c);
 }
 
@@ -1133,6 +1152,8 @@ void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
 	memset(resp, 0, sizeof(*resp));
 	route(&c);
 	json_object_put(c.body);
+	if (resp->deferred)
+		return; /* counted when it is answered */
 	if (!resp->status)
 		fail(&c, E_INTERNAL, NULL, "no answer");
 	count_request(api, c.route, resp->status);
@@ -1154,10 +1175,14 @@ struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *
 	api->cfg = cfg;
 	api->store = store;
 	api->jobs = jobs;
+	pthread_mutex_init(&api->requests_lock, NULL);
 	return api;
 }
 
 void xcap_api_free(struct xcap_api *api)
 {
+	if (!api)
+		return;
+	pthread_mutex_destroy(&api->requests_lock);
 	free(api);
 }
