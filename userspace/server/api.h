@@ -22,7 +22,7 @@ struct xcap_jobs;
  * Where a route that may wait on a network peer (bucket add and validate talk
  * to S3) runs. Its handler shares only the store and the request counters,
  * both locked, so it may run on any thread; every other route touches the jobs
- * and the engine and runs on the caller's thread.
+ * and the engine, which have no locks: only their owner's thread may handle it.
  */
 enum xcap_api_blocking {
 	XCAP_API_RUN_HERE = 0, /* run every route now (tests, fuzzers, workers) */

@@ -183,7 +183,7 @@ static int queue_request(struct xcap_http *h, struct http_req *r)
 	int err = -EBUSY;
 
 	pthread_mutex_lock(&h->lock);
-	if (h->waiting < HTTP_QUEUE_MAX && !h->stopping) {
+	if (h->waiting < HTTP_QUEUE_MAX) {
 		/* Before a worker can see it: resuming a connection not suspended is undefined. */
 		MHD_suspend_connection(r->conn);
 		r->next = NULL;
