@@ -554,6 +554,7 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	s->api = xcap_api_new(cfg, s->store, s->jobs);
 	if (!s->api)
 		return -ENOMEM;
+	/* Bucket add and validate run on http.c's workers, which wake this loop through its fd. */
 	s->http = xcap_http_start(&ho, s->api);
 	if (!s->http)
 		return -errno;
