@@ -46,7 +46,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test bench bench-e2e fuzz sanitize demo install vmtest vmlinux format clean help
+.PHONY: all deps test mutate bench bench-e2e fuzz sanitize demo install vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -98,6 +98,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
 	$(Q)BUILD=$(BUILD) tests/run
 
+# Plants each mutant of tests/mutants (a plausible bug), runs the tests named for it, reports the
+# kill rate; not part of `make test` (minutes). MUTANTS="name ..." selects some.
+mutate: deps
+	$(Q)tools/mutate $(MUTANTS)
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)$(BUILD)/bench_xdp
@@ -143,6 +148,7 @@ clean:
 help:
 	@echo 'make            build xcapd and the XDP program into $(BUILD)/'
 	@echo 'make test       install missing packages, build, run the unit, bpf and integ tiers'
+	@echo 'make mutate     plant the mutants of tests/mutants, report which the tests kill'
 	@echo 'make bench      XDP program (ratios to a bare program) and sampled-history benchmarks'
 	@echo 'make bench-e2e  capture tools compared end to end on veth traffic (BENCHMARKS.md)'
 	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
