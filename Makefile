@@ -46,7 +46,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test bench bench-e2e fuzz sanitize demo install vmtest vmlinux format clean help
+.PHONY: all deps test bench bench-e2e fuzz sanitize demo install deb vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -147,8 +147,33 @@ help:
 	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
 	@echo 'make sanitize   unit and integ tiers under ASan+UBSan, valgrind on the unit tier'
 	@echo 'make demo       the service on a throwaway network: buckets, full and simple captures'
-	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
+	@echo 'make install    binaries, BPF object, config example, systemd unit, man pages,'
+	@echo '                bash completion (PREFIX, DESTDIR)'
+	@echo 'make deb        the Debian package (dpkg-buildpackage -b), checked by lintian, into $(BUILD)/deb/'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'
 	@echo 'make vmlinux    regenerate $(VMLINUX) from this kernel'
 	@echo 'make format     clang-format the sources'
 	@echo 'options: V=1 (full commands), SANITIZE=address,undefined, BUILD=dir'
+
+# ---- packaging (issue 19): man pages, bash completion, the Debian package ----------------
+# One scdoc source per man page in docs/man/ (NAME.SECTION.scd), rendered into $(BUILD)/man/
+# by `make`; tools/install installs them and contrib/completion/. tests/integ/test_man.sh
+# checks them against the programs' --help.
+SCDOC ?= scdoc
+MANS := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(wildcard docs/man/*.scd))
+
+.PHONY: man
+all: $(MANS)
+man: $(MANS)
+
+$(BUILD)/man/%: docs/man/%.scd | $(BUILD)
+	$(call msg,SCDOC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(SCDOC) <$< >$@
+
+# The missing build dependencies (tools/install-deps), then dpkg-buildpackage -b -us -uc in a
+# copy of the tree (it writes next to the source) and lintian: xcap_VERSION_ARCH.deb and the
+# rest land in $(BUILD)/deb/ (tools/deb).
+deb: deps
+	$(Q)BUILD=$(BUILD) tools/deb
+# ---- end of packaging ----------------------------------------------------------------------
