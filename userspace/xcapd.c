@@ -629,7 +629,9 @@ static const char main_usage[] =
 	"\n"
 	"commands:\n"
 	"  serve     the PCAP collection API service (the default; xcapd serve --help)\n"
-	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n";
+	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n"
+	"\n"
+	"  xcapd --version prints the version.\n";
 
 int main(int argc, char **argv)
 {
@@ -643,5 +645,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return fputs(main_usage, stdout), fputs("\n", stdout), print_serve_usage(), 0;
+	if (argc > 1 && !strcmp(argv[1], "--version"))
+		return printf("xcapd %s\n", XCAP_VERSION), 0;
 	return cmd_serve(argc, argv);
 }
