@@ -470,6 +470,10 @@ static void each_route_answers_405_with_its_allow_header(void)
 		  "Method DELETE not allowed for this route" },
 		{ "GET", PCAPS "/" ID "/stop", "PUT", "Method GET not allowed for this route" },
 		{ "PUT", PCAPS "/not-an-id!/stop", "PUT", "Method PUT not allowed for this route" },
+		/* `ownership` is never a {pcap_id}: only the bucket routes answer there. */
+		{ "DELETE", PCAPS "/ownership", "GET, POST",
+		  "Method DELETE not allowed for this route" },
+		{ "PUT", PCAPS "/ownership/stop", "DELETE", "Method PUT not allowed for this route" },
 		{ "POST", "/metrics", "GET", "Method POST not allowed for this route" },
 	};
 	struct answer a;
