@@ -153,6 +153,11 @@ static void check_failure(const struct answer *a, int status, int code, const ch
 		CHECK_STR(get_str(get(err, "source"), "pointer"), pointer);
 }
 
+static const char *error_message(const struct answer *a)
+{
+	return get_str(json_object_array_get_idx(get(a->doc, "errors"), 0), "message");
+}
+
 static void unknown_routes_and_methods_answer_the_envelope(void)
 {
 	struct answer a;
@@ -182,11 +187,20 @@ static void credentials_are_checked_before_the_route_runs(void)
 	answer_free(&a);
 	call(&a, "GET", BASE ACC_A "/pcaps", TOK_B, NULL);
 	check_failure(&a, 403, 10000, NULL);
+	CHECK_STR(error_message(&a),
+		  "Authentication error: the token is valid, but not for account " ACC_A);
+	answer_free(&a);
+	call(&a, "GET", BASE "1234/pcaps", TOK_W, NULL);
+	check_failure(&a, 403, 10000, NULL);
+	CHECK_STR(error_message(&a),
+		  "Authentication error: the token is valid, but not for account 1234");
 	answer_free(&a);
 	call(&a, "POST", BASE ACC_A "/pcaps", TOK_R,
 	     "{\"type\":\"simple\",\"system\":\"magic-transit\",\"time_limit\":10,"
 	     "\"packet_limit\":10}");
 	check_failure(&a, 403, 10000, NULL);
+	CHECK_STR(error_message(&a),
+		  "Authentication error: the token may read account " ACC_A ", but not write");
 	answer_free(&a);
 	call(&a, "GET", BASE ACC_A "/pcaps", TOK_R, NULL);
 	CHECK_EQ(a.resp.status, 200);
