@@ -33,6 +33,7 @@ struct runner_fake {
 	const int64_t *now_ns; /* the test's CLOCK_MONOTONIC */
 	bool no_interface; /* arm answers -ENODEV */
 	bool no_history; /* query answers -EOPNOTSUPP */
+	int stop_err; /* stop answers this write error (the counters are set anyway) */
 	uint64_t query_packets; /* what a query finds */
 	int slots; /* captures armed at once; 0 = XCAP_MAX_CAPTURES */
 	struct fake_run runs[XCAP_MAX_CAPTURES];
@@ -129,7 +130,7 @@ static int fake_stop(struct xcap_runner *base, const char *id, struct xcap_captu
 	fake_counters(run, out);
 	run->used = false;
 	f->stopped++;
-	return 0;
+	return f->stop_err;
 }
 
 static int fake_query(struct xcap_runner *base, const struct xcap_query *q, const char *path,
