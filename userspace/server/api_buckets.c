@@ -32,29 +32,13 @@ static json_object *bucket_json(const struct xcap_bucket_rec *b)
 }
 
 /*
- * Writes the record's challenge unless the bucket is validated: a pending one
- * is answered by the file add named, which a second add must not replace.
- */
-static int bucket_challenge(struct api_ctx *c, const struct xcap_dest *d,
-			    const struct xcap_bucket_rec *b)
-{
-	char err[512];
-
-	if (b->status == XCAP_BUCKET_SUCCESS ||
-	    !xcap_dest_challenge_write(d, b->filename, b->token, err, sizeof(err)))
-		return 0;
-	return api_fail(c, E_BUCKET_WRITE, NULL, err);
-}
-
-/*
- * Adding a bucket the account has already is idempotent: the same record and
- * the same challenge, so that validation and captures, which read the newest
- * record, never see a second one.
+ * Adding a bucket the account has already answers the same record and
+ * challenge (the file is written again while it is not validated): validate
+ * and captures read the newest record, which a second one would hide.
  */
 int api_buckets_add(struct api_ctx *c)
 {
-	struct xcap_bucket_rec b = { .status = XCAP_BUCKET_PENDING }, old;
-	struct xcap_store *store = c->api->store;
+	struct xcap_bucket_rec b = { .status = XCAP_BUCKET_PENDING };
 	struct xcap_dest d;
 	const char *conf;
 	char err[512];
@@ -67,29 +51,23 @@ int api_buckets_add(struct api_ctx *c)
 		return api_fail(c, E_DEST, "/destination_conf", "too long");
 	if (xcap_dest_parse(conf, &c->acc, &d, err, sizeof(err)))
 		return api_fail(c, E_DEST, "/destination_conf", err);
-	ret = xcap_store_bucket_find(store, c->account, conf, &old);
-	if (ret == -ENOENT) {
+	ret = xcap_store_bucket_find(c->api->store, c->account, conf, &b);
+	if (ret && ret != -ENOENT)
+		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+	if (ret) {
 		if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) || xcap_ids_random_hex(b.token, 32))
 			return api_fail(c, E_INTERNAL, NULL, "no randomness");
 		snprintf(b.account, sizeof(b.account), "%s", c->account);
 		snprintf(b.destination_conf, sizeof(b.destination_conf), "%s", conf);
 		snprintf(b.filename, sizeof(b.filename), "ownership-challenge-%s.txt", b.id);
 		b.submitted_ns = c->now_ns;
-		if (bucket_challenge(c, &d, &b))
-			return -1;
-		/*
-		 * Another worker may have added the same bucket while this challenge was
-		 * written: its record wins, and this file is never asked for.
-		 */
-		ret = xcap_store_bucket_find(store, c->account, conf, &old);
-		if (ret == -ENOENT)
-			return xcap_store_bucket_put(store, &b) ?
-				       api_fail(c, E_INTERNAL, NULL, "cannot store the bucket") :
-				       api_respond_result(c, bucket_json(&b));
 	}
-	if (ret)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
-	return bucket_challenge(c, &d, &old) ?: api_respond_result(c, bucket_json(&old));
+	if (b.status != XCAP_BUCKET_SUCCESS &&
+	    xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err)))
+		return api_fail(c, E_BUCKET_WRITE, NULL, err);
+	if (xcap_store_bucket_put(c->api->store, &b))
+		return api_fail(c, E_INTERNAL, NULL, "cannot store the bucket");
+	return api_respond_result(c, bucket_json(&b));
 }
 
 int api_buckets_list(struct api_ctx *c)
