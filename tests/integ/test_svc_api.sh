@@ -62,7 +62,7 @@ expect_json result.id "$B_ID"
 expect_json result.status success
 api_check_end
 
-check_begin "svc_api: adding a validated bucket again keeps it validated, and full captures may use it"
+check_begin "svc_api: a validated bucket added again stays validated, and full captures may use it"
 api aw POST "$PA/ownership" "{\"destination_conf\":\"$DEST1\"}"
 expect_ok
 expect_json result.id "$B_ID"
@@ -103,7 +103,7 @@ FILE=$BUCKET1/pcap_$STOP_ID.pcap
 empty_pcap "$FILE"
 api_check_end
 
-check_begin "svc_api: a full capture whose time limit passes without a match is complete (xcapctl exits 0)"
+check_begin "svc_api: a full capture whose time limit passes without a match is complete (exit 0)"
 ctl create full --time 1 --colo "$METRO" --dest "$DEST1" --proto udp --dport 9 --wait
 expect_eq "xcapctl create --wait: exit status ($(excerpt "$ERR"))" 0 "$RC"
 grep -Eq '^status: +complete$' "$OUT" ||

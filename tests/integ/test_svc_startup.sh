@@ -39,7 +39,7 @@ expect_stderr() {
 		CHECK_WHY+=("stderr has no line matching /$1/: $(head -c 400 "$T/run.err" | tr '\n' '|')")
 }
 
-check_begin "svc_startup: an interface that does not exist fails first, with nothing created or printed"
+check_begin "svc_startup: an interface that does not exist fails first, nothing created or printed"
 start_in "$T/nosuch" -i nosuch0
 expect_eq "exit status" 1 "$RUN_RC"
 expect_stderr "nosuch0: no such interface"
@@ -87,7 +87,7 @@ nothing_changed "$T/tls"
 check_end "$T/run.err"
 
 # Then the same start succeeds: the account and token once, the state folder, XDP attached.
-check_begin "svc_startup: the first successful start prints the account and token and creates the state"
+check_begin "svc_startup: the first good start prints the account and token, creates the state"
 mkdir -p "$T/ok"
 bg_rx "$T/ok.out" "$T/ok.err" env -C "$T/ok" "$XCAPD" -i "$DEV"
 XPID=$BG_PID
