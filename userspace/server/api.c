@@ -454,6 +454,14 @@ static int split_path(const char *path, char *buf, size_t size, char *segs[MAX_S
 	return -1;
 }
 
+/* A {pcap_id} is never the literal `ownership`: those paths belong to the bucket routes. */
+static bool seg_matches(const char *want, const char *seg, int i)
+{
+	if (!strcmp(want, ANY_ID))
+		return i > 0 || strcmp(seg, "ownership");
+	return !strcmp(want, seg);
+}
+
 static bool route_matches(const struct route *r, char **rest, int n)
 {
 	int i;
@@ -461,8 +469,7 @@ static bool route_matches(const struct route *r, char **rest, int n)
 	for (i = 0; i < 2; i++) {
 		if (!r->after_pcaps[i])
 			return i == n;
-		if (i >= n ||
-		    (strcmp(r->after_pcaps[i], ANY_ID) && strcmp(r->after_pcaps[i], rest[i])))
+		if (i >= n || !seg_matches(r->after_pcaps[i], rest[i], i))
 			return false;
 	}
 	return n == 2;
