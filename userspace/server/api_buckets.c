@@ -33,8 +33,9 @@ static json_object *bucket_json(const struct xcap_bucket_rec *b)
 
 /*
  * Adding a bucket the account has already answers the same record and
- * challenge (the file is written again while it is not validated): validate
- * and captures read the newest record, which a second one would hide.
+ * challenge: validate and captures read the newest record, which a second one
+ * would hide. The challenge is written again only when it went (concurrent
+ * adds of one bucket would race on the file), and never once validated.
  */
 int api_buckets_add(struct api_ctx *c)
 {
@@ -42,6 +43,7 @@ int api_buckets_add(struct api_ctx *c)
 	struct xcap_dest d;
 	const char *conf;
 	char err[512];
+	bool fresh;
 	int ret;
 
 	if (api_parse_body(c) ||
@@ -54,7 +56,8 @@ int api_buckets_add(struct api_ctx *c)
 	ret = xcap_store_bucket_find(c->api->store, c->account, conf, &b);
 	if (ret && ret != -ENOENT)
 		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
-	if (ret) {
+	fresh = ret;
+	if (fresh) {
 		if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) || xcap_ids_random_hex(b.token, 32))
 			return api_fail(c, E_INTERNAL, NULL, "no randomness");
 		snprintf(b.account, sizeof(b.account), "%s", c->account);
@@ -63,6 +66,7 @@ int api_buckets_add(struct api_ctx *c)
 		b.submitted_ns = c->now_ns;
 	}
 	if (b.status != XCAP_BUCKET_SUCCESS &&
+	    (fresh || !xcap_dest_challenge_holds(&d, b.filename, b.token)) &&
 	    xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err)))
 		return api_fail(c, E_BUCKET_WRITE, NULL, err);
 	if (xcap_store_bucket_put(c->api->store, &b))
