@@ -34,7 +34,6 @@ struct runner_fake {
 	const int64_t *now_ns; /* the test's CLOCK_MONOTONIC */
 	bool no_interface; /* arm answers -ENODEV */
 	bool no_history; /* query answers -EOPNOTSUPP */
-	int stop_err; /* stop answers this write error (the counters are set anyway) */
 	uint64_t query_packets; /* what a query finds */
 	int query_err; /* a query answers this (-errno), 0 = none */
 	int stop_err; /* stop answers this (-errno) after the counters, as a failed write */

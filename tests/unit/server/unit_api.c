@@ -1009,7 +1009,10 @@ static void capture_routes_answer_by_type_and_status(void)
 	answer_free(&a);
 }
 
-/* A stop ends the capture at once: 204 without a body, then the record says why it ended. */
+/*
+ * A stop ends the capture at once: 204 without a body, then the record says it
+ * was stopped; nothing matched, so it is delivered empty (not failed).
+ */
 static void stop_answers_204_and_the_capture_ends(void)
 {
 	json_object *res;
@@ -1029,8 +1032,9 @@ static void stop_answers_204_and_the_capture_ends(void)
 	path[strlen(path) - strlen("/stop")] = '\0';
 	call(&a, "GET", path, TOK_R, NULL);
 	res = get(a.doc, "result");
-	CHECK_STR(get_str(res, "status"), "failed");
-	CHECK_STR(get_str(res, "error_message"), "no packet matched the filter before the stop");
+	CHECK(strstr(" conversion_pending conversion_running complete ", get_str(res, "status")),
+	      "status %s", get_str(res, "status"));
+	CHECK(!get(res, "error_message"), "error_message %s", get_str(res, "error_message"));
 	CHECK(*get_str(res, "stop_requested"), "no stop_requested");
 	answer_free(&a);
 }
