@@ -8,6 +8,10 @@
 . "$(dirname "$0")/lib_wait.sh"
 api_init
 XCAPCTL=$BUILD/xcapctl
+if ! command -v capinfos >/dev/null; then
+	not_ok "svc_api setup" "missing tools: capinfos (tshark's package; tools/install-deps)"
+	exit 1
+fi
 if [ ! -x "$XCAPCTL" ]; then
 	not_ok "svc_api setup" "$XCAPCTL not found (run make)"
 	exit 1
