@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "agent/engine.h"
+#include "agent/pcap.h"
 #include "agent/query.h"
 #include "agent/recorder.h"
 #include "server/store.h"
@@ -29,7 +30,9 @@ struct xcap_run {
 	uint64_t packet_limit; /* 0 = none */
 	uint64_t byte_limit; /* 0 = none */
 	uint32_t time_limit_s;
-	const char *path; /* the pcap file the host writes */
+	const char *path; /* the file the host writes */
+	enum xcap_pcap_format format;
+	const char *comment; /* pcapng: the section's comment */
 };
 
 /* What one capture has counted so far. */

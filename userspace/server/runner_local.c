@@ -56,6 +56,8 @@ static int local_arm(struct xcap_runner *base, const struct xcap_run *run, char 
 		.limits = { .packets = run->packet_limit, .bytes = run->byte_limit },
 		.time_limit_s = run->time_limit_s,
 		.path = run->path,
+		.format = run->format,
+		.comment = run->comment,
 		/* A crash must leave on disk what was captured up to the last progress call. */
 		.flush_each_batch = true,
 	};
