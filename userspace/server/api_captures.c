@@ -20,6 +20,7 @@
 #include "server/api_ctx.h"
 #include "server/jobs.h"
 #include "server/store.h"
+#include "server/stream.h"
 
 #define DAY_NS (86400 * NSEC_PER_SEC)
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
@@ -338,4 +339,38 @@ int api_captures_stop(struct api_ctx *c)
 	if (xcap_jobs_stop(c->api->jobs, &r, c->now_ns))
 		return api_fail(c, E_INTERNAL, NULL, "the capture could not be stopped");
 	return api_respond_empty(c, 204);
+}
+
+static bool capture_live(void *jobs, const char *id)
+{
+	return xcap_jobs_running(jobs, id);
+}
+
+int api_captures_stream(struct api_ctx *c)
+{
+	struct xcap_capture_rec r;
+	struct xcap_stream_opts o = { .live = capture_live, .arg = c->api->jobs };
+
+	if (load_capture(c, &r))
+		return -1;
+	if (r.type != XCAP_TYPE_FULL ||
+	    (r.status != XCAP_ST_PENDING && r.status != XCAP_ST_RUNNING))
+		return api_fail(c, E_STREAM_STATE, NULL,
+				r.type == XCAP_TYPE_FULL ? "full" : "simple",
+				status_names[r.status]);
+	o.id = r.id;
+	o.fd = xcap_jobs_stream_open(c->api->jobs, r.id);
+	/* It ended between the two looks. */
+	if (o.fd == -ENOENT)
+		return api_fail(c, E_STREAM_STATE, NULL, "full", "ending");
+	if (o.fd == -EOPNOTSUPP)
+		return api_fail(c, E_INTERNAL, NULL, "the capture's file is on another host");
+	if (o.fd < 0)
+		return api_fail(c, E_INTERNAL, NULL, "the capture file cannot be read");
+	c->resp->stream = xcap_stream_new(&o);
+	if (!c->resp->stream)
+		return api_fail(c, E_INTERNAL, NULL, "out of memory");
+	c->resp->status = 200;
+	c->resp->content_type = xcap_pcap_media_type(r.format);
+	return 0;
 }

@@ -457,6 +457,28 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop
 	return err ?: xcap_store_capture_get(j->store, r->account, r->id, r);
 }
 
+int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id)
+{
+	int fd = -ENOENT;
+
+	pthread_mutex_lock(&j->lock);
+	if (find_job(j, id))
+		fd = xcap_runner_stream(j->runner, id);
+	pthread_mutex_unlock(&j->lock);
+	return fd;
+}
+
+bool xcap_jobs_running(struct xcap_jobs *j, const char *id)
+{
+	bool running;
+
+	/* finish() closes the file before it marks the job ended, both under the lock. */
+	pthread_mutex_lock(&j->lock);
+	running = find_job(j, id);
+	pthread_mutex_unlock(&j->lock);
+	return running;
+}
+
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)
 {
 	struct xcap_run_progress p;

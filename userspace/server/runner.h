@@ -10,6 +10,7 @@
 #ifndef XCAP_RUNNER_H
 #define XCAP_RUNNER_H
 
+#include <errno.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +103,12 @@ struct xcap_runner_ops {
 	int (*leftover)(struct xcap_runner *r, const char *path, uint64_t *packets,
 			uint64_t *bytes);
 	void (*stats)(struct xcap_runner *r, struct xcap_host_stats *out);
+	/*
+	 * An fd (O_RDONLY) to read an armed capture's file from its start while
+	 * it is written: the live stream. NULL, or -EOPNOTSUPP: the file is on
+	 * another host.
+	 */
+	int (*stream)(struct xcap_runner *r, const char *id);
 };
 
 /* An implementation's state starts with this. */
@@ -157,6 +164,11 @@ static inline int xcap_runner_leftover(struct xcap_runner *r, const char *path, 
 static inline void xcap_runner_stats(struct xcap_runner *r, struct xcap_host_stats *out)
 {
 	r->ops->stats(r, out);
+}
+
+static inline int xcap_runner_stream(struct xcap_runner *r, const char *id)
+{
+	return r->ops->stream ? r->ops->stream(r, id) : -EOPNOTSUPP;
 }
 
 #endif /* XCAP_RUNNER_H */
