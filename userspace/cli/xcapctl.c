@@ -12,6 +12,7 @@
  * functions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -684,6 +685,20 @@ static int cmd_download(struct ctl *ctl)
 	return err;
 }
 
+/* Packet data is private: a new file of mode 0600. */
+static FILE *open_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "wb");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 static int cmd_stream(struct ctl *ctl)
 {
 	const char *id = ctl->args[0], *target = ctl->val[O_OUTPUT] ?: "-";
@@ -699,7 +714,7 @@ static int cmd_stream(struct ctl *ctl)
 				"tcpdump -r -, | wireshark -k -i -) or give -o FILE\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(target, "-") && !(out = fopen(target, "wb"))) {
+	if (strcmp(target, "-") && !(out = open_private(target))) {
 		fprintf(stderr, "xcapctl: cannot write %s: %s\n", target, strerror(errno));
 		return EXIT_API;
 	}
@@ -897,8 +912,8 @@ static const struct command commands[] = {
 			"printed on stderr at the end (and, pcapng, a comment on the packet after\n"
 			"the gap). The capture's own file is complete either way.\n"
 			"\n"
-			"  -o, --output FILE   where to write (default -: stdout, which must not be\n"
-			"                      a terminal)\n",
+			"  -o, --output FILE   where to write, mode 0600 (default -: stdout, which\n"
+			"                      must not be a terminal)\n",
 		.run = cmd_stream,
 	},
 	{

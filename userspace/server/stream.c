@@ -104,20 +104,24 @@ static int record_at(struct xcap_stream *s, uint64_t off, uint64_t size, uint32_
 /*
  * The reader is more than lag_max behind what was written since it came:
  * skips whole packet records until the newest lag_max / 2 bytes are left.
+ * Returns 1 when a record that is not a packet stopped it, which is then
+ * sent alone before the next look; else 0 or -errno.
  */
 static int skip_ahead(struct xcap_stream *s, uint64_t size)
 {
 	uint64_t skipped = 0;
 	uint32_t len;
 	bool packet;
-	int err;
+	int err = 0;
 
 	while (size - s->pos > s->lag_max / 2) {
 		err = record_at(s, s->pos, size, &len, &packet);
 		if (err < 0)
 			return err;
-		if (err || !packet)
+		if (err || !packet) {
+			err = !err;
 			break;
+		}
 		s->pos += len;
 		skipped++;
 	}
@@ -127,7 +131,7 @@ static int skip_ahead(struct xcap_stream *s, uint64_t size)
 	if (skipped)
 		pr_debug("stream of %s: the reader was too slow; %llu packets skipped\n", s->id,
 			 (unsigned long long)skipped);
-	return 0;
+	return err;
 }
 
 /*
@@ -152,8 +156,28 @@ static bool comment_packet(struct xcap_stream *s, uint32_t len)
 	return true;
 }
 
-/* Reads what follows pos and finds where the whole records in it end. */
-static int extend(struct xcap_stream *s, uint64_t size)
+/* The file's format, from its magic: 0 (*known set), or -EIO when it is not one xcap writes. */
+static int sniff(struct xcap_stream *s, bool *known)
+{
+	uint8_t magic[4];
+	ssize_t n;
+
+	*known = s->sniffed;
+	if (s->sniffed)
+		return 0;
+	n = pread(s->fd, magic, sizeof(magic), 0);
+	if (n < 0)
+		return -errno;
+	if (n < (ssize_t)sizeof(magic))
+		return 0; /* not written yet */
+	if (xcap_pcap_sniff(magic, n, &s->format))
+		return -EIO;
+	*known = s->sniffed = true;
+	return 0;
+}
+
+/* Reads what follows pos and finds where the whole records in it end: one when `one`. */
+static int extend(struct xcap_stream *s, uint64_t size, bool one)
 {
 	uint32_t len;
 	bool packet;
@@ -168,11 +192,6 @@ static int extend(struct xcap_stream *s, uint64_t size)
 		return -errno;
 	s->buf_off = s->pos;
 	s->buf_len = n;
-	if (!s->sniffed) {
-		if (xcap_pcap_sniff(s->buf, n, &s->format))
-			return n < 4 ? 0 : -EIO;
-		s->sniffed = true;
-	}
 	while (off < s->buf_len) {
 		err = xcap_pcap_record(s->format, s->pos + off, s->buf + off, s->buf_len - off,
 				       &len, &packet);
@@ -185,7 +204,7 @@ static int extend(struct xcap_stream *s, uint64_t size)
 			return 0;
 		off += len;
 		/* After a skip, one record at a time until the comment has its packet. */
-		if (s->comment_due && s->format == XCAP_PCAPNG)
+		if (one || (s->comment_due && s->format == XCAP_PCAPNG))
 			break;
 	}
 	/* A record longer than the buffer is none that xcap wrote. */
@@ -197,10 +216,10 @@ static int extend(struct xcap_stream *s, uint64_t size)
 
 ssize_t xcap_stream_read(struct xcap_stream *s, void *buf, size_t max)
 {
-	struct stat st;
+	bool live, known;
 	uint64_t size, since;
+	struct stat st;
 	size_t n;
-	bool live;
 	int err;
 
 	if (s->note_sent == s->note_len && s->pos == s->sendable) {
@@ -210,10 +229,11 @@ ssize_t xcap_stream_read(struct xcap_stream *s, void *buf, size_t max)
 			return -errno;
 		size = st.st_size;
 		since = s->pos > s->joined ? s->pos : s->joined;
-		err = s->sniffed && size > since && size - since > s->lag_max ?
-			      skip_ahead(s, size) :
-			      0;
-		err = err ?: extend(s, size);
+		err = sniff(s, &known);
+		if (!err && known && size > since && size - since > s->lag_max)
+			err = skip_ahead(s, size);
+		if (err >= 0 && known)
+			err = extend(s, size, err);
 		if (err)
 			return err;
 		if (s->note_sent == s->note_len && s->pos == s->sendable)
