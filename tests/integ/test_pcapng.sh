@@ -9,6 +9,10 @@
 . "$(dirname "$0")/lib_api.sh"
 . "$(dirname "$0")/lib_wait.sh"
 api_init
+for tool in capinfos mergecap; do
+	command -v $tool >/dev/null ||
+		{ not_ok "pcapng setup" "missing tool $tool (tools/install-deps installs it)"; exit 1; }
+done
 
 if ! xcapd_start --sample-rate 1 || ! bucket_add_validate "$DEST1"; then
 	not_ok "pcapng: xcapd serve starts, with a bucket" "no 'listening on' line, or no bucket"
