@@ -94,9 +94,9 @@ static __always_inline void xcap_fill_hdr(struct xcap_rec *h, void *ctx, enum xc
 	h->pad = 0;
 }
 
-static __always_inline bool xcap_sample_due(const struct xcap_cfg *cfg)
+static __always_inline bool xcap_sample_due(const struct xcap_cfg *cfg, enum xcap_dir dir)
 {
-	__u32 key = 0, *left;
+	__u32 key = dir, *left;
 
 	if (!cfg->sample_every)
 		return false;
@@ -327,7 +327,7 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 	if (!cfg || !gc)
 		return;
 	gc->seen++;
-	if (xcap_sample_due(cfg))
+	if (xcap_sample_due(cfg, dir))
 		xcap_sample(ctx, hook, gc, xcap_hook_len(ctx, hook));
 	/* Parsing only pays off while a capture of this direction is armed. */
 	if (!(cfg->active & cfg->dir[dir]))

@@ -55,10 +55,13 @@ struct {
 	__type(value, __u64);
 } xcap_iflost SEC(".maps");
 
-/* Per-CPU packets left until the next sample. */
+/*
+ * Per-CPU packets left until the next sample, per direction: one countdown for
+ * both would sample only requests (or only replies) of a ping at 1 in 2.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, XCAP_DIR_N);
 	__type(key, __u32);
 	__type(value, __u32);
 } xcap_countdown SEC(".maps");

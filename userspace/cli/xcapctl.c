@@ -723,6 +723,14 @@ static int cmd_stream(struct ctl *ctl)
 		err = -errno;
 		snprintf(r.error, sizeof(r.error), "writing %s: %s", target, strerror(errno));
 	}
+	/* `| head`, or a closed Wireshark: the reader had what it wanted. */
+	if (err == -EPIPE && out == stdout) {
+		if (!ctl->quiet)
+			fprintf(stderr,
+				"xcapctl: the reader of stdout left; the capture goes on\n");
+		xcap_reply_free(&r);
+		return 0;
+	}
 	/* The stream's trailer: what a reader too slow for the capture did not get. */
 	if (!err && missed > 0)
 		fprintf(stderr,
