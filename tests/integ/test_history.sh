@@ -302,6 +302,20 @@ mkdir -p "$STATE"
 use_config rate history_rate=50 sample_rate=1
 RATE=50 N_BURST=150
 
+# What rx0 sends is sampled too: datagrams to a closed port would make it send
+# ICMP errors, which would take part of each second's samples. A socket takes them.
+bg_rx "$T/sink.out" "$T/sink.err" timeout 120 "$PY" -S -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7001))
+while True:
+    s.recv(2048)'
+for ((i = 0; i < 100; i++)); do
+	in_rx ss -Hlun | grep -q ':7001 ' && break
+	sleep 0.05
+done
+in_rx ss -Hlun | grep -q ':7001 ' || helper_failed "the UDP sink on port 7001 does not listen"
+
 # burst TAG DPORT: N_BURST datagrams "TAG NNNN" from one socket to $RX4:DPORT,
 # starting 0.1 s into the next second; sets BURST_START, BURST_END (the sender's
 # clock) and BURST_SENT; waits until $DEV is quiet.
