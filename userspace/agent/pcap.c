@@ -536,6 +536,9 @@ int xcap_pcap_count(const char *path, uint64_t *packets, uint64_t *bytes)
 			if (n < (fmt == XCAP_PCAP ? 12U : 24U))
 				break;
 			memcpy(&cap_len, head + (fmt == XCAP_PCAP ? 8 : 20), sizeof(cap_len));
+			/* An EPB holds its header, the data and the trailing length. */
+			if (fmt == XCAP_PCAPNG && (len < NG_EPB_HDR + 4 || cap_len > len - NG_EPB_HDR - 4))
+				break;
 			(*packets)++;
 			*bytes += cap_len;
 		}
