@@ -537,7 +537,8 @@ int xcap_pcap_count(const char *path, uint64_t *packets, uint64_t *bytes)
 				break;
 			memcpy(&cap_len, head + (fmt == XCAP_PCAP ? 8 : 20), sizeof(cap_len));
 			/* An EPB holds its header, the data and the trailing length. */
-			if (fmt == XCAP_PCAPNG && (len < NG_EPB_HDR + 4 || cap_len > len - NG_EPB_HDR - 4))
+			if (fmt == XCAP_PCAPNG &&
+			    (len < NG_EPB_HDR + 4 || cap_len > len - NG_EPB_HDR - 4))
 				break;
 			(*packets)++;
 			*bytes += cap_len;
