@@ -66,6 +66,15 @@ static __always_inline long xcap_hook_load(void *ctx, enum xcap_hook hook, __u32
 	return bpf_xdp_load_bytes(ctx, off, to, len);
 }
 
+/* The interface that received or sends the frame. */
+static __always_inline __u32 xcap_hook_ifindex(void *ctx, enum xcap_hook hook)
+{
+	struct __sk_buff *skb = ctx;
+	struct xdp_md *xdp = ctx;
+
+	return hook == XCAP_HOOK_TC_EGRESS ? skb->ifindex : xdp->ingress_ifindex;
+}
+
 /* Where a frame of len bytes came from, and whether it goes beyond the linear part. */
 static __always_inline void xcap_hook_origin(void *ctx, enum xcap_hook hook, struct xcap_rec *h,
 					     __u32 len)
@@ -73,13 +82,12 @@ static __always_inline void xcap_hook_origin(void *ctx, enum xcap_hook hook, str
 	struct __sk_buff *skb = ctx;
 	struct xdp_md *xdp = ctx;
 
+	h->ifindex = xcap_hook_ifindex(ctx, hook);
 	if (hook == XCAP_HOOK_TC_EGRESS) {
-		h->ifindex = skb->ifindex;
 		h->rx_queue = skb->queue_mapping;
 		h->flags = XCAP_REC_OUT | (len > skb->data_end - skb->data ? XCAP_REC_FRAGS : 0);
 		return;
 	}
-	h->ifindex = xdp->ingress_ifindex;
 	h->rx_queue = xdp->rx_queue_index;
 	h->flags = len > xdp->data_end - xdp->data ? XCAP_REC_FRAGS : 0;
 }
@@ -205,7 +213,7 @@ struct xcap_walk {
 	__u32 len;
 	__u32 copy_len; /* longest snap among the accepted captures */
 	__u32 flags; /* XCAP_REC_* of the copy */
-	__u32 ifslot; /* "xcap_ifslot" of the interface when the copy failed; else SLOTS */
+	__u32 ifslot; /* "xcap_ifslot" of the interface when the copy failed; else XCAP_IFACE_SLOTS */
 	bool copied;
 };
 
@@ -273,9 +281,7 @@ static long xcap_account_one(__u32 i, void *ctx)
 /* The interface's slot in "xcap_iflost", or XCAP_IFACE_SLOTS when it has none. */
 static __always_inline __u32 xcap_ifslot_of(void *ctx, enum xcap_hook hook)
 {
-	struct __sk_buff *skb = ctx;
-	struct xdp_md *xdp = ctx;
-	__u32 ifindex = hook == XCAP_HOOK_TC_EGRESS ? skb->ifindex : xdp->ingress_ifindex;
+	__u32 ifindex = xcap_hook_ifindex(ctx, hook);
 	__u32 *slot = bpf_map_lookup_elem(&xcap_ifslot, &ifindex);
 
 	return slot && *slot < XCAP_IFACE_SLOTS ? *slot : XCAP_IFACE_SLOTS;

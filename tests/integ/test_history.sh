@@ -29,6 +29,9 @@ DPORT=7777 # the hand-written samples' destination port
 # hand-written segments leave the last 10 minutes out.)
 in_tx sysctl -qw net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.tx0.router_solicitations=0 \
 	net.ipv6.conf.tx0.disable_ipv6=1
+# rx0's own IPv6 traffic neither: what it sends is sampled too.
+in_rx sysctl -qw net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.rx0.router_solicitations=0 \
+	net.ipv6.conf.rx0.disable_ipv6=1
 
 # Account A without a limit on simple captures per minute.
 "$PY" -S - "$CFG" <<'EOF'

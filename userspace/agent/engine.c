@@ -178,8 +178,11 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 	if (!err)
 		err = bpf_map_update_elem(bpf_map__fd(e->skel->maps.xcap_ifslot), &a->ifindex,
 					  &(uint32_t){ e->n_ifaces }, BPF_ANY);
-	if (!err)
+	if (!err) {
 		err = xcap_attach_tc(bpf_program__fd(e->skel->progs.xcap_tc), e->tcx, a);
+		if (err)
+			bpf_map_delete_elem(bpf_map__fd(e->skel->maps.xcap_ifslot), &a->ifindex);
+	}
 	if (err) {
 		xcap_attach_detach(e->xdp, a);
 		return err;
