@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/file.h"
 #include "agent/pcap.h"
 
 #define PCAP_MAGIC_NS 0xa1b23c4d
@@ -28,8 +29,13 @@ struct pcap_rec_hdr {
 	uint32_t orig_len;
 };
 
+/*
+ * Records are appended to buf with one memcpy each and handed to the kernel
+ * with one write() per flush: no stdio call (and no FILE lock) per packet.
+ */
 struct xcap_pcap {
-	FILE *f;
+	FILE *f; /* owns the descriptor; written only through fileno(f), unbuffered */
+	int fd;
 	int err; /* first write error, sticky */
 	size_t buffered; /* bytes in buf not yet handed to the kernel */
 	uint64_t pending; /* records among them */
@@ -37,11 +43,11 @@ struct xcap_pcap {
 	char buf[PCAP_BUF_SIZE];
 };
 
-static int put(struct xcap_pcap *p, const void *data, size_t len)
+/* Appends to the buffer; the caller made room (a record never exceeds the buffer). */
+static void put(struct xcap_pcap *p, const void *data, size_t len)
 {
-	if (!p->err && fwrite(data, 1, len, p->f) != len)
-		p->err = errno ? -errno : -EIO;
-	return p->err;
+	memcpy(p->buf + p->buffered, data, len);
+	p->buffered += len;
 }
 
 struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
@@ -66,10 +72,10 @@ struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
 		errno = err;
 		return NULL;
 	}
-	setvbuf(p->f, p->buf, _IOFBF, sizeof(p->buf));
-	err = put(p, &h, sizeof(h));
-	if (!err)
-		err = xcap_pcap_flush(p);
+	setvbuf(p->f, NULL, _IONBF, 0);
+	p->fd = fileno(p->f);
+	put(p, &h, sizeof(h));
+	err = xcap_pcap_flush(p);
 	if (err) {
 		xcap_pcap_close(p);
 		errno = -err;
@@ -88,13 +94,15 @@ int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint3
 		.orig_len = orig_len,
 	};
 
-	/* Never let stdio flush implicitly: a failed flush must know which records it lost. */
-	if (p->buffered + sizeof(r) + cap_len > sizeof(p->buf))
-		xcap_pcap_flush(p);
-	put(p, &r, sizeof(r));
-	if (put(p, data, cap_len))
+	if (p->err)
 		return p->err;
-	p->buffered += sizeof(r) + cap_len;
+	if (cap_len > sizeof(p->buf) - sizeof(r))
+		return -EINVAL; /* larger than any snap length: never from the rings */
+	/* A failed flush must know which records it lost: flush only here and on request. */
+	if (p->buffered + sizeof(r) + cap_len > sizeof(p->buf) && xcap_pcap_flush(p))
+		return p->err;
+	put(p, &r, sizeof(r));
+	put(p, data, cap_len);
 	p->pending++;
 	return 0;
 }
@@ -106,8 +114,8 @@ uint64_t xcap_pcap_lost(const struct xcap_pcap *p)
 
 int xcap_pcap_flush(struct xcap_pcap *p)
 {
-	if (!p->err && fflush(p->f))
-		p->err = -errno;
+	if (!p->err && p->buffered)
+		p->err = xcap_file_write_all(p->fd, p->buf, p->buffered);
 	if (p->err)
 		p->lost += p->pending;
 	p->pending = 0;
