@@ -287,14 +287,42 @@ static __always_inline __u32 xcap_ifslot_of(void *ctx, enum xcap_hook hook)
 	return slot && *slot < XCAP_IFACE_SLOTS ? *slot : XCAP_IFACE_SLOTS;
 }
 
+/*
+ * One copy: reserves a record of `class` data bytes (a constant, as
+ * bpf_ringbuf_reserve needs) in the frames ring and loads the frame straight
+ * into it. The record says its cap_len; the tail of the class is slack that
+ * the consumer skips. Same bound pattern as xcap_copy, for 6.1's verifier.
+ */
+static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook,
+					    const struct xcap_walk *w, __u32 n, const __u32 class)
+{
+	__u64 wakeup = xcap_wakeup(&xcap_frames, sizeof(struct xcap_rec) + class);
+	struct xcap_rec *h;
+
+	n -= 1;
+	barrier_var(n);
+	if (n >= class)
+		return false;
+	n += 1;
+	h = bpf_ringbuf_reserve(&xcap_frames, sizeof(*h) + class, 0);
+	if (!h)
+		return false;
+	if (xcap_hook_load(ctx, hook, 0, (void *)(h + 1), n)) {
+		bpf_ringbuf_discard(h, BPF_RB_NO_WAKEUP);
+		return false;
+	}
+	xcap_fill_hdr(h, ctx, hook, w->len, n);
+	h->captures = w->accepted;
+	h->flags |= w->flags;
+	bpf_ringbuf_submit(h, wakeup);
+	return true;
+}
+
 static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const struct xcap_walk *w)
 {
 	struct xcap_frame *f;
 	__u32 key = 0, n = w->copy_len;
 
-	f = bpf_map_lookup_elem(&xcap_scratch, &key);
-	if (!f)
-		return false;
 	/*
 	 * The load helpers need n >= 1 provably. 6.1's verifier keeps the lower
 	 * bound at 0 after "!n" (6.12's does not): one unsigned compare of n - 1
@@ -305,6 +333,25 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 	if (n >= XCAP_FRAME_MAX)
 		return false;
 	n += 1;
+	/* Frames up to a page go straight into the ring, in the smallest class that holds them. */
+	if (n <= 128)
+		return xcap_copy_class(ctx, hook, w, n, 128);
+	if (n <= 256)
+		return xcap_copy_class(ctx, hook, w, n, 256);
+	if (n <= 512)
+		return xcap_copy_class(ctx, hook, w, n, 512);
+	if (n <= 1024)
+		return xcap_copy_class(ctx, hook, w, n, 1024);
+	if (n <= 1536)
+		return xcap_copy_class(ctx, hook, w, n, 1536);
+	if (n <= 2048)
+		return xcap_copy_class(ctx, hook, w, n, 2048);
+	if (n <= 4096)
+		return xcap_copy_class(ctx, hook, w, n, 4096);
+	/* Larger ones (jumbo, multi-buffer): staged, then copied to the ring at their length. */
+	f = bpf_map_lookup_elem(&xcap_scratch, &key);
+	if (!f)
+		return false;
 	xcap_fill_hdr(&f->hdr, ctx, hook, w->len, n);
 	f->hdr.captures = w->accepted;
 	f->hdr.flags |= w->flags;
