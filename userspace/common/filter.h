@@ -63,6 +63,7 @@ enum xcap_filter_error_kind {
 	XCAP_FILTER_ETYPE, /* "<member> must be <want>" */
 	XCAP_FILTER_ERANGE, /* "<member> must be between <min> and <max>" */
 	XCAP_FILTER_EADDRESS, /* "<member> must be an IPv4 or IPv6 address or prefix" */
+	XCAP_FILTER_EFAMILY, /* "<member> must be <want>": another address is of the other family */
 };
 
 struct xcap_filter_error {
@@ -71,6 +72,7 @@ struct xcap_filter_error {
 	const char *member; /* "source_port", or "filter_v1" when it is not an object */
 	const char *want;
 	long long min, max;
+	char text[96]; /* where `want` points when it is made up for the case */
 };
 
 /*
@@ -82,5 +84,12 @@ int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, 
 
 /* True when f accepts t, as the XDP program's matcher decides. */
 bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t);
+
+/*
+ * True when two address fields of f are of different families, which no
+ * packet can match (it has one family): *a and *b are the first such pair of
+ * ids, a < b.
+ */
+bool xcap_filter_mixed_families(const struct xcap_filter *f, int *a, int *b);
 
 #endif /* XCAP_FILTER_H */

@@ -163,6 +163,20 @@ static void filter_reads_filter_v1_as_the_api_takes_it(void)
 		BAD("{\"protocol\":1.5}", XCAP_FILTER_ETYPE, "/filter_v1/protocol",
 		    "a whole number"),
 		BAD("{\"protocol\":\"tcp\"}", XCAP_FILTER_ETYPE, "/filter_v1/protocol", "a number"),
+		/* Either-direction members (xcap's extension) and their place in the canon. */
+		GOOD("{\"port\":53,\"protocol\":17,\"address\":\"10.1.2.3/8\"}",
+		     "{\"address\":\"10.0.0.0\\/8\",\"port\":53,\"protocol\":17}"),
+		BAD("{\"port\":65536}", XCAP_FILTER_ERANGE, "/filter_v1/port", NULL),
+		BAD("{\"address\":\"x\"}", XCAP_FILTER_EADDRESS, "/filter_v1/address", NULL),
+		/* Address families no packet has together: the later member is refused. */
+		BAD("{\"source_address\":\"2001:db8::2\",\"destination_address\":\"198.51.100.1\"}",
+		    XCAP_FILTER_EFAMILY, "/filter_v1/destination_address",
+		    "an IPv6 address or prefix, as source_address is"),
+		BAD("{\"destination_address\":\"10.0.0.0/8\",\"address\":\"::/0\"}",
+		    XCAP_FILTER_EFAMILY, "/filter_v1/address",
+		    "an IPv4 address or prefix, as destination_address is"),
+		GOOD("{\"source_address\":\"::1\",\"address\":\"2001:db8::/32\"}",
+		     "{\"source_address\":\"::1\",\"address\":\"2001:db8::\\/32\"}"),
 		/* The first bad member in field order is the one reported. */
 		BAD("{\"protocol\":\"x\",\"source_port\":-1}", XCAP_FILTER_ERANGE,
 		    "/filter_v1/source_port", NULL),
@@ -294,6 +308,63 @@ static void matcher_follows_the_kernel_rules(void)
 	CHECK(!xcap_filter_match(&f, &tcp6), "every field must match");
 }
 
+static struct xcap_filter either_of(const char *host, int port)
+{
+	struct xcap_filter f;
+
+	xcap_filter_init(&f);
+	if (host)
+		CHECK(!xcap_filter_set(&f, XCAP_FIELD_ADDR, host), "bad prefix %s", host);
+	if (port >= 0)
+		xcap_filter_set_num(&f, XCAP_FIELD_PORT, port);
+	return f;
+}
+
+/* host and port take the source's or the destination's value, as the kernel's lookups do. */
+static void matcher_takes_either_direction(void)
+{
+	struct xcap_tuple udp4 = tuple_of((struct frame_opts){ .family = 4,
+							       .vlans = 1,
+							       .src = "10.1.2.3",
+							       .dst = "192.0.2.9",
+							       .proto = IPPROTO_UDP,
+							       .sport = 40000,
+							       .dport = 443 });
+	struct xcap_tuple sctp6 = tuple_of((struct frame_opts){ .family = 6,
+								.src = "2001:db8:1::5",
+								.dst = "2001:db8:2::5",
+								.proto = IPPROTO_SCTP,
+								.sport = 40000,
+								.dport = 443 });
+	struct xcap_tuple icmp6 = tuple_of((struct frame_opts){
+		.family = 6, .src = "2001:db8:1::5", .proto = IPPROTO_ICMPV6 });
+	struct xcap_tuple arp = tuple_of((struct frame_opts){ .family = 0 });
+	struct xcap_filter f;
+
+	f = either_of("10.1.2.3", -1);
+	CHECK(xcap_filter_match(&f, &udp4), "host takes the source");
+	f = either_of("192.0.2.0/24", -1);
+	CHECK(xcap_filter_match(&f, &udp4), "host takes the destination");
+	f = either_of("10.9.0.0/16", -1);
+	CHECK(!xcap_filter_match(&f, &udp4), "host takes an address on neither side");
+	CHECK(!xcap_filter_match(&f, &arp), "host takes a non-IP frame");
+	f = either_of("2001:db8:2::/48", -1);
+	CHECK(xcap_filter_match(&f, &sctp6) && !xcap_filter_match(&f, &udp4), "v6 host");
+	CHECK(!xcap_filter_match(&f, &icmp6), "v6 host on neither side");
+	f = either_of(NULL, 40000);
+	CHECK(xcap_filter_match(&f, &udp4) && xcap_filter_match(&f, &sctp6), "port takes sport");
+	f = either_of(NULL, 443);
+	CHECK(xcap_filter_match(&f, &udp4), "port takes dport");
+	f = either_of(NULL, 80);
+	CHECK(!xcap_filter_match(&f, &udp4), "port takes a port on neither side");
+	f = either_of(NULL, 0);
+	CHECK(!xcap_filter_match(&f, &icmp6), "port 0 takes a frame without ports");
+	f = either_of("192.0.2.9", 40000);
+	CHECK(xcap_filter_match(&f, &udp4), "host on one side, port on the other");
+	xcap_filter_set_num(&f, XCAP_FIELD_SPORT, 443);
+	CHECK(!xcap_filter_match(&f, &udp4), "sport 443 with port 40000");
+}
+
 int main(void)
 {
 	RUN_TEST(filter_parses_addresses_and_prefixes);
@@ -305,5 +376,6 @@ int main(void)
 	RUN_TEST(filter_range_error_names_the_field_range);
 	RUN_TEST(filter_json_and_flags_give_the_same_filter);
 	RUN_TEST(matcher_follows_the_kernel_rules);
+	RUN_TEST(matcher_takes_either_direction);
 	return tests_failed_total ? 1 : 0;
 }
