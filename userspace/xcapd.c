@@ -403,14 +403,14 @@ static void print_busy_hint(const struct capture_args *a, const char *ifname)
 	fprintf(stderr,
 		"xcapd capture: %s is taken by another xcap process (one per interface; 'ps -C "
 		"xcapd -o pid,args' shows it).\n"
-		"If it is the xcapd service, take the same capture through it:\n"
+		"If it is the xcapd service, take the same capture through it (on its interfaces):\n"
 		"  xcapctl create full --time %u%s --colo COLO --dest DEST --wait%s%s%s\n"
-		"with COLO its --colo or --metro and DEST one of its validated buckets (xcapctl "
-		"bucket list), where the capture arrives as pcap_ID.pcap%s%s%s.\n"
+		"with COLO its --colo or --metro, DEST one of its validated buckets (xcapctl bucket "
+		"list); the capture arrives there as pcap_ID.pcap%s%s%s%s.\n"
 		"If it is another one-shot capture, wait for its end or stop it (Ctrl-C).\n",
 		ifname, o->time_limit_s ?: 86400, limits, *expr ? " '" : "", expr, *expr ? "'" : "",
-		notes, strcmp(o->path, "-") ? ", to copy to " : "",
-		strcmp(o->path, "-") ? o->path : "");
+		strcmp(o->path, "-") ? " (copy it to " : "", strcmp(o->path, "-") ? o->path : "",
+		strcmp(o->path, "-") ? ")" : "", notes);
 }
 
 /* Attaches to every interface given; with -i any, to those of them that take it. */
