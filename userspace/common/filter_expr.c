@@ -32,7 +32,8 @@ struct expr {
 	int n, i;
 	char *err;
 	size_t size;
-	char text[EXPR_MAX + TOKENS_MAX * 2]; /* the tokens, each NUL-terminated */
+	/* The tokens, each NUL-terminated: a '(' or ')' adds at most 2 bytes to the text. */
+	char text[EXPR_MAX + TOKENS_MAX * 4];
 };
 
 static int fail(struct expr *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

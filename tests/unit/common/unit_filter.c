@@ -491,6 +491,36 @@ static void expressions_add_to_flags(void)
 	CHECK_EQ(b.f.set, (1U << XCAP_FIELD_SPORT) | (1U << XCAP_FIELD_PROTO));
 }
 
+/* Long expressions end in a message, not past a buffer. */
+static void expressions_have_bounds(void)
+{
+	static char parens[600], word[1100];
+	char err[256] = "", *one[1], *many[200];
+	struct xcap_filter_build b;
+	int i;
+
+	memset(parens, '(', sizeof(parens) - 1);
+	one[0] = parens;
+	xcap_filter_build_init(&b);
+	CHECK(xcap_filter_build_expr(&b, one, 1, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "more than 128 words"),
+	      "600 parentheses: %s", err);
+	memset(word, 'a', sizeof(word) - 1);
+	one[0] = word;
+	CHECK(xcap_filter_build_expr(&b, one, 1, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "longer than 1024"),
+	      "a word of 1099 characters: %s", err);
+	for (i = 0; i < 200; i++)
+		many[i] = i % 2 ? "and" : "tcp";
+	CHECK(xcap_filter_build_expr(&b, many, 200, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "more than 128 words"),
+	      "200 words: %s", err);
+	/* 128 tokens of '(' and ')' inside words, each cutting a word: within the text. */
+	for (i = 0; i < 64; i++)
+		many[i] = "a()";
+	CHECK(xcap_filter_build_expr(&b, many, 64, err, sizeof(err)) == -EINVAL, "a() x 64");
+}
+
 /* The expression that xcap_filter_format_expr writes reads back as the same filter. */
 static void expressions_print_and_read_back(void)
 {
@@ -537,5 +567,6 @@ int main(void)
 	RUN_TEST(expressions_map_tcpdump_words_onto_fields);
 	RUN_TEST(expressions_add_to_flags);
 	RUN_TEST(expressions_print_and_read_back);
+	RUN_TEST(expressions_have_bounds);
 	return tests_failed_total ? 1 : 0;
 }
