@@ -162,7 +162,7 @@ struct command {
 	unsigned int bit;
 	int n_args;
 	bool filter; /* words after the arguments: a filter expression */
-	bool capture; /* the answer is a capture: a failed one exits EXIT_CAPTURE */
+	bool capture; /* one request whose answer is a capture: a failed one exits EXIT_CAPTURE */
 	const char *synopsis; /* after the command's words */
 	const char *summary;
 	const char *help;
@@ -397,8 +397,10 @@ static void draw_bar(struct progress *p, const char *status, double f, const cha
 {
 	char line[256];
 
-	/* The last column stays free: a line as wide as the terminal wraps, and \r would
-	 * redraw only its last part. */
+	/*
+	 * The last column stays free: a line as wide as the terminal wraps, and \r
+	 * would redraw only its last part.
+	 */
 	fit_bar_line(line, sizeof(line), terminal_columns() - 1, status, f, pk, by, times);
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
@@ -914,7 +916,6 @@ static const struct command commands[] = {
 		.name = "simple",
 		.bit = C_SIMPLE,
 		.filter = true,
-		.capture = true,
 		.synopsis = "--time S --packets N [options] [FILTER]",
 		.summary = "sampled packets of the recent past",
 		.help = create_help,
@@ -927,7 +928,6 @@ static const struct command commands[] = {
 		.name = "full",
 		.bit = C_FULL,
 		.filter = true,
-		.capture = true,
 		.synopsis = "--time S --colo NAME --dest URI [options] [FILTER]",
 		.summary = "whole packets from now on, into a bucket",
 		.help = create_help,
