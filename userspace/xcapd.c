@@ -373,27 +373,58 @@ static int find_up_ifaces(struct capture_args *a)
 	return 0;
 }
 
+/* A word for the shell: as it is, or in single quotes when it holds anything else. */
+static void shell_word(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (*s &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/+-:=,") ==
+		    strlen(s)) {
+		snprintf(buf, size, "%s", s);
+		return;
+	}
+	n += snprintf(buf + n, size - n, "'");
+	for (; *s && n + 5 < size; s++)
+		n += *s == '\'' ? snprintf(buf + n, size - n, "'\\''") :
+				  snprintf(buf + n, size - n, "%c", *s);
+	snprintf(buf + n, size - n, "'");
+}
+
 /*
  * An interface another xcap process captures on: if it is the xcapd service,
- * the same capture is a full capture of the service; the exact command.
+ * the same capture is a full capture of the service, streamed to the same
+ * output (its /stream route); the exact commands.
  */
 static void print_busy_hint(const struct capture_args *a, const char *ifname)
 {
 	const struct xcap_capture_opts *o = &a->cap;
-	char expr[512], limits[96] = "", notes[256] = "";
+	char expr[512], word[600], opts[160] = "", out[PATH_MAX + 16] = "", notes[256] = "";
 	size_t n = 0;
 
-	xcap_filter_format_expr(&o->filter, expr, sizeof(expr));
 	if (o->limits.packets)
-		n += snprintf(limits + n, sizeof(limits) - n, " --packets %llu",
+		n += snprintf(opts + n, sizeof(opts) - n, " --packets %llu",
 			      (unsigned long long)o->limits.packets);
 	if (o->limits.bytes)
-		snprintf(limits + n, sizeof(limits) - n, " --bytes %llu",
-			 (unsigned long long)o->limits.bytes);
+		n += snprintf(opts + n, sizeof(opts) - n, " --bytes %llu",
+			      (unsigned long long)o->limits.bytes);
+	if (o->filter.dirs && xcap_filter_dirs_name(o->filter.dirs)[0] &&
+	    strcmp(xcap_filter_dirs_name(o->filter.dirs), "inout"))
+		n += snprintf(opts + n, sizeof(opts) - n, " --direction %s",
+			      xcap_filter_dirs_name(o->filter.dirs));
+	if (o->format != XCAP_PCAP)
+		snprintf(opts + n, sizeof(opts) - n, " --format %s",
+			 xcap_pcap_format_name(o->format));
+	xcap_filter_format_expr(&o->filter, expr, sizeof(expr));
+	shell_word(expr, word, sizeof(word));
+	if (strcmp(o->path, "-")) {
+		shell_word(o->path, expr, sizeof(expr));
+		snprintf(out, sizeof(out), " -o %s", expr);
+	}
 	n = 0;
 	if (!o->time_limit_s)
 		n += snprintf(notes + n, sizeof(notes) - n,
-			      "; a full capture needs --time: 'xcapctl stop ID' ends it sooner");
+			      "; a full capture needs --time: 'xcapctl stop $ID' ends it sooner");
 	if (o->limits.snaplen)
 		n += snprintf(notes + n, sizeof(notes) - n,
 			      "; it keeps whole frames (no --snaplen)");
@@ -403,14 +434,15 @@ static void print_busy_hint(const struct capture_args *a, const char *ifname)
 	fprintf(stderr,
 		"xcapd capture: %s is taken by another xcap process (one per interface; 'ps -C "
 		"xcapd -o pid,args' shows it).\n"
-		"If it is the xcapd service, take the same capture through it (on its interfaces):\n"
-		"  xcapctl create full --time %u%s --colo COLO --dest DEST --wait%s%s%s\n"
-		"with COLO its --colo or --metro, DEST one of its validated buckets (xcapctl bucket "
-		"list); the capture arrives there as pcap_ID.pcap%s%s%s%s.\n"
+		"If it is the xcapd service, take the same capture through it (on its interfaces) "
+		"and stream it:\n"
+		"  ID=$(xcapctl -q create full --time %u%s --colo COLO --dest DEST%s%s) && "
+		"xcapctl stream \"$ID\"%s\n"
+		"with COLO its --colo or --metro and DEST one of its validated buckets (xcapctl "
+		"bucket list), which gets the capture too, as pcap_ID.%s%s.\n"
 		"If it is another one-shot capture, wait for its end or stop it (Ctrl-C).\n",
-		ifname, o->time_limit_s ?: 86400, limits, *expr ? " '" : "", expr, *expr ? "'" : "",
-		strcmp(o->path, "-") ? " (copy it to " : "", strcmp(o->path, "-") ? o->path : "",
-		strcmp(o->path, "-") ? ")" : "", notes);
+		ifname, o->time_limit_s ?: 86400, opts, o->filter.set ? " " : "",
+		o->filter.set ? word : "", out, xcap_pcap_format_name(o->format), notes);
 }
 
 /* Attaches to every interface given; with -i any, to those of them that take it. */

@@ -4,7 +4,8 @@
 # and port; what the kernel cannot do refused naming the part; mixed address
 # families and two values of one field refused; one message per error; -i any
 # on every interface that is up, saying which; and a reader of -w - that goes
-# away (tcpdump -c, a killed pipeline) as a normal end, exit 0.
+# away (tcpdump -c, a killed pipeline) as a normal end, exit 0. The checks
+# that count what rx0 receives take -Q in: a capture takes what it sends too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_wait.sh"
 integ_init
@@ -13,7 +14,7 @@ integ_init
 
 check_begin "cli one-shot: 'icmp and host $TX4' takes the echo requests from $TX4 (host: either side)"
 f=$T/host.pcap
-if capture_start "$f" icmp and host $TX4; then
+if capture_start "$f" -Q in icmp and host $TX4; then
 	ping_rx 3 $RX4 -I $TX4
 	ping_rx 2 $RX4B -I $TX4B
 	udp_rx 2 $RX4 5001 -s $TX4
@@ -28,7 +29,7 @@ check_end "$T/cap.err"
 
 check_begin "cli one-shot: 'host $RX4B' takes the packets to $RX4B (the destination side)"
 f=$T/dsthost.pcap
-if capture_start "$f" "host $RX4B"; then
+if capture_start "$f" -Q in "host $RX4B"; then
 	ping_rx 2 $RX4B -I $TX4
 	ping_rx 3 $RX4 -I $TX4
 	capture_stop
@@ -122,7 +123,7 @@ check_begin "cli one-shot: -i any captures on every interface that is up and nam
 ip -n "$NS_RX" link add xcapdown0 type veth peer name xcapdown1 2>"$T/down.err" ||
 	helper_failed "ip link add xcapdown0 type veth: $(head -c 200 "$T/down.err")"
 f=$T/any.pcap
-bg_rx "$T/any.out" "$T/any.err" "$XCAPD" capture -i any -w "$f" icmp
+bg_rx "$T/any.out" "$T/any.err" "$XCAPD" capture -i any -Q in -w "$f" icmp
 any_pid=$BG_PID
 # Armed once it says so: the line follows the arming of both interfaces.
 expect_within 10 "the capture names its interfaces" grep -q -- "-i any: capturing on" "$T/any.err"
@@ -156,7 +157,7 @@ mkfifo "$T/pipe"
 tcpdump -l -c 2 -nr - <"$T/pipe" >"$T/td.out" 2>"$T/td.err" &
 td_pid=$!
 BG_PIDS+=("$td_pid")
-if CAP_STDOUT=$T/pipe capture_start - icmp; then
+if CAP_STDOUT=$T/pipe capture_start - -Q in icmp; then
 	ping_rx 2 $RX4
 	wait_exit "$td_pid" 5
 	expect_eq "tcpdump exit status" 0 "$EXIT_RC"
@@ -182,7 +183,7 @@ mkfifo "$T/pipe"
 tcpdump -l -nr - <"$T/pipe" >"$T/td.out" 2>"$T/td.err" &
 td_pid=$!
 BG_PIDS+=("$td_pid")
-if CAP_STDOUT=$T/pipe capture_start - icmp; then
+if CAP_STDOUT=$T/pipe capture_start - -Q in icmp; then
 	ping_rx 1 $RX4
 	expect_within 5 "tcpdump read the first packet" grep -q 'ICMP echo request' "$T/td.out"
 	kill -INT "$td_pid" 2>/dev/null

@@ -98,30 +98,36 @@ check_end "$ERR"
 
 # --- a one-shot on the service's interface ---
 
-check_begin "cli xcapctl: a one-shot on the service's interface prints the command that takes the same capture"
+check_begin "cli xcapctl: a one-shot on the service's interface prints the commands that take the same capture"
 XCAPD_TIMEOUT=10 xcapd_run capture -i $DEV -w "$T/same.pcap" -c 3 -t 30 icmp and src host $TX4
 expect_eq "exit status" 1 "$RUN_RC"
-HINT=$(sed -n 's/^  \(xcapctl create full .*\)$/\1/p' "$T/run.err")
-expect_eq "the command" \
-	"xcapctl create full --time 30 --packets 3 --colo COLO --dest DEST --wait 'src host $TX4 and icmp'" \
+HINT=$(sed -n 's/^  \(ID=\$(xcapctl .*\)$/\1/p' "$T/run.err")
+expect_eq "the commands" \
+	"ID=\$(xcapctl -q create full --time 30 --packets 3 --colo COLO --dest DEST 'src host $TX4 and icmp') && xcapctl stream \"\$ID\" -o $T/same.pcap" \
 	"$HINT"
-expect "it does not say what COLO and DEST are" grep -q 'COLO its --colo or --metro' "$T/run.err"
+expect "it does not say what COLO and DEST are" grep -q 'with COLO its --colo or --metro' "$T/run.err"
 expect "an output file was created" [ ! -e "$T/same.pcap" ]
 check_end "$T/run.err"
 
-# Echo requests, 20 a second, for 60 s at most, through the rest of the checks.
+# Echo requests, 20 a second, for 60 s at most, through the rest of the checks (the
+# replies rx0 sends are captured too: captures take both directions).
 bg_tx "$T/ping.out" "$T/ping.err" ping -n -q -i 0.05 -c 1200 -W 1 "$RX4"
 PING_PID=$BG_PID
 
-check_begin "cli xcapctl: the printed command, with COLO and DEST, takes the capture (3 echo requests)"
+# xcapctl ARGS...: the printed commands' xcapctl, as ctl runs it (output where they say).
+xcapctl() {
+	in_rx timeout -s KILL 30 env -i PATH="$PATH" "${CTL_ENV[@]}" "$XCAPCTL" "$@"
+}
+
+check_begin "cli xcapctl: the printed commands, with COLO and DEST, write the same capture (3 echo requests)"
 cmd=${HINT//COLO/$METRO}
 cmd=${cmd//DEST/$DEST1}
-eval "set -- ${cmd#xcapctl } -q"
-ctl "$@"
+eval "$cmd" >"$OUT" 2>"$ERR"
+RC=$?
 expect_rc 0
-want_one_id
-expect_eq "echo requests from $TX4 in $BUCKET1/pcap_$ID.pcap" 3 \
-	"$(pcap_count "$BUCKET1/pcap_$ID.pcap" icmp and src "$TX4")"
+expect_eq "echo requests from $TX4 in $T/same.pcap" 3 "$(pcap_count "$T/same.pcap" icmp and src "$TX4")"
+expect_eq "packets in $T/same.pcap" 3 "$(pcap_count "$T/same.pcap")"
+expect_within 10 "the bucket's copy" eval 'ls "$BUCKET1"/pcap_*.pcap >/dev/null 2>&1'
 check_end "$ERR" "$XERR"
 
 # --- filter expressions, -q --wait ---
@@ -132,7 +138,7 @@ ctl -q create full --time 20 --packets 4 --colo "$METRO" --dest "$DEST1" --wait 
 expect_rc 0
 want_one_id
 FULL_ID=$ID
-expect_eq "packets in pcap_$FULL_ID.pcap" 4 "$(pcap_count "$BUCKET1/pcap_$FULL_ID.pcap" icmp and dst "$RX4")"
+expect_eq "packets in pcap_$FULL_ID.pcap" 4 "$(pcap_count "$BUCKET1/pcap_$FULL_ID.pcap" icmp and host "$RX4")"
 ctl --json get "$FULL_ID"
 expect_eq "filter_v1 (canonical)" "{\"address\": \"$RX4\", \"protocol\": 1}" "$(jget filter_v1 "$OUT")"
 check_end "$ERR" "$XERR"
