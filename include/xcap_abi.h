@@ -60,17 +60,22 @@ _Static_assert(sizeof(struct xcap_sample) == 200, "xcap_sample layout");
  * userspace field table (userspace/common/fields.c). Address fields take the
  * ids below XCAP_FIELD_ADDR_N: their prefixes share the "xcap_addr" LPM trie,
  * keyed by field. The others are numbers of at most 16 bits: each has its
- * slice of the "xcap_num" array, indexed by XCAP_NUM_KEY.
+ * slice of the "xcap_num" array, indexed by XCAP_NUM_KEY. An either-direction
+ * field (ADDR, PORT) has no value of its own in a frame: its rule table is
+ * looked up with the frame's source value and with its destination value,
+ * and a capture takes the frame when it accepts either (bpf/match.bpf.h).
  */
 enum xcap_field_id {
 	XCAP_FIELD_SADDR, /* source address */
 	XCAP_FIELD_DADDR, /* destination address */
+	XCAP_FIELD_ADDR, /* source or destination address */
 	XCAP_FIELD_SPORT, /* TCP, UDP or SCTP source port */
 	XCAP_FIELD_DPORT, /* destination port */
+	XCAP_FIELD_PORT, /* source or destination port */
 	XCAP_FIELD_PROTO, /* IP protocol, after IPv6 extension headers */
 	XCAP_FIELD_N,
 };
-#define XCAP_FIELD_ADDR_N 2
+#define XCAP_FIELD_ADDR_N 3
 #define XCAP_NUM_SLICE (1U << 16)
 #define XCAP_NUM_ENTRIES ((XCAP_FIELD_N - XCAP_FIELD_ADDR_N) * XCAP_NUM_SLICE)
 #define XCAP_NUM_KEY(id, value) (((id)-XCAP_FIELD_ADDR_N) * XCAP_NUM_SLICE + (value))

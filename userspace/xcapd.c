@@ -27,8 +27,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <json-c/json.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +72,8 @@ static void on_signal(int sig)
 struct capture_args {
 	const char *ifaces[XCAP_MAX_IFACES];
 	int n_ifaces;
+	bool any; /* -i any: every interface that is up */
+	char any_names[XCAP_MAX_IFACES][IF_NAMESIZE];
 	bool skb_mode;
 	uint32_t ring_mib; /* 0 = the engine's default */
 	struct xcap_capture_opts cap;
@@ -75,21 +81,25 @@ struct capture_args {
 };
 
 static const char capture_usage[] =
-	"usage: xcapd capture -i IFACE [-i IFACE...] -w FILE|- [filter] [limits]\n"
+	"usage: xcapd capture -i IFACE|any [-i IFACE...] -w FILE|- [options] [FILTER]\n"
 	"\n"
 	"Captures whole frames, received and sent, that match the filter into a pcap\n"
 	"file (nanosecond timestamps), or pcapng with each frame's interface and\n"
 	"direction. Without a filter every frame is captured. A frame forwarded from\n"
 	"one of the interfaces to another is captured twice, received and sent.\n"
 	"\n"
-	"  -i, --interface IFACE  attach to IFACE (repeatable, up to 16)\n"
-	"  -w, --write FILE       file to write; - writes to stdout\n"
+	"  -i, --interface IFACE  attach to IFACE (repeatable, up to 16); any: every\n"
+	"                         Ethernet or loopback interface that is up\n"
+	"  -w, --write FILE       file to write; - writes to stdout, and a reader that\n"
+	"                         goes away (tcpdump -c N) ends the capture\n"
 	"      --format FORMAT    pcap (the default) or pcapng\n"
 	"  -Q, --direction DIR    in (received), out (sent) or inout (both, the default)\n"
-	"filter (all optional; a frame must match every one given):\n";
+	"filter (all optional; a frame must match every one given): flags,\n";
 
 /* After the filter flags, which the field table lists. */
 static const char capture_usage_more[] =
+	"and FILTER, tcpdump's words that the kernel can match, in any mix with them:\n" XCAP_FILTER_EXPR_HELP
+	"  e.g. 'host 198.51.100.2 and udp port 53', 'icmp', 'src net 10.0.0.0/8'\n"
 	"limits (the first reached ends the capture; enforced in the kernel):\n"
 	"  -c, --count N          packets, 1..1000000000\n"
 	"      --bytes N          captured bytes, 1..1000000000000\n"
@@ -183,29 +193,63 @@ static void capture_comment(struct capture_args *a)
 	a->cap.comment = a->comment;
 }
 
+/* One message for getopt's complaint: an unknown option, or one without its value. */
+static int option_error(int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == ':')
+		return usage_error("option '%s' needs a value", arg);
+	if (optopt > 0 && optopt < 256 && arg[0] == '-' && arg[1] != '-')
+		return usage_error("unknown option '-%c'", optopt);
+	return usage_error("unknown option '%s'", arg);
+}
+
+/* A filter flag: its value, and its text for messages that name it. */
+static int filter_flag(struct xcap_filter_build *b, int id, const char *value)
+{
+	char part[96], err[256];
+	struct xcap_value v;
+
+	if (xcap_filter_parse_value(id, value, &v))
+		return usage_error("--%s: '%s' is not %s", xcap_fields[id].flag, value,
+				   xcap_fields[id].what);
+	snprintf(part, sizeof(part), "--%s %s", xcap_fields[id].flag, value);
+	if (xcap_filter_build_add(b, id, &v, part, err, sizeof(err)))
+		return usage_error("%s", err);
+	return -1;
+}
+
 /* Returns -1 when the arguments are valid, else the exit status. */
 static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 {
 	struct option opts[ARRAY_SIZE(capture_options) + XCAP_FIELD_N];
-	struct xcap_filter *f = &a->cap.filter;
-	int opt, id, level = XCAP_LOG_INFO;
+	int opt, id, ret, level = XCAP_LOG_INFO;
+	struct xcap_filter_build b;
+	uint32_t dirs = 0;
+	char err[512];
 	uint64_t v;
 
-	xcap_filter_init(f);
+	xcap_filter_build_init(&b);
 	capture_getopt_table(opts);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:w:Q:c:t:s:vqh", opts, NULL)) != -1) {
+	opterr = 0; /* one message per error, ours */
+	while ((opt = getopt_long(argc, argv, ":i:w:Q:c:t:s:vqh", opts, NULL)) != -1) {
 		id = opt - OPT_FIELD;
 		if (id >= 0 && id < XCAP_FIELD_N) {
-			if (xcap_filter_set(f, id, optarg))
-				return usage_error("--%s: '%s' is not %s", xcap_fields[id].flag,
-						   optarg, xcap_fields[id].what);
+			ret = filter_flag(&b, id, optarg);
+			if (ret >= 0)
+				return ret;
 			continue;
 		}
 		switch (opt) {
 		case 'i':
+			if (!strcmp(optarg, "any")) {
+				a->any = true;
+				break;
+			}
 			if (a->n_ifaces == XCAP_MAX_IFACES)
-				return usage_error("at most 16 interfaces%s", "");
+				return usage_error("at most %d interfaces", XCAP_MAX_IFACES);
 			if (has_iface(a, optarg))
 				return usage_error("interface '%s' given twice", optarg);
 			a->ifaces[a->n_ifaces++] = optarg;
@@ -218,7 +262,7 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 				return usage_error("--format: '%s' is not pcap or pcapng", optarg);
 			break;
 		case 'Q':
-			if (xcap_filter_parse_dirs(optarg, &f->dirs))
+			if (xcap_filter_parse_dirs(optarg, &dirs))
 				return usage_error("--direction: '%s' is not in, out or inout",
 						   optarg);
 			break;
@@ -264,19 +308,172 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			fputs(capture_usage_more, stdout);
 			return 0;
 		default:
-			return usage_error("%s", "invalid option");
+			return option_error(opt, argv);
 		}
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!a->n_ifaces)
-		return usage_error("%s", "no interface given (-i IFACE)");
+	/* The words after the options: a filter expression, as tcpdump takes it. */
+	if (xcap_filter_build_expr(&b, argv + optind, argc - optind, err, sizeof(err)) ||
+	    xcap_filter_build_done(&b, err, sizeof(err)))
+		return usage_error("filter: %s", err);
+	a->cap.filter = b.f;
+	a->cap.filter.dirs = dirs;
+	if (a->any && a->n_ifaces)
+		return usage_error("-i any takes every interface that is up: give no other -i");
+	if (!a->n_ifaces && !a->any)
+		return usage_error("%s", "no interface given (-i IFACE, or -i any)");
 	if (!a->cap.path)
 		return usage_error("%s", "no output given (-w FILE or -w -)");
 	a->cap.flush_each_batch = !strcmp(a->cap.path, "-");
 	capture_comment(a);
 	xcap_log_set_level(level);
 	return -1;
+}
+
+/*
+ * -i any: the interfaces that are up and frame packets as Ethernet (loopback
+ * too, whose XDP frames carry a zero Ethernet header), which the pcap file's
+ * link type says every packet has.
+ */
+static int find_up_ifaces(struct capture_args *a)
+{
+	struct ifaddrs *ifs, *i;
+	struct sockaddr_ll *ll;
+	int up = 0;
+
+	if (getifaddrs(&ifs)) {
+		pr_err("-i any: cannot list the interfaces: %s\n", strerror(errno));
+		return -errno;
+	}
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_PACKET || !(i->ifa_flags & IFF_UP))
+			continue;
+		ll = (struct sockaddr_ll *)i->ifa_addr;
+		if (ll->sll_hatype != ARPHRD_ETHER && ll->sll_hatype != ARPHRD_LOOPBACK) {
+			pr_info("-i any: not %s, whose packets are not Ethernet frames\n",
+				i->ifa_name);
+			continue;
+		}
+		if (up++ < XCAP_MAX_IFACES) {
+			snprintf(a->any_names[a->n_ifaces], IF_NAMESIZE, "%s", i->ifa_name);
+			a->ifaces[a->n_ifaces] = a->any_names[a->n_ifaces];
+			a->n_ifaces++;
+		}
+	}
+	freeifaddrs(ifs);
+	if (up > XCAP_MAX_IFACES) {
+		pr_err("-i any: %d interfaces are up, and xcap attaches to %d at most: name them "
+		       "with -i\n",
+		       up, XCAP_MAX_IFACES);
+		return -E2BIG;
+	}
+	if (!up) {
+		pr_err("-i any: no interface is up\n");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* A word for the shell: as it is, or in single quotes when it holds anything else. */
+static void shell_word(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (*s &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/+-:=,") ==
+		    strlen(s)) {
+		snprintf(buf, size, "%s", s);
+		return;
+	}
+	n += snprintf(buf + n, size - n, "'");
+	for (; *s && n + 5 < size; s++)
+		n += *s == '\'' ? snprintf(buf + n, size - n, "'\\''") :
+				  snprintf(buf + n, size - n, "%c", *s);
+	snprintf(buf + n, size - n, "'");
+}
+
+/*
+ * An interface another xcap process captures on: if it is the xcapd service,
+ * the same capture is a full capture of the service, streamed to the same
+ * output (its /stream route); the exact commands.
+ */
+static void print_busy_hint(const struct capture_args *a, const char *ifname)
+{
+	const struct xcap_capture_opts *o = &a->cap;
+	char expr[512], word[600], opts[160] = "", out[PATH_MAX + 16] = "", notes[256] = "";
+	size_t n = 0;
+
+	if (o->limits.packets)
+		n += snprintf(opts + n, sizeof(opts) - n, " --packets %llu",
+			      (unsigned long long)o->limits.packets);
+	if (o->limits.bytes)
+		n += snprintf(opts + n, sizeof(opts) - n, " --bytes %llu",
+			      (unsigned long long)o->limits.bytes);
+	if (o->filter.dirs && xcap_filter_dirs_name(o->filter.dirs)[0] &&
+	    strcmp(xcap_filter_dirs_name(o->filter.dirs), "inout"))
+		n += snprintf(opts + n, sizeof(opts) - n, " --direction %s",
+			      xcap_filter_dirs_name(o->filter.dirs));
+	if (o->format != XCAP_PCAP)
+		snprintf(opts + n, sizeof(opts) - n, " --format %s",
+			 xcap_pcap_format_name(o->format));
+	xcap_filter_format_expr(&o->filter, expr, sizeof(expr));
+	shell_word(expr, word, sizeof(word));
+	if (strcmp(o->path, "-")) {
+		shell_word(o->path, expr, sizeof(expr));
+		snprintf(out, sizeof(out), " -o %s", expr);
+	}
+	n = 0;
+	if (!o->time_limit_s)
+		n += snprintf(notes + n, sizeof(notes) - n,
+			      "; a full capture needs --time: 'xcapctl stop $ID' ends it sooner");
+	if (o->limits.snaplen)
+		n += snprintf(notes + n, sizeof(notes) - n,
+			      "; it keeps whole frames (no --snaplen)");
+	if (o->limits.packets > 10000 || o->limits.bytes > 1000000000)
+		snprintf(notes + n, sizeof(notes) - n,
+			 "; the API takes at most 10000 packets and 1000000000 bytes");
+	fprintf(stderr,
+		"xcapd capture: %s is taken by another xcap process (one per interface; 'ps -C "
+		"xcapd -o pid,args' shows it).\n"
+		"If it is the xcapd service, take the same capture through it (on its interfaces) "
+		"and stream it:\n"
+		"  ID=$(xcapctl -q create full --time %u%s --colo COLO --dest DEST%s%s) && "
+		"xcapctl stream \"$ID\"%s\n"
+		"with COLO its --colo or --metro and DEST one of its validated buckets (xcapctl "
+		"bucket list), which gets the capture too, as pcap_ID.%s%s.\n"
+		"If it is another one-shot capture, wait for its end or stop it (Ctrl-C).\n",
+		ifname, o->time_limit_s ?: 86400, opts, o->filter.set ? " " : "",
+		o->filter.set ? word : "", out, xcap_pcap_format_name(o->format), notes);
+}
+
+/* Attaches to every interface given; with -i any, to those of them that take it. */
+static int attach_all(struct xcap_engine *e, struct capture_args *a)
+{
+	char names[XCAP_MAX_IFACES * (IF_NAMESIZE + 2)] = "";
+	int i, err = 0, attached = 0;
+
+	if (a->any) {
+		err = find_up_ifaces(a);
+		capture_comment(a); /* again, now that it can name them */
+	}
+	for (i = 0; i < a->n_ifaces && !err; i++) {
+		err = xcap_engine_attach(e, a->ifaces[i]);
+		if (err == -EBUSY && !a->any)
+			print_busy_hint(a, a->ifaces[i]);
+		if (err && a->any) {
+			pr_warn("-i any: going on without %s\n", a->ifaces[i]);
+			err = 0;
+			continue;
+		}
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 attached++ ? ", " : "", a->ifaces[i]);
+	}
+	if (!err && a->any && !attached) {
+		pr_err("-i any: no interface could be attached\n");
+		err = -ENODEV;
+	}
+	if (!err && a->any)
+		pr_info("-i any: capturing on %s\n", names);
+	return err;
 }
 
 static void print_summary(struct xcap_engine *e, struct xcap_capture *c, const char *path)
@@ -304,16 +501,15 @@ static int run_capture(struct capture_args *a)
 		.frames_ring_bytes = a->ring_mib << 20,
 	};
 	struct timespec tick = { .tv_nsec = POLL_MS * NSEC_PER_MSEC };
+	const char *out = strcmp(a->cap.path, "-") ? a->cap.path : "stdout";
 	struct xcap_capture *c = NULL;
 	struct xcap_engine *e;
-	int i, err = 0;
+	int err, serr;
 
 	e = xcap_engine_open(&eo);
 	if (!e)
 		return 1;
-	for (i = 0; i < a->n_ifaces && !err; i++)
-		err = xcap_engine_attach(e, a->ifaces[i]);
-	err = err ?: xcap_engine_start(e);
+	err = attach_all(e, a) ?: xcap_engine_start(e);
 	if (!err) {
 		c = xcap_capture_start(e, &a->cap);
 		err = c ? 0 : -errno;
@@ -322,11 +518,17 @@ static int run_capture(struct capture_args *a)
 	while (!err && !stop_requested && !xcap_capture_done(c, xcap_clock_ns(CLOCK_MONOTONIC)))
 		nanosleep(&tick, NULL);
 	if (c) {
-		if (xcap_capture_stop(c)) {
+		serr = xcap_capture_stop(c);
+		if (serr && serr != -EPIPE) {
 			pr_err("writing %s failed; the file may be incomplete\n", a->cap.path);
 			err = err ?: -EIO;
 		}
 		print_summary(e, c, a->cap.path);
+	}
+	/* A reader that had enough (tcpdump -c, head) ends the capture, as a limit does. */
+	if ((c && xcap_capture_reader_gone(c)) || err == -EPIPE) {
+		fprintf(stderr, "the reader of %s went away: the capture ends there\n", out);
+		err = err == -EPIPE ? 0 : err;
 	}
 	xcap_capture_free(c);
 	xcap_engine_close(e);
@@ -344,7 +546,7 @@ static int cmd_capture(int argc, char **argv)
 		return ret;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* A reader of -w - that goes away is a write error, not a fatal signal. */
+	/* A reader of -w - that goes away is the end of the capture, not a fatal signal. */
 	signal(SIGPIPE, SIG_IGN);
 	return run_capture(&a);
 }

@@ -5,7 +5,9 @@
  * payload and extension header lengths, 0-4 VLAN tags mixing 802.1Q and
  * 802.1ad, IPv6 extension header chains of up to 8, IPv4 options, fragments,
  * random L4 protocols, random bytes) go through BPF_PROG_TEST_RUN with a set
- * of armed captures, and the set of captures the kernel delivered each frame
+ * of armed captures over every field (the either-direction host and port
+ * too, their values put on one side or the other of the frames that aim at
+ * them), and the set of captures the kernel delivered each frame
  * to is compared with the userspace reference (xcap_frame_parse and
  * xcap_filter_match on the same bytes), as is the parse error.
  *
@@ -60,42 +62,63 @@ struct rule {
 	const char *src, *dst; /* prefixes; NULL = any */
 	int sport, dport, proto; /* -1 = any */
 	bool never; /* no frame can match it (an IPv4 source and an IPv6 destination) */
+	const char *host, *port; /* either direction: a prefix, a port; NULL = any */
 };
 
 #define ANY -1
 static const struct rule rules[] = {
-	{ "wildcard", NULL, NULL, ANY, ANY, ANY, false },
-	{ "proto tcp", NULL, NULL, ANY, ANY, P_TCP, false },
-	{ "proto udp", NULL, NULL, ANY, ANY, P_UDP, false },
-	{ "proto sctp", NULL, NULL, ANY, ANY, P_SCTP, false },
-	{ "proto 0", NULL, NULL, ANY, ANY, 0, false },
-	{ "proto 44 (fragment)", NULL, NULL, ANY, ANY, P_FRAG, false },
-	{ "proto icmpv6", NULL, NULL, ANY, ANY, P_ICMP6, false },
-	{ "sport 40000", NULL, NULL, 40000, ANY, ANY, false },
-	{ "dport 80", NULL, NULL, ANY, 80, ANY, false },
-	{ "sport 0", NULL, NULL, 0, ANY, ANY, false },
-	{ "dport 65535", NULL, NULL, ANY, 65535, ANY, false },
-	{ "src 0.0.0.0/0", "0.0.0.0/0", NULL, ANY, ANY, ANY, false },
-	{ "dst ::/0", NULL, "::/0", ANY, ANY, ANY, false },
-	{ "src 10.1.2.3 (host)", "10.1.2.3", NULL, ANY, ANY, ANY, false },
-	{ "src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false },
-	{ "src 10.1.0.0/16", "10.1.0.0/16", NULL, ANY, ANY, ANY, false },
-	{ "dst 198.51.100.0/23", NULL, "198.51.100.0/23", ANY, ANY, ANY, false },
-	{ "dst 198.51.100.1/31", NULL, "198.51.100.1/31", ANY, ANY, ANY, false },
-	{ "dst 10.1.2.3 (host)", NULL, "10.1.2.3", ANY, ANY, ANY, false },
-	{ "src 2001:db8::/32", "2001:db8::/32", NULL, ANY, ANY, ANY, false },
-	{ "src 2001:db8::1 (host)", "2001:db8::1", NULL, ANY, ANY, ANY, false },
-	{ "dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false },
-	{ "dst 2001:db8:0:8::/61", NULL, "2001:db8:0:8::/61", ANY, ANY, ANY, false },
-	{ "dst 2001:db8::/127", NULL, "2001:db8::/127", ANY, ANY, ANY, false },
-	{ "udp dport 53", NULL, NULL, ANY, 53, P_UDP, false },
-	{ "sport 40000 dport 80", NULL, NULL, 40000, 80, ANY, false },
-	{ "tcp 5-tuple v4", "10.0.0.0/8", "198.51.100.0/24", 40000, 80, P_TCP, false },
-	{ "udp v6 src /32 dport 53", "2001:db8::/32", NULL, ANY, 53, P_UDP, false },
-	{ "tcp v6 dst host dport 443", NULL, "2001:db8::2", ANY, 443, P_TCP, false },
-	{ "v4 src and v6 dst (never)", "10.0.0.0/8", "2001:db8::/32", ANY, ANY, ANY, true },
-	{ "src 0.0.0.0/0 proto icmp", "0.0.0.0/0", NULL, ANY, ANY, P_ICMP, false },
-	{ "dst ::/0 sport 53", NULL, "::/0", 53, ANY, ANY, false },
+	{ "wildcard", NULL, NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "proto tcp", NULL, NULL, ANY, ANY, P_TCP, false, NULL, NULL },
+	{ "proto udp", NULL, NULL, ANY, ANY, P_UDP, false, NULL, NULL },
+	{ "proto sctp", NULL, NULL, ANY, ANY, P_SCTP, false, NULL, NULL },
+	{ "proto 0", NULL, NULL, ANY, ANY, 0, false, NULL, NULL },
+	{ "proto 44 (fragment)", NULL, NULL, ANY, ANY, P_FRAG, false, NULL, NULL },
+	{ "proto icmpv6", NULL, NULL, ANY, ANY, P_ICMP6, false, NULL, NULL },
+	{ "sport 40000", NULL, NULL, 40000, ANY, ANY, false, NULL, NULL },
+	{ "dport 80", NULL, NULL, ANY, 80, ANY, false, NULL, NULL },
+	{ "sport 0", NULL, NULL, 0, ANY, ANY, false, NULL, NULL },
+	{ "dport 65535", NULL, NULL, ANY, 65535, ANY, false, NULL, NULL },
+	{ "src 0.0.0.0/0", "0.0.0.0/0", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst ::/0", NULL, "::/0", ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 10.1.2.3 (host)", "10.1.2.3", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 10.1.0.0/16", "10.1.0.0/16", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 198.51.100.0/23", NULL, "198.51.100.0/23", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 198.51.100.1/31", NULL, "198.51.100.1/31", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 10.1.2.3 (host)", NULL, "10.1.2.3", ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 2001:db8::/32", "2001:db8::/32", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 2001:db8::1 (host)", "2001:db8::1", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 2001:db8:0:8::/61", NULL, "2001:db8:0:8::/61", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 2001:db8::/127", NULL, "2001:db8::/127", ANY, ANY, ANY, false, NULL, NULL },
+	{ "udp dport 53", NULL, NULL, ANY, 53, P_UDP, false, NULL, NULL },
+	{ "sport 40000 dport 80", NULL, NULL, 40000, 80, ANY, false, NULL, NULL },
+	{ "tcp 5-tuple v4", "10.0.0.0/8", "198.51.100.0/24", 40000, 80, P_TCP, false, NULL, NULL },
+	{ "udp v6 src /32 dport 53", "2001:db8::/32", NULL, ANY, 53, P_UDP, false, NULL, NULL },
+	{ "tcp v6 dst host dport 443", NULL, "2001:db8::2", ANY, 443, P_TCP, false, NULL, NULL },
+	{ "v4 src and v6 dst (never)", "10.0.0.0/8", "2001:db8::/32", ANY, ANY, ANY, true, NULL,
+	  NULL },
+	{ "src 0.0.0.0/0 proto icmp", "0.0.0.0/0", NULL, ANY, ANY, P_ICMP, false, NULL, NULL },
+	{ "dst ::/0 sport 53", NULL, "::/0", 53, ANY, ANY, false, NULL, NULL },
+	{ "host 10.1.2.3", NULL, NULL, ANY, ANY, ANY, false, "10.1.2.3", NULL },
+	{ "host 10.0.0.0/8", NULL, NULL, ANY, ANY, ANY, false, "10.0.0.0/8", NULL },
+	{ "host 198.51.100.0/23", NULL, NULL, ANY, ANY, ANY, false, "198.51.100.0/23", NULL },
+	{ "host 2001:db8::2", NULL, NULL, ANY, ANY, ANY, false, "2001:db8::2", NULL },
+	{ "host 2001:db8::/32", NULL, NULL, ANY, ANY, ANY, false, "2001:db8::/32", NULL },
+	{ "host ::/0", NULL, NULL, ANY, ANY, ANY, false, "::/0", NULL },
+	{ "port 80", NULL, NULL, ANY, ANY, ANY, false, NULL, "80" },
+	{ "port 0", NULL, NULL, ANY, ANY, ANY, false, NULL, "0" },
+	{ "udp port 53", NULL, NULL, ANY, ANY, P_UDP, false, NULL, "53" },
+	{ "tcp port 40000 host 10.0.0.0/8", NULL, NULL, ANY, ANY, P_TCP, false, "10.0.0.0/8",
+	  "40000" },
+	{ "src 10.1.0.0/16 host 198.51.100.1/31", "10.1.0.0/16", NULL, ANY, ANY, ANY, false,
+	  "198.51.100.1/31", NULL },
+	{ "dst 2001:db8::2 host 2001:db8::1", NULL, "2001:db8::2", ANY, ANY, ANY, false,
+	  "2001:db8::1", NULL },
+	{ "sport 53 port 443", NULL, NULL, 53, ANY, ANY, false, NULL, "443" },
+	{ "dport 80 port 80", NULL, NULL, ANY, 80, ANY, false, NULL, "80" },
+	{ "host v4 and src v6 (never)", "2001:db8::/32", NULL, ANY, ANY, ANY, true, "10.0.0.0/8",
+	  NULL },
 };
 #define N_RULES ((int)ARRAY_SIZE(rules))
 #define WILDCARD 0 /* rules[0] takes every frame: its record tells the parse error */
@@ -232,6 +255,37 @@ static const struct xcap_prefix *target_prefix(int id)
 	return target && target->set & (1U << id) ? &target->v[id].prefix : NULL;
 }
 
+/* The side of the frame where the target's either-direction values go: 0 source, 1 destination. */
+static int either_dir;
+
+/*
+ * The value the frame aims at in directional field id: the target's own, or
+ * that of its either-direction field whose side this frame puts it on.
+ */
+static int aim_num(int id)
+{
+	int e;
+
+	if (target_num(id) >= 0)
+		return target_num(id);
+	for (e = 0; e < XCAP_FIELD_N; e++)
+		if (xcap_fields[e].either && xcap_field_value_of(e, either_dir) == id)
+			return target_num(e);
+	return -1;
+}
+
+static const struct xcap_prefix *aim_prefix(int id)
+{
+	int e;
+
+	if (target_prefix(id))
+		return target_prefix(id);
+	for (e = 0; e < XCAP_FIELD_N; e++)
+		if (xcap_fields[e].either && xcap_field_value_of(e, either_dir) == id)
+			return target_prefix(e);
+	return NULL;
+}
+
 static uint16_t pick_port(void)
 {
 	static const uint16_t ports[] = { 40000, 80, 53, 443, 0, 65535, 8080, 257 };
@@ -355,12 +409,10 @@ static void put_l4(struct fbuf *f, uint8_t proto)
 		n = chance(50) ? 8 : 0;
 	}
 	if (n) {
-		put16(f, target_num(XCAP_FIELD_SPORT) >= 0 && chance(90) ?
-				 target_num(XCAP_FIELD_SPORT) :
-				 pick_port());
-		put16(f, target_num(XCAP_FIELD_DPORT) >= 0 && chance(90) ?
-				 target_num(XCAP_FIELD_DPORT) :
-				 pick_port());
+		put16(f, aim_num(XCAP_FIELD_SPORT) >= 0 && chance(90) ? aim_num(XCAP_FIELD_SPORT) :
+									pick_port());
+		put16(f, aim_num(XCAP_FIELD_DPORT) >= 0 && chance(90) ? aim_num(XCAP_FIELD_DPORT) :
+									pick_port());
 		put_rand(f, n - 4);
 	}
 	put_rand(f, chance(50) ? 0 : below(64));
@@ -405,8 +457,8 @@ static void gen_ipv4(struct fbuf *f, struct gen_info *g)
 	put8(f, rnd()); /* ttl */
 	put8(f, proto);
 	put16(f, rnd()); /* checksum: nobody checks it */
-	put_v4addr(f, target_prefix(XCAP_FIELD_SADDR));
-	put_v4addr(f, target_prefix(XCAP_FIELD_DADDR));
+	put_v4addr(f, aim_prefix(XCAP_FIELD_SADDR));
+	put_v4addr(f, aim_prefix(XCAP_FIELD_DADDR));
 	g->opts = optlen;
 	for (i = 0; i < optlen; i++)
 		put8(f, chance(60) ? 1 : chance(30) ? 0 : rnd()); /* NOP, EOL, anything */
@@ -429,8 +481,8 @@ static void gen_ipv6(struct fbuf *f, struct gen_info *g)
 	next_at = f->len;
 	put8(f, 0);
 	put8(f, rnd()); /* hop limit */
-	put_v6addr(f, target_prefix(XCAP_FIELD_SADDR));
-	put_v6addr(f, target_prefix(XCAP_FIELD_DADDR));
+	put_v6addr(f, aim_prefix(XCAP_FIELD_SADDR));
+	put_v6addr(f, aim_prefix(XCAP_FIELD_DADDR));
 	g->exts = ext_dist[below(sizeof(ext_dist))];
 	for (i = 0; i < (uint32_t)g->exts; i++) {
 		type = ext_types[below(ARRAY_SIZE(ext_types))];
@@ -518,7 +570,8 @@ static void gen_frame(struct fbuf *f, struct gen_info *g)
 	f->len = 0;
 	*g = (struct gen_info){};
 	target = chance(35) ? &filters[below(N_RULES)] : NULL;
-	p = target_prefix(XCAP_FIELD_SADDR) ?: target_prefix(XCAP_FIELD_DADDR);
+	either_dir = below(2);
+	p = aim_prefix(XCAP_FIELD_SADDR) ?: aim_prefix(XCAP_FIELD_DADDR);
 	family = p ? p->family : 0;
 	if (family && chance(90))
 		r = family == 4 ? 8 : 50;
@@ -1127,7 +1180,7 @@ static void random_frames_agree(uint64_t frames)
 		      (unsigned long long)cc.kernel.written,
 		      (unsigned long long)cc.kernel.ring_full,
 		      (unsigned long long)cc.kernel.over_budget, (unsigned long long)cc.delivered);
-		printf("#   %-28s %llu\n", rules[j].name, (unsigned long long)st.matched[j]);
+		printf("#   %-36s %llu\n", rules[j].name, (unsigned long long)st.matched[j]);
 		if (frames >= 100000)
 			CHECK(rules[j].never || st.matched[j] - before_matched[j] > 0,
 			      "%s never matched: the generator does not reach it", rules[j].name);
@@ -1162,7 +1215,9 @@ static int arm_all(void)
 		if ((rules[i].src &&
 		     xcap_filter_set(&filters[i], XCAP_FIELD_SADDR, rules[i].src)) ||
 		    (rules[i].dst &&
-		     xcap_filter_set(&filters[i], XCAP_FIELD_DADDR, rules[i].dst))) {
+		     xcap_filter_set(&filters[i], XCAP_FIELD_DADDR, rules[i].dst)) ||
+		    (rules[i].host &&
+		     xcap_filter_set(&filters[i], XCAP_FIELD_ADDR, rules[i].host))) {
 			printf("# bad prefix in %s\n", rules[i].name);
 			return -EINVAL;
 		}
@@ -1172,6 +1227,10 @@ static int arm_all(void)
 			xcap_filter_set_num(&filters[i], XCAP_FIELD_DPORT, rules[i].dport);
 		if (rules[i].proto != ANY)
 			xcap_filter_set_num(&filters[i], XCAP_FIELD_PROTO, rules[i].proto);
+		if (rules[i].port && xcap_filter_set(&filters[i], XCAP_FIELD_PORT, rules[i].port)) {
+			printf("# bad port in %s\n", rules[i].name);
+			return -EINVAL;
+		}
 		slot_args[i].rule = i;
 		slot_of[i] = xcap_engine_arm(engine, &filters[i], &lim, on_packet, &slot_args[i]);
 		if (slot_of[i] < 0) {

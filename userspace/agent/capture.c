@@ -16,8 +16,17 @@ struct xcap_capture {
 	int slot; /* -1 once stopped */
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
 	uint64_t lost; /* xcap_pcap_lost as of the last write or flush, for other threads */
+	bool reader_gone; /* the reader of a pipe went away (EPIPE): the capture is done */
 	struct xcap_capture_counters final;
 };
+
+/* A write or flush found the pipe without a reader: that ends the capture, as a limit would. */
+static int note_epipe(struct xcap_capture *c, int err)
+{
+	if (err == -EPIPE)
+		__atomic_store_n(&c->reader_gone, true, __ATOMIC_RELAXED);
+	return err;
+}
 
 /* The pcap writer is the frames thread's alone: other threads read the copy of its losses. */
 static void publish_lost(struct xcap_capture *c)
@@ -36,14 +45,14 @@ static int write_frame(void *arg, const struct xcap_packet *pkt)
 
 	err = xcap_pcap_write_packet(c->pcap, pkt);
 	publish_lost(c);
-	return err;
+	return note_epipe(c, err);
 }
 
 static void flush_frames(void *arg)
 {
 	struct xcap_capture *c = arg;
 
-	xcap_pcap_flush(c->pcap);
+	note_epipe(c, xcap_pcap_flush(c->pcap));
 	publish_lost(c);
 }
 
@@ -74,7 +83,9 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	c->pcap = xcap_pcap_open_opts(o->path, &po);
 	if (!c->pcap) {
 		err = -errno;
-		pr_err("cannot write %s: %s\n", o->path, strerror(-err));
+		/* A reader gone before the header (EPIPE) is the caller's to tell. */
+		if (err != -EPIPE)
+			pr_err("cannot write %s: %s\n", o->path, strerror(-err));
 		goto err;
 	}
 	if (o->time_limit_s)
@@ -94,11 +105,16 @@ err:
 
 bool xcap_capture_done(const struct xcap_capture *c, int64_t now_ns)
 {
-	if (c->slot < 0)
+	if (c->slot < 0 || xcap_capture_reader_gone(c))
 		return true;
 	if (c->deadline_ns && now_ns >= c->deadline_ns)
 		return true;
 	return !xcap_engine_armed(c->engine, c->slot);
+}
+
+bool xcap_capture_reader_gone(const struct xcap_capture *c)
+{
+	return __atomic_load_n(&c->reader_gone, __ATOMIC_RELAXED);
 }
 
 /* A packet the callback took counts as a write error once a flush of it failed. */
@@ -136,10 +152,10 @@ int xcap_capture_stop(struct xcap_capture *c)
 	for (i = 0; i < c->n_ifaces; i++)
 		xcap_pcap_add_dropped(c->pcap, c->ifindexes[i], c->final.iface_lost[i]);
 	xcap_pcap_add_dropped(c->pcap, 0, c->final.user_dropped);
-	xcap_pcap_flush(c->pcap);
+	note_epipe(c, xcap_pcap_flush(c->pcap));
 	publish_lost(c);
 	count_flush_losses(c, &c->final);
-	cerr = xcap_pcap_close(c->pcap);
+	cerr = note_epipe(c, xcap_pcap_close(c->pcap));
 	if (cerr || c->final.write_errors)
 		err = err ?: cerr ?: -EIO;
 	c->pcap = NULL;

@@ -31,11 +31,17 @@ struct xcap_capture_opts {
 };
 
 struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o);
-/* True once a limit is reached; `now_ns` is CLOCK_MONOTONIC. */
+/* True once a limit is reached or the reader went away; `now_ns` is CLOCK_MONOTONIC. */
 bool xcap_capture_done(const struct xcap_capture *c, int64_t now_ns);
+/*
+ * True once writing found a pipe without a reader (EPIPE): the capture is
+ * done, and xcap_capture_stop returns -EPIPE, which a one-shot whose reader
+ * (tcpdump -c, head) had enough takes for a normal end.
+ */
+bool xcap_capture_reader_gone(const struct xcap_capture *c);
 /* Counters so far (final ones after stop). */
 int xcap_capture_counters(const struct xcap_capture *c, struct xcap_capture_counters *out);
-/* Disarms, writes what is left in the ring and closes the file. */
+/* Disarms, writes what is left in the ring and closes the file; the first error. */
 int xcap_capture_stop(struct xcap_capture *c);
 void xcap_capture_free(struct xcap_capture *c);
 

@@ -124,32 +124,31 @@ static struct opt_def {
 	const char *name;
 	enum kind kind;
 	unsigned int cmds; /* the commands that take it */
-	const char *member; /* create: the body member it sets */
-	bool in_filter; /* ... inside filter_v1 */
+	const char *member; /* create: the body member it sets (filter flags: the filter does) */
 	char short_name;
 } opt_defs[N_OPTS] = {
-	[O_URL] = { "url", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_TOKEN] = { "token", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_EMAIL] = { "email", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_KEY] = { "key", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_ACCOUNT] = { "account", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_CACERT] = { "cacert", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_TIMEOUT] = { "timeout", K_SECONDS, C_ALL, NULL, false, 0 },
-	[O_JSON] = { "json", K_SWITCH, C_ALL, NULL, false, 0 },
-	[O_QUIET] = { "quiet", K_SWITCH, C_ALL, NULL, false, 'q' },
-	[O_VERBOSE] = { "verbose", K_SWITCH, C_ALL, NULL, false, 'v' },
-	[O_HELP] = { "help", K_SWITCH, C_ALL, NULL, false, 'h' },
-	[O_VERSION] = { "version", K_SWITCH, C_ALL, NULL, false, 0 },
-	[O_TIME] = { "time", K_COUNT, C_CREATE, "time_limit", false, 0 },
-	[O_PACKETS] = { "packets", K_COUNT, C_CREATE, "packet_limit", false, 0 },
-	[O_BYTES] = { "bytes", K_COUNT, C_FULL, "byte_limit", false, 0 },
-	[O_OFFSET_TIME] = { "offset-time", K_TEXT, C_SIMPLE, "offset_time", false, 0 },
-	[O_COLO] = { "colo", K_TEXT, C_FULL, "colo_name", false, 0 },
-	[O_DEST] = { "dest", K_TEXT, C_FULL, "destination_conf", false, 0 },
-	[O_WAIT] = { "wait", K_SWITCH, C_CREATE, NULL, false, 0 },
-	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD | C_STREAM, NULL, false, 'o' },
-	[O_DIRECTION] = { "direction", K_DIRECTION, C_CREATE, "direction", false, 'Q' },
-	[O_FORMAT] = { "format", K_FORMAT, C_CREATE, "format", false, 0 },
+	[O_URL] = { "url", K_TEXT, C_ALL, NULL, 0 },
+	[O_TOKEN] = { "token", K_TEXT, C_ALL, NULL, 0 },
+	[O_EMAIL] = { "email", K_TEXT, C_ALL, NULL, 0 },
+	[O_KEY] = { "key", K_TEXT, C_ALL, NULL, 0 },
+	[O_ACCOUNT] = { "account", K_TEXT, C_ALL, NULL, 0 },
+	[O_CACERT] = { "cacert", K_TEXT, C_ALL, NULL, 0 },
+	[O_TIMEOUT] = { "timeout", K_SECONDS, C_ALL, NULL, 0 },
+	[O_JSON] = { "json", K_SWITCH, C_ALL, NULL, 0 },
+	[O_QUIET] = { "quiet", K_SWITCH, C_ALL, NULL, 'q' },
+	[O_VERBOSE] = { "verbose", K_SWITCH, C_ALL, NULL, 'v' },
+	[O_HELP] = { "help", K_SWITCH, C_ALL, NULL, 'h' },
+	[O_VERSION] = { "version", K_SWITCH, C_ALL, NULL, 0 },
+	[O_TIME] = { "time", K_COUNT, C_CREATE, "time_limit", 0 },
+	[O_PACKETS] = { "packets", K_COUNT, C_CREATE, "packet_limit", 0 },
+	[O_BYTES] = { "bytes", K_COUNT, C_FULL, "byte_limit", 0 },
+	[O_OFFSET_TIME] = { "offset-time", K_TEXT, C_SIMPLE, "offset_time", 0 },
+	[O_COLO] = { "colo", K_TEXT, C_FULL, "colo_name", 0 },
+	[O_DEST] = { "dest", K_TEXT, C_FULL, "destination_conf", 0 },
+	[O_WAIT] = { "wait", K_SWITCH, C_CREATE, NULL, 0 },
+	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD | C_STREAM, NULL, 'o' },
+	[O_DIRECTION] = { "direction", K_DIRECTION, C_CREATE, "direction", 'Q' },
+	[O_FORMAT] = { "format", K_FORMAT, C_CREATE, "format", 0 },
 };
 
 #define OPT(o) (1ULL << (o))
@@ -162,6 +161,8 @@ struct command {
 	const char *name;
 	unsigned int bit;
 	int n_args;
+	bool filter; /* words after the arguments: a filter expression */
+	bool capture; /* one request whose answer is a capture: a failed one exits EXIT_CAPTURE */
 	const char *synopsis; /* after the command's words */
 	const char *summary;
 	const char *help;
@@ -184,6 +185,7 @@ struct ctl {
 	const char *account;
 	bool json;
 	bool quiet;
+	struct xcap_filter_build filter; /* create: the filter flags and the expression */
 	struct xcap_client *client;
 };
 
@@ -349,20 +351,57 @@ static double fraction(json_object *cap, const char *status, int64_t elapsed)
 	return f > 1 ? 1 : f;
 }
 
-static void draw_bar(struct progress *p, const char *status, double f, const char *counts,
-		     const char *times)
-{
-	char bar[BAR_WIDTH + 1], line[256];
-	int i, fill = f * BAR_WIDTH, cols = terminal_columns();
+#define BAR_MIN 8 /* a narrower bar says too little: the line goes without one */
 
-	for (i = 0; i < BAR_WIDTH; i++)
-		bar[i] = i < fill ? '#' : '-';
-	bar[BAR_WIDTH] = '\0';
-	snprintf(line, sizeof(line), "%-18s [%s] %3d%%  %s%s", status, bar, (int)(f * 100), counts,
-		 times);
-	/* A line longer than the terminal wraps, and \r would redraw only its last part. */
-	if (cols > 1 && (int)strlen(line) >= cols)
-		line[cols - 1] = '\0';
+static void fill_bar(char *bar, int width, double f)
+{
+	int i;
+
+	for (i = 0; i < width; i++)
+		bar[i] = i < (int)(f * width) ? '#' : '-';
+	bar[width] = '\0';
+}
+
+/*
+ * The bar line, as much as fits the terminal: the whole line; without the
+ * status padding and with a narrower bar; without the bar; without the bytes;
+ * and only then cut. The counts and the clock are what a reader looks at.
+ */
+static void fit_bar_line(char *line, size_t size, int cols, const char *status, double f,
+			 const char *pk, const char *by, const char *times)
+{
+	char bar[BAR_WIDTH + 1];
+	int pct = f * 100, width, len;
+
+	fill_bar(bar, BAR_WIDTH, f);
+	len = snprintf(line, size, "%-18s [%s] %3d%%  %s, %s%s", status, bar, pct, pk, by, times);
+	if (len <= cols)
+		return;
+	/* status, ' [', the bar, '] ', the rest */
+	len = snprintf(line, size, "%s %3d%%  %s, %s%s", status, pct, pk, by, times);
+	width = cols - len - 3;
+	if (width >= BAR_MIN) {
+		fill_bar(bar, width > BAR_WIDTH ? BAR_WIDTH : width, f);
+		snprintf(line, size, "%s [%s] %3d%%  %s, %s%s", status, bar, pct, pk, by, times);
+		return;
+	}
+	if (len <= cols)
+		return;
+	len = snprintf(line, size, "%s %d%% %s%s", status, pct, pk, times);
+	if (len > cols && cols > 0 && (size_t)cols < size)
+		line[cols] = '\0';
+}
+
+static void draw_bar(struct progress *p, const char *status, double f, const char *pk,
+		     const char *by, const char *times)
+{
+	char line[256];
+
+	/*
+	 * The last column stays free: a line as wide as the terminal wraps, and \r
+	 * would redraw only its last part.
+	 */
+	fit_bar_line(line, sizeof(line), terminal_columns() - 1, status, f, pk, by, times);
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
 	p->drawn = true;
@@ -387,15 +426,15 @@ static void progress_show(struct progress *p, const char *id, json_object *cap)
 		xcap_json_u64(cap, "packet_limit"), false);
 	against(by, sizeof(by), xcap_json_u64(cap, "bytes_captured"),
 		xcap_json_u64(cap, "byte_limit"), true);
-	snprintf(counts, sizeof(counts), "%s, %s", pk, by);
 	if (p->elapsed >= 0)
 		snprintf(times, sizeof(times), ", %lld/%llu s", (long long)p->elapsed,
 			 (unsigned long long)time_limit);
 	if (p->tty) {
-		draw_bar(p, status, fraction(cap, status, p->elapsed), counts, times);
+		draw_bar(p, status, fraction(cap, status, p->elapsed), pk, by, times);
 		return;
 	}
 	/* The clock alone is no change: a capture that sees no traffic prints nothing new. */
+	snprintf(counts, sizeof(counts), "%s, %s", pk, by);
 	snprintf(pk, sizeof(pk), "%s %s", status, counts);
 	if (strcmp(p->last, pk))
 		fprintf(stderr, "capture %s: %s, %s%s\n", id, status, counts, times);
@@ -455,8 +494,23 @@ static void show_capture(const struct ctl *ctl, json_object *cap)
 		print_object(cap);
 }
 
-/* Polls the capture until it ends; prints it; returns the exit status. */
-static int follow(struct ctl *ctl, const char *id)
+/* A capture that failed: says why on stderr and gives EXIT_CAPTURE; else 0. */
+static int capture_exit(json_object *cap)
+{
+	const char *status = xcap_json_string(cap, "status");
+
+	if (!status || strcmp(status, "failed"))
+		return 0;
+	fprintf(stderr, "xcapctl: capture %s failed: %s\n", xcap_json_string(cap, "id") ?: "-",
+		xcap_json_string(cap, "error_message") ?: "the server gave no reason");
+	return EXIT_CAPTURE;
+}
+
+/*
+ * Polls the capture until it ends; prints it (not its id again when -q
+ * printed it already); returns the exit status.
+ */
+static int follow(struct ctl *ctl, const char *id, bool id_shown)
 {
 	struct progress p = { .on = !ctl->quiet, .tty = isatty(STDERR_FILENO), .elapsed = -1 };
 	struct timespec pause = { 0, POLL_MS * 1000000L };
@@ -498,17 +552,16 @@ static int follow(struct ctl *ctl, const char *id)
 		err = report(ctl, err, &r);
 		goto out;
 	}
-	show_capture(ctl, r.result);
+	if (!(id_shown && ctl->quiet && !ctl->json))
+		show_capture(ctl, r.result);
 	if (!is_final(status)) {
 		fprintf(stderr,
 			"xcapctl: capture %s is still %s after its time limit and %d s; "
 			"it continues on the server\n",
 			id, status, WAIT_MARGIN_S);
 		err = EXIT_CAPTURE;
-	} else if (!strcmp(status, "failed")) {
-		fprintf(stderr, "xcapctl: capture %s failed: %s\n", id,
-			xcap_json_string(r.result, "error_message") ?: "the server gave no reason");
-		err = EXIT_CAPTURE;
+	} else {
+		err = capture_exit(r.result);
 	}
 out:
 	xcap_reply_free(&r);
@@ -547,12 +600,8 @@ static int parse_value(int o, const char *s, json_object **out)
 			*out = json_object_new_string(s);
 		return 0;
 	case K_FIELD:
-		if (xcap_filter_parse_value(o - O_FIELD, s, &value))
-			return -EINVAL;
-		/* The canonical form (host bits cleared, names as numbers), as the server stores it. */
-		if (out)
-			*out = xcap_filter_value_json(o - O_FIELD, &value);
-		return 0;
+		/* Only checked: build_filter puts the fields into filter_v1. */
+		return xcap_filter_parse_value(o - O_FIELD, s, &value) ? -EINVAL : 0;
 	default:
 		if (xcap_filter_parse_uint(s, kinds[k].min, kinds[k].max, &v))
 			return -EINVAL;
@@ -562,10 +611,14 @@ static int parse_value(int o, const char *s, json_object **out)
 	}
 }
 
-/* The create body: type, system and a member per option given, filter_v1 when any. */
+/*
+ * The create body: type, system, a member per option given, and filter_v1
+ * (canonical: host bits cleared, names as numbers, as the server stores it)
+ * when the flags or the expression restrict a field.
+ */
 static json_object *create_body(const struct ctl *ctl)
 {
-	json_object *body = json_object_new_object(), *filter = json_object_new_object(), *v;
+	json_object *body = json_object_new_object(), *v;
 	int i;
 
 	json_object_object_add(body, "type", json_object_new_string(ctl->cmd->name));
@@ -574,14 +627,32 @@ static json_object *create_body(const struct ctl *ctl)
 		v = NULL;
 		if (!opt_defs[i].member || !ctl->val[i] || parse_value(i, ctl->val[i], &v))
 			continue;
-		json_object_object_add(opt_defs[i].in_filter ? filter : body, opt_defs[i].member,
-				       v);
+		json_object_object_add(body, opt_defs[i].member, v);
 	}
-	if (json_object_object_length(filter))
-		json_object_object_add(body, "filter_v1", filter);
-	else
-		json_object_put(filter);
+	if (ctl->filter.f.set)
+		json_object_object_add(body, "filter_v1", xcap_filter_to_json(&ctl->filter.f));
 	return body;
+}
+
+/*
+ * A server that does not know a filter member ignores it (Cloudflare's does
+ * with xcap's address and port): its answer echoes filter_v1 without it, and
+ * the capture takes more than asked. Says so.
+ */
+static void warn_unapplied(const struct ctl *ctl, json_object *cap)
+{
+	json_object *echo = xcap_json_get(cap, "filter_v1");
+	int id;
+
+	if (!echo || !json_object_is_type(echo, json_type_object))
+		return;
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		if ((ctl->filter.f.set & (1U << id)) &&
+		    !xcap_json_get(echo, xcap_fields[id].member))
+			fprintf(stderr,
+				"xcapctl: warning: the server did not apply filter_v1.%s ('%s'): "
+				"the capture takes packets that it would not\n",
+				xcap_fields[id].member, ctl->filter.part[id]);
 }
 
 static int cmd_create(struct ctl *ctl)
@@ -597,9 +668,11 @@ static int cmd_create(struct ctl *ctl)
 		ret = report(ctl, ret, &r);
 		goto out;
 	}
+	warn_unapplied(ctl, r.result);
 	id = xcap_json_string(r.result, "id");
 	if (!ctl->val[O_WAIT] || !id) {
 		show_capture(ctl, r.result);
+		ret = capture_exit(r.result);
 		goto out;
 	}
 	/* Printed first, so that an interrupted wait still leaves the id behind. */
@@ -608,7 +681,7 @@ static int cmd_create(struct ctl *ctl)
 	else if (!ctl->json)
 		printf("%s\n", id);
 	fflush(stdout);
-	ret = follow(ctl, id);
+	ret = follow(ctl, id, true);
 out:
 	xcap_reply_free(&r);
 	return ret;
@@ -616,7 +689,7 @@ out:
 
 static int cmd_wait(struct ctl *ctl)
 {
-	return follow(ctl, ctl->args[0]);
+	return follow(ctl, ctl->args[0], false);
 }
 
 /* Opens a temporary file next to path: renamed once complete, removed otherwise. */
@@ -651,6 +724,9 @@ static int cmd_download(struct ctl *ctl)
 	size_t i;
 	int err;
 
+	/* As curl does: into a pipe or a file when stdout is one, never onto a terminal. */
+	if (!target && !isatty(STDOUT_FILENO))
+		target = "-";
 	if (!target) {
 		/* The id names a file here: nothing of it may leave the directory. */
 		snprintf(name, sizeof(name), "pcap_%s.pcap", id);
@@ -807,12 +883,16 @@ static const char create_help[] =
 	"sampled packets (the first 160 bytes of each) of the last --time seconds\n"
 	"before --offset-time; fetch it with 'xcapctl download'. A full capture records\n"
 	"whole matching packets from now on until a limit is reached or 'xcapctl stop',\n"
-	"and delivers pcap_ID.pcap into the bucket of --dest.\n"
+	"and delivers pcap_ID.pcap into the bucket of --dest. Exit status 4 when the\n"
+	"capture failed (a simple one can fail at once: no sampled packet matched).\n"
 	"\n"
-	"filter (all optional; a packet must match every one given):\n";
+	"filter (all optional; a packet must match every one given): flags,\n";
 
 /* After the filter flags, which the field table lists. */
 static const char create_help_more[] =
+	"and FILTER, tcpdump's words that the kernel can match, in any mix with them:\n" XCAP_FILTER_EXPR_HELP
+	"  e.g. xcapctl create simple --time 300 --packets 100 'host 192.0.2.7 and port 53'\n"
+	"  (--host, --port and their words are xcapd's extensions of filter_v1: address, port)\n"
 	"limits (the server checks their ranges; xcapd's are shown):\n"
 	"      --time SECONDS      time_limit (required): 1..300 simple, 1..86400 full\n"
 	"      --packets N         packet_limit, 1..10000 (required for simple)\n"
@@ -835,7 +915,8 @@ static const struct command commands[] = {
 		.group = "create",
 		.name = "simple",
 		.bit = C_SIMPLE,
-		.synopsis = "--time S --packets N [options]",
+		.filter = true,
+		.synopsis = "--time S --packets N [options] [FILTER]",
 		.summary = "sampled packets of the recent past",
 		.help = create_help,
 		.help_more = create_help_more,
@@ -846,7 +927,8 @@ static const struct command commands[] = {
 		.group = "create",
 		.name = "full",
 		.bit = C_FULL,
-		.synopsis = "--time S --colo NAME --dest URI [options]",
+		.filter = true,
+		.synopsis = "--time S --colo NAME --dest URI [options] [FILTER]",
 		.summary = "whole packets from now on, into a bucket",
 		.help = create_help,
 		.help_more = create_help_more,
@@ -868,10 +950,11 @@ static const struct command commands[] = {
 		.name = "get",
 		.bit = C_GET,
 		.n_args = 1,
+		.capture = true,
 		.synopsis = "ID",
 		.summary = "one capture",
 		.help = "Prints one capture: every member of the API's capture object, one per line\n"
-			"(--json: the object itself).\n",
+			"(--json: the object itself). Exit status 4 when the capture failed.\n",
 		.method = "GET",
 		.path = { ID_SEG },
 		.result = json_type_object,
@@ -904,8 +987,10 @@ static const struct command commands[] = {
 			"interrupted download leaves nothing behind. Packet data is private: the file\n"
 			"has mode 0600.\n"
 			"\n"
-			"  -o, --output FILE   where to write (default pcap_ID.pcap); - writes to\n"
-			"                      stdout, which must not be a terminal\n",
+			"  -o, --output FILE   where to write; - writes to stdout, which must not be a\n"
+			"                      terminal. Default, as curl's: stdout when it is a pipe\n"
+			"                      or a file (xcapctl download ID | tcpdump -r -), else\n"
+			"                      pcap_ID.pcap in the current directory\n",
 		.run = cmd_download,
 	},
 	{
@@ -1026,7 +1111,7 @@ static int run_request(struct ctl *ctl)
 	json_object_put(body);
 	if (!ret)
 		cmd->show(ctl, &r);
-	ret = report(ctl, ret, &r);
+	ret = report(ctl, ret, &r) ?: (cmd->capture ? capture_exit(r.result) : 0);
 	xcap_reply_free(&r);
 	return ret;
 }
@@ -1073,7 +1158,8 @@ static const char main_options[] =
 	"       such as writing the file\n"
 	"  2    usage error: a bad command, option or argument, no credentials\n"
 	"  3    connection error: no answer (refused, unreachable, timed out)\n"
-	"  4    wait, create --wait: the capture failed or did not end in time\n"
+	"  4    the capture failed (create, get, wait), or did not end in time (wait,\n"
+	"       create --wait)\n"
 	"  130  interrupted by Ctrl-C (143: SIGTERM); a capture being followed goes on\n";
 
 static void command_words(const struct command *c, char *buf, size_t size)
@@ -1199,8 +1285,7 @@ static void field_options(void)
 
 	for (id = 0; id < XCAP_FIELD_N; id++)
 		opt_defs[O_FIELD + id] =
-			(struct opt_def){ xcap_fields[id].flag,	  K_FIELD, C_CREATE,
-					  xcap_fields[id].member, true,	   0 };
+			(struct opt_def){ xcap_fields[id].flag, K_FIELD, C_CREATE, NULL, 0 };
 }
 
 /* The options' getopt table, built from opt_defs: val is the option's index. */
@@ -1249,6 +1334,30 @@ static int check_command_options(const struct ctl *ctl)
 	return -1;
 }
 
+/* The filter flags, then the words of an expression: ctl->filter. -1, or the exit status. */
+static int build_filter(struct ctl *ctl, char **words, int n)
+{
+	struct xcap_filter_build *b = &ctl->filter;
+	struct xcap_value v;
+	char part[96], err[512];
+	int id;
+
+	xcap_filter_build_init(b);
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!ctl->val[O_FIELD + id] ||
+		    xcap_filter_parse_value(id, ctl->val[O_FIELD + id], &v))
+			continue;
+		snprintf(part, sizeof(part), "--%s %s", xcap_fields[id].flag,
+			 ctl->val[O_FIELD + id]);
+		if (xcap_filter_build_add(b, id, &v, part, err, sizeof(err)))
+			return usage_error(ctl->cmd, "filter: %s", err);
+	}
+	if (xcap_filter_build_expr(b, words, n, err, sizeof(err)) ||
+	    xcap_filter_build_done(b, err, sizeof(err)))
+		return usage_error(ctl->cmd, "filter: %s", err);
+	return -1;
+}
+
 /* Returns -1 when the command should run, else the exit status. */
 static int parse_args(int argc, char **argv, struct ctl *ctl)
 {
@@ -1285,7 +1394,7 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 	if (ret >= 0)
 		return ret;
 	ctl->args = words + used;
-	if (n - used != ctl->cmd->n_args)
+	if (n - used != ctl->cmd->n_args && !(ctl->cmd->filter && n - used > ctl->cmd->n_args))
 		return usage_error(ctl->cmd, "expected %d argument%s (%s), got %d",
 				   ctl->cmd->n_args, ctl->cmd->n_args == 1 ? "" : "s",
 				   ctl->cmd->n_args ? ctl->cmd->synopsis : "none", n - used);
@@ -1294,7 +1403,10 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 			return usage_error(ctl->cmd, "argument %d is empty", i + 1);
 	ctl->json = ctl->val[O_JSON];
 	ctl->quiet = ctl->val[O_QUIET];
-	return check_command_options(ctl);
+	ret = check_command_options(ctl);
+	if (ret >= 0 || !ctl->cmd->filter)
+		return ret;
+	return build_filter(ctl, ctl->args + ctl->cmd->n_args, n - used - ctl->cmd->n_args);
 }
 
 /* The first of the option and the environment variables that is set and not empty. */

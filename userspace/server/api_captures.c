@@ -92,6 +92,7 @@ static int get_filter(struct api_ctx *c, struct xcap_filter *f, struct xcap_capt
 		return api_fail(c, E_RANGE, e.pointer, e.member, e.min, e.max);
 	if (e.kind == XCAP_FILTER_EADDRESS)
 		return api_fail(c, E_ADDRESS, e.pointer, e.member);
+	/* ETYPE, and EFAMILY (addresses of two families): "<member> must be <want>". */
 	return api_fail(c, E_TYPE, e.pointer, e.member, e.want);
 }
 
