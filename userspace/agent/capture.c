@@ -35,9 +35,10 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	c->engine = e;
 	c->slot = -1;
 	c->flush_each_batch = o->flush_each_batch;
-	c->pcap = xcap_pcap_open(o->path, o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
-						  o->limits.snaplen :
-						  XCAP_FRAME_MAX);
+	c->pcap = (o->create_new ? xcap_pcap_create : xcap_pcap_open)(
+		o->path, o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
+				 o->limits.snaplen :
+				 XCAP_FRAME_MAX);
 	if (!c->pcap) {
 		err = -errno;
 		pr_err("cannot write %s: %s\n", o->path, strerror(-err));

@@ -19,6 +19,8 @@ struct xcap_capture_opts {
 	uint32_t time_limit_s; /* 0 = none */
 	const char *path; /* pcap file, "-" = stdout */
 	bool flush_each_batch; /* for a live reader on a pipe */
+	/* path must not exist: created 0600 without following a link (xcapd's spool files) */
+	bool create_new;
 };
 
 struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o);

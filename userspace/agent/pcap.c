@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* pcap file writer (the classic format with nanosecond timestamps). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "agent/pcap.h"
+#include "common/file.h"
 
 #define PCAP_MAGIC_NS 0xa1b23c4d
 #define PCAP_LINKTYPE_ETHERNET 1
@@ -44,7 +46,8 @@ static int put(struct xcap_pcap *p, const void *data, size_t len)
 	return p->err;
 }
 
-struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
+/* Takes f (NULL: fails with errno as it is) and writes the header. */
+static struct xcap_pcap *pcap_start(FILE *f, uint32_t snaplen)
 {
 	struct pcap_file_hdr h = {
 		.magic = PCAP_MAGIC_NS,
@@ -56,16 +59,15 @@ struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
 	struct xcap_pcap *p;
 	int err;
 
-	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!f)
 		return NULL;
-	p->f = strcmp(path, "-") ? fopen(path, "wb") : fdopen(dup(STDOUT_FILENO), "wb");
-	if (!p->f) {
-		err = errno;
-		free(p);
-		errno = err;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fclose(f);
+		errno = ENOMEM;
 		return NULL;
 	}
+	p->f = f;
 	setvbuf(p->f, p->buf, _IOFBF, sizeof(p->buf));
 	err = put(p, &h, sizeof(h));
 	if (!err)
@@ -76,6 +78,27 @@ struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
 		return NULL;
 	}
 	return p;
+}
+
+struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
+{
+	return pcap_start(strcmp(path, "-") ? fopen(path, "wb") : fdopen(dup(STDOUT_FILENO), "wb"),
+			  snaplen);
+}
+
+struct xcap_pcap *xcap_pcap_create(const char *path, uint32_t snaplen)
+{
+	int fd = xcap_file_create_at(AT_FDCWD, path, 0600);
+	FILE *f;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	f = fdopen(fd, "wb");
+	if (!f)
+		close(fd);
+	return pcap_start(f, snaplen);
 }
 
 int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint32_t cap_len,

@@ -9,6 +9,11 @@ struct xcap_pcap;
 
 /* Opens `path` for writing ("-" is stdout) and writes the file header. NULL + errno on error. */
 struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen);
+/*
+ * The same for a file of xcapd's own that must not exist yet: created 0600,
+ * never through a link or over a file someone put there (EEXIST, ELOOP).
+ */
+struct xcap_pcap *xcap_pcap_create(const char *path, uint32_t snaplen);
 /* Appends one record; ts_ns is nanoseconds since the epoch. */
 int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint32_t cap_len,
 		    uint32_t orig_len);

@@ -130,7 +130,8 @@ static int query_write(const struct query_run *qr, const char *path)
 	uint32_t i;
 	int err;
 
-	p = xcap_pcap_open(path, XCAP_SAMPLE_BYTES);
+	/* xcapd's own file, under a fresh id: never written through a link planted there. */
+	p = xcap_pcap_create(path, XCAP_SAMPLE_BYTES);
 	if (!p) {
 		err = -errno;
 		goto out;
