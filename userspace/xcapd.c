@@ -507,7 +507,9 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	sigset_t mask;
 	int ret;
 
-	if (xcap_config_bootstrap(cfg, stdout, err, sizeof(err))) {
+	/* The first start's token goes to a terminal only, never into a journal or a log file. */
+	if (xcap_config_prepare(cfg, err, sizeof(err)) ||
+	    xcap_config_bootstrap(cfg, isatty(STDOUT_FILENO) ? stdout : NULL, err, sizeof(err))) {
 		pr_err("%s\n", err);
 		return -EINVAL;
 	}
@@ -533,7 +535,7 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	if (!s->runner)
 		return -ENOMEM;
 	s->jobs = xcap_jobs_new(cfg, s->store, s->runner);
-	if (!s->jobs || xcap_jobs_recover(s->jobs))
+	if (!s->jobs || xcap_jobs_recover(s->jobs) || xcap_jobs_expiry_start(s->jobs))
 		return -EIO;
 	s->api = xcap_api_new(cfg, s->store, s->jobs);
 	if (!s->api)
@@ -613,6 +615,8 @@ static int cmd_serve(int argc, char **argv)
 	ret = parse_serve_args(argc, argv, cfg);
 	if (ret < 0) {
 		signal(SIGPIPE, SIG_IGN);
+		/* Every file and folder xcapd makes is its own alone, whatever umask it got. */
+		umask(077);
 		ret = start_service(&s, cfg) || serve_loop(&s) ? 1 : 0;
 		stop_service(&s);
 	}
