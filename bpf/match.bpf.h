@@ -1,125 +1,61 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Rule matching in constant time: one lookup per header field returns the set
- * of armed captures that accept the value; the sets are ANDed. A capture that
- * does not restrict a field is in that field's wildcard mask instead, so the
- * cost does not grow with the number of armed captures.
+ * Rule matching in constant time: one lookup per filter field returns the set
+ * of armed captures that accept the frame's value; the sets are ANDed. A
+ * capture that does not restrict a field is in that field's wildcard mask
+ * instead, so the cost does not grow with the number of armed captures. The
+ * fields are walked by id (include/xcap_abi.h): a new field needs no code here.
  */
 #ifndef XCAP_MATCH_BPF_H
 #define XCAP_MATCH_BPF_H
 
+#include "maps.bpf.h"
 #include "parse.bpf.h"
 
-/* Value of each map: the set of captures that accept the key. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_sport SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_dport SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 256);
-	__type(key, __u32);
-	__type(value, __u64);
-} xcap_proto SEC(".maps");
-
-/* Prefix tries: an entry holds every capture whose prefix covers it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm4);
-	__type(value, __u64);
-} xcap_saddr4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm4);
-	__type(value, __u64);
-} xcap_daddr4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm6);
-	__type(value, __u64);
-} xcap_saddr6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcap_lpm6);
-	__type(value, __u64);
-} xcap_daddr6 SEC(".maps");
-
-/* Narrows `set` to the captures that accept `key` in `map` (or any value). */
-static __always_inline __u64 xcap_field(__u64 set, __u64 wild, void *map, const void *key)
+/* The captures of `set` that accept the frame's value of field id (or any value). */
+static __always_inline __u64 xcap_match_field(__u64 set, const struct xcap_cfg *cfg,
+					      const struct xcap_pkt *p, int id)
 {
-	__u64 *accept;
+	struct xcap_lpm lpm = { .field = id };
+	__u64 wild = cfg->wild[id], *accept;
+	__u32 key;
 
-	if (!(set & ~wild))
+	/* No capture left, or every one left accepts any value: no lookup. */
+	if (!set || !(set & ~wild))
 		return set;
-	accept = bpf_map_lookup_elem(map, key);
+	if (!(p->has & (1U << id)))
+		return set & wild;
+	if (id < XCAP_FIELD_ADDR_N) {
+		lpm.family = p->family[id];
+		if (lpm.family == 4) {
+			lpm.prefixlen = XCAP_LPM_LEAD_BITS + 32;
+			__builtin_memcpy(lpm.addr, p->addr[id], 4);
+		} else {
+			lpm.prefixlen = XCAP_LPM_LEAD_BITS + 128;
+			__builtin_memcpy(lpm.addr, p->addr[id], 16);
+		}
+		accept = bpf_map_lookup_elem(&xcap_addr, &lpm);
+	} else {
+		key = XCAP_NUM_KEY(id, p->num[id]);
+		accept = bpf_map_lookup_elem(&xcap_num, &key);
+	}
 	return set & (wild | (accept ? *accept : 0));
-}
-
-static __always_inline __u64 xcap_addr(__u64 set, __u64 wild, void *map4, void *map6,
-				       const struct xcap_pkt *p, const __u8 *addr)
-{
-	struct xcap_lpm6 k6 = { .prefixlen = 128 };
-	struct xcap_lpm4 k4 = { .prefixlen = 32 };
-
-	if (!(set & ~wild))
-		return set;
-	if (p->family == 4) {
-		__builtin_memcpy(k4.addr, addr, 4);
-		return xcap_field(set, wild, map4, &k4);
-	}
-	if (p->family == 6) {
-		__builtin_memcpy(k6.addr, addr, 16);
-		return xcap_field(set, wild, map6, &k6);
-	}
-	return set & wild;
 }
 
 /* Returns the set of armed captures whose rule accepts the packet. */
 static __always_inline __u64 xcap_match(const struct xcap_cfg *cfg, const struct xcap_pkt *p)
 {
 	__u64 set = cfg->active;
-	__u32 key;
+	int id;
 
-	/* Cheap array lookups first: most packets leave the set empty here. */
-	if (p->family) {
-		key = p->proto;
-		set = xcap_field(set, cfg->wild_proto, &xcap_proto, &key);
-	} else {
-		set &= cfg->wild_proto;
-	}
-	if (p->has_ports) {
-		key = p->dport;
-		set = xcap_field(set, cfg->wild_dport, &xcap_dport, &key);
-		key = p->sport;
-		set = xcap_field(set, cfg->wild_sport, &xcap_sport, &key);
-	} else {
-		set &= cfg->wild_dport & cfg->wild_sport;
-	}
-	if (!set)
-		return 0;
-	set = xcap_addr(set, cfg->wild_daddr, &xcap_daddr4, &xcap_daddr6, p, p->daddr);
-	return xcap_addr(set, cfg->wild_saddr, &xcap_saddr4, &xcap_saddr6, p, p->saddr);
+	/*
+	 * Number fields (the higher ids) first: their array lookups are cheap, and
+	 * most packets leave the set empty there, before any trie walk.
+	 */
+#pragma unroll
+	for (id = XCAP_FIELD_N - 1; id >= 0; id--)
+		set = xcap_match_field(set, cfg, p, id);
+	return set;
 }
 
 #endif /* XCAP_MATCH_BPF_H */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Bounds-checked header parsing through a cursor: Ethernet, two VLAN tags,
- * IPv4 (options, fragments), IPv6 (extension headers), TCP/UDP/SCTP ports.
+ * Bounds-checked header parsing through a cursor over (data, data_end):
+ * Ethernet, two VLAN tags, IPv4 (options, fragments), IPv6 (extension
+ * headers), TCP/UDP/SCTP ports. It never sees the program's context, so any
+ * hook that has the frame's linear bytes can use it.
  */
 #ifndef XCAP_PARSE_BPF_H
 #define XCAP_PARSE_BPF_H
@@ -20,16 +22,33 @@
 #define XCAP_VLAN_MAX 2
 #define XCAP_IPV6_EXT_MAX 6
 
-/* What the matcher needs to know about a frame. */
+/*
+ * What the matcher needs to know about a frame: the value of each filter field
+ * (XCAP_FIELD_*) that it has. A frame without a field (no ports, not IP) is
+ * taken only by the captures that accept any value of it. Only `has` is set
+ * before parsing: a field's members are written, and read, under its bit, so
+ * that clang need not carry zeros for every member to each early exit.
+ */
 struct xcap_pkt {
-	__u32 family; /* 4 or 6; 0 when not IP or not parsed */
-	__u32 proto; /* IP protocol (after IPv6 extension headers) */
-	__u32 has_ports;
-	__u16 sport; /* host order, valid when has_ports */
-	__u16 dport;
-	__u8 saddr[16]; /* IPv4 uses the first 4 bytes */
-	__u8 daddr[16];
+	__u32 has; /* bit (1 << id): the frame has a value of field id */
+	__u32 num[XCAP_FIELD_N]; /* number fields, host order */
+	__u8 family[XCAP_FIELD_ADDR_N]; /* address fields: 4 or 6 */
+	__u8 pad[2];
+	__u8 addr[XCAP_FIELD_ADDR_N][16]; /* network order; IPv4 in the first 4 bytes */
 };
+
+static __always_inline void xcap_pkt_num(struct xcap_pkt *p, int id, __u32 value)
+{
+	p->num[id] = value;
+	p->has |= 1U << id;
+}
+
+/* The caller copies the address: from its typed header field, clang loads it in one piece. */
+static __always_inline void xcap_pkt_addr(struct xcap_pkt *p, int id, __u8 family)
+{
+	p->family[id] = family;
+	p->has |= 1U << id;
+}
 
 struct xcap_cursor {
 	void *pos;
@@ -82,10 +101,11 @@ static __always_inline int xcap_parse_ipv4(struct xcap_cursor *c, struct xcap_pk
 		return -1;
 	if (!xcap_pull(c, hlen))
 		return -1;
-	p->family = 4;
-	p->proto = iph->protocol;
-	__builtin_memcpy(p->saddr, &iph->saddr, 4);
-	__builtin_memcpy(p->daddr, &iph->daddr, 4);
+	__builtin_memcpy(p->addr[XCAP_FIELD_SADDR], &iph->saddr, 4);
+	__builtin_memcpy(p->addr[XCAP_FIELD_DADDR], &iph->daddr, 4);
+	xcap_pkt_addr(p, XCAP_FIELD_SADDR, 4);
+	xcap_pkt_addr(p, XCAP_FIELD_DADDR, 4);
+	xcap_pkt_num(p, XCAP_FIELD_PROTO, iph->protocol);
 	return (iph->frag_off & bpf_htons(IP_OFFSET)) == 0;
 }
 
@@ -99,9 +119,10 @@ static __always_inline int xcap_parse_ipv6(struct xcap_cursor *c, struct xcap_pk
 
 	if (!ip6 || ip6->version != 6)
 		return -1;
-	p->family = 6;
-	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
-	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+	__builtin_memcpy(p->addr[XCAP_FIELD_SADDR], &ip6->saddr, 16);
+	__builtin_memcpy(p->addr[XCAP_FIELD_DADDR], &ip6->daddr, 16);
+	xcap_pkt_addr(p, XCAP_FIELD_SADDR, 6);
+	xcap_pkt_addr(p, XCAP_FIELD_DADDR, 6);
 	next = ip6->nexthdr;
 #pragma unroll
 	for (i = 0; i < XCAP_IPV6_EXT_MAX; i++) {
@@ -128,14 +149,14 @@ static __always_inline int xcap_parse_ipv6(struct xcap_cursor *c, struct xcap_pk
 			fh = xcap_pull(c, sizeof(*fh));
 			if (!fh)
 				return -1;
-			p->proto = fh->nexthdr;
+			xcap_pkt_num(p, XCAP_FIELD_PROTO, fh->nexthdr);
 			/* A non-first fragment carries no L4 header. */
 			if (fh->frag_off & bpf_htons(0xFFF8))
 				return 0;
 			next = fh->nexthdr;
 			break;
 		default:
-			p->proto = next;
+			xcap_pkt_num(p, XCAP_FIELD_PROTO, next);
 			return 1;
 		}
 	}
@@ -145,45 +166,40 @@ static __always_inline int xcap_parse_ipv6(struct xcap_cursor *c, struct xcap_pk
 
 static __always_inline int xcap_parse_ports(struct xcap_cursor *c, struct xcap_pkt *p)
 {
+	__u32 proto = p->num[XCAP_FIELD_PROTO];
 	__be16 *ports;
 
-	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP && p->proto != IPPROTO_SCTP)
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
 		return 0;
 	/* TCP, UDP and SCTP all start with source and destination port. */
 	ports = xcap_pull(c, 4);
 	if (!ports)
 		return -1;
-	p->sport = bpf_ntohs(ports[0]);
-	p->dport = bpf_ntohs(ports[1]);
-	p->has_ports = 1;
+	xcap_pkt_num(p, XCAP_FIELD_SPORT, bpf_ntohs(ports[0]));
+	xcap_pkt_num(p, XCAP_FIELD_DPORT, bpf_ntohs(ports[1]));
 	return 0;
 }
 
 /*
- * Fills p from the linear part of the frame. Returns 0, or -1 when the frame
- * cannot be parsed; then p describes a non-IP frame, so that no rule naming an
- * address, port or protocol matches it.
+ * Fills p from the bytes under the cursor (the linear part of the frame).
+ * Returns 0, or -1 when the frame cannot be parsed; then p describes a non-IP
+ * frame, so that no rule naming an address, port or protocol matches it.
  */
-static __always_inline int xcap_parse(struct xdp_md *ctx, struct xcap_pkt *p)
+static __always_inline int xcap_parse(struct xcap_cursor *c, struct xcap_pkt *p)
 {
-	struct xcap_cursor c = {
-		.pos = (void *)(long)ctx->data,
-		.end = (void *)(long)ctx->data_end,
-	};
 	int proto, l4;
 
-	proto = xcap_parse_eth(&c);
+	proto = xcap_parse_eth(c);
 	if (proto == ETH_P_IP)
-		l4 = xcap_parse_ipv4(&c, p);
+		l4 = xcap_parse_ipv4(c, p);
 	else if (proto == ETH_P_IPV6)
-		l4 = xcap_parse_ipv6(&c, p);
+		l4 = xcap_parse_ipv6(c, p);
 	else
 		return proto < 0 ? -1 : 0;
 	if (l4 > 0)
-		l4 = xcap_parse_ports(&c, p);
+		l4 = xcap_parse_ports(c, p);
 	if (l4 < 0) {
-		p->family = 0;
-		p->has_ports = 0;
+		p->has = 0;
 		return -1;
 	}
 	return 0;

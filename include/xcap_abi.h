@@ -45,21 +45,38 @@ struct xcap_sample {
 _Static_assert(sizeof(struct xcap_sample) == 200, "xcap_sample layout");
 
 /*
+ * Filter fields. A capture restricts any of them; the program narrows the set
+ * of armed captures one field at a time. An id indexes xcap_cfg.wild and the
+ * userspace field table (userspace/common/fields.c). Address fields take the
+ * ids below XCAP_FIELD_ADDR_N: their prefixes share the "xcap_addr" LPM trie,
+ * keyed by field. The others are numbers of at most 16 bits: each has its
+ * slice of the "xcap_num" array, indexed by XCAP_NUM_KEY.
+ */
+enum xcap_field_id {
+	XCAP_FIELD_SADDR, /* source address */
+	XCAP_FIELD_DADDR, /* destination address */
+	XCAP_FIELD_SPORT, /* TCP, UDP or SCTP source port */
+	XCAP_FIELD_DPORT, /* destination port */
+	XCAP_FIELD_PROTO, /* IP protocol, after IPv6 extension headers */
+	XCAP_FIELD_N,
+};
+#define XCAP_FIELD_ADDR_N 2
+#define XCAP_NUM_SLICE (1U << 16)
+#define XCAP_NUM_ENTRIES ((XCAP_FIELD_N - XCAP_FIELD_ADDR_N) * XCAP_NUM_SLICE)
+#define XCAP_NUM_KEY(id, value) (((id)-XCAP_FIELD_ADDR_N) * XCAP_NUM_SLICE + (value))
+
+/*
  * Run-time configuration (array map "xcap_cfg", one entry). A capture is armed
- * when its bit is in `active`. A wild_* mask holds the captures that accept any
- * value of that field; the others accept what the per-field maps say.
+ * when its bit is in `active`. wild[id] holds the captures that accept any
+ * value of field id; the others accept what the field's rule table says.
  */
 struct xcap_cfg {
 	__u32 sample_every; /* sample 1 packet in N per CPU; 0 = off */
 	__u32 pad;
 	__u64 active;
-	__u64 wild_saddr;
-	__u64 wild_daddr;
-	__u64 wild_sport;
-	__u64 wild_dport;
-	__u64 wild_proto;
+	__u64 wild[XCAP_FIELD_N];
 };
-_Static_assert(sizeof(struct xcap_cfg) == 56, "xcap_cfg layout");
+_Static_assert(sizeof(struct xcap_cfg) == 16 + 8 * XCAP_FIELD_N, "xcap_cfg layout");
 
 /* Per capture slot (array map "xcap_slots"): limits and the budget taken so far. */
 struct xcap_slot {
@@ -94,17 +111,19 @@ struct xcap_counters {
 };
 _Static_assert(sizeof(struct xcap_counters) == 32, "xcap_counters layout");
 
-/* Keys of the address LPM tries. */
-struct xcap_lpm4 {
-	__u32 prefixlen;
-	__u8 addr[4];
+/*
+ * Key of the "xcap_addr" LPM trie: a prefix of one address field. The field
+ * and family lead every key, so that a prefix covers addresses of its own
+ * field and family only.
+ */
+struct xcap_lpm {
+	__u32 prefixlen; /* XCAP_LPM_LEAD_BITS + the prefix length */
+	__u8 field; /* XCAP_FIELD_* */
+	__u8 family; /* 4 or 6 */
+	__u8 pad[2]; /* zero */
+	__u8 addr[16]; /* network order; IPv4 in the first 4 bytes, the rest zero */
 };
-_Static_assert(sizeof(struct xcap_lpm4) == 8, "xcap_lpm4 layout");
-
-struct xcap_lpm6 {
-	__u32 prefixlen;
-	__u8 addr[16];
-};
-_Static_assert(sizeof(struct xcap_lpm6) == 20, "xcap_lpm6 layout");
+_Static_assert(sizeof(struct xcap_lpm) == 24, "xcap_lpm layout");
+#define XCAP_LPM_LEAD_BITS 32
 
 #endif /* XCAP_ABI_H */

@@ -1,14 +1,33 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * xcapd: the xcap daemon. `xcapd serve` (the default) runs the PCAP collection
- * API with its capture engine and job runner in one epoll loop. `xcapd
- * capture` is the one-shot capture for ad-hoc troubleshooting: attach,
- * capture whole matching frames to a pcap file (or stdout), stop at a limit or
- * on a signal, print what was seen and lost.
+ * API with its capture engine and job runner. `xcapd capture` is the one-shot
+ * capture for ad-hoc troubleshooting: attach, capture whole matching frames to
+ * a pcap file (or stdout), stop at a limit or on a signal, print what was seen
+ * and lost.
+ *
+ * Threads, and what each owns:
+ * - Ring threads (agent/rings.c), started by xcap_engine_start: "xcap-frames"
+ *   drains the frames ring and writes the captures' pcap files (their sinks);
+ *   "xcap-samples" drains the samples ring into the recorder, which it alone
+ *   writes (flushes and retention too: xcap_recorder_tick). They never wait
+ *   for a lock that another thread holds across disk or network I/O: disarm
+ *   and drain ask them and wait for their acknowledgement, counters are
+ *   atomics, and recorder readers copy under a short lock, then read unlocked.
+ * - HTTP: libmicrohttpd in external-epoll mode, run from the main loop
+ *   (xcap_http_run); handlers that never wait on a peer answer there (arm and
+ *   disarm through the runner, query the recorder, read the store).
+ * - HTTP workers (server/http.c): routes flagged `blocks` (bucket add and
+ *   validate, which talk to S3) run on 4 workers with a queue of 8; the
+ *   connection is suspended meanwhile and a full queue answers 503 at once.
+ * - Delivery worker (server/deliver.c): uploads finished captures, bounded queue.
+ * - Main: wiring, signals (a signalfd), timers: the jobs tick ends captures at
+ *   their limits. The one-shot's main thread only waits for the end.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +77,10 @@ static const char capture_usage[] =
 	"\n"
 	"  -i, --interface IFACE  attach to IFACE (repeatable, up to 16)\n"
 	"  -w, --write FILE       pcap file to write; - writes to stdout\n"
-	"filter (all optional; a frame must match every one given):\n"
-	"      --src ADDR[/LEN]   source IPv4 or IPv6 address or prefix\n"
-	"      --dst ADDR[/LEN]   destination address or prefix\n"
-	"      --sport PORT       source port (TCP, UDP, SCTP), 0..65535\n"
-	"      --dport PORT       destination port, 0..65535\n"
-	"      --proto PROTO      IP protocol: 0..255 or tcp, udp, icmp, icmp6, sctp\n"
+	"filter (all optional; a frame must match every one given):\n";
+
+/* After the filter flags, which the field table lists. */
+static const char capture_usage_more[] =
 	"limits (the first reached ends the capture; enforced in the kernel):\n"
 	"  -c, --count N          packets, 1..1000000000\n"
 	"      --bytes N          captured bytes, 1..1000000000000\n"
@@ -78,33 +95,30 @@ static const char capture_usage[] =
 	"\n"
 	"Exit status: 0 done, 1 runtime error, 2 bad arguments.\n";
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "xcapd capture: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'xcapd capture --help'.\n");
 	return EXIT_USAGE;
 }
 
 enum {
-	OPT_SRC = 256,
-	OPT_DST,
-	OPT_SPORT,
-	OPT_DPORT,
-	OPT_PROTO,
-	OPT_BYTES,
+	OPT_BYTES = 256,
 	OPT_SKB,
 	OPT_RING,
+	OPT_FIELD = 512, /* + the field id: a filter flag of the field table */
 };
 
 static const struct option capture_options[] = {
 	{ "interface", required_argument, NULL, 'i' },
 	{ "write", required_argument, NULL, 'w' },
-	{ "src", required_argument, NULL, OPT_SRC },
-	{ "dst", required_argument, NULL, OPT_DST },
-	{ "sport", required_argument, NULL, OPT_SPORT },
-	{ "dport", required_argument, NULL, OPT_DPORT },
-	{ "proto", required_argument, NULL, OPT_PROTO },
 	{ "count", required_argument, NULL, 'c' },
 	{ "bytes", required_argument, NULL, OPT_BYTES },
 	{ "time", required_argument, NULL, 't' },
@@ -116,6 +130,19 @@ static const struct option capture_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
+
+/* capture_options, then a flag per filter field. */
+static void capture_getopt_table(struct option *opts)
+{
+	size_t n = ARRAY_SIZE(capture_options) - 1;
+	int id;
+
+	memcpy(opts, capture_options, n * sizeof(*opts));
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		opts[n + id] = (struct option){ xcap_fields[id].flag, required_argument, NULL,
+						OPT_FIELD + id };
+	opts[n + XCAP_FIELD_N] = (struct option){};
+}
 
 static bool has_iface(const struct capture_args *a, const char *name)
 {
@@ -130,13 +157,22 @@ static bool has_iface(const struct capture_args *a, const char *name)
 /* Returns -1 when the arguments are valid, else the exit status. */
 static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 {
+	struct option opts[ARRAY_SIZE(capture_options) + XCAP_FIELD_N];
 	struct xcap_filter *f = &a->cap.filter;
-	int opt, level = XCAP_LOG_INFO;
+	int opt, id, level = XCAP_LOG_INFO;
 	uint64_t v;
 
 	xcap_filter_init(f);
+	capture_getopt_table(opts);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:w:c:t:s:vqh", capture_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:w:c:t:s:vqh", opts, NULL)) != -1) {
+		id = opt - OPT_FIELD;
+		if (id >= 0 && id < XCAP_FIELD_N) {
+			if (xcap_filter_set(f, id, optarg))
+				return usage_error("--%s: '%s' is not %s", xcap_fields[id].flag,
+						   optarg, xcap_fields[id].what);
+			continue;
+		}
 		switch (opt) {
 		case 'i':
 			if (a->n_ifaces == XCAP_MAX_IFACES)
@@ -147,27 +183,6 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			break;
 		case 'w':
 			a->cap.path = optarg;
-			break;
-		case OPT_SRC:
-			if (xcap_filter_parse_prefix(optarg, &f->src))
-				return usage_error("--src: '%s' is not an IP address or prefix",
-						   optarg);
-			break;
-		case OPT_DST:
-			if (xcap_filter_parse_prefix(optarg, &f->dst))
-				return usage_error("--dst: '%s' is not an IP address or prefix",
-						   optarg);
-			break;
-		case OPT_SPORT:
-		case OPT_DPORT:
-			if (xcap_filter_parse_uint(optarg, 0, 65535, &v))
-				return usage_error("port '%s' is not a number in 0..65535", optarg);
-			*(opt == OPT_SPORT ? &f->sport : &f->dport) = v;
-			break;
-		case OPT_PROTO:
-			if (xcap_filter_parse_proto(optarg, &f->proto))
-				return usage_error("--proto: '%s' is not 0..255 or a protocol name",
-						   optarg);
 			break;
 		case 'c':
 			if (xcap_filter_parse_uint(optarg, 1, 1000000000ULL, &v))
@@ -207,6 +222,8 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			break;
 		case 'h':
 			fputs(capture_usage, stdout);
+			xcap_fields_usage(stdout, 25);
+			fputs(capture_usage_more, stdout);
 			return 0;
 		default:
 			return usage_error("%s", "invalid option");
@@ -247,27 +264,24 @@ static int run_capture(struct capture_args *a)
 		.skb_mode = a->skb_mode,
 		.frames_ring_bytes = a->ring_mib << 20,
 	};
+	struct timespec tick = { .tv_nsec = POLL_MS * NSEC_PER_MSEC };
 	struct xcap_capture *c = NULL;
 	struct xcap_engine *e;
-	int i, n, err = 0;
+	int i, err = 0;
 
 	e = xcap_engine_open(&eo);
 	if (!e)
 		return 1;
 	for (i = 0; i < a->n_ifaces && !err; i++)
 		err = xcap_engine_attach(e, a->ifaces[i]);
+	err = err ?: xcap_engine_start(e);
 	if (!err) {
 		c = xcap_capture_start(e, &a->cap);
 		err = c ? 0 : -errno;
 	}
-	while (!err && !stop_requested && !xcap_capture_done(c, xcap_clock_ns(CLOCK_MONOTONIC))) {
-		n = xcap_engine_poll(e, POLL_MS);
-		if (n < 0 && n != -EINTR) {
-			pr_err("reading the rings failed: %s\n", strerror(-n));
-			err = n;
-		}
-		xcap_capture_flush(c);
-	}
+	/* The frames thread writes the file; a signal cuts the wait short. */
+	while (!err && !stop_requested && !xcap_capture_done(c, xcap_clock_ns(CLOCK_MONOTONIC)))
+		nanosleep(&tick, NULL);
 	if (c) {
 		if (xcap_capture_stop(c)) {
 			pr_err("writing %s failed; the file may be incomplete\n", a->cap.path);
@@ -468,7 +482,7 @@ static int start_engine(struct service *s, const struct xcap_config *cfg)
 		return -errno;
 	for (i = 0; i < cfg->n_ifaces && !err; i++)
 		err = xcap_engine_attach(s->engine, cfg->ifaces[i]);
-	return err ?: watch(s->epfd, xcap_engine_epoll_fd(s->engine));
+	return err;
 }
 
 /* The sampled history that simple captures read: on while the sampler is. */
@@ -491,8 +505,11 @@ static int start_recorder(struct service *s, const struct xcap_config *cfg)
 	s->recorder = xcap_recorder_open(&o);
 	if (!s->recorder)
 		return -errno;
-	return xcap_engine_set_sampler(s->engine, cfg->sample_every, xcap_recorder_add,
-				       s->recorder);
+	/* The samples thread alone writes the recorder: samples, flushes, retention. */
+	return xcap_engine_set_sampler_sink(s->engine, cfg->sample_every,
+					    &(struct xcap_sink){ .fn = xcap_recorder_add,
+								 .flush = xcap_recorder_tick,
+								 .arg = s->recorder });
 }
 
 static int start_service(struct service *s, struct xcap_config *cfg)
@@ -529,6 +546,9 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	if (s->epfd < 0)
 		return -errno;
 	ret = start_engine(s, cfg) ?: start_recorder(s, cfg);
+	/* The ring threads, once the sampler is set; before any capture can be armed. */
+	if (!ret && s->engine)
+		ret = xcap_engine_start(s->engine);
 	if (ret)
 		return ret;
 	s->runner = xcap_runner_local_new(s->engine, s->recorder, cfg->ifaces, cfg->n_ifaces);
@@ -540,6 +560,7 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	s->api = xcap_api_new(cfg, s->store, s->jobs);
 	if (!s->api)
 		return -ENOMEM;
+	/* Bucket add and validate run on http.c's workers, which wake this loop through its fd. */
 	s->http = xcap_http_start(&ho, s->api);
 	if (!s->http)
 		return -errno;
@@ -553,7 +574,7 @@ static void stop_service(struct service *s)
 	xcap_api_free(s->api);
 	xcap_jobs_free(s->jobs);
 	xcap_runner_free(s->runner);
-	/* The engine stops feeding the recorder before the recorder closes. */
+	/* The engine's threads stop feeding the recorder before the recorder closes. */
 	xcap_engine_close(s->engine);
 	xcap_recorder_close(s->recorder);
 	xcap_store_close(s->store);
@@ -563,28 +584,14 @@ static void stop_service(struct service *s)
 		close(s->epfd);
 }
 
-/* Once a second: samples to disk, and the oldest out when a retention limit is hit. */
-static void keep_history(struct service *s, int64_t *last_ns)
-{
-	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
-
-	if (!s->recorder || now - *last_ns < 1000000000LL)
-		return;
-	*last_ns = now;
-	xcap_recorder_flush(s->recorder);
-	xcap_recorder_expire(s->recorder, xcap_clock_ns(CLOCK_REALTIME));
-}
-
-/* One thread: HTTP requests, ring records, job ticks and the history take turns. */
+/* The main thread: signals, HTTP requests, and the jobs tick at least every POLL_MS. */
 static int serve_loop(struct service *s)
 {
 	struct epoll_event ev[4];
-	int64_t history_ns = 0;
 	int i, n, timeout;
 
 	for (;;) {
 		timeout = xcap_http_timeout_ms(s->http);
-		/* The rings wake us only when filling up: drain them every POLL_MS anyway. */
 		n = epoll_wait(s->epfd, ev, 4,
 			       timeout < 0 || timeout > POLL_MS ? POLL_MS : timeout);
 		if (n < 0 && errno != EINTR)
@@ -594,11 +601,8 @@ static int serve_loop(struct service *s)
 				pr_info("stopping\n");
 				return 0;
 			}
-		if (s->engine)
-			xcap_engine_drain(s->engine);
 		xcap_http_run(s->http);
 		xcap_jobs_tick(s->jobs, xcap_clock_ns(CLOCK_MONOTONIC));
-		keep_history(s, &history_ns);
 	}
 }
 
@@ -629,7 +633,9 @@ static const char main_usage[] =
 	"\n"
 	"commands:\n"
 	"  serve     the PCAP collection API service (the default; xcapd serve --help)\n"
-	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n";
+	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n"
+	"\n"
+	"  xcapd --version prints the version.\n";
 
 int main(int argc, char **argv)
 {
@@ -643,5 +649,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return fputs(main_usage, stdout), fputs("\n", stdout), print_serve_usage(), 0;
+	if (argc > 1 && !strcmp(argv[1], "--version"))
+		return printf("xcapd %s\n", XCAP_VERSION), 0;
 	return cmd_serve(argc, argv);
 }

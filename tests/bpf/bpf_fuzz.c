@@ -6,7 +6,7 @@
  * 802.1ad, IPv6 extension header chains of up to 8, IPv4 options, fragments,
  * random L4 protocols, random bytes) go through BPF_PROG_TEST_RUN with a set
  * of armed captures, and the set of captures the kernel delivered each frame
- * to is compared with the userspace reference (xcap_filter_parse_frame and
+ * to is compared with the userspace reference (xcap_frame_parse and
  * xcap_filter_match on the same bytes), as is the parse error.
  *
  * Environment: XCAP_FUZZ_SEED (the seed, DEFAULT_SEED unless set: every run,
@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 #include "agent/engine.h"
 #include "common/filter.h"
+#include "common/frame.h"
 #include "common/log.h"
 #include "test.h"
 
@@ -219,6 +220,18 @@ static void set16(struct fbuf *f, uint32_t off, uint16_t v)
  */
 static const struct xcap_filter *target;
 
+/* The target's value of number field id, or -1 when it takes any. */
+static int target_num(int id)
+{
+	return target && target->set & (1U << id) ? (int)target->v[id].num : -1;
+}
+
+/* The target's prefix of address field id, or NULL when it takes any. */
+static const struct xcap_prefix *target_prefix(int id)
+{
+	return target && target->set & (1U << id) ? &target->v[id].prefix : NULL;
+}
+
 static uint16_t pick_port(void)
 {
 	static const uint16_t ports[] = { 40000, 80, 53, 443, 0, 65535, 8080, 257 };
@@ -228,8 +241,8 @@ static uint16_t pick_port(void)
 
 static uint8_t pick_proto(void)
 {
-	if (target && target->proto >= 0 && chance(90))
-		return target->proto;
+	if (target_num(XCAP_FIELD_PROTO) >= 0 && chance(90))
+		return target_num(XCAP_FIELD_PROTO);
 	static const uint8_t protos[] = { P_TCP,  P_TCP,     P_UDP,  P_UDP,	P_SCTP,
 					  P_ICMP, P_ICMP6,   P_HOP,  P_ROUTING, P_FRAG,
 					  P_AH,	  P_DSTOPTS, P_NONE, 0,		255 };
@@ -342,8 +355,12 @@ static void put_l4(struct fbuf *f, uint8_t proto)
 		n = chance(50) ? 8 : 0;
 	}
 	if (n) {
-		put16(f, target && target->sport >= 0 && chance(90) ? target->sport : pick_port());
-		put16(f, target && target->dport >= 0 && chance(90) ? target->dport : pick_port());
+		put16(f, target_num(XCAP_FIELD_SPORT) >= 0 && chance(90) ?
+				 target_num(XCAP_FIELD_SPORT) :
+				 pick_port());
+		put16(f, target_num(XCAP_FIELD_DPORT) >= 0 && chance(90) ?
+				 target_num(XCAP_FIELD_DPORT) :
+				 pick_port());
 		put_rand(f, n - 4);
 	}
 	put_rand(f, chance(50) ? 0 : below(64));
@@ -388,8 +405,8 @@ static void gen_ipv4(struct fbuf *f, struct gen_info *g)
 	put8(f, rnd()); /* ttl */
 	put8(f, proto);
 	put16(f, rnd()); /* checksum: nobody checks it */
-	put_v4addr(f, target ? &target->src : NULL);
-	put_v4addr(f, target ? &target->dst : NULL);
+	put_v4addr(f, target_prefix(XCAP_FIELD_SADDR));
+	put_v4addr(f, target_prefix(XCAP_FIELD_DADDR));
 	g->opts = optlen;
 	for (i = 0; i < optlen; i++)
 		put8(f, chance(60) ? 1 : chance(30) ? 0 : rnd()); /* NOP, EOL, anything */
@@ -412,8 +429,8 @@ static void gen_ipv6(struct fbuf *f, struct gen_info *g)
 	next_at = f->len;
 	put8(f, 0);
 	put8(f, rnd()); /* hop limit */
-	put_v6addr(f, target ? &target->src : NULL);
-	put_v6addr(f, target ? &target->dst : NULL);
+	put_v6addr(f, target_prefix(XCAP_FIELD_SADDR));
+	put_v6addr(f, target_prefix(XCAP_FIELD_DADDR));
 	g->exts = ext_dist[below(sizeof(ext_dist))];
 	for (i = 0; i < (uint32_t)g->exts; i++) {
 		type = ext_types[below(ARRAY_SIZE(ext_types))];
@@ -495,12 +512,14 @@ static void mutate(struct fbuf *f, struct gen_info *g)
 static void gen_frame(struct fbuf *f, struct gen_info *g)
 {
 	uint32_t r = below(100);
+	const struct xcap_prefix *p;
 	int family;
 
 	f->len = 0;
 	*g = (struct gen_info){};
 	target = chance(35) ? &filters[below(N_RULES)] : NULL;
-	family = target ? target->src.family ?: target->dst.family : 0;
+	p = target_prefix(XCAP_FIELD_SADDR) ?: target_prefix(XCAP_FIELD_DADDR);
+	family = p ? p->family : 0;
 	if (family && chance(90))
 		r = family == 4 ? 8 : 50;
 	if (r < 8) {
@@ -546,7 +565,7 @@ static void reference(const uint8_t *d, uint32_t len, struct verdict *v)
 {
 	int i;
 
-	v->parse_err = xcap_filter_parse_frame(d, len, &v->t) != 0;
+	v->parse_err = xcap_frame_parse(d, len, &v->t) != 0;
 	v->mask = 0;
 	for (i = 0; i < N_RULES; i++)
 		if (xcap_filter_match(&filters[i], &v->t))
@@ -623,14 +642,22 @@ static void print_set(const char *who, uint64_t mask)
 
 static void print_tuple(const struct xcap_tuple *t)
 {
-	char s[INET6_ADDRSTRLEN] = "-", d[INET6_ADDRSTRLEN] = "-";
+	char v[64];
+	int id;
 
-	if (t->family) {
-		inet_ntop(t->family == 4 ? AF_INET : AF_INET6, t->saddr, s, sizeof(s));
-		inet_ntop(t->family == 4 ? AF_INET : AF_INET6, t->daddr, d, sizeof(d));
+	printf("#   reference tuple:%s", t->has ? "" : " no field");
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!(t->has & (1U << id)))
+			continue;
+		xcap_filter_format_value(id, &t->v[id], v, sizeof(v));
+		printf(" %s %s", xcap_fields[id].flag, v);
 	}
-	printf("#   reference tuple: family %u proto %u ports %s %u > %u, %s > %s\n", t->family,
-	       t->proto, t->has_ports ? "yes" : "no", t->sport, t->dport, s, d);
+	printf("\n");
+}
+
+static bool has_ports(const struct xcap_tuple *t)
+{
+	return t->has & (1U << XCAP_FIELD_SPORT);
 }
 
 /*
@@ -917,8 +944,8 @@ static void fixed_frames_agree(void)
 		}
 		CHECK(c->want_err < 0 || r.parse_err == c->want_err,
 		      "%s: reference parse error %d, want %d", c->name, r.parse_err, c->want_err);
-		CHECK(c->want_ports < 0 || r.t.has_ports == c->want_ports,
-		      "%s: reference ports %d, want %d", c->name, r.t.has_ports, c->want_ports);
+		CHECK(c->want_ports < 0 || has_ports(&r.t) == c->want_ports,
+		      "%s: reference ports %d, want %d", c->name, has_ports(&r.t), c->want_ports);
 		if (disagree(&k, &r)) {
 			CHECK(0, "%s: the kernel and the reference disagree", c->name);
 			show_disagreement(c->name, c->f.d, c->f.len, &k, &r);
@@ -1016,13 +1043,14 @@ static void random_frames_agree(uint64_t frames)
 		vlan_n[g.vlans]++;
 		if (g.kind == K_V6) {
 			ext_n[g.exts]++;
-			ext_ok[g.exts] += !r.parse_err && r.t.family == 6;
+			ext_ok[g.exts] +=
+				!r.parse_err && r.t.v[XCAP_FIELD_SADDR].prefix.family == 6;
 		}
-		opts_ports += g.opts && r.t.has_ports;
+		opts_ports += g.opts && has_ports(&r.t);
 		frag_n += g.frag;
 		mutated += g.mutated;
 		cut += g.cut;
-		ports_n += r.t.has_ports;
+		ports_n += has_ports(&r.t);
 		rec_matches += __builtin_popcountll(r.mask);
 		if (disagree(&k, &r)) {
 			st.disagree++;
@@ -1131,14 +1159,19 @@ static int arm_all(void)
 
 	for (i = 0; i < N_RULES; i++) {
 		xcap_filter_init(&filters[i]);
-		if ((rules[i].src && xcap_filter_parse_prefix(rules[i].src, &filters[i].src)) ||
-		    (rules[i].dst && xcap_filter_parse_prefix(rules[i].dst, &filters[i].dst))) {
+		if ((rules[i].src &&
+		     xcap_filter_set(&filters[i], XCAP_FIELD_SADDR, rules[i].src)) ||
+		    (rules[i].dst &&
+		     xcap_filter_set(&filters[i], XCAP_FIELD_DADDR, rules[i].dst))) {
 			printf("# bad prefix in %s\n", rules[i].name);
 			return -EINVAL;
 		}
-		filters[i].sport = rules[i].sport;
-		filters[i].dport = rules[i].dport;
-		filters[i].proto = rules[i].proto;
+		if (rules[i].sport != ANY)
+			xcap_filter_set_num(&filters[i], XCAP_FIELD_SPORT, rules[i].sport);
+		if (rules[i].dport != ANY)
+			xcap_filter_set_num(&filters[i], XCAP_FIELD_DPORT, rules[i].dport);
+		if (rules[i].proto != ANY)
+			xcap_filter_set_num(&filters[i], XCAP_FIELD_PROTO, rules[i].proto);
 		slot_args[i].rule = i;
 		slot_of[i] = xcap_engine_arm(engine, &filters[i], &lim, on_packet, &slot_args[i]);
 		if (slot_of[i] < 0) {

@@ -141,12 +141,15 @@ static void rule_filter(const struct rule *r, struct xcap_filter *f)
 {
 	xcap_filter_init(f);
 	if (r->src)
-		CHECK(!xcap_filter_parse_prefix(r->src, &f->src), "bad prefix %s", r->src);
+		CHECK(!xcap_filter_set(f, XCAP_FIELD_SADDR, r->src), "bad prefix %s", r->src);
 	if (r->dst)
-		CHECK(!xcap_filter_parse_prefix(r->dst, &f->dst), "bad prefix %s", r->dst);
-	f->sport = r->sport ?: -1;
-	f->dport = r->dport ?: -1;
-	f->proto = r->proto ?: -1;
+		CHECK(!xcap_filter_set(f, XCAP_FIELD_DADDR, r->dst), "bad prefix %s", r->dst);
+	if (r->sport)
+		xcap_filter_set_num(f, XCAP_FIELD_SPORT, r->sport);
+	if (r->dport)
+		xcap_filter_set_num(f, XCAP_FIELD_DPORT, r->dport);
+	if (r->proto)
+		xcap_filter_set_num(f, XCAP_FIELD_PROTO, r->proto);
 }
 
 /* Arms the rule with s as its callback; returns the slot, or < 0 (the test failed). */

@@ -26,6 +26,7 @@
  */
 #include "fuzz_common.h"
 #include "common/filter.h"
+#include "common/frame.h"
 #include "agent/pcap.h"
 #include "agent/query.h"
 #include "agent/recorder.h"
@@ -117,37 +118,37 @@ static void make_filter(uint8_t sel, struct xcap_filter *f)
 		"192.0.2.0/24",	 "192.0.2.1",	"198.51.100.0/24", "10.0.0.0/8", "0.0.0.0/4",
 		"2001:db8::/32", "2001:db8::1", "2001:db8::/20",   "fe80::/10",	 "::/0",
 	};
-	static const int32_t ports[] = { 80, 53, 443, 5000, 0, 65535, 1, 5353 };
-	static const int32_t protos[] = { 6, 17, 1, 58, 132, 0, 255, 41 };
+	static const uint16_t ports[] = { 80, 53, 443, 5000, 0, 65535, 1, 5353 };
+	static const uint8_t protos[] = { 6, 17, 1, 58, 132, 0, 255, 41 };
 
 	xcap_filter_init(f);
 	switch (sel & 7) {
 	case 0:
 		break;
 	case 1:
-		f->proto = protos[sel >> 3 & 7];
+		xcap_filter_set_num(f, XCAP_FIELD_PROTO, protos[sel >> 3 & 7]);
 		break;
 	case 2:
-		f->dport = ports[sel >> 3 & 7];
+		xcap_filter_set_num(f, XCAP_FIELD_DPORT, ports[sel >> 3 & 7]);
 		break;
 	case 3:
-		f->sport = ports[sel >> 3 & 7];
+		xcap_filter_set_num(f, XCAP_FIELD_SPORT, ports[sel >> 3 & 7]);
 		break;
 	case 4:
-		xcap_filter_parse_prefix(prefixes[(sel >> 3) % 10], &f->src);
+		xcap_filter_set(f, XCAP_FIELD_SADDR, prefixes[(sel >> 3) % 10]);
 		break;
 	case 5:
-		xcap_filter_parse_prefix(prefixes[(sel >> 3) % 10], &f->dst);
+		xcap_filter_set(f, XCAP_FIELD_DADDR, prefixes[(sel >> 3) % 10]);
 		break;
 	case 6:
-		f->proto = 17;
-		f->dport = ports[sel >> 3 & 7];
-		xcap_filter_parse_prefix(prefixes[(sel >> 6) + 5], &f->dst);
+		xcap_filter_set_num(f, XCAP_FIELD_PROTO, 17);
+		xcap_filter_set_num(f, XCAP_FIELD_DPORT, ports[sel >> 3 & 7]);
+		xcap_filter_set(f, XCAP_FIELD_DADDR, prefixes[(sel >> 6) + 5]);
 		break;
 	default:
-		f->proto = 6;
-		f->sport = ports[sel >> 3 & 7];
-		xcap_filter_parse_prefix(prefixes[sel >> 6], &f->src);
+		xcap_filter_set_num(f, XCAP_FIELD_PROTO, 6);
+		xcap_filter_set_num(f, XCAP_FIELD_SPORT, ports[sel >> 3 & 7]);
+		xcap_filter_set(f, XCAP_FIELD_SADDR, prefixes[sel >> 6]);
 		break;
 	}
 }
@@ -367,7 +368,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = m = 0; i < n; i++) {
 			if (refs[i].ts < q.from_ns || refs[i].ts >= q.to_ns)
 				continue;
-			xcap_filter_parse_frame(refs[i].data, refs[i].cap, &t);
+			xcap_frame_parse(refs[i].data, refs[i].cap, &t);
 			if (xcap_filter_match(&q.filter, &t))
 				refs[m++] = refs[i];
 		}

@@ -5,7 +5,7 @@
 # $BUILD/tests/unit_s3: a wrong secret refused, objects read back byte for
 # byte (one PUT and multipart), a missing bucket, wrong keys, 5xx and timeouts
 # retried, the server stopped mid-upload, an r2:// URI with &endpoint=.
-# Every RUN_LIVE case of tests/unit/unit_s3.c must report a result here (the
+# Every RUN_LIVE case of tests/unit/server/unit_s3.c must report a result here (the
 # unit tier does not list them).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -35,7 +35,7 @@ S3_TEST_ENDPOINT=$S3_ENDPOINT S3_TEST_BUCKET=$BUCKET S3_TEST_KEY_ID=$S3_KEY_ID \
 rc=$?
 cat "$T/unit.out"
 # The live cases the source declares, each reported once as ok or not ok.
-want=$(sed -n 's/^[[:space:]]*RUN_LIVE(\(live_[a-z0-9_]*\));.*/\1/p' tests/unit/unit_s3.c | sort)
+want=$(sed -n 's/^[[:space:]]*RUN_LIVE(\(live_[a-z0-9_]*\));.*/\1/p' tests/unit/server/unit_s3.c | sort)
 got=$(sed -n 's/^\(not \)\{0,1\}ok - \(live_[a-z0-9_]*\)\(: .*\)\{0,1\}$/\2/p' "$T/unit.out" | sort)
 n_want=$(grep -c . <<<"$want") n_got=$(grep -c . <<<"$got")
 if [ -z "$want" ] || [ "$want" != "$got" ] || grep -q '^skip - ' "$T/unit.out"; then

@@ -265,11 +265,12 @@ static void run_query(struct xcap_recorder *r, const char *dir, const struct que
 	int i, err = 0;
 
 	xcap_filter_init(&q.filter);
-	if (c->src && xcap_filter_parse_prefix(c->src, &q.filter.src)) {
+	if (c->src && xcap_filter_set(&q.filter, XCAP_FIELD_SADDR, c->src)) {
 		printf("%-28s bad address %s\n", c->name, c->src);
 		return;
 	}
-	q.filter.dport = c->dport;
+	if (c->dport >= 0)
+		xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, c->dport);
 	snprintf(path, sizeof(path), "%s/out.pcap", dir);
 	for (i = 0; i < QUERY_RUNS && !err; i++) {
 		t0 = now_s();

@@ -163,14 +163,15 @@ static void disarm_all(struct bench *b)
 
 static void case_filter(const struct bench_case *c, int i, struct xcap_filter *f)
 {
+	struct xcap_value src = { .prefix = { .family = 4, .len = 32, .addr = { 10, 0, 0, i } } };
+
 	xcap_filter_init(f);
-	if (c->rules == RULES_DPORT_MISS) {
-		f->dport = 1000 + i;
-	} else if (c->rules == RULES_SADDR_MISS) {
-		f->src = (struct xcap_prefix){ .family = 4, .len = 32, .addr = { 10, 0, 0, i } };
-	} else {
-		f->dport = 80;
-	}
+	if (c->rules == RULES_DPORT_MISS)
+		xcap_filter_set_num(f, XCAP_FIELD_DPORT, 1000 + i);
+	else if (c->rules == RULES_SADDR_MISS)
+		xcap_filter_set_value(f, XCAP_FIELD_SADDR, &src);
+	else
+		xcap_filter_set_num(f, XCAP_FIELD_DPORT, 80);
 }
 
 /* Arms what the case needs, after disarming what the previous one armed. */

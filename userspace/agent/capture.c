@@ -10,22 +10,45 @@
 
 struct xcap_capture {
 	struct xcap_engine *engine;
-	struct xcap_pcap *pcap;
+	struct xcap_pcap *pcap; /* the frames thread's while armed */
 	int slot; /* -1 once stopped */
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
-	bool flush_each_batch;
+	uint64_t lost; /* xcap_pcap_lost as of the last write or flush, for other threads */
 	struct xcap_capture_counters final;
 };
 
+/* The pcap writer is the frames thread's alone: other threads read the copy of its losses. */
+static void publish_lost(struct xcap_capture *c)
+{
+	uint64_t lost = xcap_pcap_lost(c->pcap);
+
+	if (lost != c->lost)
+		__atomic_store_n(&c->lost, lost, __ATOMIC_RELAXED);
+}
+
+/* The sink: both run on the engine's frames thread. */
 static int write_frame(void *arg, const struct xcap_packet *pkt)
 {
 	struct xcap_capture *c = arg;
+	int err;
 
-	return xcap_pcap_write(c->pcap, pkt->ts_ns, pkt->data, pkt->cap_len, pkt->orig_len);
+	err = xcap_pcap_write(c->pcap, pkt->ts_ns, pkt->data, pkt->cap_len, pkt->orig_len);
+	publish_lost(c);
+	return err;
+}
+
+static void flush_frames(void *arg)
+{
+	struct xcap_capture *c = arg;
+
+	xcap_pcap_flush(c->pcap);
+	publish_lost(c);
 }
 
 struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o)
 {
+	struct xcap_sink sink = { .fn = write_frame,
+				  .flush = o->flush_each_batch ? flush_frames : NULL };
 	struct xcap_capture *c;
 	int err;
 
@@ -34,7 +57,7 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 		return NULL;
 	c->engine = e;
 	c->slot = -1;
-	c->flush_each_batch = o->flush_each_batch;
+	sink.arg = c;
 	c->pcap = (o->create_new ? xcap_pcap_create : xcap_pcap_open)(
 		o->path, o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
 				 o->limits.snaplen :
@@ -46,7 +69,7 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	}
 	if (o->time_limit_s)
 		c->deadline_ns = xcap_clock_ns(CLOCK_MONOTONIC) + o->time_limit_s * 1000000000LL;
-	c->slot = xcap_engine_arm(e, &o->filter, &o->limits, write_frame, c);
+	c->slot = xcap_engine_arm_sink(e, &o->filter, &o->limits, &sink);
 	if (c->slot < 0) {
 		err = c->slot;
 		pr_err("cannot arm the capture: %s\n", strerror(-err));
@@ -68,15 +91,10 @@ bool xcap_capture_done(const struct xcap_capture *c, int64_t now_ns)
 	return !xcap_engine_armed(c->engine, c->slot);
 }
 
-int xcap_capture_flush(struct xcap_capture *c)
-{
-	return c->flush_each_batch ? xcap_pcap_flush(c->pcap) : 0;
-}
-
 /* A packet the callback took counts as a write error once a flush of it failed. */
 static void count_flush_losses(const struct xcap_capture *c, struct xcap_capture_counters *out)
 {
-	uint64_t lost = xcap_pcap_lost(c->pcap);
+	uint64_t lost = __atomic_load_n(&c->lost, __ATOMIC_RELAXED);
 
 	out->delivered -= lost;
 	out->write_errors += lost;
@@ -101,9 +119,11 @@ int xcap_capture_stop(struct xcap_capture *c)
 
 	if (c->slot < 0)
 		return 0;
+	/* From here on, the file is this thread's. */
 	err = xcap_engine_disarm(c->engine, c->slot, &c->final);
 	c->slot = -1;
 	xcap_pcap_flush(c->pcap);
+	publish_lost(c);
 	count_flush_losses(c, &c->final);
 	cerr = xcap_pcap_close(c->pcap);
 	if (cerr || c->final.write_errors)

@@ -3,6 +3,10 @@
  * A full capture: arms a rule in the engine, writes the frames it receives to
  * a pcap file, and ends at its time limit, when the kernel has spent its
  * packet or byte budget, or when stopped.
+ *
+ * Threads: the file is written by the engine's frames thread while the
+ * capture runs, and by the thread that stops it after; done and counters may
+ * be called from any thread until xcap_capture_free.
  */
 #ifndef XCAP_CAPTURE_H
 #define XCAP_CAPTURE_H
@@ -18,7 +22,7 @@ struct xcap_capture_opts {
 	struct xcap_limits limits;
 	uint32_t time_limit_s; /* 0 = none */
 	const char *path; /* pcap file, "-" = stdout */
-	bool flush_each_batch; /* for a live reader on a pipe */
+	bool flush_each_batch; /* about every 100 ms: for a live reader, or for a crash */
 	/* path must not exist: created 0600 without following a link (xcapd's spool files) */
 	bool create_new;
 };
@@ -26,8 +30,6 @@ struct xcap_capture_opts {
 struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o);
 /* True once a limit is reached; `now_ns` is CLOCK_MONOTONIC. */
 bool xcap_capture_done(const struct xcap_capture *c, int64_t now_ns);
-/* Called after each poll batch. */
-int xcap_capture_flush(struct xcap_capture *c);
 /* Counters so far (final ones after stop). */
 int xcap_capture_counters(const struct xcap_capture *c, struct xcap_capture_counters *out);
 /* Disarms, writes what is left in the ring and closes the file. */

@@ -2,41 +2,32 @@
 /*
  * The capture engine owns the XDP program and its maps: it loads the object
  * (after the probes in probe.c), attaches it (attach.c), arms and disarms
- * captures (slots, budgets and the rule tables of rules.c), reads counters,
- * and runs the ring consumers with the clock offset that turns the program's
- * monotonic timestamps into epoch time.
+ * captures (slots, budgets and the rule tables of rules.c) and reads
+ * counters. The ring consumers and their threads are rings.c's.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "common/util.h"
-#include "common/clock.h"
 #include "agent/engine.h"
 #include "common/log.h"
 #include "agent/attach.h"
 #include "agent/probe.h"
+#include "agent/rings.h"
 #include "agent/rules.h"
 #include "xcap.skel.h"
 
 #define DEFAULT_FRAMES_RING (32U << 20) /* about 21000 frames of 1500 bytes */
 #define DEFAULT_SAMPLES_RING (4U << 20)
-
-struct engine_slot {
-	bool used;
-	uint32_t snaplen;
-	xcap_packet_fn fn;
-	void *arg;
-	uint64_t delivered;
-	uint64_t user_dropped;
-	uint64_t write_errors;
-};
 
 struct xcap_engine {
 	struct xcap_bpf *skel;
@@ -45,30 +36,14 @@ struct xcap_engine {
 	bool skb_mode;
 	int ncpus;
 	struct xcap_cfg *cfg; /* mmap of the xcap_cfg map */
-	struct ring_buffer *rb;
+	struct xcap_rings *rings;
 	struct xcap_attachment ifaces[XCAP_MAX_IFACES];
 	int n_ifaces;
+	/* Arming and disarming, from any thread; the ring threads never take it. */
+	pthread_mutex_t ctl;
 	struct xcap_rules rules;
-	struct engine_slot slots[XCAP_MAX_CAPTURES];
-	xcap_packet_fn sample_fn;
-	void *sample_arg;
-	int64_t mono_to_real; /* ns to add to CLOCK_MONOTONIC for the epoch */
-	int64_t offset_taken; /* monotonic time of the last offset measurement */
+	bool used[XCAP_MAX_CAPTURES];
 };
-
-/* The realtime clock may be stepped (NTP); the offset is measured again every second. */
-static void refresh_clock_offset(struct xcap_engine *e)
-{
-	int64_t m1, r, m2;
-
-	m1 = xcap_clock_ns(CLOCK_MONOTONIC);
-	if (e->offset_taken && m1 - e->offset_taken < NSEC_PER_SEC)
-		return;
-	r = xcap_clock_ns(CLOCK_REALTIME);
-	m2 = xcap_clock_ns(CLOCK_MONOTONIC);
-	e->mono_to_real = r - (m1 + (m2 - m1) / 2);
-	e->offset_taken = m2;
-}
 
 static int set_ring_size(struct bpf_map *map, uint32_t bytes, uint32_t dflt)
 {
@@ -95,6 +70,7 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
+	pthread_mutex_init(&e->ctl, NULL);
 	e->skb_mode = opts->skb_mode;
 	err = xcap_probe_features(&features);
 	if (err)
@@ -128,9 +104,6 @@ err:
 	return NULL;
 }
 
-static int on_sample(void *ctx, void *data, size_t size);
-static int on_frame(void *ctx, void *data, size_t size);
-
 /* Maps the configuration and starts the ring consumers once the object is loaded. */
 static int after_load(struct xcap_engine *e)
 {
@@ -146,14 +119,11 @@ static int after_load(struct xcap_engine *e)
 	}
 	e->cfg = cfg;
 	e->rules = (struct xcap_rules){ .obj = e->skel->obj, .cfg = cfg };
-	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.xcap_samples), on_sample, e, NULL);
-	if (!e->rb)
+	e->rings = xcap_rings_new(bpf_map__fd(e->skel->maps.xcap_samples),
+				  bpf_map__fd(e->skel->maps.xcap_frames));
+	if (!e->rings)
 		return -errno;
-	err = ring_buffer__add(e->rb, bpf_map__fd(e->skel->maps.xcap_frames), on_frame, e);
-	if (err)
-		return err;
 	e->loaded = true;
-	refresh_clock_offset(e);
 	return 0;
 }
 
@@ -215,11 +185,13 @@ void xcap_engine_close(struct xcap_engine *e)
 		return;
 	for (i = e->n_ifaces - 1; i >= 0; i--)
 		xcap_attach_detach(e->xdp, &e->ifaces[i]);
-	ring_buffer__free(e->rb);
+	/* Detached first: the threads' last pass takes all there will be. */
+	xcap_rings_free(e->rings);
 	if (e->cfg)
 		munmap(e->cfg, sysconf(_SC_PAGESIZE));
 	xdp_program__close(e->xdp);
 	xcap_bpf__destroy(e->skel);
+	pthread_mutex_destroy(&e->ctl);
 	free(e);
 }
 
@@ -235,19 +207,28 @@ int xcap_engine_map_fd(const struct xcap_engine *e, const char *name)
 	return map ? bpf_map__fd(map) : -ENOENT;
 }
 
-int xcap_engine_epoll_fd(const struct xcap_engine *e)
+int xcap_engine_set_sampler_sink(struct xcap_engine *e, uint32_t every,
+				 const struct xcap_sink *sink)
 {
-	return ring_buffer__epoll_fd(e->rb);
+	int err;
+
+	if (!e->loaded)
+		return -EINVAL;
+	err = xcap_rings_set_sampler(e->rings, sink);
+	if (err)
+		return err;
+	__atomic_store_n(&e->cfg->sample_every, sink->fn ? every : 0, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int xcap_engine_set_sampler(struct xcap_engine *e, uint32_t every, xcap_packet_fn fn, void *arg)
 {
-	if (!e->loaded)
-		return -EINVAL;
-	e->sample_fn = fn;
-	e->sample_arg = arg;
-	__atomic_store_n(&e->cfg->sample_every, fn ? every : 0, __ATOMIC_RELEASE);
-	return 0;
+	return xcap_engine_set_sampler_sink(e, every, &(struct xcap_sink){ .fn = fn, .arg = arg });
+}
+
+int xcap_engine_start(struct xcap_engine *e)
+{
+	return e->loaded ? xcap_rings_start(e->rings) : -EINVAL;
 }
 
 static int reset_counters(struct xcap_engine *e, uint32_t slot)
@@ -263,8 +244,8 @@ static int reset_counters(struct xcap_engine *e, uint32_t slot)
 	return err;
 }
 
-int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
-		    const struct xcap_limits *lim, xcap_packet_fn fn, void *arg)
+int xcap_engine_arm_sink(struct xcap_engine *e, const struct xcap_filter *f,
+			 const struct xcap_limits *lim, const struct xcap_sink *sink)
 {
 	struct xcap_slot slot = {
 		.pkt_limit = lim->packets,
@@ -272,27 +253,41 @@ int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
 		.snaplen = lim->snaplen && lim->snaplen < XCAP_FRAME_MAX ? lim->snaplen :
 									   XCAP_FRAME_MAX,
 	};
-	struct engine_slot *s;
 	uint32_t i;
 	int err;
 
 	if (!e->loaded)
 		return -EINVAL;
-	for (i = 0; i < XCAP_MAX_CAPTURES && e->slots[i].used; i++)
+	pthread_mutex_lock(&e->ctl);
+	for (i = 0; i < XCAP_MAX_CAPTURES && (e->used[i] || !xcap_rings_slot_free(e->rings, i));
+	     i++)
 		;
-	if (i == XCAP_MAX_CAPTURES)
-		return -ENOSPC;
+	if (i == XCAP_MAX_CAPTURES) {
+		err = -ENOSPC;
+		goto out;
+	}
 	err = bpf_map_update_elem(bpf_map__fd(e->skel->maps.xcap_slots), &i, &slot, BPF_ANY);
 	err = err ?: reset_counters(e, i);
+	err = err ?: xcap_rules_add(&e->rules, i, f);
 	if (err)
-		return err;
-	err = xcap_rules_add(&e->rules, i, f);
-	if (err)
-		return err;
-	s = &e->slots[i];
-	*s = (struct engine_slot){ .used = true, .snaplen = slot.snaplen, .fn = fn, .arg = arg };
+		goto out;
+	err = xcap_rings_bind(e->rings, i, sink, slot.snaplen);
+	if (err) {
+		xcap_rules_remove(&e->rules, i);
+		goto out;
+	}
+	e->used[i] = true;
+	/* The sink is in place before the kernel takes a packet for it. */
 	__atomic_fetch_or(&e->cfg->active, 1ULL << i, __ATOMIC_SEQ_CST);
-	return i;
+out:
+	pthread_mutex_unlock(&e->ctl);
+	return err ?: (int)i;
+}
+
+int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
+		    const struct xcap_limits *lim, xcap_packet_fn fn, void *arg)
+{
+	return xcap_engine_arm_sink(e, f, lim, &(struct xcap_sink){ .fn = fn, .arg = arg });
 }
 
 bool xcap_engine_armed(const struct xcap_engine *e, int slot)
@@ -323,110 +318,103 @@ int xcap_engine_counters(const struct xcap_engine *e, struct xcap_counters *out)
 	return read_percpu(bpf_map__fd(e->skel->maps.xcap_gcnt), 0, out, sizeof(*out), e->ncpus);
 }
 
+static int kernel_counters(const struct xcap_engine *e, int slot, struct xcap_cap_counters *out)
+{
+	return read_percpu(bpf_map__fd(e->skel->maps.xcap_cnt), slot, out, sizeof(*out), e->ncpus);
+}
+
 int xcap_engine_capture_counters(const struct xcap_engine *e, int slot,
 				 struct xcap_capture_counters *out)
 {
-	const struct engine_slot *s;
+	int err;
 
-	if (slot < 0 || slot >= XCAP_MAX_CAPTURES || !e->slots[slot].used)
+	if (slot < 0 || slot >= XCAP_MAX_CAPTURES || !e->loaded)
 		return -ENOENT;
-	s = &e->slots[slot];
-	out->delivered = s->delivered;
-	out->user_dropped = s->user_dropped;
-	out->write_errors = s->write_errors;
-	return read_percpu(bpf_map__fd(e->skel->maps.xcap_cnt), slot, &out->kernel,
-			   sizeof(out->kernel), e->ncpus);
+	err = xcap_rings_counters(e->rings, slot, out);
+	return err ?: kernel_counters(e, slot, &out->kernel);
+}
+
+/*
+ * Waits until no program that may have seen a capture's bit is still running,
+ * so that every record it wrote is in the ring: XDP programs run inside RCU
+ * read sections, and MEMBARRIER_CMD_GLOBAL waits for an RCU grace period.
+ * Without it (nohz_full, seccomp), a short sleep: a program runs for
+ * microseconds, and what still comes late is counted by disarm.
+ */
+static void wait_programs(const struct xcap_engine *e)
+{
+	static bool warned;
+
+	if (!e->n_ifaces) /* test runs are synchronous */
+		return;
+	if (!syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		return;
+	if (!warned) {
+		pr_info("membarrier: %s; disarm sleeps 1 ms for programs in flight\n",
+			strerror(errno));
+		warned = true;
+	}
+	usleep(1000);
+}
+
+static uint64_t handled(const struct xcap_capture_counters *c)
+{
+	return c->delivered + c->user_dropped + c->write_errors;
 }
 
 int xcap_engine_disarm(struct xcap_engine *e, int slot, struct xcap_capture_counters *final)
 {
-	struct xcap_capture_counters c;
-	int err;
+	struct xcap_capture_counters c = {}, seen = {};
+	int err, synced;
+	bool stale;
 
-	if (slot < 0 || slot >= XCAP_MAX_CAPTURES || !e->slots[slot].used)
+	if (slot < 0 || slot >= XCAP_MAX_CAPTURES || !e->loaded)
 		return -ENOENT;
-	__atomic_fetch_and(&e->cfg->active, ~(1ULL << slot), __ATOMIC_SEQ_CST);
-	xcap_engine_drain(e);
-	err = xcap_engine_capture_counters(e, slot, &c);
-	if (!err && final)
-		*final = c;
-	e->slots[slot].used = false;
-	return xcap_rules_remove(&e->rules, slot) ?: err;
-}
-
-/* --- ring consumers --- */
-
-static void to_packet(const struct xcap_engine *e, const struct xcap_rec *r,
-		      struct xcap_packet *pkt)
-{
-	*pkt = (struct xcap_packet){
-		.ts_ns = r->ts_ns + e->mono_to_real,
-		.data = (const uint8_t *)(r + 1),
-		.cap_len = r->cap_len,
-		.orig_len = r->orig_len,
-		.ifindex = r->ifindex,
-		.rx_queue = r->rx_queue,
-		.flags = r->flags,
-	};
-}
-
-static int on_sample(void *ctx, void *data, size_t size)
-{
-	struct xcap_engine *e = ctx;
-	const struct xcap_rec *r = data;
-	struct xcap_packet pkt;
-
-	if (size < sizeof(*r) || r->cap_len > size - sizeof(*r) || !e->sample_fn)
-		return 0;
-	to_packet(e, r, &pkt);
-	e->sample_fn(e->sample_arg, &pkt);
-	return 0;
-}
-
-static int on_frame(void *ctx, void *data, size_t size)
-{
-	struct xcap_engine *e = ctx;
-	const struct xcap_rec *r = data;
-	bool valid = size >= sizeof(*r) && r->cap_len <= size - sizeof(*r);
-	struct xcap_packet pkt;
-	struct engine_slot *s;
-	uint64_t set;
-	int i;
-
-	if (size < sizeof(*r))
-		return 0;
-	to_packet(e, r, &pkt);
-	for (set = r->captures; set; set &= set - 1) {
-		i = __builtin_ctzll(set);
-		s = &e->slots[i];
-		if (!s->used)
-			continue;
-		if (!valid) {
-			s->user_dropped++;
-			continue;
-		}
-		/* One copy serves several captures: each keeps its own snaplen. */
-		pkt.cap_len = r->cap_len < s->snaplen ? r->cap_len : s->snaplen;
-		if (s->fn(s->arg, &pkt))
-			s->write_errors++;
-		else
-			s->delivered++;
+	pthread_mutex_lock(&e->ctl);
+	if (!e->used[slot]) {
+		err = -ENOENT;
+		goto out;
 	}
-	return 0;
+	__atomic_fetch_and(&e->cfg->active, ~(1ULL << slot), __ATOMIC_SEQ_CST);
+	wait_programs(e);
+	synced = xcap_rings_sync(e->rings, XCAP_RING_FRAMES);
+	err = kernel_counters(e, slot, &c.kernel);
+	xcap_rings_counters(e->rings, slot, &seen);
+	/* Records the frames thread has not handled: skipped from now on, and counted below. */
+	stale = synced < 0 || c.kernel.written > handled(&seen);
+	xcap_rings_unbind(e->rings, slot, stale, &c);
+	if (c.kernel.written > handled(&c)) {
+		pr_warn("capture slot %d: %llu frames left in the ring (%s): lost in userspace\n",
+			slot, (unsigned long long)(c.kernel.written - handled(&c)),
+			synced < 0 ? "the frames thread is stalled" : "written after the disarm");
+		c.user_dropped += c.kernel.written - handled(&c);
+	}
+	if (final)
+		*final = c;
+	e->used[slot] = false;
+	err = xcap_rules_remove(&e->rules, slot) ?: err;
+out:
+	pthread_mutex_unlock(&e->ctl);
+	return err;
 }
 
 int xcap_engine_poll(struct xcap_engine *e, int timeout_ms)
 {
-	int n;
-
-	refresh_clock_offset(e);
-	n = ring_buffer__poll(e->rb, timeout_ms);
-	/* The program wakes us only when a ring fills up: take what came meanwhile. */
-	return n ?: ring_buffer__consume(e->rb);
+	return e->loaded ? xcap_rings_poll(e->rings, timeout_ms) : -EINVAL;
 }
 
 int xcap_engine_drain(struct xcap_engine *e)
 {
-	refresh_clock_offset(e);
-	return ring_buffer__consume(e->rb);
+	int n, m;
+
+	if (!e->loaded)
+		return -EINVAL;
+	n = xcap_rings_sync(e->rings, XCAP_RING_SAMPLES);
+	m = xcap_rings_sync(e->rings, XCAP_RING_FRAMES);
+	return n < 0 ? n : m < 0 ? m : n + m;
+}
+
+int xcap_engine_drain_samples(struct xcap_engine *e)
+{
+	return e->loaded ? xcap_rings_sync(e->rings, XCAP_RING_SAMPLES) : -EINVAL;
 }

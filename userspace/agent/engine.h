@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The capture engine: loads the XDP program, attaches it to interfaces through
- * libxdp, arms and disarms capture rules at run time, and drains the two rings,
- * handing each record to the sampler callback or to the captures it serves.
+ * libxdp, arms and disarms capture rules at run time, and drains the two rings
+ * (rings.c), handing each record to the sampler's sink or to the sinks of the
+ * captures it serves.
+ *
+ * Threads: once xcap_engine_start has run, each ring has its own consumer
+ * thread, and every sink callback runs on it. arm, disarm and drain may then
+ * be called from any thread but a sink's (they serialize among themselves,
+ * never with the ring threads); counters may be read from any thread at any
+ * time. Before start, the caller's thread consumes in poll and drain (tests,
+ * benchmarks).
  */
 #ifndef XCAP_ENGINE_H
 #define XCAP_ENGINE_H
@@ -27,6 +35,14 @@ struct xcap_packet {
 
 /* Returns 0, or a negative errno when the packet could not be kept (counted by the caller). */
 typedef int (*xcap_packet_fn)(void *arg, const struct xcap_packet *pkt);
+
+/* Where records go; both callbacks run on the thread that consumes the ring. */
+struct xcap_sink {
+	xcap_packet_fn fn;
+	/* About every 100 ms (never more often), after a pass over the ring: time to flush. */
+	void (*flush)(void *arg); /* NULL: none */
+	void *arg;
+};
 
 struct xcap_engine_opts {
 	uint32_t frames_ring_bytes; /* 0 = default (32 MiB); a power of 2 of pages */
@@ -58,26 +74,49 @@ void xcap_engine_close(struct xcap_engine *e);
 
 int xcap_engine_prog_fd(const struct xcap_engine *e);
 int xcap_engine_map_fd(const struct xcap_engine *e, const char *name);
-/* Epoll fd that becomes readable when a ring has records (for a daemon's loop). */
-int xcap_engine_epoll_fd(const struct xcap_engine *e);
 
-/* Samples 1 packet in `every` (0 = off) per CPU into fn. */
+/* Samples 1 packet in `every` (0 = off) per CPU into the sink; before xcap_engine_start. */
+int xcap_engine_set_sampler_sink(struct xcap_engine *e, uint32_t every,
+				 const struct xcap_sink *sink);
+/* The same with a sink that needs no flush. */
 int xcap_engine_set_sampler(struct xcap_engine *e, uint32_t every, xcap_packet_fn fn, void *arg);
+/*
+ * Starts a consumer thread per ring (the samples one only with a sampler):
+ * from now on they alone consume, and the sinks run on them. After load or
+ * the first attach, and after set_sampler.
+ */
+int xcap_engine_start(struct xcap_engine *e);
+
 /* Arms a capture; returns its slot (>= 0) or a negative errno (-ENOSPC when 64 are armed). */
+int xcap_engine_arm_sink(struct xcap_engine *e, const struct xcap_filter *f,
+			 const struct xcap_limits *lim, const struct xcap_sink *sink);
+/* The same with a sink that needs no flush. */
 int xcap_engine_arm(struct xcap_engine *e, const struct xcap_filter *f,
 		    const struct xcap_limits *lim, xcap_packet_fn fn, void *arg);
 /*
- * Disarms a capture, delivers what it still has in the ring, stores its final
- * counters in *final (if not NULL) and releases the slot.
+ * Disarms a capture, has what it still has in the ring delivered (by the
+ * frames thread once started, waiting while it makes progress), stores its
+ * final counters in *final (if not NULL) and releases the slot. Its sink is
+ * never called once this returns. Records that could not be delivered (the
+ * frames thread stalled) count as dropped in userspace.
  */
 int xcap_engine_disarm(struct xcap_engine *e, int slot, struct xcap_capture_counters *final);
 /* True while the kernel still takes packets for the slot (false once a budget is spent). */
 bool xcap_engine_armed(const struct xcap_engine *e, int slot);
 
-/* Waits up to timeout_ms for records and dispatches them. Returns records handled or -errno. */
+/*
+ * Before start only: waits up to timeout_ms for records and dispatches them.
+ * Returns records handled or -errno (-EBUSY once started).
+ */
 int xcap_engine_poll(struct xcap_engine *e, int timeout_ms);
-/* Dispatches every record already in the rings. */
+/*
+ * Dispatches every record committed to the rings before the call. Before
+ * start: here, returning the records handled. After: by the ring threads,
+ * waiting for them (0, or -ETIMEDOUT when one made no progress for 2 s).
+ */
 int xcap_engine_drain(struct xcap_engine *e);
+/* The samples ring only: what a simple capture needs, without waiting on the frames' disk. */
+int xcap_engine_drain_samples(struct xcap_engine *e);
 
 int xcap_engine_counters(const struct xcap_engine *e, struct xcap_counters *out);
 int xcap_engine_capture_counters(const struct xcap_engine *e, int slot,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "common/log.h"
+#include "common/frame.h"
 #include "agent/pcap.h"
 #include "agent/query.h"
 
@@ -103,7 +104,7 @@ static void query_one(void *arg, const struct xcap_packet *pkt, uint64_t seq)
 	struct query_run *qr = arg;
 	struct xcap_tuple t;
 
-	xcap_filter_parse_frame(pkt->data, pkt->cap_len, &t);
+	xcap_frame_parse(pkt->data, pkt->cap_len, &t);
 	if (!xcap_filter_match(&qr->q->filter, &t))
 		return;
 	qr->st->matched++;
@@ -116,11 +117,6 @@ static bool query_want(void *arg, uint64_t newest_ns)
 	struct query_run *qr = arg;
 
 	return qr->n < qr->q->limit || newest_ns >= qr->heap[0]->ts_ns;
-}
-
-static bool filter_is_wild(const struct xcap_filter *f)
-{
-	return !f->src.family && !f->dst.family && f->sport < 0 && f->dport < 0 && f->proto < 0;
 }
 
 static int query_write(const struct query_run *qr, const char *path)
@@ -157,7 +153,7 @@ int xcap_query_run(struct xcap_recorder *r, const struct xcap_query *q, const ch
 	struct xcap_recorder_scan scan = {
 		.from_ns = q->from_ns,
 		.to_ns = q->to_ns,
-		.filter = filter_is_wild(&q->filter) ? NULL : &q->filter,
+		.filter = q->filter.set ? &q->filter : NULL,
 		.want = query_want,
 		.fn = query_one,
 		.arg = &qr,

@@ -41,8 +41,8 @@ struct xcap_query_stats {
 /*
  * Writes the newest q->limit samples of the window that match q->filter to a
  * pcap file at path, in time order (an empty window gives a file with no
- * record). Flushes the recorder first, so the file includes what was sampled
- * up to the call. Returns 0, -EINVAL for a bad window or limit, or another
+ * record). The file includes what the recorder held at the call, the samples
+ * it has not written yet too. Returns 0, -EINVAL for a bad window or limit, or another
  * -errno (the file is then removed). The recorder's span is in *st either way,
  * so that a caller can tell a window outside it from one without matches.
  */

@@ -13,9 +13,11 @@
  *                     struct idx_hdr (valid length of the segment, count, time
  *                     range, bitmap of IP protocols) and a Bloom filter.
  *
- * The Bloom filter holds, for each IP sample, its source and destination
- * ports (when it has ports) and the prefixes of its source and destination
- * addresses at the lengths 8, 16, 24, 32 (IPv4) and 32, 48, 64, 128 (IPv6).
+ * The field table (common/fields.c) says what the index holds: the IP
+ * protocols in the bitmap; in the Bloom filter, under each field's tag, the
+ * values of its number fields (the ports, when the sample has them) and the
+ * prefixes of its address fields at the lengths 8, 16, 24, 32 (IPv4) and 32,
+ * 48, 64, 128 (IPv6).
  * A filter prefix is looked up at the longest of those lengths it covers: a
  * sample in the prefix has the same leading bits. A prefix shorter than them
  * all (a /4 or a v6 /20, say) cannot use the index. While a segment is open
@@ -30,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +41,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/util.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/frame.h"
 #include "agent/recorder.h"
 
 #define SEG_SPAN_NS (60 * NSEC_PER_SEC) /* one segment per minute of sample time */
@@ -93,8 +98,6 @@ struct summary {
 	uint64_t *bits;
 };
 
-enum key_tag { KEY_SADDR = 1, KEY_DADDR, KEY_SPORT, KEY_DPORT };
-
 struct seg {
 	int64_t minute; /* from the name */
 	uint32_t n; /* from the name */
@@ -109,29 +112,46 @@ struct seg {
 	uint8_t protos[32];
 };
 
+/*
+ * One writer thread, readers on any thread (recorder.h). The writer reads its
+ * own state without the lock (nobody else changes it) and takes the lock for
+ * each change a reader may see: the segment list and its entries, which
+ * segment is open (fd), its summary (live) and the buffer. Counters are
+ * relaxed atomics, written by the writer only.
+ */
 struct xcap_recorder {
 	char *dir;
 	int64_t max_age_ns;
 	uint64_t max_bytes;
 	uint32_t max_rate;
+	pthread_mutex_t lock;
 	struct seg *segs; /* creation order; the open segment, if any, is the last */
 	size_t nsegs;
 	size_t cap;
 	uint32_t next_no;
 	int fd; /* of the open segment; -1 when none is open */
 	struct summary live; /* the open segment's; scratch for rebuilds at open */
-	uint8_t *buf; /* records not written yet */
+	uint8_t *buf; /* records not written yet, after the open segment's data_bytes */
 	size_t buf_len;
 	uint64_t buf_count;
+	/* The writer's alone. */
 	uint64_t rate_sec;
 	uint32_t rate_count;
 	int write_err; /* the last write's result, so that a run of errors is logged once */
 	bool wait_flush; /* a segment could not be made: try again at the next flush */
+	int64_t ticked; /* CLOCK_MONOTONIC of the last xcap_recorder_tick that did its work */
+	/* Counters. */
 	uint64_t written;
 	uint64_t dropped_rate;
 	uint64_t dropped_error;
 	uint64_t expired;
 };
+
+/* A counter only the writer changes: readers load it with __atomic_load_n. */
+static void count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
 
 /* CRC32C (Castagnoli): the SSE4.2 instruction where there is one, else a table. */
 static uint32_t crc32c_table[256];
@@ -196,7 +216,7 @@ static uint64_t mix64(uint64_t x)
 }
 
 /* Part of the file format: changing it needs a new FORMAT_VERSION. */
-static uint64_t key_hash(enum key_tag tag, uint32_t len, const uint8_t v[16])
+static uint64_t key_hash(uint8_t tag, uint32_t len, const uint8_t v[16])
 {
 	uint64_t a, b;
 
@@ -205,15 +225,19 @@ static uint64_t key_hash(enum key_tag tag, uint32_t len, const uint8_t v[16])
 	return mix64(mix64(a ^ (((uint64_t)tag << 32 | len) * 0x9e3779b97f4a7c15ULL)) ^ b);
 }
 
-static uint64_t port_key(enum key_tag tag, uint16_t port)
+/* A number of a field: its value big-endian in the field's whole bytes (a port in 2). */
+static uint64_t num_key(int id, uint32_t num)
 {
-	uint8_t v[16] = { port >> 8, port & 0xff };
+	int n = (xcap_fields[id].bits + 7) / 8, i;
+	uint8_t v[16] = {};
 
-	return key_hash(tag, 0, v);
+	for (i = 0; i < n; i++)
+		v[i] = num >> (8 * (n - 1 - i));
+	return key_hash(xcap_fields[id].bloom_tag, 0, v);
 }
 
 /* The prefix of len bits (a multiple of 8) of an address. */
-static uint64_t addr_key(enum key_tag tag, uint8_t family, uint32_t len, const uint8_t *addr)
+static uint64_t addr_key(uint8_t tag, uint8_t family, uint32_t len, const uint8_t *addr)
 {
 	uint8_t v[16] = {};
 
@@ -271,33 +295,48 @@ static void summary_reset(struct summary *s)
 	memset(s->bits, 0, BLOOM_BYTES(s->log2));
 }
 
+static void bitmap_add(struct summary *s, uint32_t v)
+{
+	s->protos[v / 8] |= 1 << (v % 8);
+}
+
+static bool bitmap_has(const struct summary *s, uint32_t v)
+{
+	return s->protos[v / 8] & 1 << (v % 8);
+}
+
+/*
+ * A non-IP frame adds nothing: it has no field, so only a filter naming nothing
+ * matches it, and that filter reads every segment.
+ */
 static void summary_add(struct summary *s, const struct xcap_tuple *t)
 {
-	const uint8_t *lens = prefix_lens(t->family);
-	int i;
+	const struct xcap_prefix *p;
+	const uint8_t *lens;
+	int id, i;
 
-	/* Only a filter naming nothing matches a non-IP frame, and it reads every segment. */
-	if (!t->family)
-		return;
-	s->protos[t->proto / 8] |= 1 << (t->proto % 8);
-	if (t->has_ports) {
-		bloom_add(s, port_key(KEY_SPORT, t->sport));
-		bloom_add(s, port_key(KEY_DPORT, t->dport));
-	}
-	for (i = 0; i < PREFIX_LENS; i++) {
-		bloom_add(s, addr_key(KEY_SADDR, t->family, lens[i], t->saddr));
-		bloom_add(s, addr_key(KEY_DADDR, t->family, lens[i], t->daddr));
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!(t->has & (1U << id)) || xcap_fields[id].index == XCAP_INDEX_NONE)
+			continue;
+		if (xcap_fields[id].index == XCAP_INDEX_BITMAP) {
+			bitmap_add(s, t->v[id].num);
+		} else if (xcap_fields[id].kind == XCAP_KIND_NUM) {
+			bloom_add(s, num_key(id, t->v[id].num));
+		} else {
+			p = &t->v[id].prefix;
+			lens = prefix_lens(p->family);
+			for (i = 0; i < PREFIX_LENS; i++)
+				bloom_add(s, addr_key(xcap_fields[id].bloom_tag, p->family, lens[i],
+						      p->addr));
+		}
 	}
 }
 
-static bool summary_has_prefix(const struct summary *s, enum key_tag tag,
-			       const struct xcap_prefix *p)
+static bool summary_has_prefix(const struct summary *s, uint8_t tag, const struct xcap_prefix *p)
 {
 	const uint8_t *lens = prefix_lens(p->family);
 	int i;
 
-	if (!p->family)
-		return true;
 	for (i = PREFIX_LENS - 1; i >= 0; i--) {
 		if (lens[i] <= p->len)
 			return bloom_has(s, addr_key(tag, p->family, lens[i], p->addr));
@@ -308,14 +347,24 @@ static bool summary_has_prefix(const struct summary *s, enum key_tag tag,
 /* False when no sample summarized by s can match f. */
 static bool summary_may_match(const struct summary *s, const struct xcap_filter *f)
 {
-	if (f->proto >= 0 && f->proto < 256 && !(s->protos[f->proto / 8] & 1 << (f->proto % 8)))
-		return false;
-	if (f->sport >= 0 && f->sport < 65536 && !bloom_has(s, port_key(KEY_SPORT, f->sport)))
-		return false;
-	if (f->dport >= 0 && f->dport < 65536 && !bloom_has(s, port_key(KEY_DPORT, f->dport)))
-		return false;
-	return summary_has_prefix(s, KEY_SADDR, &f->src) &&
-	       summary_has_prefix(s, KEY_DADDR, &f->dst);
+	const struct xcap_value *v;
+	int id;
+
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!(f->set & (1U << id)) || xcap_fields[id].index == XCAP_INDEX_NONE)
+			continue;
+		v = &f->v[id];
+		if (xcap_fields[id].index == XCAP_INDEX_BITMAP) {
+			if (!bitmap_has(s, v->num))
+				return false;
+		} else if (xcap_fields[id].kind == XCAP_KIND_NUM) {
+			if (!bloom_has(s, num_key(id, v->num)))
+				return false;
+		} else if (!summary_has_prefix(s, xcap_fields[id].bloom_tag, &v->prefix)) {
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -386,23 +435,31 @@ out:
 	return err;
 }
 
-/* Maps the first size bytes of a file read-only. NULL with errno set on error. */
-static const uint8_t *map_file(const char *path, size_t size)
+/*
+ * Maps the first *size bytes of a file read-only, fewer when the file is
+ * shorter (a reader's copy of a segment may describe a file that retention
+ * deleted and a new segment took the name of: a page past its end would
+ * fault). NULL with errno set on error.
+ */
+static const uint8_t *map_file(const char *path, size_t *size)
 {
 	void *p = MAP_FAILED;
+	struct stat st;
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-	err = errno;
+	if (!fstat(fd, &st) && (uint64_t)st.st_size < *size)
+		*size = st.st_size;
+	p = *size ? mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	err = *size ? errno : ENODATA;
 	close(fd);
 	if (p == MAP_FAILED) {
 		errno = err;
 		return NULL;
 	}
-	madvise(p, size, MADV_SEQUENTIAL);
+	madvise(p, *size, MADV_SEQUENTIAL);
 	return p;
 }
 
@@ -432,32 +489,41 @@ static size_t rec_decode(const uint8_t *base, size_t size, size_t off, struct xc
 	return sizeof(h) + h.cap_len;
 }
 
-/* Calls fn for each intact record of a mapped segment; returns where they end. */
-static size_t seg_walk(const uint8_t *base, size_t size, rec_fn fn, void *arg)
+/*
+ * Calls fn for each intact record from off on (records numbered from *i on);
+ * returns where they end.
+ */
+static size_t recs_walk(const uint8_t *base, size_t size, size_t off, rec_fn fn, void *arg,
+			uint64_t *i)
 {
-	size_t off = sizeof(struct seg_hdr), n;
 	struct xcap_packet pkt;
-	uint64_t i = 0;
+	size_t n;
 
 	while ((n = rec_decode(base, size, off, &pkt))) {
-		fn(arg, &pkt, i++);
+		fn(arg, &pkt, (*i)++);
 		off += n;
 	}
 	return off;
 }
 
-/* Counts a sample into a segment's time range and summary. */
-static void seg_account(struct seg *s, struct summary *sum, const struct xcap_packet *pkt)
+/* Calls fn for each intact record of a mapped segment; returns where they end. */
+static size_t seg_walk(const uint8_t *base, size_t size, rec_fn fn, void *arg)
 {
-	struct xcap_tuple t;
+	uint64_t i = 0;
 
+	return recs_walk(base, size, sizeof(struct seg_hdr), fn, arg, &i);
+}
+
+/* Counts a sample, whose tuple is t, into a segment's time range and summary. */
+static void seg_account(struct seg *s, struct summary *sum, const struct xcap_packet *pkt,
+			const struct xcap_tuple *t)
+{
 	s->count++;
 	if (pkt->ts_ns < s->min_ts)
 		s->min_ts = pkt->ts_ns;
 	if (pkt->ts_ns > s->max_ts)
 		s->max_ts = pkt->ts_ns;
-	xcap_filter_parse_frame(pkt->data, pkt->cap_len, &t);
-	summary_add(sum, &t);
+	summary_add(sum, t);
 }
 
 /* The segment list. */
@@ -471,24 +537,37 @@ static struct seg *seg_open(struct xcap_recorder *r)
 	return &r->segs[r->nsegs - 1];
 }
 
-static int seg_push(struct xcap_recorder *r, const struct seg *s)
+/* Appends a segment; with fd >= 0 it becomes the open one (a reader sees both at once). */
+static int seg_push(struct xcap_recorder *r, const struct seg *s, int fd)
 {
 	struct seg *segs;
 	size_t cap;
+	int err = 0;
 
+	pthread_mutex_lock(&r->lock);
 	if (r->nsegs == r->cap) {
 		cap = r->cap ? 2 * r->cap : 64;
 		segs = realloc(r->segs, cap * sizeof(*segs));
-		if (!segs)
-			return -ENOMEM;
+		if (!segs) {
+			err = -ENOMEM;
+			goto out;
+		}
 		r->segs = segs;
 		r->cap = cap;
 	}
 	r->segs[r->nsegs++] = *s;
-	return 0;
+	if (fd >= 0)
+		r->fd = fd;
+out:
+	pthread_mutex_unlock(&r->lock);
+	return err;
 }
 
-/* Deletes the files of segment i (index first: a segment without one is rebuilt). */
+/*
+ * Deletes the files of segment i (index first: a segment without one is
+ * rebuilt), then the entry. A reader that copied the entry before finds no
+ * file and leaves the segment out.
+ */
 static void seg_delete(struct xcap_recorder *r, size_t i)
 {
 	char path[PATH_MAX];
@@ -498,8 +577,10 @@ static void seg_delete(struct xcap_recorder *r, size_t i)
 	seg_path(r, &r->segs[i], "seg", path);
 	if (unlink(path) && errno != ENOENT)
 		pr_warn("recorder: cannot delete %s: %s\n", path, strerror(errno));
+	pthread_mutex_lock(&r->lock);
 	memmove(&r->segs[i], &r->segs[i + 1], (r->nsegs - i - 1) * sizeof(r->segs[0]));
 	r->nsegs--;
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Indexes. */
@@ -539,13 +620,15 @@ out:
 	if (err) {
 		pr_warn("recorder: cannot write %s: %s; queries will read the whole segment\n",
 			path, strerror(-err));
-		s->bloom_log2 = 0;
 		return err;
 	}
+	/* Written: from now on a reader may use it. */
+	pthread_mutex_lock(&r->lock);
 	s->bloom_log2 = h.bloom_log2;
 	s->bloom_crc = h.bloom_crc;
 	memcpy(s->protos, h.protos, sizeof(s->protos));
 	s->disk_bytes += sizeof(h) + BLOOM_BYTES(h.bloom_log2);
+	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
@@ -587,7 +670,8 @@ static int idx_load_bloom(const struct xcap_recorder *r, const struct seg *s, ui
 	err = read_at(path, bits, BLOOM_BYTES(s->bloom_log2), sizeof(struct idx_hdr), NULL);
 	if (!err && crc32c(bits, BLOOM_BYTES(s->bloom_log2)) != s->bloom_crc)
 		err = -EBADMSG;
-	if (err)
+	/* -ENOENT: retention deleted the segment since the scan began; it is left out. */
+	if (err && err != -ENOENT)
 		pr_warn("recorder: index %s unusable: %s\n", path, strerror(-err));
 	return err;
 }
@@ -600,9 +684,11 @@ struct rebuild {
 static void rebuild_one(void *arg, const struct xcap_packet *pkt, uint64_t ordinal)
 {
 	struct rebuild *b = arg;
+	struct xcap_tuple t;
 
 	(void)ordinal;
-	seg_account(b->s, b->sum, pkt);
+	xcap_frame_parse(pkt->data, pkt->cap_len, &t);
+	seg_account(b->s, b->sum, pkt, &t);
 }
 
 /*
@@ -615,7 +701,7 @@ static int seg_rebuild(struct xcap_recorder *r, struct seg *s, const char *path,
 	const uint8_t *base;
 	size_t end;
 
-	base = map_file(path, size);
+	base = map_file(path, &size);
 	if (!base)
 		return -errno;
 	summary_reset(&r->live);
@@ -664,7 +750,7 @@ static int seg_load(struct xcap_recorder *r, int64_t minute, uint32_t n)
 			return 0;
 		}
 	}
-	return seg_push(r, &s);
+	return seg_push(r, &s, -1);
 }
 
 /* True when name is exactly "<minute>-<n>.<ext>" as seg_path writes it. */
@@ -739,6 +825,11 @@ static void note_write(struct xcap_recorder *r, int err)
 	r->write_err = err;
 }
 
+/*
+ * Writes the buffer after the segment's data_bytes, unlocked: a reader copies
+ * the buffer meanwhile and reads the file up to data_bytes only. Moving the
+ * records from the buffer to the file is one change under the lock.
+ */
 static int seg_write_out(struct xcap_recorder *r)
 {
 	struct seg *s = seg_open(r);
@@ -747,21 +838,24 @@ static int seg_write_out(struct xcap_recorder *r)
 	if (!r->buf_len)
 		return 0;
 	err = write_all(r->fd, r->buf, r->buf_len, s->data_bytes);
+	/*
+	 * A torn record would hide every later one from readers. The next write
+	 * goes to the same offset anyway; the cut is for a crash. No reader maps
+	 * past data_bytes, which the cut keeps.
+	 */
+	if (err && ftruncate(r->fd, s->data_bytes))
+		pr_debug("recorder: ftruncate: %s\n", strerror(errno));
+	pthread_mutex_lock(&r->lock);
 	if (err) {
-		/*
-		 * A torn record would hide every later one from readers. The next
-		 * write goes to the same offset anyway; the cut is for a crash.
-		 */
-		if (ftruncate(r->fd, s->data_bytes))
-			pr_debug("recorder: ftruncate: %s\n", strerror(errno));
 		s->count -= r->buf_count;
-		r->dropped_error += r->buf_count;
+		count(&r->dropped_error, r->buf_count);
 	} else {
 		s->data_bytes += r->buf_len;
 		s->disk_bytes += r->buf_len;
 	}
 	r->buf_len = 0;
 	r->buf_count = 0;
+	pthread_mutex_unlock(&r->lock);
 	note_write(r, err);
 	return err;
 }
@@ -804,9 +898,11 @@ static int seg_create(struct xcap_recorder *r, int64_t minute)
 	if (fd < 0)
 		return -errno;
 	s.no = r->next_no;
+	/* No segment is open: no reader looks at the summary. */
+	summary_reset(&r->live);
 	err = write_all(fd, &h, sizeof(h), 0);
 	if (!err)
-		err = seg_push(r, &s);
+		err = seg_push(r, &s, fd);
 	if (err) {
 		close(fd);
 		unlink(path);
@@ -816,8 +912,6 @@ static int seg_create(struct xcap_recorder *r, int64_t minute)
 	seg_path(r, &s, "idx", path);
 	unlink(path);
 	r->next_no++;
-	r->fd = fd;
-	summary_reset(&r->live);
 	return 0;
 }
 
@@ -831,7 +925,10 @@ static void seg_close(struct xcap_recorder *r)
 	s = seg_open(r);
 	seg_write_out(r);
 	close(r->fd);
+	/* Closed: readers stop using the summary, which idx_write folds. */
+	pthread_mutex_lock(&r->lock);
 	r->fd = -1;
+	pthread_mutex_unlock(&r->lock);
 	if (s->count)
 		idx_write(r, s, &r->live);
 	else
@@ -906,15 +1003,16 @@ int xcap_recorder_add(void *recorder, const struct xcap_packet *pkt)
 {
 	struct xcap_recorder *r = recorder;
 	struct xcap_packet p = *pkt;
+	struct xcap_tuple t;
 	int err;
 
 	if (!rate_admit(r, p.ts_ns)) {
-		r->dropped_rate++;
+		count(&r->dropped_rate, 1);
 		return -ENOBUFS;
 	}
 	err = seg_for(r, p.ts_ns);
 	if (err) {
-		r->dropped_error++;
+		count(&r->dropped_error, 1);
 		return err;
 	}
 	if (p.cap_len > XCAP_SAMPLE_BYTES)
@@ -924,9 +1022,13 @@ int xcap_recorder_add(void *recorder, const struct xcap_packet *pkt)
 	/* A failed write drops what was buffered (counted); this sample starts anew. */
 	if (r->buf_len + REC_MAX > WRITE_BUF_SIZE)
 		seg_write_out(r);
+	/* Parsed outside the lock: under it, only copies and a few bits set. */
+	xcap_frame_parse(p.data, p.cap_len, &t);
+	pthread_mutex_lock(&r->lock);
 	buf_append(r, &p);
-	seg_account(seg_open(r), &r->live, &p);
-	r->written++;
+	seg_account(seg_open(r), &r->live, &p, &t);
+	pthread_mutex_unlock(&r->lock);
+	count(&r->written, 1);
 	return 0;
 }
 
@@ -953,12 +1055,13 @@ void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns)
 	size_t i;
 
 	/* Late samples of its minute can no longer come: write its index now. */
-	if (r->fd >= 0 && now_ns >= (uint64_t)(seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS))
+	if (r->fd >= 0 &&
+	    now_ns >= (uint64_t)(seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS))
 		seg_close(r);
 	for (i = 0; i < r->nsegs;) {
 		if (!seg_is_open(r, i) && r->segs[i].max_ts < cutoff) {
 			seg_delete(r, i);
-			r->expired++;
+			count(&r->expired, 1);
 		} else {
 			i++;
 		}
@@ -968,16 +1071,30 @@ void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns)
 	while (bytes > r->max_bytes && r->nsegs && !seg_is_open(r, 0)) {
 		bytes -= r->segs[0].disk_bytes;
 		seg_delete(r, 0);
-		r->expired++;
+		count(&r->expired, 1);
 	}
+}
+
+void xcap_recorder_tick(void *recorder)
+{
+	struct xcap_recorder *r = recorder;
+	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
+
+	if (r->ticked && now - r->ticked < NSEC_PER_SEC)
+		return;
+	r->ticked = now;
+	xcap_recorder_flush(r);
+	xcap_recorder_expire(r, xcap_clock_ns(CLOCK_REALTIME));
 }
 
 void xcap_recorder_stats(const struct xcap_recorder *r, struct xcap_recorder_stats *st)
 {
+	pthread_mutex_t *lock = (pthread_mutex_t *)&r->lock;
 	const struct seg *s;
 	size_t i;
 
 	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(lock);
 	for (i = 0; i < r->nsegs; i++) {
 		s = &r->segs[i];
 		st->bytes += s->disk_bytes;
@@ -990,14 +1107,16 @@ void xcap_recorder_stats(const struct xcap_recorder *r, struct xcap_recorder_sta
 			st->newest_ns = s->max_ts;
 	}
 	st->segments = r->nsegs;
-	st->written = r->written;
-	st->dropped_rate = r->dropped_rate;
-	st->dropped_error = r->dropped_error;
-	st->expired = r->expired;
+	pthread_mutex_unlock(lock);
+	st->written = __atomic_load_n(&r->written, __ATOMIC_RELAXED);
+	st->dropped_rate = __atomic_load_n(&r->dropped_rate, __ATOMIC_RELAXED);
+	st->dropped_error = __atomic_load_n(&r->dropped_error, __ATOMIC_RELAXED);
+	st->expired = __atomic_load_n(&r->expired, __ATOMIC_RELAXED);
 }
 
 static void recorder_free(struct xcap_recorder *r)
 {
+	pthread_mutex_destroy(&r->lock);
 	free(r->live.bits);
 	free(r->buf);
 	free(r->segs);
@@ -1018,6 +1137,7 @@ struct xcap_recorder *xcap_recorder_open(const struct xcap_recorder_opts *opts)
 	if (!r)
 		return NULL;
 	r->fd = -1;
+	pthread_mutex_init(&r->lock, NULL);
 	r->max_age_ns = opts->max_age_ns > 0 ? opts->max_age_ns : XCAP_RECORDER_MAX_AGE_NS;
 	r->max_bytes = opts->max_bytes ?: XCAP_RECORDER_MAX_BYTES;
 	r->max_rate = opts->max_rate ?: XCAP_RECORDER_MAX_RATE;
@@ -1054,6 +1174,17 @@ void xcap_recorder_close(struct xcap_recorder *r)
 }
 
 /* Reading. */
+
+/*
+ * A segment as the scan found it under the lock: a copy of its entry, and
+ * for the open one, what its summary said and the samples not written yet.
+ */
+struct scan_cand {
+	struct seg seg;
+	bool open;
+	bool open_may_match;
+};
+
 struct scan_ctx {
 	struct xcap_recorder_scan *s;
 	uint64_t seq_base;
@@ -1068,99 +1199,132 @@ static void scan_one(void *arg, const struct xcap_packet *pkt, uint64_t ordinal)
 		c->s->fn(c->s->arg, pkt, c->seq_base | ordinal);
 }
 
-/* False when the index of segment i shows that no sample can match f. */
-static bool seg_may_match(const struct xcap_recorder *r, size_t i, const struct xcap_filter *f,
-			  uint64_t *scratch)
+/* False when the index of the candidate shows that no sample can match f. */
+static bool seg_may_match(const struct xcap_recorder *r, const struct scan_cand *c,
+			  const struct xcap_filter *f, uint64_t *scratch)
 {
-	const struct seg *s = &r->segs[i];
-	struct summary sum = { .log2 = s->bloom_log2, .bits = scratch };
+	struct summary sum = { .log2 = c->seg.bloom_log2, .bits = scratch };
 
 	if (!f)
 		return true;
-	if (seg_is_open(r, i))
-		return summary_may_match(&r->live, f);
-	if (!s->bloom_log2 || idx_load_bloom(r, s, scratch))
+	if (c->open)
+		return c->open_may_match;
+	if (!c->seg.bloom_log2 || idx_load_bloom(r, &c->seg, scratch))
 		return true;
-	memcpy(sum.protos, s->protos, sizeof(sum.protos));
+	memcpy(sum.protos, c->seg.protos, sizeof(sum.protos));
 	return summary_may_match(&sum, f);
 }
 
-static int seg_scan(const struct xcap_recorder *r, size_t i, struct xcap_recorder_scan *s)
+/*
+ * Reads a candidate's file up to the data_bytes of the copy, then, for the
+ * open segment, the copy of the samples not written yet, which follow them.
+ */
+static int seg_scan(const struct xcap_recorder *r, const struct scan_cand *cand, const uint8_t *buf,
+		    size_t buf_len, struct xcap_recorder_scan *s)
 {
-	const struct seg *g = &r->segs[i];
+	const struct seg *g = &cand->seg;
 	struct scan_ctx c = { .s = s, .seq_base = (uint64_t)g->no << 32 };
+	size_t end, size = g->data_bytes;
 	char path[PATH_MAX];
 	const uint8_t *base;
-	size_t end;
+	uint64_t i = 0;
 	int err;
 
 	seg_path(r, g, "seg", path);
-	base = map_file(path, g->data_bytes);
+	base = map_file(path, &size);
 	if (!base) {
 		err = -errno;
+		if (err == -ENOENT)
+			return 0; /* deleted by retention since the scan began */
 		pr_err("recorder: cannot read %s: %s\n", path, strerror(-err));
 		return err;
 	}
-	end = seg_walk(base, g->data_bytes, scan_one, &c);
-	munmap((void *)base, g->data_bytes);
-	if (end < g->data_bytes) {
+	end = recs_walk(base, size, sizeof(struct seg_hdr), scan_one, &c, &i);
+	munmap((void *)base, size);
+	if (end < size) {
 		pr_warn("recorder: %s: corrupt record at byte %zu; the rest is not read\n", path,
 			end);
 		s->corrupt++;
+	} else if (cand->open) {
+		recs_walk(buf, buf_len, 0, scan_one, &c, &i);
 	}
 	s->read++;
 	return 0;
 }
 
-struct scan_cand {
-	uint64_t max_ts;
-	size_t i;
-};
-
 static int cand_newest_first(const void *a, const void *b)
 {
 	const struct scan_cand *x = a, *y = b;
 
-	if (x->max_ts != y->max_ts)
-		return x->max_ts > y->max_ts ? -1 : 1;
-	return x->i > y->i ? -1 : x->i < y->i;
+	if (x->seg.max_ts != y->seg.max_ts)
+		return x->seg.max_ts > y->seg.max_ts ? -1 : 1;
+	return x->seg.no > y->seg.no ? -1 : x->seg.no < y->seg.no;
+}
+
+/*
+ * Copies, under the lock, the entries of the segments that overlap the
+ * window, and for the open segment its summary's verdict and the buffered
+ * samples (at most WRITE_BUF_SIZE bytes, into buf). Returns the count.
+ */
+static size_t scan_collect(struct xcap_recorder *r, const struct xcap_recorder_scan *s,
+			   struct scan_cand **cand, uint8_t *buf, size_t *buf_len)
+{
+	struct scan_cand *c;
+	const struct seg *g;
+	size_t i, n = 0;
+
+	*buf_len = 0;
+	pthread_mutex_lock(&r->lock);
+	c = malloc((r->nsegs ?: 1) * sizeof(*c));
+	for (i = 0; c && i < r->nsegs; i++) {
+		g = &r->segs[i];
+		if (!g->count || g->min_ts >= s->to_ns || g->max_ts < s->from_ns)
+			continue;
+		c[n] = (struct scan_cand){ .seg = *g, .open = seg_is_open(r, i) };
+		if (c[n].open) {
+			c[n].open_may_match = !s->filter || summary_may_match(&r->live, s->filter);
+			memcpy(buf, r->buf, r->buf_len);
+			*buf_len = r->buf_len;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	*cand = c;
+	return n;
 }
 
 int xcap_recorder_scan(struct xcap_recorder *r, struct xcap_recorder_scan *s)
 {
 	struct scan_cand *cand = NULL;
 	uint64_t *bloom = NULL;
-	size_t i, n = 0;
+	uint8_t *buf;
+	size_t i, n, buf_len;
 	int err = 0;
 
-	/* What is buffered belongs to the history too. */
-	xcap_recorder_flush(r);
 	s->segments = s->read = s->skipped = s->unneeded = 0;
 	s->records = s->corrupt = 0;
-	cand = malloc((r->nsegs ?: 1) * sizeof(*cand));
+	buf = malloc(WRITE_BUF_SIZE);
 	if (s->filter)
 		bloom = malloc(BLOOM_BYTES(BLOOM_MAX_LOG2));
+	n = buf ? scan_collect(r, s, &cand, buf, &buf_len) : 0;
 	if (!cand || (s->filter && !bloom)) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < r->nsegs; i++) {
-		if (r->segs[i].count && r->segs[i].min_ts < s->to_ns &&
-		    r->segs[i].max_ts >= s->from_ns)
-			cand[n++] = (struct scan_cand){ .max_ts = r->segs[i].max_ts, .i = i };
-	}
+	/* From here on, no lock: the files are read while the writer goes on. */
 	qsort(cand, n, sizeof(*cand), cand_newest_first);
 	s->segments = n;
 	for (i = 0; i < n && !err; i++) {
-		if (s->want && !s->want(s->arg, cand[i].max_ts))
+		if (s->want && !s->want(s->arg, cand[i].seg.max_ts))
 			s->unneeded++;
-		else if (!seg_may_match(r, cand[i].i, s->filter, bloom))
+		else if (!seg_may_match(r, &cand[i], s->filter, bloom))
 			s->skipped++;
 		else
-			err = seg_scan(r, cand[i].i, s);
+			err = seg_scan(r, &cand[i], buf, buf_len, s);
 	}
 out:
 	free(bloom);
+	free(buf);
 	free(cand);
 	return err;
 }

@@ -7,7 +7,12 @@
  * by disk budget. Records check themselves, so a crash costs at most the torn
  * last record, which is never returned.
  *
- * Not thread-safe: one thread adds, flushes, expires and scans (xcapd's loop).
+ * Threads: one thread writes (add, flush, expire: xcapd's samples ring thread);
+ * any other thread may read at the same time (stats, scan). A reader holds the
+ * recorder's lock only to copy what it needs (the segment list, the samples
+ * not written yet), never across a file read, and the writer takes it only
+ * for changes in memory, never across a file write: neither waits on the
+ * other's disk. open and close: no other thread may use the recorder.
  */
 #ifndef XCAP_RECORDER_H
 #define XCAP_RECORDER_H
@@ -57,7 +62,7 @@ struct xcap_recorder *xcap_recorder_open(const struct xcap_recorder_opts *opts);
  */
 int xcap_recorder_add(void *recorder, const struct xcap_packet *pkt);
 /*
- * Writes the buffered samples. Call about once a second: after a write error,
+ * Writes the buffered samples (the writer thread). Call about once a second: after a write error,
  * it is also when writing is tried again. 0 or the write's -errno.
  */
 int xcap_recorder_flush(struct xcap_recorder *r);
@@ -69,6 +74,12 @@ int xcap_recorder_flush(struct xcap_recorder *r);
  * is over by a minute, so that its index is written. Call about once a second.
  */
 void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns);
+/*
+ * Flushes and expires once a second (earlier calls return at once). Takes a
+ * struct xcap_recorder *; typed void * so that it is the flush of the sink
+ * that xcap_recorder_add feeds.
+ */
+void xcap_recorder_tick(void *recorder);
 void xcap_recorder_stats(const struct xcap_recorder *r, struct xcap_recorder_stats *st);
 /* Flushes, writes the index of the open segment, frees everything. */
 void xcap_recorder_close(struct xcap_recorder *r);
@@ -99,7 +110,11 @@ struct xcap_recorder_scan {
 	uint64_t corrupt; /* segments with a record failing its checksum (the rest not read) */
 };
 
-/* Flushes, then reads the segments that may hold matches. 0 or -errno. */
+/*
+ * Reads the segments that may hold matches, the samples not written yet
+ * included, without waiting for the writer's disk I/O (any thread). A segment
+ * that retention deletes during the scan is left out. 0 or -errno.
+ */
 int xcap_recorder_scan(struct xcap_recorder *r, struct xcap_recorder_scan *s);
 
 #endif /* XCAP_RECORDER_H */

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The rule tables of the program: for each field, the set of armed captures
- * that accept a value (hash maps for ports and protocol, LPM tries for
- * prefixes) and the set that accepts any value (the wild_* masks).
+ * The rule tables of the program (bpf/maps.bpf.h), field by field from the
+ * field table: for a number field, the set of armed captures that accept each
+ * value (its slice of "xcap_num"); for an address field, the set under each
+ * armed prefix (the "xcap_addr" trie); for every field, the set that accepts
+ * any value (xcap_cfg.wild).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,104 +19,82 @@ static int map_fd(const struct xcap_rules *r, const char *name)
 	return map ? bpf_map__fd(map) : -ENOENT;
 }
 
-static uint64_t field_mask(const struct xcap_rules *r, int which, int32_t value)
+static bool restricts(const struct xcap_rules *r, int slot, int id)
+{
+	return r->used[slot] && (r->filter[slot].set & (1U << id));
+}
+
+/* The armed captures whose rule for field id takes v: a number, or a prefix they cover. */
+static uint64_t accept_mask(const struct xcap_rules *r, int id, const struct xcap_value *v)
 {
 	uint64_t mask = 0;
 	int i;
 
-	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
-		const struct xcap_filter *f = &r->filter[i];
-		int32_t v = which == 0 ? f->sport : which == 1 ? f->dport : f->proto;
-
-		if (r->used[i] && v == value)
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+		if (restricts(r, i, id) && xcap_field_covers(id, &r->filter[i].v[id], v))
 			mask |= 1ULL << i;
-	}
 	return mask;
 }
 
-/* Recomputes the accept set of one port or protocol value. */
-static int sync_value(struct xcap_rules *r, int which, int32_t value)
+/* Recomputes the accept set of one value of a number field. */
+static int sync_num(struct xcap_rules *r, int id, const struct xcap_value *v)
 {
-	static const char *const maps[] = { "xcap_sport", "xcap_dport", "xcap_proto" };
-	uint64_t mask;
-	uint32_t key;
+	uint32_t key = XCAP_NUM_KEY(id, v->num);
+	uint64_t mask = accept_mask(r, id, v);
 
-	if (value < 0)
-		return 0;
-	key = value;
-	mask = field_mask(r, which, value);
-	return bpf_map_update_elem(map_fd(r, maps[which]), &key, &mask, BPF_ANY);
+	return bpf_map_update_elem(map_fd(r, "xcap_num"), &key, &mask, BPF_ANY);
 }
 
-static bool prefix_covers(const struct xcap_prefix *outer, const struct xcap_prefix *inner)
+static void lpm_key(int id, const struct xcap_prefix *p, struct xcap_lpm *key)
 {
-	int full = outer->len / 8, rest = outer->len % 8;
-
-	if (outer->family != inner->family || outer->len > inner->len)
-		return false;
-	if (memcmp(outer->addr, inner->addr, full))
-		return false;
-	return !rest || !((outer->addr[full] ^ inner->addr[full]) & (0xff << (8 - rest)));
+	memset(key, 0, sizeof(*key));
+	key->prefixlen = XCAP_LPM_LEAD_BITS + p->len;
+	key->field = id;
+	key->family = p->family;
+	memcpy(key->addr, p->addr, p->family == 4 ? 4 : 16);
 }
 
-static const struct xcap_prefix *slot_prefix(const struct xcap_rules *r, int i, bool src)
+/* True when an armed capture's prefix has this key. */
+static bool lpm_wanted(const struct xcap_rules *r, const struct xcap_lpm *key)
 {
-	return src ? &r->filter[i].src : &r->filter[i].dst;
-}
+	struct xcap_lpm want;
+	int i, id;
 
-/* Sets the key of the LPM trie for a prefix; returns the key size. */
-static size_t lpm_key(const struct xcap_prefix *p, void *key)
-{
-	struct xcap_lpm4 *k4 = key;
-	struct xcap_lpm6 *k6 = key;
-
-	if (p->family == 4) {
-		k4->prefixlen = p->len;
-		memcpy(k4->addr, p->addr, 4);
-		return sizeof(*k4);
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
+		for (id = 0; id < XCAP_FIELD_ADDR_N; id++) {
+			if (!restricts(r, i, id))
+				continue;
+			lpm_key(id, &r->filter[i].v[id].prefix, &want);
+			if (!memcmp(key, &want, sizeof(want)))
+				return true;
+		}
 	}
-	k6->prefixlen = p->len;
-	memcpy(k6->addr, p->addr, 16);
-	return sizeof(*k6);
+	return false;
 }
 
 /*
- * Rewrites one address trie: each armed prefix maps to every capture whose
+ * Rewrites the address trie: each armed prefix maps to every capture whose
  * prefix covers it, since an LPM lookup returns only the longest match. New
  * entries go in before stale ones leave, so no armed capture misses a packet.
  */
-static int sync_trie(struct xcap_rules *r, bool src, int family)
+static int sync_addr(struct xcap_rules *r)
 {
-	char name[16];
-	struct xcap_lpm6 key, next, want;
+	int fd = map_fd(r, "xcap_addr"), i, id, err = 0;
+	struct xcap_lpm key, next;
 	uint64_t mask;
-	int fd, i, j, err = 0;
-	bool wanted;
 
-	snprintf(name, sizeof(name), "xcap_%caddr%d", src ? 's' : 'd', family);
-	fd = map_fd(r, name);
 	for (i = 0; i < XCAP_MAX_CAPTURES && !err; i++) {
-		const struct xcap_prefix *p = slot_prefix(r, i, src);
-
-		if (!r->used[i] || p->family != family)
-			continue;
-		mask = 0;
-		for (j = 0; j < XCAP_MAX_CAPTURES; j++)
-			if (r->used[j] && prefix_covers(slot_prefix(r, j, src), p))
-				mask |= 1ULL << j;
-		lpm_key(p, &key);
-		err = bpf_map_update_elem(fd, &key, &mask, BPF_ANY);
+		for (id = 0; id < XCAP_FIELD_ADDR_N && !err; id++) {
+			if (!restricts(r, i, id))
+				continue;
+			mask = accept_mask(r, id, &r->filter[i].v[id]);
+			lpm_key(id, &r->filter[i].v[id].prefix, &key);
+			err = bpf_map_update_elem(fd, &key, &mask, BPF_ANY);
+		}
 	}
 	/* Deleting the current key would end the walk, so restart after each removal. */
 	for (err = err ?: bpf_map_get_next_key(fd, NULL, &key); !err;) {
-		wanted = false;
-		for (i = 0; i < XCAP_MAX_CAPTURES && !wanted; i++) {
-			const struct xcap_prefix *p = slot_prefix(r, i, src);
-
-			wanted = r->used[i] && p->family == family &&
-				 !memcmp(&key, &want, lpm_key(p, &want));
-		}
-		if (!wanted) {
+		if (!lpm_wanted(r, &key)) {
 			err = bpf_map_delete_elem(fd, &key);
 			if (!err)
 				err = bpf_map_get_next_key(fd, NULL, &key);
@@ -127,44 +106,32 @@ static int sync_trie(struct xcap_rules *r, bool src, int family)
 	return err == -ENOENT ? 0 : err;
 }
 
-static uint64_t wild_mask(const struct xcap_rules *r, int field)
-{
-	uint64_t mask = 0;
-	int i;
-
-	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
-		const struct xcap_filter *f = &r->filter[i];
-		bool wild = field == 0 ? !f->src.family :
-			    field == 1 ? !f->dst.family :
-			    field == 2 ? f->sport < 0 :
-			    field == 3 ? f->dport < 0 :
-					 f->proto < 0;
-
-		if (r->used[i] && wild)
-			mask |= 1ULL << i;
-	}
-	return mask;
-}
-
 /* Brings every table in line with the used slots; `f` is the filter that changed. */
 static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 {
-	int err;
+	bool addr = false;
+	uint64_t wild;
+	int err = 0, id, i;
 
-	err = sync_value(r, 0, f->sport);
-	err = err ?: sync_value(r, 1, f->dport);
-	err = err ?: sync_value(r, 2, f->proto);
-	if (!err && f->src.family)
-		err = sync_trie(r, true, f->src.family);
-	if (!err && f->dst.family)
-		err = sync_trie(r, false, f->dst.family);
+	for (id = 0; id < XCAP_FIELD_N && !err; id++) {
+		if (!(f->set & (1U << id)))
+			continue;
+		if (xcap_fields[id].kind == XCAP_KIND_ADDR)
+			addr = true;
+		else
+			err = sync_num(r, id, &f->v[id]);
+	}
+	if (!err && addr)
+		err = sync_addr(r);
 	if (err)
 		return err;
-	r->cfg->wild_saddr = wild_mask(r, 0);
-	r->cfg->wild_daddr = wild_mask(r, 1);
-	r->cfg->wild_sport = wild_mask(r, 2);
-	r->cfg->wild_dport = wild_mask(r, 3);
-	r->cfg->wild_proto = wild_mask(r, 4);
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		wild = 0;
+		for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+			if (r->used[i] && !restricts(r, i, id))
+				wild |= 1ULL << i;
+		r->cfg->wild[id] = wild;
+	}
 	return 0;
 }
 

@@ -15,7 +15,7 @@ struct bpf_object;
 
 struct xcap_rules {
 	struct bpf_object *obj; /* the loaded program's maps */
-	struct xcap_cfg *cfg; /* mmap of the xcap_cfg map: the wild_* masks */
+	struct xcap_cfg *cfg; /* mmap of the xcap_cfg map: the wild masks */
 	bool used[XCAP_MAX_CAPTURES];
 	struct xcap_filter filter[XCAP_MAX_CAPTURES];
 };

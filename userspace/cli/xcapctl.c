@@ -59,12 +59,9 @@ enum opt {
 	O_QUIET,
 	O_VERBOSE,
 	O_HELP,
-	O_SRC,
-	O_DST,
-	O_SPORT,
-	O_DPORT,
-	O_PROTO,
-	O_TIME,
+	O_VERSION,
+	O_FIELD, /* + the field id: the filter flags, one per row of the field table */
+	O_TIME = O_FIELD + XCAP_FIELD_N,
 	O_PACKETS,
 	O_BYTES,
 	O_OFFSET_TIME,
@@ -79,9 +76,7 @@ enum opt {
 enum kind {
 	K_SWITCH,
 	K_TEXT,
-	K_PREFIX,
-	K_PORT,
-	K_PROTO,
+	K_FIELD, /* a filter field's value: the field table says what it is */
 	K_COUNT,
 	K_SECONDS,
 };
@@ -92,9 +87,6 @@ static const struct {
 	uint64_t max;
 } kinds[] = {
 	[K_TEXT] = { "a non-empty text without control characters" },
-	[K_PREFIX] = { "an IPv4 or IPv6 address or prefix" },
-	[K_PORT] = { "a number in 0..65535", 0, 65535 },
-	[K_PROTO] = { "0..255 or a protocol name (tcp, udp, icmp, icmp6, sctp)" },
 	/* The server checks the ranges of the limits: they are its to define. */
 	[K_COUNT] = { "a whole number", 0, JSON_INT_MAX },
 	[K_SECONDS] = { "a number of seconds in 1..3600", 1, 3600 },
@@ -117,7 +109,8 @@ enum {
 	C_ALL = ~0U,
 };
 
-static const struct opt_def {
+/* The filter flags' rows (O_FIELD...) are filled from the field table at start. */
+static struct opt_def {
 	const char *name;
 	enum kind kind;
 	unsigned int cmds; /* the commands that take it */
@@ -136,11 +129,7 @@ static const struct opt_def {
 	[O_QUIET] = { "quiet", K_SWITCH, C_ALL, NULL, false, 'q' },
 	[O_VERBOSE] = { "verbose", K_SWITCH, C_ALL, NULL, false, 'v' },
 	[O_HELP] = { "help", K_SWITCH, C_ALL, NULL, false, 'h' },
-	[O_SRC] = { "src", K_PREFIX, C_CREATE, "source_address", true, 0 },
-	[O_DST] = { "dst", K_PREFIX, C_CREATE, "destination_address", true, 0 },
-	[O_SPORT] = { "sport", K_PORT, C_CREATE, "source_port", true, 0 },
-	[O_DPORT] = { "dport", K_PORT, C_CREATE, "destination_port", true, 0 },
-	[O_PROTO] = { "proto", K_PROTO, C_CREATE, "protocol", true, 0 },
+	[O_VERSION] = { "version", K_SWITCH, C_ALL, NULL, false, 0 },
 	[O_TIME] = { "time", K_COUNT, C_CREATE, "time_limit", false, 0 },
 	[O_PACKETS] = { "packets", K_COUNT, C_CREATE, "packet_limit", false, 0 },
 	[O_BYTES] = { "bytes", K_COUNT, C_FULL, "byte_limit", false, 0 },
@@ -164,6 +153,7 @@ struct command {
 	const char *synopsis; /* after the command's words */
 	const char *summary;
 	const char *help;
+	const char *help_more; /* after the filter flags: the command takes them */
 	uint64_t required; /* options that must be given */
 	int (*run)(struct ctl *ctl); /* NULL: the one request the next members describe */
 	const char *method;
@@ -515,12 +505,11 @@ out:
 
 /* --- the commands --- */
 
-/* Checks a value of kind k (0 or -EINVAL); with out, converts it to JSON as well. */
-static int parse_value(enum kind k, const char *s, json_object **out)
+/* Checks the value of option o (0 or -EINVAL); with out, converts it to JSON as well. */
+static int parse_value(int o, const char *s, json_object **out)
 {
-	struct xcap_prefix prefix;
-	char canon[64];
-	int32_t proto;
+	enum kind k = opt_defs[o].kind;
+	struct xcap_value value;
 	uint64_t v;
 
 	switch (k) {
@@ -535,19 +524,12 @@ static int parse_value(enum kind k, const char *s, json_object **out)
 		if (out)
 			*out = json_object_new_string(s);
 		return 0;
-	case K_PREFIX:
-		if (xcap_filter_parse_prefix(s, &prefix))
+	case K_FIELD:
+		if (xcap_filter_parse_value(o - O_FIELD, s, &value))
 			return -EINVAL;
-		/* The canonical form: host bits cleared, as the server stores it. */
-		xcap_filter_format_prefix(&prefix, canon, sizeof(canon));
+		/* The canonical form (host bits cleared, names as numbers), as the server stores it. */
 		if (out)
-			*out = json_object_new_string(canon);
-		return 0;
-	case K_PROTO:
-		if (xcap_filter_parse_proto(s, &proto))
-			return -EINVAL;
-		if (out)
-			*out = json_object_new_int(proto);
+			*out = xcap_filter_value_json(o - O_FIELD, &value);
 		return 0;
 	default:
 		if (xcap_filter_parse_uint(s, kinds[k].min, kinds[k].max, &v))
@@ -568,8 +550,7 @@ static json_object *create_body(const struct ctl *ctl)
 	json_object_object_add(body, "system", json_object_new_string("magic-transit"));
 	for (i = 0; i < N_OPTS; i++) {
 		v = NULL;
-		if (!opt_defs[i].member || !ctl->val[i] ||
-		    parse_value(opt_defs[i].kind, ctl->val[i], &v))
+		if (!opt_defs[i].member || !ctl->val[i] || parse_value(i, ctl->val[i], &v))
 			continue;
 		json_object_object_add(opt_defs[i].in_filter ? filter : body, opt_defs[i].member,
 				       v);
@@ -743,12 +724,10 @@ static const char create_help[] =
 	"whole matching packets from now on until a limit is reached or 'xcapctl stop',\n"
 	"and delivers pcap_ID.pcap into the bucket of --dest.\n"
 	"\n"
-	"filter (all optional; a packet must match every one given):\n"
-	"      --src ADDR[/LEN]    source IPv4 or IPv6 address or prefix\n"
-	"      --dst ADDR[/LEN]    destination address or prefix\n"
-	"      --sport PORT        source port, 0..65535\n"
-	"      --dport PORT        destination port, 0..65535\n"
-	"      --proto PROTO       IP protocol: 0..255 or tcp, udp, icmp, icmp6, sctp\n"
+	"filter (all optional; a packet must match every one given):\n";
+
+/* After the filter flags, which the field table lists. */
+static const char create_help_more[] =
 	"limits (the server checks their ranges; xcapd's are shown):\n"
 	"      --time SECONDS      time_limit (required): 1..300 simple, 1..86400 full\n"
 	"      --packets N         packet_limit, 1..10000 (required for simple)\n"
@@ -769,6 +748,7 @@ static const struct command commands[] = {
 		.synopsis = "--time S --packets N [options]",
 		.summary = "sampled packets of the recent past",
 		.help = create_help,
+		.help_more = create_help_more,
 		.required = OPT(O_TIME) | OPT(O_PACKETS),
 		.run = cmd_create,
 	},
@@ -779,6 +759,7 @@ static const struct command commands[] = {
 		.synopsis = "--time S --colo NAME --dest URI [options]",
 		.summary = "whole packets from now on, into a bucket",
 		.help = create_help,
+		.help_more = create_help_more,
 		.required = OPT(O_TIME) | OPT(O_COLO) | OPT(O_DEST),
 		.run = cmd_create,
 	},
@@ -974,6 +955,7 @@ static const char main_options[] =
 	"  -q, --quiet            no progress or notes; create prints only the id\n"
 	"  -v, --verbose          one line per request on stderr\n"
 	"  -h, --help             this text; after a command, that command's help\n"
+	"      --version          the version of xcapctl\n"
 	"\n"
 	"exit status:\n"
 	"  0    done\n"
@@ -1037,8 +1019,14 @@ static int print_help(char **words, int n)
 			printf("usage: xcapctl [options] %s\n", line);
 			here++;
 		}
-		if (here)
-			printf("\n%s\n", commands[i].help);
+		if (here) {
+			printf("\n%s", commands[i].help);
+			if (commands[i].help_more) {
+				xcap_fields_usage(stdout, 26);
+				fputs(commands[i].help_more, stdout);
+			}
+			printf("\n");
+		}
 		shown += here;
 	}
 	if (!shown) {
@@ -1096,6 +1084,17 @@ static int find_command(char **words, int n, int *used, const struct command **o
 	return usage_error(NULL, "unknown command '%s'", words[0]);
 }
 
+/* The filter flags: create's options, members of filter_v1. */
+static void field_options(void)
+{
+	int id;
+
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		opt_defs[O_FIELD + id] =
+			(struct opt_def){ xcap_fields[id].flag,	  K_FIELD, C_CREATE,
+					  xcap_fields[id].member, true,	   0 };
+}
+
 /* The options' getopt table, built from opt_defs: val is the option's index. */
 static void getopt_table(struct option *longs, char *shorts)
 {
@@ -1150,6 +1149,7 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 	int opt, i, used = 0, n, ret;
 	char **words;
 
+	field_options();
 	getopt_table(longs, shorts);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
@@ -1160,13 +1160,17 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 			return usage_error(NULL, "unknown option '-%c'", optopt);
 		if (opt == '?' || i < 0)
 			return usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
-		if (parse_value(opt_defs[i].kind, optarg, NULL))
+		if (parse_value(i, optarg, NULL))
 			return usage_error(NULL, "--%s: '%s' is not %s", opt_defs[i].name, optarg,
-					   kinds[opt_defs[i].kind].what);
+					   opt_defs[i].kind == K_FIELD ?
+						   xcap_fields[i - O_FIELD].what :
+						   kinds[opt_defs[i].kind].what);
 		ctl->val[i] = optarg ?: "";
 	}
 	words = argv + optind;
 	n = argc - optind;
+	if (ctl->val[O_VERSION])
+		return printf("xcapctl %s\n", XCAP_VERSION), 0;
 	if (ctl->val[O_HELP] || (n && !strcmp(words[0], "help")))
 		return ctl->val[O_HELP] ? print_help(words, n) : print_help(words + 1, n - 1);
 	ret = find_command(words, n, &used, &ctl->cmd);

@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Capture filters: parsing of addresses, prefixes, ports and protocols. */
+/*
+ * Capture filters: a value per field from flag text or from the API's JSON,
+ * their canonical forms, and the reference matcher. What each field is comes
+ * from the field table (fields.c); nothing here names a field.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "common/util.h"
+#include <json-c/json.h>
 #include "common/filter.h"
+#include "common/frame.h"
 
 void xcap_filter_init(struct xcap_filter *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->sport = -1;
-	f->dport = -1;
-	f->proto = -1;
 }
 
 int xcap_filter_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -77,31 +80,6 @@ int xcap_filter_parse_prefix(const char *s, struct xcap_prefix *out)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int32_t proto;
-} proto_names[] = {
-	{ "icmp", 1 },	 { "tcp", 6 },	   { "udp", 17 },
-	{ "icmp6", 58 }, { "icmpv6", 58 }, { "sctp", 132 },
-};
-
-int xcap_filter_parse_proto(const char *s, int32_t *out)
-{
-	uint64_t v;
-	size_t i;
-
-	for (i = 0; s && i < ARRAY_SIZE(proto_names); i++) {
-		if (!strcasecmp(s, proto_names[i].name)) {
-			*out = proto_names[i].proto;
-			return 0;
-		}
-	}
-	if (xcap_filter_parse_uint(s, 0, 255, &v))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 void xcap_filter_format_prefix(const struct xcap_prefix *p, char *buf, size_t size)
 {
 	char addr[INET6_ADDRSTRLEN] = "";
@@ -114,190 +92,178 @@ void xcap_filter_format_prefix(const struct xcap_prefix *p, char *buf, size_t si
 		snprintf(buf, size, "%s/%u", addr, p->len);
 }
 
-/*
- * Frame parsing and matching in userspace, rule for rule the XDP program's
- * (bpf/parse.bpf.h, bpf/match.bpf.h), so that stored samples are filtered as
- * armed captures are, and a fuzzer can compare both.
- */
-#define XCAP_ETH_HLEN 14
-#define XCAP_ETH_P_IP 0x0800
-#define XCAP_ETH_P_IPV6 0x86DD
-#define XCAP_ETH_P_8021Q 0x8100
-#define XCAP_ETH_P_8021AD 0x88A8
-#define XCAP_VLAN_MAX 2
-#define XCAP_IPV6_EXT_MAX 6
-
-struct frame_cursor {
-	const uint8_t *pos;
-	const uint8_t *end;
-};
-
-static const uint8_t *frame_pull(struct frame_cursor *c, size_t len)
+/* A number or one of the field's names. */
+static int parse_num(int id, const char *s, uint32_t *out)
 {
-	const uint8_t *p = c->pos;
+	const struct xcap_field_name *n = xcap_fields[id].names;
+	uint64_t v;
 
-	if (len > (size_t)(c->end - p))
-		return NULL;
-	c->pos = p + len;
-	return p;
-}
-
-static bool frame_has(const struct frame_cursor *c, size_t len)
-{
-	return len <= (size_t)(c->end - c->pos);
-}
-
-static uint16_t frame_get16(const uint8_t *p)
-{
-	return p[0] << 8 | p[1];
-}
-
-/* Returns the ethertype after up to two VLAN tags, or -1 on a truncated frame. */
-static int frame_parse_eth(struct frame_cursor *c)
-{
-	const uint8_t *p = frame_pull(c, XCAP_ETH_HLEN);
-	uint16_t proto;
-	int i;
-
-	if (!p)
-		return -1;
-	proto = frame_get16(p + 12);
-	for (i = 0; i < XCAP_VLAN_MAX; i++) {
-		if (proto != XCAP_ETH_P_8021Q && proto != XCAP_ETH_P_8021AD)
-			break;
-		p = frame_pull(c, 4);
-		if (!p)
-			return -1;
-		proto = frame_get16(p + 2);
-	}
-	return proto;
-}
-
-/* Returns 1 when the L4 header follows (first fragment or unfragmented), 0 if not, -1 on error. */
-static int frame_parse_ipv4(struct frame_cursor *c, struct xcap_tuple *t)
-{
-	const uint8_t *ip = c->pos;
-	size_t hlen;
-
-	if (!frame_has(c, 20))
-		return -1;
-	hlen = (ip[0] & 0xf) * 4;
-	if (ip[0] >> 4 != 4 || hlen < 20 || !frame_pull(c, hlen))
-		return -1;
-	t->family = 4;
-	t->proto = ip[9];
-	memcpy(t->saddr, ip + 12, 4);
-	memcpy(t->daddr, ip + 16, 4);
-	return (frame_get16(ip + 6) & 0x1fff) == 0;
-}
-
-/* Length of an IPv6 option-style extension header from its first two bytes. */
-static size_t frame_ext_len(uint8_t type, const uint8_t *h)
-{
-	return type == IPPROTO_AH ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
-}
-
-static int frame_parse_ipv6(struct frame_cursor *c, struct xcap_tuple *t)
-{
-	const uint8_t *ip = frame_pull(c, 40), *h;
-	uint8_t next;
-	int i;
-
-	if (!ip || ip[0] >> 4 != 6)
-		return -1;
-	t->family = 6;
-	memcpy(t->saddr, ip + 8, 16);
-	memcpy(t->daddr, ip + 24, 16);
-	next = ip[6];
-	for (i = 0; i < XCAP_IPV6_EXT_MAX; i++) {
-		switch (next) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
-		case IPPROTO_AH:
-			h = c->pos;
-			if (!frame_has(c, 2) || !frame_pull(c, frame_ext_len(next, h)))
-				return -1;
-			next = h[0];
-			break;
-		case IPPROTO_FRAGMENT:
-			h = frame_pull(c, 8);
-			if (!h)
-				return -1;
-			t->proto = h[0];
-			/* A non-first fragment carries no L4 header. */
-			if (frame_get16(h + 2) & 0xfff8)
-				return 0;
-			next = h[0];
-			break;
-		default:
-			t->proto = next;
-			return 1;
+	for (; s && n && n->name; n++) {
+		if (!strcasecmp(s, n->name)) {
+			*out = n->value;
+			return 0;
 		}
 	}
-	/* Too many extension headers: the protocol is unknown. */
-	return -1;
-}
-
-static int frame_parse_ports(struct frame_cursor *c, struct xcap_tuple *t)
-{
-	const uint8_t *p;
-
-	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP && t->proto != IPPROTO_SCTP)
-		return 0;
-	/* TCP, UDP and SCTP all start with source and destination port. */
-	p = frame_pull(c, 4);
-	if (!p)
-		return -1;
-	t->sport = frame_get16(p);
-	t->dport = frame_get16(p + 2);
-	t->has_ports = 1;
-	return 0;
-}
-
-int xcap_filter_parse_frame(const uint8_t *data, size_t len, struct xcap_tuple *t)
-{
-	struct frame_cursor c = { .pos = data, .end = data + len };
-	int proto, l4;
-
-	memset(t, 0, sizeof(*t));
-	proto = frame_parse_eth(&c);
-	if (proto == XCAP_ETH_P_IP)
-		l4 = frame_parse_ipv4(&c, t);
-	else if (proto == XCAP_ETH_P_IPV6)
-		l4 = frame_parse_ipv6(&c, t);
-	else
-		return proto < 0 ? -EINVAL : 0;
-	if (l4 > 0)
-		l4 = frame_parse_ports(&c, t);
-	if (l4 < 0) {
-		memset(t, 0, sizeof(*t));
+	if (xcap_filter_parse_uint(s, 0, xcap_field_max(id), &v))
 		return -EINVAL;
-	}
+	*out = v;
 	return 0;
 }
 
-/* An address rule: any address (family 0), or a prefix of the tuple's family. */
-static bool prefix_match(const struct xcap_prefix *p, uint8_t family, const uint8_t *addr)
+int xcap_filter_parse_value(int id, const char *s, struct xcap_value *v)
 {
-	int bytes = p->len / 8, bits = p->len % 8;
+	memset(v, 0, sizeof(*v));
+	if (xcap_fields[id].kind == XCAP_KIND_ADDR)
+		return xcap_filter_parse_prefix(s, &v->prefix);
+	return parse_num(id, s, &v->num);
+}
 
-	if (!p->family)
-		return true;
-	if (p->family != family || memcmp(addr, p->addr, bytes))
-		return false;
-	return !bits || !((addr[bytes] ^ p->addr[bytes]) & (uint8_t)(0xff << (8 - bits)));
+void xcap_filter_set_value(struct xcap_filter *f, int id, const struct xcap_value *v)
+{
+	f->v[id] = *v;
+	f->set |= 1U << id;
+}
+
+int xcap_filter_set(struct xcap_filter *f, int id, const char *s)
+{
+	struct xcap_value v;
+
+	if (xcap_filter_parse_value(id, s, &v))
+		return -EINVAL;
+	xcap_filter_set_value(f, id, &v);
+	return 0;
+}
+
+void xcap_filter_set_num(struct xcap_filter *f, int id, uint32_t num)
+{
+	struct xcap_value v = { .num = num };
+
+	xcap_filter_set_value(f, id, &v);
+}
+
+void xcap_filter_format_value(int id, const struct xcap_value *v, char *buf, size_t size)
+{
+	if (xcap_fields[id].kind == XCAP_KIND_ADDR)
+		xcap_filter_format_prefix(&v->prefix, buf, size);
+	else
+		snprintf(buf, size, "%u", v->num);
+}
+
+struct json_object *xcap_filter_value_json(int id, const struct xcap_value *v)
+{
+	char buf[64];
+
+	if (xcap_fields[id].kind == XCAP_KIND_NUM)
+		return json_object_new_int64(v->num);
+	xcap_filter_format_value(id, v, buf, sizeof(buf));
+	return json_object_new_string(buf);
+}
+
+struct json_object *xcap_filter_to_json(const struct xcap_filter *f)
+{
+	json_object *o = json_object_new_object();
+	int id;
+
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		if (f->set & (1U << id))
+			json_object_object_add(o, xcap_fields[id].member,
+					       xcap_filter_value_json(id, &f->v[id]));
+	return o;
+}
+
+static int refuse(struct xcap_filter_error *e, enum xcap_filter_error_kind kind, int id,
+		  const char *want)
+{
+	e->kind = kind;
+	e->member = id < 0 ? "filter_v1" : xcap_fields[id].member;
+	snprintf(e->pointer, sizeof(e->pointer), "/filter_v1%s%s", id < 0 ? "" : "/",
+		 id < 0 ? "" : e->member);
+	e->want = want;
+	e->min = 0;
+	e->max = id < 0 ? 0 : xcap_field_max(id);
+	return -EINVAL;
+}
+
+/* A number member: a JSON integer, or a number without a fraction, in range. */
+static int num_from_json(int id, json_object *j, struct xcap_value *v, struct xcap_filter_error *e)
+{
+	long long n;
+	double d;
+
+	if (json_object_is_type(j, json_type_int)) {
+		/* json-c clamps numbers beyond 64 bits; the range check catches them. */
+		n = json_object_get_int64(j);
+	} else if (json_object_is_type(j, json_type_double)) {
+		d = json_object_get_double(j);
+		if (!isfinite(d) || d != floor(d))
+			return refuse(e, XCAP_FILTER_ETYPE, id, "a whole number");
+		if (d < 0 || d > xcap_field_max(id))
+			return refuse(e, XCAP_FILTER_ERANGE, id, NULL);
+		n = (long long)d;
+	} else {
+		return refuse(e, XCAP_FILTER_ETYPE, id, "a number");
+	}
+	if (n < 0 || n > xcap_field_max(id))
+		return refuse(e, XCAP_FILTER_ERANGE, id, NULL);
+	v->num = n;
+	return 0;
+}
+
+/* An address member: a string without NUL characters that parses as a prefix. */
+static int addr_from_json(int id, json_object *j, struct xcap_value *v, struct xcap_filter_error *e)
+{
+	const char *s;
+
+	if (!json_object_is_type(j, json_type_string))
+		return refuse(e, XCAP_FILTER_ETYPE, id, "a string");
+	s = json_object_get_string(j);
+	/* json-c keeps a \u0000 in the string; C would see only what stands before it. */
+	if (strlen(s) != (size_t)json_object_get_string_len(j))
+		return refuse(e, XCAP_FILTER_ETYPE, id, "a string without NUL characters");
+	if (xcap_filter_parse_prefix(s, &v->prefix))
+		return refuse(e, XCAP_FILTER_EADDRESS, id, NULL);
+	return 0;
+}
+
+int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, char *canon,
+			  size_t size, struct xcap_filter_error *e)
+{
+	struct xcap_value v;
+	json_object *j, *o;
+	int id, err = 0;
+
+	xcap_filter_init(f);
+	if (filter_v1 && !json_object_is_type(filter_v1, json_type_object))
+		err = refuse(e, XCAP_FILTER_ETYPE, -1, "an object");
+	/* Members in table order: the first bad one is the one reported. */
+	for (id = 0; filter_v1 && !err && id < XCAP_FIELD_N; id++) {
+		/* An absent member and a null one both leave the field wild. */
+		j = NULL;
+		json_object_object_get_ex(filter_v1, xcap_fields[id].member, &j);
+		if (!j)
+			continue;
+		memset(&v, 0, sizeof(v));
+		err = xcap_fields[id].kind == XCAP_KIND_ADDR ? addr_from_json(id, j, &v, e) :
+							       num_from_json(id, j, &v, e);
+		if (!err)
+			xcap_filter_set_value(f, id, &v);
+	}
+	o = xcap_filter_to_json(f);
+	snprintf(canon, size, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return err;
 }
 
 bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t)
 {
-	/* A non-IP or unparsable frame (family 0) has no protocol, ports or addresses. */
-	if (f->proto >= 0 && (!t->family || t->proto != f->proto))
-		return false;
-	if (f->sport >= 0 && (!t->has_ports || t->sport != f->sport))
-		return false;
-	if (f->dport >= 0 && (!t->has_ports || t->dport != f->dport))
-		return false;
-	return prefix_match(&f->src, t->family, t->saddr) &&
-	       prefix_match(&f->dst, t->family, t->daddr);
+	int id;
+
+	/* A frame without a field (no ports, not IP, unparsable) is taken only where it is wild. */
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!(f->set & (1U << id)))
+			continue;
+		if (!(t->has & (1U << id)) || !xcap_field_covers(id, &f->v[id], &t->v[id]))
+			return false;
+	}
+	return true;
 }

@@ -1,24 +1,25 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* A capture's 5-tuple filter and the parsers of its textual fields (CLI and API share them). */
+/*
+ * A capture's filter: a value for each field it restricts (the fields are the
+ * table of fields.h). Read from flag text (xcapd capture, xcapctl) or from
+ * the API's filter_v1, written back as canonical JSON, and matched against a
+ * frame's fields as the XDP program matches them.
+ */
 #ifndef XCAP_FILTER_H
 #define XCAP_FILTER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/fields.h"
 
-struct xcap_prefix {
-	uint8_t family; /* 0 = any address, 4 or 6 */
-	uint8_t len; /* prefix length in bits */
-	uint8_t addr[16]; /* network byte order, host bits cleared */
-};
+struct json_object;
+struct xcap_tuple;
 
 struct xcap_filter {
-	struct xcap_prefix src;
-	struct xcap_prefix dst;
-	int32_t sport; /* -1 = any */
-	int32_t dport;
-	int32_t proto;
+	uint32_t
+		set; /* bit (1 << id): the filter restricts field id to v[id]; 0 takes every frame */
+	struct xcap_value v[XCAP_FIELD_N];
 };
 
 /* A filter that accepts every packet. */
@@ -27,37 +28,45 @@ void xcap_filter_init(struct xcap_filter *f);
 int xcap_filter_parse_prefix(const char *s, struct xcap_prefix *out);
 /* A decimal number in [min, max], nothing else. Returns 0 or -EINVAL. */
 int xcap_filter_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-/* An IP protocol number 0..255 or a name (tcp, udp, icmp, icmp6, sctp). */
-int xcap_filter_parse_proto(const char *s, int32_t *out);
 /* Writes "ADDR/LEN" (or "ADDR" for a host prefix) into buf. */
 void xcap_filter_format_prefix(const struct xcap_prefix *p, char *buf, size_t size);
 
-/*
- * The header fields of a frame as the XDP program's parser sees them
- * (bpf/parse.bpf.h), for matching stored samples in userspace.
- */
-struct xcap_tuple {
-	uint8_t family; /* 4 or 6; 0 when not IP or not parsed */
-	uint8_t proto; /* IP protocol (after IPv6 extension headers); valid when family != 0 */
-	uint8_t has_ports;
-	uint8_t pad;
-	uint16_t sport; /* host order, valid when has_ports */
-	uint16_t dport;
-	uint8_t saddr[16]; /* network order; IPv4 uses the first 4 bytes */
-	uint8_t daddr[16];
+/* A value of field id as a flag gives it (a prefix; a number or a name). 0 or -EINVAL. */
+int xcap_filter_parse_value(int id, const char *s, struct xcap_value *v);
+/* Restricts field id of f to the value that text s gives. 0 or -EINVAL (f unchanged). */
+int xcap_filter_set(struct xcap_filter *f, int id, const char *s);
+void xcap_filter_set_value(struct xcap_filter *f, int id, const struct xcap_value *v);
+void xcap_filter_set_num(struct xcap_filter *f, int id, uint32_t num);
+
+/* Writes a value as the flags take it ("10.0.0.0/8", "443"; a name as its number). */
+void xcap_filter_format_value(int id, const struct xcap_value *v, char *buf, size_t size);
+/* The canonical JSON of a value (a number, or a prefix with its host bits cleared). */
+struct json_object *xcap_filter_value_json(int id, const struct xcap_value *v);
+/* filter_v1 as canonical JSON: a member per restricted field, in field order. */
+struct json_object *xcap_filter_to_json(const struct xcap_filter *f);
+
+/* Why filter_v1 was refused, for the API to answer with its error table. */
+enum xcap_filter_error_kind {
+	XCAP_FILTER_ETYPE, /* "<member> must be <want>" */
+	XCAP_FILTER_ERANGE, /* "<member> must be between <min> and <max>" */
+	XCAP_FILTER_EADDRESS, /* "<member> must be an IPv4 or IPv6 address or prefix" */
+};
+
+struct xcap_filter_error {
+	enum xcap_filter_error_kind kind;
+	char pointer[64]; /* JSON pointer of the member: "/filter_v1/source_port" */
+	const char *member; /* "source_port", or "filter_v1" when it is not an object */
+	const char *want;
+	long long min, max;
 };
 
 /*
- * Parses the first len bytes of a frame with the rules of the XDP program:
- * Ethernet, up to two 802.1Q/802.1ad tags, IPv4 (options; a non-first fragment
- * has no ports), IPv6 (extension headers hop-by-hop, routing, destination
- * options, AH, fragment: the upper-layer protocol must be among the first 6
- * next-header values, so at most 5 of them), TCP/UDP/SCTP ports. A header cut short
- * (a runt, or a sample cut at 160 bytes) is a parse error. Returns 0 (non-IP
- * frames included), or -EINVAL when the frame cannot be parsed; then *t is all
- * zero, like a non-IP frame, so that only a filter naming nothing matches it.
+ * Reads filter_v1 (NULL: absent, a filter naming nothing) into f, and its
+ * canonical JSON into canon. Returns 0, or -EINVAL with *e saying why.
  */
-int xcap_filter_parse_frame(const uint8_t *data, size_t len, struct xcap_tuple *t);
+int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, char *canon,
+			  size_t size, struct xcap_filter_error *e);
+
 /* True when f accepts t, as the XDP program's matcher decides. */
 bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t);
 

@@ -26,6 +26,7 @@
 
 #define BASE_PATH "/client/v4"
 #define JSON_DEPTH_MAX 16
+#define WORKERS_RETRY_AFTER_S 5
 
 /* --- the error table --- */
 
@@ -84,6 +85,8 @@ static const struct {
 	[E_STORAGE_QUOTA] = { 400, 1025, 0,
 			      "the account's capture files take %llu MiB of the %u MiB that "
 			      "account_storage_mib allows: wait for them to expire" },
+	[E_WORKERS_BUSY] = { 503, 1023, 0,
+			     "too many bucket requests in progress; try again later" },
 	[E_INTERNAL] = { 500, 1500, 0, "internal error: %s" },
 };
 
@@ -437,17 +440,18 @@ static const struct route {
 	const char *after_pcaps[2]; /* path segments after /accounts/{a}/pcaps */
 	bool write;
 	int (*handle)(struct api_ctx *c);
+	bool blocks; /* may wait on a network peer: the transport runs it off its thread */
 } routes[] = {
 	/* `ownership` is routed before {pcap_id}. */
-	{ "list", "GET", { NULL }, false, api_captures_list },
-	{ "create", "POST", { NULL }, true, api_captures_create },
-	{ "bucket_list", "GET", { "ownership" }, false, api_buckets_list },
-	{ "bucket_add", "POST", { "ownership" }, true, api_buckets_add },
-	{ "bucket_validate", "POST", { "ownership", "validate" }, true, api_buckets_validate },
-	{ "bucket_delete", "DELETE", { "ownership", ANY_ID }, true, api_buckets_delete },
-	{ "get", "GET", { ANY_ID }, false, api_captures_get },
-	{ "download", "GET", { ANY_ID, "download" }, false, api_captures_download },
-	{ "stop", "PUT", { ANY_ID, "stop" }, true, api_captures_stop },
+	{ "list", "GET", { NULL }, false, api_captures_list, false },
+	{ "create", "POST", { NULL }, true, api_captures_create, false },
+	{ "bucket_list", "GET", { "ownership" }, false, api_buckets_list, false },
+	{ "bucket_add", "POST", { "ownership" }, true, api_buckets_add, true },
+	{ "bucket_validate", "POST", { "ownership", "validate" }, true, api_buckets_validate, true },
+	{ "bucket_delete", "DELETE", { "ownership", ANY_ID }, true, api_buckets_delete, false },
+	{ "get", "GET", { ANY_ID }, false, api_captures_get, false },
+	{ "download", "GET", { ANY_ID, "download" }, false, api_captures_download, false },
+	{ "stop", "PUT", { ANY_ID, "stop" }, true, api_captures_stop, false },
 };
 
 #define MAX_SEGS 6
@@ -597,6 +601,15 @@ static int route(struct api_ctx *c)
 		return api_fail(c, E_AUTH, NULL);
 	if (xcap_store_account_get(c->api->store, c->account, &c->acc))
 		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+	if (found->blocks && c->req->blocking == XCAP_API_DEFER) {
+		c->resp->deferred = true;
+		return 0;
+	}
+	if (found->blocks && c->req->blocking == XCAP_API_REFUSE) {
+		/* A worker frees up when its peer answers or the S3 timeouts end the wait. */
+		c->resp->retry_after = WORKERS_RETRY_AFTER_S;
+		return api_fail(c, E_WORKERS_BUSY, NULL);
+	}
 	return found->handle(c);
 }
 
@@ -610,6 +623,8 @@ void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
 	memset(resp, 0, sizeof(*resp));
 	route(&c);
 	json_object_put(c.body);
+	if (resp->deferred)
+		return; /* counted when it is answered */
 	if (!resp->status)
 		api_fail(&c, E_INTERNAL, NULL, "no answer");
 	xcap_metrics_count_request(api->metrics, c.route, resp->status);

@@ -73,60 +73,19 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 	return o;
 }
 
-static int get_address(struct api_ctx *c, json_object *filter, const char *key,
-		       struct xcap_prefix *out, json_object *canon)
-{
-	const char *s;
-	char buf[64];
-	int ret;
-
-	ret = api_get_string(c, filter, "/filter_v1", key, false, &s);
-	if (ret <= 0)
-		return ret;
-	if (xcap_filter_parse_prefix(s, out)) {
-		api_pointer_of(buf, sizeof(buf), "/filter_v1", key);
-		return api_fail(c, E_ADDRESS, buf, key);
-	}
-	xcap_filter_format_prefix(out, buf, sizeof(buf));
-	json_object_object_add(canon, key, json_object_new_string(buf));
-	return 1;
-}
-
-static int get_filter_int(struct api_ctx *c, json_object *filter, const char *key, long long max,
-			  int32_t *out, json_object *canon)
-{
-	long long v;
-	int ret = api_get_int(c, filter, "/filter_v1", key, false, 0, max, &v);
-
-	if (ret > 0) {
-		*out = v;
-		json_object_object_add(canon, key, json_object_new_int(v));
-	}
-	return ret;
-}
-
-/* filter_v1: parses into f and writes its canonical JSON into r. Returns -1 after an error. */
+/* filter_v1 as the field table reads it: into f, its canonical JSON into r. -1 after an error. */
 static int get_filter(struct api_ctx *c, struct xcap_filter *f, struct xcap_capture_rec *r)
 {
-	json_object *filter = api_member(c->body, "filter_v1"), *canon = json_object_new_object();
-	int ret = 0;
+	struct xcap_filter_error e;
 
-	xcap_filter_init(f);
-	if (filter && !json_object_is_type(filter, json_type_object)) {
-		ret = -1;
-		api_fail(c, E_TYPE, "/filter_v1", "filter_v1", "an object");
-	}
-	if (filter && !ret &&
-	    (get_address(c, filter, "source_address", &f->src, canon) < 0 ||
-	     get_address(c, filter, "destination_address", &f->dst, canon) < 0 ||
-	     get_filter_int(c, filter, "source_port", 65535, &f->sport, canon) < 0 ||
-	     get_filter_int(c, filter, "destination_port", 65535, &f->dport, canon) < 0 ||
-	     get_filter_int(c, filter, "protocol", 255, &f->proto, canon) < 0))
-		ret = -1;
-	snprintf(r->filter_json, sizeof(r->filter_json), "%s",
-		 json_object_to_json_string_ext(canon, JSON_C_TO_STRING_PLAIN));
-	json_object_put(canon);
-	return ret;
+	if (!xcap_filter_from_json(f, api_member(c->body, "filter_v1"), r->filter_json,
+				   sizeof(r->filter_json), &e))
+		return 0;
+	if (e.kind == XCAP_FILTER_ERANGE)
+		return api_fail(c, E_RANGE, e.pointer, e.member, e.min, e.max);
+	if (e.kind == XCAP_FILTER_EADDRESS)
+		return api_fail(c, E_ADDRESS, e.pointer, e.member);
+	return api_fail(c, E_TYPE, e.pointer, e.member, e.want);
 }
 
 /* Validates the members that only simple captures have. */

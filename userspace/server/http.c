@@ -1,11 +1,37 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* HTTP transport on libmicrohttpd: body accumulation with a hard limit, one answer path. */
+/*
+ * HTTP transport on libmicrohttpd: body accumulation with a hard limit, one
+ * answer path, and workers for the requests that wait on a network peer.
+ *
+ * Threads. libmicrohttpd runs in external epoll mode inside xcapd's main loop:
+ * that thread accepts, reads, routes and answers every request, so handlers
+ * keep touching the jobs, the engine and the recorder from the one thread that
+ * owns them, without locks. A route flagged as blocking in api.c (bucket add
+ * and validate: S3 requests, up to 2 x 20 s against a peer that never answers)
+ * is authorized there, then its connection is suspended and the request queued
+ * for HTTP_WORKERS threads (HTTP_QUEUE_MAX waiting at most); a worker runs the
+ * handler, resumes the connection and wakes the main loop through an eventfd
+ * (libmicrohttpd drops its own wake-up channel, MHD_USE_ITC, in external
+ * mode). A full queue is answered 503 with Retry-After at once: the main
+ * thread never waits for a worker or a peer.
+ *
+ * Not libmicrohttpd's own threads (MHD_USE_INTERNAL_POLLING_THREAD or a thread
+ * pool): every handler would then run beside the main loop, and the jobs, the
+ * engine and the recorder have no locks. What blocking handlers share with
+ * the main thread is the store and the API's request counters, both locked.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <microhttpd.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include "server/api.h"
 #include "common/file.h"
 #include "common/clock.h"
@@ -13,20 +39,39 @@
 #include "common/log.h"
 
 #define PEM_MAX (1 << 20) /* a certificate chain is far smaller */
+/* Peers are waited on, not computed for: a few threads cover many slow buckets. */
+#define HTTP_WORKERS 4
+#define HTTP_QUEUE_MAX 8
+
+/* One request in flight: the body so far, and its answer when a worker made it. */
+struct http_req {
+	struct http_req *next; /* in the worker queue */
+	struct MHD_Connection *conn;
+	char *body;
+	size_t len;
+	bool too_large;
+	int64_t start_ns;
+	struct xcap_api_request req; /* the strings live in the connection, which waits */
+	struct xcap_api_response resp;
+	bool answered; /* resp is a worker's answer */
+};
 
 struct xcap_http {
 	struct MHD_Daemon *mhd;
 	struct xcap_api *api;
 	char *cert; /* PEM contents: libmicrohttpd takes them from memory */
 	char *key;
-};
-
-/* One request in flight: the body so far. */
-struct http_req {
-	char *body;
-	size_t len;
-	bool too_large;
-	int64_t start_ns;
+	int epfd; /* libmicrohttpd's epoll fd and wake_fd: what the main loop watches */
+	int wake_fd; /* eventfd: a worker resumed a connection */
+	pthread_mutex_t lock; /* the queue and stopping */
+	pthread_cond_t queued;
+	struct http_req *head; /* suspended connections no worker took yet */
+	struct http_req **tail;
+	unsigned int waiting;
+	unsigned int running; /* taken by a worker, not answered yet */
+	bool stopping;
+	pthread_t workers[HTTP_WORKERS];
+	unsigned int n_workers;
 };
 
 static void mhd_log(void *arg, const char *fmt, va_list ap)
@@ -95,21 +140,116 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, struct xcap_api_res
 	return ret;
 }
 
+/* Wakes the main loop: xcap_http_run then lets libmicrohttpd take the resumed connection. */
+static void wake(struct xcap_http *h)
+{
+	/* Only an overflow of the counter could fail, and it is read on every run. */
+	(void)eventfd_write(h->wake_fd, 1);
+}
+
+static void *worker(void *arg)
+{
+	struct xcap_http *h = arg;
+	struct http_req *r;
+
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		while (!h->head && !h->stopping)
+			pthread_cond_wait(&h->queued, &h->lock);
+		r = h->stopping ? NULL : h->head;
+		if (r) {
+			h->head = r->next;
+			if (!h->head)
+				h->tail = &h->head;
+			h->waiting--;
+			h->running++;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!r)
+			return NULL; /* xcap_http_stop resumes what is left */
+		r->req.blocking = XCAP_API_RUN_HERE;
+		xcap_api_handle(h->api, &r->req, &r->resp);
+		r->answered = true;
+		pthread_mutex_lock(&h->lock);
+		h->running--;
+		pthread_mutex_unlock(&h->lock);
+		/* Last touch of r: once resumed, the main thread answers and may free it. */
+		MHD_resume_connection(r->conn);
+		wake(h);
+	}
+}
+
+/* Hands a deferred request to the workers, or -EBUSY when HTTP_QUEUE_MAX already wait. */
+static int queue_request(struct xcap_http *h, struct http_req *r)
+{
+	int err = -EBUSY;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->waiting < HTTP_QUEUE_MAX) {
+		/* Before a worker can see it: resuming a connection not suspended is undefined. */
+		MHD_suspend_connection(r->conn);
+		r->next = NULL;
+		*h->tail = r;
+		h->tail = &r->next;
+		h->waiting++;
+		pthread_cond_signal(&h->queued);
+		err = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+/*
+ * The final call of a request, and again once a worker resumed its connection.
+ * Blocking routes are deferred to the workers after the API authorized them, so
+ * refused requests never take a worker.
+ */
+static enum MHD_Result handle(struct xcap_http *h, struct http_req *r, const char *url,
+			      const char *method)
+{
+	struct MHD_Connection *c = r->conn;
+	enum MHD_Result ret;
+
+	if (!r->answered) {
+		r->req = (struct xcap_api_request){
+			.method = method,
+			.path = url,
+			.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+			.auth_email = header(c, "X-Auth-Email"),
+			.auth_key = header(c, "X-Auth-Key"),
+			.content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+			.body = r->body,
+			.body_len = r->len,
+			.body_too_large = r->too_large,
+			.blocking = XCAP_API_DEFER,
+		};
+		xcap_api_handle(h->api, &r->req, &r->resp);
+		if (r->resp.deferred && !queue_request(h, r))
+			return MHD_YES;
+		if (r->resp.deferred) {
+			r->req.blocking = XCAP_API_REFUSE;
+			xcap_api_handle(h->api, &r->req, &r->resp);
+		}
+	}
+	pr_info("%s %s %d %.1f ms\n", method, url, r->resp.status,
+		(xcap_clock_ns(CLOCK_MONOTONIC) - r->start_ns) / 1e6);
+	ret = send_answer(c, &r->resp);
+	xcap_api_response_free(&r->resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **con_cls)
 {
-	struct xcap_http *h = cls;
 	struct http_req *r = *con_cls;
-	struct xcap_api_response a = {};
-	struct xcap_api_request req;
-	enum MHD_Result ret;
 
 	(void)version;
 	if (!r) {
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return MHD_NO;
+		r->conn = c;
 		r->start_ns = xcap_clock_ns(CLOCK_MONOTONIC);
 		*con_cls = r;
 		return MHD_YES;
@@ -120,23 +260,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*data_size = 0;
 		return MHD_YES;
 	}
-	req = (struct xcap_api_request){
-		.method = method,
-		.path = url,
-		.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
-		.auth_email = header(c, "X-Auth-Email"),
-		.auth_key = header(c, "X-Auth-Key"),
-		.content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
-		.body = r->body,
-		.body_len = r->len,
-		.body_too_large = r->too_large,
-	};
-	xcap_api_handle(h->api, &req, &a);
-	pr_info("%s %s %d %.1f ms\n", method, url, a.status,
-		(xcap_clock_ns(CLOCK_MONOTONIC) - r->start_ns) / 1e6);
-	ret = send_answer(c, &a);
-	xcap_api_response_free(&a);
-	return ret;
+	return handle(cls, r, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -148,6 +272,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)toe;
 	if (r) {
+		/* A worker's answer that was never sent: the daemon stopped, or the client left. */
+		xcap_api_response_free(&r->resp);
 		free(r->body);
 		free(r);
 		*con_cls = NULL;
@@ -164,15 +290,79 @@ static int load_pem(const char *key, const char *path, char **out)
 	return err;
 }
 
+/*
+ * libmicrohttpd says only that it could not start: check the pair here, so that
+ * an unusable file is named by its key before anything listens.
+ */
+static int check_tls_pair(const struct xcap_http *h, const struct xcap_http_opts *o)
+{
+	BIO *cb = BIO_new_mem_buf(h->cert, -1), *kb = BIO_new_mem_buf(h->key, -1);
+	X509 *cert = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	int err = -EINVAL;
+
+	if (!cert)
+		pr_err("tls_cert: %s is not a PEM certificate\n", o->tls_cert);
+	else if (!key)
+		pr_err("tls_key: %s is not a PEM private key (without a passphrase)\n", o->tls_key);
+	else if (X509_check_private_key(cert, key) != 1)
+		pr_err("tls_key: %s is not the key of tls_cert %s\n", o->tls_key, o->tls_cert);
+	else
+		err = 0;
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	BIO_free(kb);
+	BIO_free(cb);
+	return err;
+}
+
 static int load_tls(struct xcap_http *h, const struct xcap_http_opts *o)
 {
-	return load_pem("tls_cert", o->tls_cert, &h->cert) ?:
-							     load_pem("tls_key", o->tls_key, &h->key);
+	return load_pem("tls_cert", o->tls_cert, &h->cert)	?:
+		       load_pem("tls_key", o->tls_key, &h->key) ?:
+								  check_tls_pair(h, o);
+}
+
+static int watch(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* One fd for the main loop: libmicrohttpd's sockets and the workers' wake-ups. */
+static int start_wakeup(struct xcap_http *h)
+{
+	int err;
+
+	h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->wake_fd < 0)
+		return -errno;
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epfd < 0)
+		return -errno;
+	err = watch(h->epfd, MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd);
+	return err ?: watch(h->epfd, h->wake_fd);
+}
+
+static int start_workers(struct xcap_http *h)
+{
+	int err;
+
+	while (h->n_workers < HTTP_WORKERS) {
+		err = pthread_create(&h->workers[h->n_workers], NULL, worker, h);
+		if (err) {
+			pr_err("cannot start an HTTP worker: %s\n", strerror(err));
+			return -err;
+		}
+		h->n_workers++;
+	}
+	return 0;
 }
 
 struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_api *api)
 {
-	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(o->port) };
 	struct sockaddr_in sa4 = { .sin_family = AF_INET, .sin_port = htons(o->port) };
 	struct sockaddr *sa = (struct sockaddr *)&sa4;
@@ -183,6 +373,10 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 	if (!h)
 		return NULL;
 	h->api = api;
+	h->epfd = h->wake_fd = -1;
+	h->tail = &h->head;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->queued, NULL);
 	if (inet_pton(AF_INET6, o->addr, &sa6.sin6_addr) == 1) {
 		sa = (struct sockaddr *)&sa6;
 		flags |= MHD_USE_IPv6;
@@ -206,10 +400,13 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 		MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
 	if (!h->mhd) {
 		err = -EADDRINUSE;
-		pr_err("cannot listen on %s port %u (in use, or TLS files invalid)\n", o->addr,
-		       o->port);
+		pr_err("cannot listen on %s port %u: the port is in use or not permitted\n",
+		       o->addr, o->port);
 		goto err;
 	}
+	err = start_wakeup(h) ?: start_workers(h);
+	if (err)
+		goto err;
 	pr_info("listening on %s://%s%s%s:%u\n", h->cert ? "https" : "http",
 		flags & MHD_USE_IPv6 ? "[" : "", o->addr, flags & MHD_USE_IPv6 ? "]" : "",
 		xcap_http_port(h));
@@ -220,12 +417,36 @@ err:
 	return NULL;
 }
 
+/*
+ * Requests on a worker end first (the S3 timeouts bound them): their handlers
+ * use the API, which is freed after this. Then every connection still
+ * suspended is resumed, as MHD_stop_daemon requires, and closed unanswered.
+ */
 void xcap_http_stop(struct xcap_http *h)
 {
+	struct http_req *r;
+	unsigned int i;
+
 	if (!h)
 		return;
+	pthread_mutex_lock(&h->lock);
+	h->stopping = true;
+	pthread_cond_broadcast(&h->queued);
+	if (h->running)
+		pr_info("waiting for %u request(s) to a bucket to end\n", h->running);
+	pthread_mutex_unlock(&h->lock);
+	for (i = 0; i < h->n_workers; i++)
+		pthread_join(h->workers[i], NULL);
+	for (r = h->head; r; r = r->next)
+		MHD_resume_connection(r->conn);
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
+	if (h->epfd >= 0)
+		close(h->epfd);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	pthread_cond_destroy(&h->queued);
+	pthread_mutex_destroy(&h->lock);
 	free(h->cert);
 	free(h->key);
 	free(h);
@@ -233,7 +454,7 @@ void xcap_http_stop(struct xcap_http *h)
 
 int xcap_http_epoll_fd(const struct xcap_http *h)
 {
-	return MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
+	return h->epfd;
 }
 
 uint16_t xcap_http_port(const struct xcap_http *h)
@@ -252,5 +473,9 @@ int xcap_http_timeout_ms(struct xcap_http *h)
 
 int xcap_http_run(struct xcap_http *h)
 {
+	eventfd_t n;
+
+	/* Read before MHD_run: a wake-up that comes during it stays for the next turn. */
+	(void)eventfd_read(h->wake_fd, &n);
 	return MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The HTTP server (libmicrohttpd, epoll, no threads of its own): accumulates a
+ * The HTTP server (libmicrohttpd in external epoll mode): accumulates a
  * request body up to the API's limit, hands the request to the API and sends
- * its answer. xcapd's main loop calls xcap_http_run when the epoll fd is ready.
+ * its answer. xcapd's main loop calls xcap_http_run when the epoll fd is
+ * ready; routes that wait on a network peer run on a few workers of its own
+ * (bounded queue, 503 when full), which wake that fd when they are done.
  */
 #ifndef XCAP_HTTP_H
 #define XCAP_HTTP_H

@@ -94,7 +94,6 @@ static int local_progress(struct xcap_runner *base, const char *id, int64_t now_
 
 	if (!run)
 		return -ENOENT;
-	xcap_capture_flush(run->cap);
 	err = xcap_capture_counters(run->cap, &out->counters);
 	out->done = xcap_capture_done(run->cap, now_ns);
 	return err;
@@ -126,7 +125,7 @@ static int local_query(struct xcap_runner *base, const struct xcap_query *q, con
 		return -EOPNOTSUPP;
 	/* Samples still in the ring belong to the window too. */
 	if (l->engine)
-		xcap_engine_drain(l->engine);
+		xcap_engine_drain_samples(l->engine);
 	err = xcap_query_run(l->recorder, q, path, &out->stats);
 	if (!err)
 		xcap_pcap_count(path, &out->packets, &out->bytes);

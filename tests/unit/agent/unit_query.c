@@ -272,6 +272,35 @@ static void query_keeps_the_newest_in_time_order(void)
 	xcap_recorder_close(r);
 }
 
+/*
+ * Equal times in two segments of one minute (xcapd restarted): the sample
+ * recorded later is the newer one, so the segment made after the restart is
+ * read although its newest sample is only as new as the oldest one kept.
+ */
+static void query_reads_a_segment_tied_with_the_oldest_kept(void)
+{
+	struct xcap_recorder *r = rec_new("tie");
+	struct xcap_query q = query_of(T0, MIN(1), 2);
+	struct xcap_query_stats st;
+	static struct want w;
+
+	if (!r)
+		return;
+	add_udp(r, T0 + 10 * NS, 1);
+	add_udp(r, T0 + 30 * NS, 2);
+	xcap_recorder_close(r);
+	r = rec_open("tie", 0, 0, 0);
+	if (!r)
+		return;
+	add_udp(r, T0 + 10 * NS, 3);
+	w.n = 0;
+	want_tags(&w, 3, 3);
+	want_tags(&w, 2, 2);
+	check_query("tie", r, &q, &st, &w, 2);
+	CHECK_EQ(st.segments_read, 2);
+	xcap_recorder_close(r);
+}
+
 /* An ICMP echo in minute 7; an ARP request and an unparsable frame in minute 2. */
 static void add_odd_frames(struct xcap_recorder *r, int m)
 {
@@ -416,12 +445,15 @@ static void check_filter_cases(struct xcap_recorder *r, const char *when)
 		snprintf(what, sizeof(what), "%s, %s", c->name, when);
 		xcap_filter_init(&q.filter);
 		if (c->src)
-			CHECK_EQ(xcap_filter_parse_prefix(c->src, &q.filter.src), 0);
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_SADDR, c->src), 0);
 		if (c->dst)
-			CHECK_EQ(xcap_filter_parse_prefix(c->dst, &q.filter.dst), 0);
-		q.filter.sport = c->sport;
-		q.filter.dport = c->dport;
-		q.filter.proto = c->proto;
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, c->dst), 0);
+		if (c->sport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_SPORT, c->sport);
+		if (c->dport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, c->dport);
+		if (c->proto >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_PROTO, c->proto);
 		want_case(&w, c);
 		check_query(what, r, &q, &st, &w, c->count);
 		CHECK(st.matched == c->count, "%s: matched %llu, want %zu", what,
@@ -581,12 +613,15 @@ static void query_matches_prefixes_to_the_bit(void)
 			 c->src ?: "any", c->dst ?: "any", c->sport, c->dport, c->proto);
 		xcap_filter_init(&q.filter);
 		if (c->src)
-			CHECK_EQ(xcap_filter_parse_prefix(c->src, &q.filter.src), 0);
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_SADDR, c->src), 0);
 		if (c->dst)
-			CHECK_EQ(xcap_filter_parse_prefix(c->dst, &q.filter.dst), 0);
-		q.filter.sport = c->sport;
-		q.filter.dport = c->dport;
-		q.filter.proto = c->proto;
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, c->dst), 0);
+		if (c->sport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_SPORT, c->sport);
+		if (c->dport >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, c->dport);
+		if (c->proto >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_PROTO, c->proto);
 		w.n = 0;
 		for (f = 0; f < 12; f++) {
 			if (c->frames & F(f))
@@ -622,14 +657,14 @@ static void query_returns_an_empty_pcap(void)
 	CHECK_EQ(st.newest_ns, MIN(6));
 	/* In the span, no match: the frames go to port 53. */
 	q = query_of(MIN(5), MIN(7), 10);
-	q.filter.dport = 54;
+	xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, 54);
 	check_query("no match", r, &q, &st, &w, 0);
 	CHECK_EQ(st.returned, 0);
 	CHECK_EQ(st.matched, 0);
 	CHECK_EQ(st.segments, 2);
 	/* Unflushed samples are part of the answer. */
 	add_udp(r, MIN(6) + NS, 3);
-	q.filter.dport = 53;
+	xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, 53);
 	want_tags(&w, 1, 3);
 	check_query("unflushed", r, &q, &st, &w, 3);
 	CHECK_EQ(st.returned, 3);
@@ -665,6 +700,7 @@ int main(void)
 		return 1;
 	RUN_TEST(query_window_includes_from_excludes_to);
 	RUN_TEST(query_keeps_the_newest_in_time_order);
+	RUN_TEST(query_reads_a_segment_tied_with_the_oldest_kept);
 	RUN_TEST(query_skips_segments_by_their_index);
 	RUN_TEST(query_matches_prefixes_to_the_bit);
 	RUN_TEST(query_returns_an_empty_pcap);

@@ -1,89 +1,70 @@
-// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * xcap's XDP program: samples 1 packet in N into the "samples" ring and copies
- * whole frames that match armed captures into the "frames" ring, once per
- * frame, tagged with the captures it serves. Budgets are taken before the copy.
- * The verdict is always XDP_PASS: capture never changes a packet's fate.
+ * The body every entry point runs: samples 1 packet in N into the "samples"
+ * ring and copies whole frames that match armed captures into the "frames"
+ * ring, once per frame, tagged with the captures it serves. Budgets are taken
+ * before the copy; each matched packet is counted in exactly one place.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-#include "xcap_abi.h"
+#ifndef XCAP_CAPTURE_BPF_H
+#define XCAP_CAPTURE_BPF_H
+
+#include "maps.bpf.h"
+#include "parse.bpf.h"
 #include "match.bpf.h"
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Memory-mapped: xcapd arms and disarms with atomic bit operations on `active`. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct xcap_cfg);
-} xcap_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__type(key, __u32);
-	__type(value, struct xcap_slot);
-} xcap_slots SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XCAP_MAX_CAPTURES);
-	__type(key, __u32);
-	__type(value, struct xcap_cap_counters);
-} xcap_cnt SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xcap_counters);
-} xcap_gcnt SEC(".maps");
-
-/* Per-CPU packets left until the next sample. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} xcap_countdown SEC(".maps");
-
-/* Per-CPU staging area for a frame copy of variable length. */
-struct xcap_frame {
-	struct xcap_rec hdr;
-	__u8 data[XCAP_FRAME_MAX];
+/*
+ * The program types the body runs in. What it needs from the context (the
+ * linear bytes, the whole length, a copy, where the frame came from) goes
+ * through the xcap_hook_* functions below; each entry point passes its hook
+ * as a constant, so that only its own branch is compiled in. A TC entry point
+ * adds its value here and bpf_skb_load_bytes, skb->len... to each hook.
+ */
+enum xcap_hook {
+	XCAP_HOOK_XDP,
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xcap_frame);
-} xcap_scratch SEC(".maps");
+/* The linear part of the frame, for the parser. */
+static __always_inline struct xcap_cursor xcap_hook_linear(void *ctx, enum xcap_hook hook)
+{
+	struct xdp_md *xdp = ctx;
 
-/* Sizes are set by xcapd before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
-} xcap_samples SEC(".maps");
+	return (struct xcap_cursor){
+		.pos = (void *)(long)xdp->data,
+		.end = (void *)(long)xdp->data_end,
+	};
+}
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 23);
-} xcap_frames SEC(".maps");
+/* Length of the whole frame, fragments of a multi-buffer frame included. */
+static __always_inline __u32 xcap_hook_len(void *ctx, enum xcap_hook hook)
+{
+	return bpf_xdp_get_buff_len(ctx);
+}
 
-static __always_inline void xcap_fill_hdr(struct xcap_rec *h, struct xdp_md *ctx, __u32 len,
-					  __u32 cap_len)
+/* Copies len bytes from offset off of the whole frame; 0 or a negative errno. */
+static __always_inline long xcap_hook_load(void *ctx, enum xcap_hook hook, __u32 off, void *to,
+					   __u32 len)
+{
+	return bpf_xdp_load_bytes(ctx, off, to, len);
+}
+
+/* Where a frame of len bytes came from, and whether it goes beyond the linear part. */
+static __always_inline void xcap_hook_origin(void *ctx, enum xcap_hook hook, struct xcap_rec *h,
+					     __u32 len)
+{
+	struct xdp_md *xdp = ctx;
+
+	h->ifindex = xdp->ingress_ifindex;
+	h->rx_queue = xdp->rx_queue_index;
+	h->flags = len > xdp->data_end - xdp->data ? XCAP_REC_FRAGS : 0;
+}
+
+static __always_inline void xcap_fill_hdr(struct xcap_rec *h, void *ctx, enum xcap_hook hook,
+					  __u32 len, __u32 cap_len)
 {
 	h->ts_ns = bpf_ktime_get_ns();
-	h->ifindex = ctx->ingress_ifindex;
-	h->rx_queue = ctx->rx_queue_index;
+	xcap_hook_origin(ctx, hook, h, len);
 	h->orig_len = len;
 	h->cap_len = cap_len;
-	h->flags = len > ctx->data_end - ctx->data ? XCAP_REC_FRAGS : 0;
 	h->pad = 0;
 }
 
@@ -119,7 +100,8 @@ static __always_inline __u64 xcap_wakeup(void *ring, __u64 len)
 	return avail <= quarter && avail + taken > quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters *gc, __u32 len)
+static __always_inline void xcap_sample(void *ctx, enum xcap_hook hook, struct xcap_counters *gc,
+					__u32 len)
 {
 	__u64 wakeup = xcap_wakeup(&xcap_samples, sizeof(struct xcap_sample));
 	__u32 cap_len = len;
@@ -137,13 +119,13 @@ static __always_inline void xcap_sample(struct xdp_md *ctx, struct xcap_counters
 	}
 	cap_len -= 1; /* as in xcap_copy: a lower bound of 1 that 6.1's verifier sees */
 	barrier_var(cap_len);
-	if (cap_len >= XCAP_SAMPLE_BYTES || bpf_xdp_load_bytes(ctx, 0, s->data, cap_len + 1)) {
+	if (cap_len >= XCAP_SAMPLE_BYTES || xcap_hook_load(ctx, hook, 0, s->data, cap_len + 1)) {
 		bpf_ringbuf_discard(s, 0);
 		gc->parse_errors++;
 		return;
 	}
 	cap_len += 1;
-	xcap_fill_hdr(&s->hdr, ctx, len, cap_len);
+	xcap_fill_hdr(&s->hdr, ctx, hook, len, cap_len);
 	s->hdr.captures = 0;
 	s->hdr.flags |= XCAP_REC_SAMPLE;
 	bpf_ringbuf_submit(s, wakeup);
@@ -254,7 +236,7 @@ static long xcap_account_one(__u32 i, void *ctx)
 	return w->todo ? 0 : 1;
 }
 
-static __always_inline bool xcap_copy(struct xdp_md *ctx, const struct xcap_walk *w)
+static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const struct xcap_walk *w)
 {
 	struct xcap_frame *f;
 	__u32 key = 0, n = w->copy_len;
@@ -263,7 +245,7 @@ static __always_inline bool xcap_copy(struct xdp_md *ctx, const struct xcap_walk
 	if (!f)
 		return false;
 	/*
-	 * bpf_xdp_load_bytes needs n >= 1 provably. 6.1's verifier keeps the lower
+	 * The load helpers need n >= 1 provably. 6.1's verifier keeps the lower
 	 * bound at 0 after "!n" (6.12's does not): one unsigned compare of n - 1
 	 * bounds n to [1, XCAP_FRAME_MAX] for both.
 	 */
@@ -272,49 +254,53 @@ static __always_inline bool xcap_copy(struct xdp_md *ctx, const struct xcap_walk
 	if (n >= XCAP_FRAME_MAX)
 		return false;
 	n += 1;
-	xcap_fill_hdr(&f->hdr, ctx, w->len, n);
+	xcap_fill_hdr(&f->hdr, ctx, hook, w->len, n);
 	f->hdr.captures = w->accepted;
 	f->hdr.flags |= w->flags;
-	if (bpf_xdp_load_bytes(ctx, 0, f->data, n))
+	if (xcap_hook_load(ctx, hook, 0, f->data, n))
 		return false;
 	return !bpf_ringbuf_output(&xcap_frames, f, sizeof(f->hdr) + n,
 				   xcap_wakeup(&xcap_frames, sizeof(f->hdr) + n));
 }
 
-SEC("xdp")
-int xcap_xdp(struct xdp_md *ctx)
+/* Samples, matches and copies one frame. Capture is passive: the caller always lets it pass. */
+static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 {
-	struct xcap_pkt pkt = {};
+	struct xcap_pkt pkt;
 	struct xcap_walk w = {};
 	struct xcap_counters *gc;
+	struct xcap_cursor cur;
 	struct xcap_cfg *cfg;
 	__u32 key = 0;
 
 	cfg = bpf_map_lookup_elem(&xcap_cfg, &key);
 	gc = bpf_map_lookup_elem(&xcap_gcnt, &key);
 	if (!cfg || !gc)
-		return XDP_PASS;
+		return;
 	gc->seen++;
 	if (xcap_sample_due(cfg))
-		xcap_sample(ctx, gc, bpf_xdp_get_buff_len(ctx));
+		xcap_sample(ctx, hook, gc, xcap_hook_len(ctx, hook));
 	/* Parsing only pays off while a capture is armed. */
 	if (!cfg->active)
-		return XDP_PASS;
-	if (xcap_parse(ctx, &pkt)) {
+		return;
+	cur = xcap_hook_linear(ctx, hook);
+	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
+	if (xcap_parse(&cur, &pkt)) {
 		gc->parse_errors++;
 		w.flags = XCAP_REC_PARSE_ERR;
 	}
 	w.todo = xcap_match(cfg, &pkt);
 	if (!w.todo)
-		return XDP_PASS;
+		return;
 	w.cfg = cfg;
 	/* The whole frame, fragments of a multi-buffer frame included. */
-	w.len = bpf_xdp_get_buff_len(ctx);
+	w.len = xcap_hook_len(ctx, hook);
 	bpf_loop(XCAP_MAX_CAPTURES, xcap_admit_one, &w, 0);
 	if (!w.accepted)
-		return XDP_PASS;
-	w.copied = xcap_copy(ctx, &w);
+		return;
+	w.copied = xcap_copy(ctx, hook, &w);
 	w.todo = w.accepted;
 	bpf_loop(XCAP_MAX_CAPTURES, xcap_account_one, &w, 0);
-	return XDP_PASS;
 }
+
+#endif /* XCAP_CAPTURE_BPF_H */

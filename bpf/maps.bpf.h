@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every map of the program, in one place: xcapd finds them by these names
+ * (15 characters at most) and sizes the rings before load.
+ */
+#ifndef XCAP_MAPS_BPF_H
+#define XCAP_MAPS_BPF_H
+
+/* Memory-mapped: xcapd arms and disarms with atomic bit operations on `active`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xcap_cfg);
+} xcap_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XCAP_MAX_CAPTURES);
+	__type(key, __u32);
+	__type(value, struct xcap_slot);
+} xcap_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XCAP_MAX_CAPTURES);
+	__type(key, __u32);
+	__type(value, struct xcap_cap_counters);
+} xcap_cnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcap_counters);
+} xcap_gcnt SEC(".maps");
+
+/* Per-CPU packets left until the next sample. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xcap_countdown SEC(".maps");
+
+/* Per-CPU staging area for a frame copy of variable length. */
+struct xcap_frame {
+	struct xcap_rec hdr;
+	__u8 data[XCAP_FRAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcap_frame);
+} xcap_scratch SEC(".maps");
+
+/* Sizes are set by xcapd before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} xcap_samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 23);
+} xcap_frames SEC(".maps");
+
+/*
+ * Rule tables (match.bpf.h): each value is the set of armed captures that
+ * accept the key. Number fields: their slices of one array (XCAP_NUM_KEY).
+ * Address fields: one trie, in which a prefix holds every capture whose
+ * prefix covers it, since a lookup returns only the longest match.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XCAP_NUM_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} xcap_num SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XCAP_MAX_CAPTURES *XCAP_FIELD_ADDR_N);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xcap_lpm);
+	__type(value, __u64);
+} xcap_addr SEC(".maps");
+
+#endif /* XCAP_MAPS_BPF_H */

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Unit tier: capture filters (common/filter.c): flag text, the API's
+ * filter_v1 and its canonical JSON, and the reference matcher. No privileges.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include "common/util.h"
+#include "common/filter.h"
+#include "common/frame.h"
+#include "frames.h"
+#include "test.h"
+
+static void prefix(const char *s, int rc, int family, int len, const char *norm)
+{
+	struct xcap_prefix p = {};
+	char buf[64];
+
+	CHECK(xcap_filter_parse_prefix(s, &p) == rc, "'%s' rc", s);
+	if (rc)
+		return;
+	CHECK_EQ(p.family, family);
+	CHECK_EQ(p.len, len);
+	xcap_filter_format_prefix(&p, buf, sizeof(buf));
+	CHECK(!strcmp(buf, norm), "'%s' formats as '%s', want '%s'", s, buf, norm);
+}
+
+static void filter_parses_addresses_and_prefixes(void)
+{
+	prefix("10.1.2.3", 0, 4, 32, "10.1.2.3");
+	prefix("10.1.2.3/8", 0, 4, 8, "10.0.0.0/8");
+	prefix("10.1.2.3/0", 0, 4, 0, "0.0.0.0/0");
+	prefix("192.168.77.200/28", 0, 4, 28, "192.168.77.192/28");
+	prefix("2001:db8::1", 0, 6, 128, "2001:db8::1");
+	prefix("2001:db8:aa:bb::1/64", 0, 6, 64, "2001:db8:aa:bb::/64");
+	prefix("2001:db8::ff/121", 0, 6, 121, "2001:db8::80/121");
+}
+
+static void filter_rejects_bad_addresses(void)
+{
+	static const char *const bad[] = {
+		"",	  "1.2.3", "1.2.3.4/33", "1.2.3.4/",  "1.2.3.4/-1",   "1.2.3.4/8x",
+		"::/129", "abc",   "1.2.3.4 ",	 "300.1.1.1", "1.2.3.4/08/1", "2001:db8::g",
+	};
+	struct xcap_prefix p;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(xcap_filter_parse_prefix(bad[i], &p) == -EINVAL, "accepted '%s'", bad[i]);
+	CHECK(xcap_filter_parse_prefix(NULL, &p) == -EINVAL, "accepted NULL");
+}
+
+static void filter_parses_numbers_strictly(void)
+{
+	static const char *const bad[] = { "",	    "-1",  "+1",
+					   " 1",    "1 ",  "0x10",
+					   "65536", "1e3", "99999999999999999999999" };
+	uint64_t v = 0;
+	size_t i;
+
+	CHECK_EQ(xcap_filter_parse_uint("0", 0, 65535, &v), 0);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(xcap_filter_parse_uint("65535", 0, 65535, &v), 0);
+	CHECK_EQ(v, 65535);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(xcap_filter_parse_uint(bad[i], 0, 65535, &v) == -EINVAL, "accepted '%s'",
+		      bad[i]);
+	CHECK(xcap_filter_parse_uint("0", 1, 10, &v) == -EINVAL, "below min accepted");
+}
+
+static void filter_parses_protocols(void)
+{
+	struct xcap_value v = {};
+	const int proto = XCAP_FIELD_PROTO;
+
+	CHECK(!xcap_filter_parse_value(proto, "tcp", &v) && v.num == 6, "tcp -> %u", v.num);
+	CHECK(!xcap_filter_parse_value(proto, "UDP", &v) && v.num == 17, "UDP -> %u", v.num);
+	CHECK(!xcap_filter_parse_value(proto, "icmp6", &v) && v.num == 58, "icmp6 -> %u", v.num);
+	CHECK(!xcap_filter_parse_value(proto, "132", &v) && v.num == 132, "132 -> %u", v.num);
+	CHECK(xcap_filter_parse_value(proto, "256", &v) == -EINVAL, "256 accepted");
+	CHECK(xcap_filter_parse_value(proto, "tcpx", &v) == -EINVAL, "tcpx accepted");
+	CHECK(xcap_filter_parse_value(XCAP_FIELD_DPORT, "tcp", &v) == -EINVAL,
+	      "a port takes a protocol name");
+	CHECK(xcap_filter_parse_value(XCAP_FIELD_DPORT, "65536", &v) == -EINVAL, "65536 accepted");
+}
+
+static void filter_init_accepts_everything(void)
+{
+	struct xcap_filter f;
+
+	memset(&f, 0x55, sizeof(f));
+	xcap_filter_init(&f);
+	CHECK_EQ(f.set, 0);
+}
+
+/* filter_v1 as a JSON text: the return code, and the canonical JSON or the error. */
+struct json_case {
+	const char *body;
+	int rc;
+	const char *canon; /* rc 0 */
+	enum xcap_filter_error_kind kind; /* rc -EINVAL */
+	const char *pointer;
+	const char *want; /* ETYPE */
+};
+
+#define GOOD(b, c)                        \
+	{                                 \
+		.body = (b), .canon = (c) \
+	}
+#define BAD(b, k, p, w)                                                              \
+	{                                                                            \
+		.body = (b), .rc = -EINVAL, .kind = (k), .pointer = (p), .want = (w) \
+	}
+
+static void check_json(const struct json_case *c)
+{
+	json_object *o = c->body ? json_tokener_parse(c->body) : NULL;
+	struct xcap_filter_error e = {};
+	struct xcap_filter f;
+	char canon[512];
+	int rc;
+
+	CHECK(!c->body || o, "%s: not JSON", c->body);
+	rc = xcap_filter_from_json(&f, o, canon, sizeof(canon), &e);
+	CHECK(rc == c->rc, "%s: rc %d, want %d", c->body, rc, c->rc);
+	if (!rc && !c->rc)
+		CHECK(!strcmp(canon, c->canon), "%s: canonical %s, want %s", c->body, canon,
+		      c->canon);
+	if (rc && c->rc) {
+		CHECK(e.kind == c->kind, "%s: kind %d, want %d", c->body, e.kind, c->kind);
+		CHECK(!strcmp(e.pointer, c->pointer), "%s: pointer %s, want %s", c->body, e.pointer,
+		      c->pointer);
+		CHECK(!c->want || (e.want && !strcmp(e.want, c->want)), "%s: want '%s'", c->body,
+		      e.want);
+	}
+	json_object_put(o);
+}
+
+static void filter_reads_filter_v1_as_the_api_takes_it(void)
+{
+	static const struct json_case cases[] = {
+		GOOD(NULL, "{}"),
+		GOOD("{}", "{}"),
+		GOOD("{\"protocol\":1}", "{\"protocol\":1}"),
+		/* Host bits cleared (json-c escapes the slash), a whole double taken, null as absent. */
+		GOOD("{\"protocol\":6,\"source_address\":\"10.1.2.3/8\",\"destination_port\":443.0,"
+		     "\"source_port\":null,\"other\":1}",
+		     "{\"source_address\":\"10.0.0.0\\/8\",\"destination_port\":443,\"protocol\":6}"),
+		GOOD("{\"destination_address\":\"2001:db8::1\",\"source_port\":0}",
+		     "{\"destination_address\":\"2001:db8::1\",\"source_port\":0}"),
+		BAD("[1]", XCAP_FILTER_ETYPE, "/filter_v1", "an object"),
+		BAD("{\"source_address\":\"1.2.3\"}", XCAP_FILTER_EADDRESS,
+		    "/filter_v1/source_address", NULL),
+		BAD("{\"source_address\":1}", XCAP_FILTER_ETYPE, "/filter_v1/source_address",
+		    "a string"),
+		BAD("{\"destination_address\":\"10.0.0.1\\u0000x\"}", XCAP_FILTER_ETYPE,
+		    "/filter_v1/destination_address", "a string without NUL characters"),
+		BAD("{\"destination_port\":70000}", XCAP_FILTER_ERANGE,
+		    "/filter_v1/destination_port", NULL),
+		BAD("{\"protocol\":256}", XCAP_FILTER_ERANGE, "/filter_v1/protocol", NULL),
+		BAD("{\"protocol\":-1}", XCAP_FILTER_ERANGE, "/filter_v1/protocol", NULL),
+		BAD("{\"protocol\":1e300}", XCAP_FILTER_ERANGE, "/filter_v1/protocol", NULL),
+		BAD("{\"protocol\":1.5}", XCAP_FILTER_ETYPE, "/filter_v1/protocol",
+		    "a whole number"),
+		BAD("{\"protocol\":\"tcp\"}", XCAP_FILTER_ETYPE, "/filter_v1/protocol", "a number"),
+		/* The first bad member in field order is the one reported. */
+		BAD("{\"protocol\":\"x\",\"source_port\":-1}", XCAP_FILTER_ERANGE,
+		    "/filter_v1/source_port", NULL),
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		check_json(&cases[i]);
+}
+
+static void filter_range_error_names_the_field_range(void)
+{
+	json_object *o = json_tokener_parse("{\"destination_port\":65536}");
+	struct xcap_filter_error e = {};
+	struct xcap_filter f;
+	char canon[64];
+
+	CHECK_EQ(-xcap_filter_from_json(&f, o, canon, sizeof(canon), &e), EINVAL);
+	CHECK(!strcmp(e.member, "destination_port"), "member %s", e.member);
+	CHECK(e.min == 0 && e.max == 65535, "range %lld..%lld", e.min, e.max);
+	json_object_put(o);
+}
+
+static void filter_json_and_flags_give_the_same_filter(void)
+{
+	json_object *o = json_tokener_parse("{\"source_address\":\"10.9.8.7/16\",\"protocol\":17}");
+	struct xcap_filter a, b;
+	struct xcap_filter_error e;
+	json_object *back;
+	char canon[128];
+
+	CHECK_EQ(xcap_filter_from_json(&a, o, canon, sizeof(canon), &e), 0);
+	xcap_filter_init(&b);
+	CHECK_EQ(xcap_filter_set(&b, XCAP_FIELD_PROTO, "udp"), 0);
+	CHECK_EQ(xcap_filter_set(&b, XCAP_FIELD_SADDR, "10.9.0.0/16"), 0);
+	CHECK(!memcmp(&a, &b, sizeof(a)), "the API's filter and the flags' differ");
+	back = xcap_filter_to_json(&b);
+	CHECK(!strcmp(json_object_to_json_string_ext(back, JSON_C_TO_STRING_PLAIN), canon),
+	      "to_json %s, canonical %s", json_object_to_json_string_ext(back, 0), canon);
+	json_object_put(back);
+	json_object_put(o);
+}
+
+static struct xcap_tuple tuple_of(struct frame_opts o)
+{
+	struct xcap_tuple t;
+	uint8_t buf[256];
+
+	xcap_frame_parse(buf, frame_build(buf, sizeof(buf), &o), &t);
+	return t;
+}
+
+static struct xcap_filter filter_of(const char *src, const char *dst, int sport, int dport,
+				    int proto)
+{
+	struct xcap_filter f;
+
+	xcap_filter_init(&f);
+	if (src)
+		CHECK(!xcap_filter_set(&f, XCAP_FIELD_SADDR, src), "bad prefix %s", src);
+	if (dst)
+		CHECK(!xcap_filter_set(&f, XCAP_FIELD_DADDR, dst), "bad prefix %s", dst);
+	if (sport >= 0)
+		xcap_filter_set_num(&f, XCAP_FIELD_SPORT, sport);
+	if (dport >= 0)
+		xcap_filter_set_num(&f, XCAP_FIELD_DPORT, dport);
+	if (proto >= 0)
+		xcap_filter_set_num(&f, XCAP_FIELD_PROTO, proto);
+	return f;
+}
+
+static void matcher_follows_the_kernel_rules(void)
+{
+	struct xcap_tuple tcp4 = tuple_of((struct frame_opts){ .family = 4,
+							       .src = "10.1.2.3",
+							       .dst = "192.0.2.9",
+							       .proto = 6,
+							       .sport = 40000,
+							       .dport = 443 });
+	struct xcap_tuple tcp6 = tuple_of((struct frame_opts){ .family = 6,
+							       .src = "2001:db8:1::5",
+							       .dst = "2001:db8:2::5",
+							       .proto = 6,
+							       .sport = 40000,
+							       .dport = 443 });
+	struct xcap_tuple icmp = tuple_of(
+		(struct frame_opts){ .family = 4, .src = "10.1.2.3", .proto = IPPROTO_ICMP });
+	struct xcap_tuple frag = tuple_of((struct frame_opts){
+		.family = 4, .src = "10.1.2.3", .proto = 6, .frag_off = 10, .len = 100 });
+	struct xcap_tuple arp = tuple_of((struct frame_opts){ .family = 0 });
+	struct xcap_tuple bad = {}; /* what an unparsable frame gives */
+	struct xcap_filter f;
+
+	f = filter_of(NULL, NULL, -1, -1, -1);
+	CHECK(xcap_filter_match(&f, &tcp4) && xcap_filter_match(&f, &arp) &&
+		      xcap_filter_match(&f, &bad),
+	      "a filter naming nothing takes everything");
+	f = filter_of(NULL, NULL, -1, -1, 6);
+	CHECK(xcap_filter_match(&f, &tcp4) && xcap_filter_match(&f, &tcp6), "proto 6");
+	CHECK(xcap_filter_match(&f, &frag), "proto 6 takes a later fragment");
+	CHECK(!xcap_filter_match(&f, &icmp) && !xcap_filter_match(&f, &arp) &&
+		      !xcap_filter_match(&f, &bad),
+	      "proto 6 takes icmp, arp or an unparsable frame");
+	f = filter_of(NULL, NULL, -1, 443, -1);
+	CHECK(xcap_filter_match(&f, &tcp4), "dport 443");
+	CHECK(!xcap_filter_match(&f, &frag) && !xcap_filter_match(&f, &icmp),
+	      "a port rule takes a frame without ports");
+	f = filter_of(NULL, NULL, 443, -1, -1);
+	CHECK(!xcap_filter_match(&f, &tcp4), "sport is not dport");
+	f = filter_of("10.1.2.3", NULL, -1, -1, -1);
+	CHECK(xcap_filter_match(&f, &tcp4) && xcap_filter_match(&f, &icmp), "src /32");
+	CHECK(!xcap_filter_match(&f, &tcp6) && !xcap_filter_match(&f, &arp) &&
+		      !xcap_filter_match(&f, &bad),
+	      "src /32 takes another family or a non-IP frame");
+	f = filter_of(NULL, "10.1.2.3", -1, -1, -1);
+	CHECK(!xcap_filter_match(&f, &tcp4), "dst is not src");
+	f = filter_of("10.1.2.0/23", "192.0.2.8/31", -1, -1, -1);
+	CHECK(xcap_filter_match(&f, &tcp4), "src /23, dst /31");
+	f = filter_of("10.1.4.0/23", NULL, -1, -1, -1);
+	CHECK(!xcap_filter_match(&f, &tcp4), "outside the /23");
+	f = filter_of("0.0.0.0/0", NULL, -1, -1, -1);
+	CHECK(xcap_filter_match(&f, &tcp4) && !xcap_filter_match(&f, &tcp6) &&
+		      !xcap_filter_match(&f, &arp),
+	      "0.0.0.0/0 takes IPv4 only");
+	f = filter_of("2001:db8::/32", "2001:db8:2::/121", 40000, 443, 6);
+	CHECK(xcap_filter_match(&f, &tcp6), "v6 prefixes, ports and proto");
+	CHECK(!xcap_filter_match(&f, &tcp4), "a v6 rule takes IPv4");
+	f = filter_of("2001:db8:1::/48", NULL, 40000, 443, 17);
+	CHECK(!xcap_filter_match(&f, &tcp6), "every field must match");
+}
+
+int main(void)
+{
+	RUN_TEST(filter_parses_addresses_and_prefixes);
+	RUN_TEST(filter_rejects_bad_addresses);
+	RUN_TEST(filter_parses_numbers_strictly);
+	RUN_TEST(filter_parses_protocols);
+	RUN_TEST(filter_init_accepts_everything);
+	RUN_TEST(filter_reads_filter_v1_as_the_api_takes_it);
+	RUN_TEST(filter_range_error_names_the_field_range);
+	RUN_TEST(filter_json_and_flags_give_the_same_filter);
+	RUN_TEST(matcher_follows_the_kernel_rules);
+	return tests_failed_total ? 1 : 0;
+}
