@@ -374,7 +374,7 @@ static void print_serve_usage(void)
 	for (i = 0; !xcap_config_key(i, &key, &expect, &number); i++) {
 		flag_name(key, flag, sizeof(flag));
 		snprintf(arg, sizeof(arg), "--%s %s", flag, number ? "N" : "VALUE");
-		printf("  %s%-21s %s\n", !strcmp(key, "interface") ? "-i, " : "    ", arg, expect);
+		printf("  %s%-27s %s\n", !strcmp(key, "interface") ? "-i, " : "    ", arg, expect);
 	}
 }
 
@@ -519,6 +519,9 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 		.port = cfg->listen_port,
 		.tls_cert = cfg->tls_cert[0] ? cfg->tls_cert : NULL,
 		.tls_key = cfg->tls_key[0] ? cfg->tls_key : NULL,
+		.max_conns = cfg->http_connections,
+		.max_conns_per_ip = cfg->http_connections_per_ip,
+		.request_timeout_s = cfg->http_request_timeout,
 	};
 	char err[512];
 	sigset_t mask;

@@ -27,6 +27,13 @@
  *   s3_endpoints array   of at most 16 "http(s)://HOST[:PORT]": the only endpoints that an
  *                        s3://, r2:// or gs:// URI may name with &endpoint=, written the same
  *                        way. Default: none (the services' own endpoints only).
+ *   http_connections integer  the API's connections open at once: 16..65536. Default 512. The
+ *                        last quarter of them is kept for addresses that have none open.
+ *   http_connections_per_ip integer  ... from one address: 1..65536, at most
+ *                        http_connections. Default 32.
+ *   http_request_timeout integer  seconds a client has to send a whole request (headers and
+ *                        body) from its connection or its previous answer on, 1..3600; then
+ *                        the connection is closed. Default 10.
  *   retention_days integer simple captures (their files) and the records of ended captures are
  *                        deleted this many days after they were submitted: 0..3650, 0 = keep
  *                        forever. Default 7.
@@ -360,6 +367,12 @@ static const struct scalar_key scalar_keys[] = {
 		 "an absolute directory path without '..', other than /"),
 	LIST_KEY("s3_endpoint", "s3_endpoints", s3_endpoints, n_endpoints, XCAP_CFG_MAX_ENDPOINTS,
 		 xcap_dest_endpoint_valid, "an endpoint http(s)://HOST[:PORT]"),
+	U32_KEY("http_connections", http_connections, 16, 65536,
+		"an integer 16..65536 (connections open at once)"),
+	U32_KEY("http_connections_per_ip", http_connections_per_ip, 1, 65536,
+		"an integer 1..65536 (connections from one address)"),
+	U32_KEY("http_request_timeout", http_request_timeout, 1, 3600,
+		"an integer 1..3600 (seconds to send a whole request)"),
 	U32_KEY("retention_days", retention_days, 0, 3650,
 		"an integer 0..3650 (days; 0 = keep forever)"),
 	U32_KEY("buckets_per_account", buckets_per_account, 1, XCAP_BUCKETS_MAX,
@@ -778,11 +791,15 @@ static int parse_root(struct xcap_config *c, struct json_object *root, bool cred
 }
 
 /* Whole-config rules, checked once every source has been applied. */
-static int check_tls(const struct xcap_config *c, struct errbuf *e)
+static int check_rules(const struct xcap_config *c, struct errbuf *e)
 {
 	if (!*c->tls_cert != !*c->tls_key)
 		return fail(e, -EINVAL, "%s: missing (tls_cert and tls_key go together)",
 			    *c->tls_cert ? "tls_key" : "tls_cert");
+	if (c->http_connections_per_ip > c->http_connections)
+		return fail(e, -EINVAL,
+			    "http_connections_per_ip: %u is more than http_connections (%u)",
+			    c->http_connections_per_ip, c->http_connections);
 	return 0;
 }
 
@@ -855,7 +872,7 @@ static int load_file(struct xcap_config *c, const char *path, bool creds_only, s
 	*tmp = *c;
 	ret = parse_root(tmp, root, creds_only, e);
 	if (!ret)
-		ret = check_tls(tmp, e);
+		ret = check_rules(tmp, e);
 	if (!ret)
 		*c = *tmp;
 out:
@@ -879,6 +896,9 @@ void xcap_config_init(struct xcap_config *c)
 	c->history_mib = 4096;
 	c->history_rate = 5000;
 	c->frames_ring_mib = 32;
+	c->http_connections = 512;
+	c->http_connections_per_ip = 32;
+	c->http_request_timeout = 10;
 	c->retention_days = 7;
 	c->buckets_per_account = 100;
 	c->account_storage_mib = 1024;
@@ -1085,7 +1105,7 @@ int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t er
 	int ret;
 
 	/* The last step after the file and the flags: a flag may have set half of the pair. */
-	ret = check_tls(c, &e);
+	ret = check_rules(c, &e);
 	if (ret)
 		return ret;
 	if (!c->n_accounts) {

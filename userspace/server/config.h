@@ -65,6 +65,10 @@ struct xcap_config {
 	/* The only endpoints an s3://, r2:// or gs:// URI may name with endpoint= (default none). */
 	char s3_endpoints[XCAP_CFG_MAX_ENDPOINTS][XCAP_CFG_ENDPOINT_MAX];
 	int n_endpoints;
+	/* The API's connections (slow clients): */
+	uint32_t http_connections; /* open at once, all clients (512) */
+	uint32_t http_connections_per_ip; /* open at once from one address (32) */
+	uint32_t http_request_timeout; /* seconds to send a whole request (10) */
 	/* Per account: */
 	uint32_t retention_days; /* simple files and ended capture records kept (7; 0 = forever) */
 	uint32_t buckets_per_account; /* bucket records (100; 1..XCAP_BUCKETS_MAX) */

@@ -88,6 +88,9 @@ static void defaults(void)
 	CHECK_EQ(cfg.buckets_per_account, 100);
 	CHECK_EQ(cfg.account_storage_mib, 1024);
 	CHECK_EQ(cfg.full_slots_per_account, 16);
+	CHECK(cfg.http_connections == 512 && cfg.http_connections_per_ip == 32 &&
+		      cfg.http_request_timeout == 10,
+	      "http limits");
 }
 
 static void example_file_loads(void)
@@ -633,6 +636,11 @@ static void security_keys(void)
 		{ "{\"full_slots_per_account\": 0}", "full_slots_per_account: expected an integer "
 						     "1..64" },
 		{ "{\"full_slots_per_account\": 65}", "full_slots_per_account: expected" },
+		{ "{\"http_connections\": 15}", "http_connections: expected an integer 16..65536" },
+		{ "{\"http_request_timeout\": 0}",
+		  "http_request_timeout: expected an integer 1..3600" },
+		{ "{\"http_connections\": 16, \"http_connections_per_ip\": 17}",
+		  "http_connections_per_ip: 17 is more than http_connections (16)" },
 	};
 	char err[512] = "";
 
