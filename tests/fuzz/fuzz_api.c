@@ -293,7 +293,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	xcap_config_init(cfg);
 	if (xcap_config_load(cfg, path, err, sizeof(err)) ||
-	    xcap_config_prepare(cfg, err, sizeof(err))) {
+	    xcap_config_make_state(cfg, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_api: config: %s\n", err);
 		abort();
 	}

@@ -79,7 +79,10 @@ static int check_quota(struct api_ctx *c)
 
 /*
  * Adding a bucket the account has already answers the same record and
- * challenge (the file is written again if it went); a new one is counted
+ * challenge: validate and captures read the newest record, which a second one
+ * would hide. The challenge is written again only when it went, and never once
+ * validated; concurrent adds of one bucket race harmlessly (a file:// write
+ * never replaces the file: -EEXIST means it is there). A new bucket is counted
  * against buckets_per_account first.
  */
 int api_buckets_add(struct api_ctx *c)
@@ -88,6 +91,7 @@ int api_buckets_add(struct api_ctx *c)
 	struct xcap_dest d;
 	const char *conf;
 	char err[512];
+	bool fresh;
 	int ret;
 
 	if (api_parse_body(c) ||
@@ -98,11 +102,12 @@ int api_buckets_add(struct api_ctx *c)
 	ret = xcap_store_bucket_find(c->api->store, c->account, conf, &b);
 	if (ret && ret != -ENOENT)
 		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
-	if (ret && check_quota(c))
+	fresh = ret;
+	if (fresh && check_quota(c))
 		return -1;
 	if (xcap_dest_parse(conf, c->api->cfg, &c->acc, &d, err, sizeof(err)))
 		return api_fail(c, E_DEST, "/destination_conf", err);
-	if (ret) {
+	if (fresh) {
 		if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) ||
 		    xcap_ids_random_hex(b.token, 32)) {
 			xcap_dest_close(&d);
@@ -113,9 +118,10 @@ int api_buckets_add(struct api_ctx *c)
 		snprintf(b.filename, sizeof(b.filename), "ownership-challenge-%s.txt", b.id);
 		b.submitted_ns = c->now_ns;
 	}
-	ret = b.status == XCAP_BUCKET_SUCCESS ?
-		      0 :
-		      xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err));
+	ret = 0;
+	if (b.status != XCAP_BUCKET_SUCCESS &&
+	    (fresh || !xcap_dest_challenge_holds(&d, b.filename, b.token)))
+		ret = xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err));
 	xcap_dest_close(&d);
 	if (ret && ret != -EEXIST)
 		return api_fail(c, E_BUCKET_WRITE, NULL, err);

@@ -22,8 +22,8 @@
  *                           of 2 in 1..1024. Default 32 (about 21000 frames of 1500 bytes).
  *   file_bucket_roots array of at most 16 absolute directory paths (no "..", not "/"): a
  *                        file:// bucket must be one of them or below one, once links are
- *                        resolved. Default: STATE_DIR/buckets, created private (0700). Each
- *                        must exist at start.
+ *                        resolved. Default: STATE_DIR/buckets. One that is missing is
+ *                        created private (0700) at start.
  *   s3_endpoints array   of at most 16 "http(s)://HOST[:PORT]": the only endpoints that an
  *                        s3://, r2:// or gs:// URI may name with &endpoint=, written the same
  *                        way. Default: none (the services' own endpoints only).
@@ -1098,40 +1098,48 @@ static void warn_if_shared(const char *path)
 			st.st_mode & 0777);
 }
 
-int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size)
+/*
+ * mkdir_p would make dir: the nearest part of it that exists is a folder we
+ * may write in. Nothing is created; a path that is not a folder is named.
+ */
+static int check_creatable(const char *key, const char *dir, struct errbuf *e)
 {
-	struct errbuf e = { err, err_size, NULL };
-	char path[PATH_MAX];
-	int ret;
+	char buf[PATH_MAX], *slash;
+	struct stat st;
 
-	/* The last step after the file and the flags: a flag may have set half of the pair. */
-	ret = check_rules(c, &e);
-	if (ret)
-		return ret;
-	if (!c->n_accounts) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE) >=
-		    sizeof(path))
-			return fail(&e, -ENAMETOOLONG, "state_dir: too long");
-		ret = load_file(c, path, true, &e);
-		if (ret == -ENOENT) {
-			clear_error(&e);
-			ret = create_creds(c, path, out, &e);
-			if (ret == -EEXIST) /* another xcapd won the race: use its file */
-				ret = load_file(c, path, true, &e);
-		} else if (!ret) {
-			warn_if_shared(path);
-		}
-		if (ret)
-			return ret;
+	if (strlen(dir) >= sizeof(buf))
+		return fail(e, -ENAMETOOLONG, "%s: too long", key);
+	strcpy(buf, dir);
+	while (stat(buf, &st)) {
+		/* ENOTDIR: a file on the way, which the loop reaches and names. */
+		if (errno != ENOENT && errno != ENOTDIR)
+			return fail(e, -errno, "%s: cannot create %s: %s: %s", key, dir, buf,
+				    strerror(errno));
+		slash = strrchr(buf, '/');
+		while (slash && slash > buf && slash[-1] == '/')
+			slash--;
+		if (!slash)
+			strcpy(buf, ".");
+		else
+			slash[slash == buf] = '\0'; /* "/x" leaves "/" */
 	}
-	if (!c->n_accounts)
-		return fail(&e, -EINVAL, "accounts: at least one account is needed");
-	if (!c->n_creds)
-		return fail(&e, -EINVAL, "credentials: at least one credential is needed");
+	if (!S_ISDIR(st.st_mode))
+		return fail(e, -ENOTDIR, "%s: cannot create %s: %s is not a folder", key, dir, buf);
+	if (access(buf, W_OK | X_OK))
+		return fail(e, -errno, "%s: cannot create %s in %s: %s", key, dir, buf,
+			    strerror(errno));
 	return 0;
 }
 
-/* One root as a real path: a directory, not "/" once links are resolved. */
+/* A file the start reads later (http.c parses the TLS pair): named now if it cannot be read. */
+static int check_readable(const char *key, const char *path, struct errbuf *e)
+{
+	if (!*path || !access(path, R_OK))
+		return 0;
+	return fail(e, -errno, "%s: cannot read %s: %s", key, path, strerror(errno));
+}
+
+/* One root as a real path: a directory, not "/" once links are resolved. Nothing changes. */
 static int resolve_root(struct xcap_config *c, int i, struct errbuf *e)
 {
 	char *root = c->file_bucket_roots[i], *real = c->file_bucket_real[i];
@@ -1145,7 +1153,71 @@ static int resolve_root(struct xcap_config *c, int i, struct errbuf *e)
 	return 0;
 }
 
+/* A root that does not exist yet is one make_state can create. */
+static int check_root(struct xcap_config *c, int i, struct errbuf *e)
+{
+	char key[32];
+	int ret = resolve_root(c, i, e);
+
+	if (ret != -ENOENT)
+		return ret;
+	clear_error(e);
+	snprintf(key, sizeof(key), "file_bucket_roots[%d]", i);
+	return check_creatable(key, c->file_bucket_roots[i], e);
+}
+
 int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size)
+{
+	struct errbuf e = { err, err_size, NULL };
+	char path[PATH_MAX];
+	int i, ret;
+
+	/* The last step after the file and the flags: a flag may have set half of the pair. */
+	ret = check_rules(c, &e);
+	if (!ret)
+		ret = check_readable("tls_cert", c->tls_cert, &e) ?:
+			      check_readable("tls_key", c->tls_key, &e);
+	for (i = 0; !ret && i < c->n_roots; i++)
+		ret = check_root(c, i, &e);
+	if (!ret && !c->n_accounts) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE) >=
+		    sizeof(path))
+			return fail(&e, -ENAMETOOLONG, "state_dir: too long");
+		ret = load_file(c, path, true, &e);
+		/* No file, or no folder for it: bootstrap creates them, if it can. */
+		if (ret == -ENOENT || ret == -ENOTDIR) {
+			clear_error(&e);
+			return check_creatable("state_dir", c->state_dir, &e);
+		}
+		if (!ret)
+			warn_if_shared(path);
+	}
+	if (ret)
+		return ret;
+	if (!c->n_accounts)
+		return fail(&e, -EINVAL, "accounts: at least one account is needed");
+	if (!c->n_creds)
+		return fail(&e, -EINVAL, "credentials: at least one credential is needed");
+	return 0;
+}
+
+int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size)
+{
+	struct errbuf e = { err, err_size, NULL };
+	char path[PATH_MAX];
+	int ret;
+
+	ret = xcap_config_prepare(c, err, err_size);
+	if (ret || c->n_accounts)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE);
+	ret = create_creds(c, path, out, &e);
+	if (ret == -EEXIST) /* another xcapd won the race: use its file */
+		ret = load_file(c, path, true, &e);
+	return ret ?: xcap_config_prepare(c, err, err_size);
+}
+
+int xcap_config_make_state(struct xcap_config *c, char *err, size_t err_size)
 {
 	struct errbuf e = { err, err_size, NULL };
 	char *root = c->file_bucket_roots[0];
@@ -1162,7 +1234,13 @@ int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size)
 				    strerror(errno));
 		c->n_roots = 1;
 	}
-	for (i = 0; i < c->n_roots && !ret; i++)
+	for (i = 0; i < c->n_roots && !ret; i++) {
+		/* A root that is missing is made private, as the default one. */
+		ret = mkdir_p(c->file_bucket_roots[i]);
+		if (ret)
+			return fail(&e, ret, "file_bucket_roots[%d]: cannot create %s: %s", i,
+				    c->file_bucket_roots[i], strerror(-ret));
 		ret = resolve_root(c, i, &e);
+	}
 	return ret;
 }

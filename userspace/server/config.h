@@ -95,18 +95,28 @@ int xcap_config_load(struct xcap_config *c, const char *path, char *err, size_t 
 int xcap_config_set(struct xcap_config *c, const char *key, const char *value, char *err,
 		    size_t err_size);
 /*
- * With no account configured: loads STATE_DIR/credentials.json, or creates it
- * with one account and one write token and prints them once to `out`; with
- * out NULL (stdout is no terminal: a journal, a log file) the log says where
- * the token is instead.
+ * What bootstrap needs, checked without changing anything: the TLS pair, the
+ * file_bucket_roots (their real paths into file_bucket_real, or a place where
+ * a missing one can be created), and with no
+ * account configured, STATE_DIR/credentials.json (loaded when it exists) or a
+ * state_dir where it can be created. 0 with no account means that bootstrap
+ * will create it.
+ */
+int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size);
+/*
+ * xcap_config_prepare, then with still no account: creates
+ * STATE_DIR/credentials.json with one account and one write token and prints
+ * them once to `out`; with out NULL (stdout is no terminal: a journal, a log
+ * file) the log says where the token is instead.
  */
 int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size);
 /*
- * Before serving: makes the state folder (private, 0700) and the default
- * bucket root STATE_DIR/buckets, and finds the real path of each of
- * file_bucket_roots (file_bucket_real). Same errors as load.
+ * Before serving, once bootstrap is done: makes the state folder private
+ * (0700, whatever its mode was) and the bucket roots that are missing (the
+ * default one, STATE_DIR/buckets, too; 0700), and finds the real path of
+ * each of file_bucket_roots (file_bucket_real). Same errors as load.
  */
-int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size);
+int xcap_config_make_state(struct xcap_config *c, char *err, size_t err_size);
 /*
  * The i-th scalar key (every one is also an xcapd flag, '_' written '-'): its
  * name, what it expects and whether it is a number. -ENOENT past the last.

@@ -673,7 +673,7 @@ static void security_keys(void)
  * Before serving: the state folder is made private whatever the umask or its
  * mode, the default bucket root is created in it, and roots become real paths.
  */
-static void prepare_makes_state_private_and_roots_real(void)
+static void make_state_makes_it_private_and_roots_real(void)
 {
 	char dir[256], root[300], link[300], real[PATH_MAX], err[512] = "";
 	mode_t old = umask(0);
@@ -683,27 +683,39 @@ static void prepare_makes_state_private_and_roots_real(void)
 	mkdir(dir, 0755);
 	xcap_config_init(&cfg);
 	strcpy(cfg.state_dir, dir);
-	CHECK_EQ(xcap_config_prepare(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_make_state(&cfg, err, sizeof(err)), 0);
 	CHECK(!stat(dir, &st) && (st.st_mode & 0777) == 0700, "state mode %o", st.st_mode & 0777);
 	snprintf(root, sizeof(root), "%s/buckets", dir);
 	CHECK(!stat(root, &st) && (st.st_mode & 0777) == 0700, "root mode %o", st.st_mode & 0777);
 	CHECK(cfg.n_roots == 1 && realpath(root, real) && !strcmp(cfg.file_bucket_real[0], real),
 	      "default root %s", cfg.file_bucket_real[0]);
 
-	/* A configured root through a link: its real path; a missing one: an error naming it. */
+	/*
+	 * A configured root through a link: its real path; a missing one: created
+	 * private; one that cannot be: an error naming it, from the check too.
+	 */
 	snprintf(link, sizeof(link), "%s/link", dir);
 	CHECK(!symlink(root, link), "symlink");
 	xcap_config_init(&cfg);
 	strcpy(cfg.state_dir, dir);
 	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", link, err, sizeof(err)), 0);
-	CHECK_EQ(xcap_config_prepare(&cfg, err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_make_state(&cfg, err, sizeof(err)), 0);
 	CHECK(!strcmp(cfg.file_bucket_roots[0], link) && !strcmp(cfg.file_bucket_real[0], real),
 	      "%s -> %s", cfg.file_bucket_roots[0], cfg.file_bucket_real[0]);
-	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", "/nonexistent-xcap-root", err,
-				 sizeof(err)),
-		 0);
-	CHECK(xcap_config_prepare(&cfg, err, sizeof(err)) == -ENOENT &&
-		      strstr(err, "file_bucket_roots[1]: /nonexistent-xcap-root"),
+	snprintf(root, sizeof(root), "%s/new/root", dir);
+	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", root, err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_make_state(&cfg, err, sizeof(err)), 0);
+	CHECK(!stat(root, &st) && (st.st_mode & 0777) == 0700, "new root mode %o",
+	      st.st_mode & 0777);
+	snprintf(link, sizeof(link), "%s/a-file", dir);
+	CHECK_EQ(write_file(link, "x"), 0);
+	snprintf(root, sizeof(root), "%s/root", link);
+	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", root, err, sizeof(err)), 0);
+	CHECK(xcap_config_prepare(&cfg, err, sizeof(err)) == -ENOTDIR &&
+		      strstr(err, "file_bucket_roots[2]: "),
+	      "%s", err);
+	CHECK(xcap_config_make_state(&cfg, err, sizeof(err)) == -ENOTDIR &&
+		      strstr(err, "file_bucket_roots[2]: cannot create"),
 	      "%s", err);
 	umask(old);
 }
@@ -887,7 +899,7 @@ int main(void)
 	RUN_TEST(file_not_json_or_not_object);
 	RUN_TEST(set_flags);
 	RUN_TEST(security_keys);
-	RUN_TEST(prepare_makes_state_private_and_roots_real);
+	RUN_TEST(make_state_makes_it_private_and_roots_real);
 	RUN_TEST(bootstrap_creates_then_loads);
 	RUN_TEST(bootstrap_prints_the_token_only_to_a_terminal);
 	RUN_TEST(bootstrap_keeps_configured_accounts);
