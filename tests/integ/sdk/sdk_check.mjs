@@ -99,7 +99,13 @@ await check('pcaps.stop of a running capture succeeds', async () => {
 		colo_name: env('XCAP_COLO'), destination_conf: dest, filter_v1: { protocol: 1 },
 	});
 	await client.magicTransit.pcaps.stop(run.id, { account_id });
-	const p = await client.magicTransit.pcaps.get(run.id, { account_id });
+	// Stopped, it is delivered (an empty file too) by the delivery worker: 10 s at most.
+	let p;
+	for (let i = 0; i < 100; i++) {
+		p = await client.magicTransit.pcaps.get(run.id, { account_id });
+		if (p.status === 'complete' || p.status === 'failed') break;
+		await sleep(100);
+	}
 	assert(p.stop_requested && (p.status === 'complete' || p.status === 'failed'), JSON.stringify(p));
 });
 await check('a bad token is an AuthenticationError/PermissionDeniedError', async () => {
