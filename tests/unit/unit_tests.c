@@ -115,6 +115,7 @@ static void pcap_writer_refuses_an_unwritable_path(void)
  */
 static void pcap_create_makes_a_new_private_file(void)
 {
+	struct xcap_pcap_opts o = { .format = XCAP_PCAP, .snaplen = 100, .create_new = true };
 	char path[256], link[256], victim[256], buf[16] = "";
 	mode_t old = umask(0);
 	struct xcap_pcap *w;
@@ -122,19 +123,19 @@ static void pcap_create_makes_a_new_private_file(void)
 	FILE *f;
 
 	test_path(path, sizeof(path), "new.pcap");
-	w = xcap_pcap_create(path, 100);
+	w = xcap_pcap_open_opts(path, &o);
 	umask(old);
 	CHECK(w, "create: %s", strerror(errno));
 	CHECK_EQ(xcap_pcap_close(w), 0);
 	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
-	CHECK(!xcap_pcap_create(path, 100) && errno == EEXIST, "an existing file was reused");
+	CHECK(!xcap_pcap_open_opts(path, &o) && errno == EEXIST, "an existing file was reused");
 
 	test_path(victim, sizeof(victim), "victim");
 	f = fopen(victim, "w");
 	CHECK(f && fputs("keep\n", f) >= 0 && !fclose(f), "victim");
 	test_path(link, sizeof(link), "planted.pcap");
 	CHECK(!symlink(victim, link), "symlink");
-	CHECK(!xcap_pcap_create(link, 100) && errno == EEXIST, "written through a link");
+	CHECK(!xcap_pcap_open_opts(link, &o) && errno == EEXIST, "written through a link");
 	f = fopen(victim, "r");
 	CHECK(f && fgets(buf, sizeof(buf), f) && !strcmp(buf, "keep\n"), "the victim changed");
 	if (f)

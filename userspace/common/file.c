@@ -86,22 +86,52 @@ int xcap_file_create_at(int dirfd, const char *name, mode_t mode)
 	return fd < 0 ? -errno : fd;
 }
 
-int xcap_file_create_temp(int dirfd, const char *prefix, char *name, size_t size)
+/* ".PREFIX.<16 random hex>.tmp": a name nobody can predict. */
+static int temp_name(const char *prefix, char *name, size_t size)
 {
 	char rnd[17];
+	int ret = xcap_ids_random_hex(rnd, 8);
+
+	if (!ret && snprintf(name, size, ".%s.%s.tmp", prefix, rnd) >= (int)size)
+		ret = -ENAMETOOLONG;
+	return ret;
+}
+
+int xcap_file_create_temp(int dirfd, const char *prefix, char *name, size_t size)
+{
 	int fd, tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		fd = xcap_ids_random_hex(rnd, 8);
+		fd = temp_name(prefix, name, size);
 		if (fd)
 			return fd;
-		if (snprintf(name, size, ".%s.%s.tmp", prefix, rnd) >= (int)size)
-			return -ENAMETOOLONG;
 		fd = xcap_file_create_at(dirfd, name, 0600);
 		if (fd != -EEXIST)
 			return fd;
 	}
 	return -EEXIST;
+}
+
+int xcap_file_link_new(const char *path, int dirfd, const char *name)
+{
+	char tmp[NAME_MAX + 1];
+	int ret = -EEXIST, tries;
+
+	for (tries = 0; tries < 8 && ret == -EEXIST; tries++) {
+		ret = temp_name(name, tmp, sizeof(tmp));
+		/* No AT_SYMLINK_FOLLOW, and the new name is one nobody could plant. */
+		if (!ret && linkat(AT_FDCWD, path, dirfd, tmp, 0))
+			ret = -errno;
+	}
+	if (ret)
+		return ret;
+	ret = xcap_file_rename_new(dirfd, tmp, name);
+	if (ret) {
+		unlinkat(dirfd, tmp, 0);
+		return ret;
+	}
+	fsync(dirfd);
+	return 0;
 }
 
 int xcap_file_rename_new(int dirfd, const char *tmp, const char *name)

@@ -37,6 +37,12 @@ int xcap_file_create_temp(int dirfd, const char *prefix, char *name, size_t size
  */
 int xcap_file_rename_new(int dirfd, const char *tmp, const char *name);
 /*
+ * Gives the file at path the new name `name` in dirfd, by a hard link (same
+ * file system only: -EXDEV) under a temporary name, then the rename above
+ * (-EEXIST when name exists), then the folder synced. 0 or -errno.
+ */
+int xcap_file_link_new(const char *path, int dirfd, const char *name);
+/*
  * Writes the new file `name` in dirfd as a whole: a temporary file that fill
  * writes, fsync, then the rename above (-EEXIST when name exists), then the
  * folder synced. A reader never sees half a file, and a crash leaves the

@@ -23,6 +23,7 @@
 #include "server/jobs.h"
 #include "server/metrics.h"
 #include "server/store.h"
+#include "server/stream.h"
 
 #define BASE_PATH "/client/v4"
 #define JSON_DEPTH_MAX 16
@@ -92,6 +93,8 @@ static const struct {
 			      "account_storage_mib allows: wait for them to expire" },
 	[E_WORKERS_BUSY] = { 503, 1023, 0,
 			     "too many bucket requests in progress; try again later" },
+	[E_STREAM_STATE] = { 400, 1030, 0,
+			     "only a running full capture can be streamed; this one is %s %s" },
 	[E_INTERNAL] = { 500, 1500, 0, "internal error: %s" },
 };
 
@@ -457,6 +460,8 @@ static const struct route {
 	{ "get", "GET", { ANY_ID }, false, api_captures_get, false },
 	{ "download", "GET", { ANY_ID, "download" }, false, api_captures_download, false },
 	{ "stop", "PUT", { ANY_ID, "stop" }, true, api_captures_stop, false },
+	/* Answered here, then read on this thread as the capture writes (server/stream.h). */
+	{ "stream", "GET", { ANY_ID, "stream" }, false, api_captures_stream, false },
 };
 
 #define MAX_SEGS 6
@@ -654,6 +659,8 @@ void xcap_api_response_free(struct xcap_api_response *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
+	xcap_stream_free(resp->stream);
+	resp->stream = NULL;
 }
 
 struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *store,

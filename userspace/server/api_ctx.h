@@ -56,6 +56,7 @@ enum api_err {
 	E_BUCKET_QUOTA,
 	E_STORAGE_QUOTA,
 	E_WORKERS_BUSY,
+	E_STREAM_STATE,
 	E_INTERNAL,
 };
 
@@ -120,6 +121,7 @@ int api_captures_create(struct api_ctx *c);
 int api_captures_get(struct api_ctx *c);
 int api_captures_download(struct api_ctx *c);
 int api_captures_stop(struct api_ctx *c);
+int api_captures_stream(struct api_ctx *c);
 int api_buckets_list(struct api_ctx *c);
 int api_buckets_add(struct api_ctx *c);
 int api_buckets_validate(struct api_ctx *c);

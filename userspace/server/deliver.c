@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agent/pcap.h"
 #include "common/log.h"
 #include "server/deliver.h"
 #include "server/dest.h"
@@ -44,7 +45,7 @@ static int upload(struct xcap_deliver *d, const struct delivery *item, char *msg
 	char name[64];
 	int err;
 
-	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
+	snprintf(name, sizeof(name), "pcap_%s.%s", r->id, xcap_pcap_format_name(r->format));
 	err = xcap_dest_parse(r->destination_conf, d->cfg,
 			      xcap_store_account_get(d->store, r->account, &acc) ? NULL : &acc,
 			      &dest, msg, size);

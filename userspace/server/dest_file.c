@@ -186,10 +186,41 @@ static int put_file(const struct xcap_dest *d, const char *name, const char *dat
 	return put_new(d, name, fill_buffer, &b, err, err_size);
 }
 
+/*
+ * The spool file, on the bucket's file system, becomes the object without a
+ * copy: synced, then linked in under a new name (xcap_file_link_new). 1 when
+ * it cannot be linked (another file system): the caller copies.
+ */
+static int link_spool(const struct xcap_dest *d, const char *path, const char *name, char *err,
+		      size_t err_size)
+{
+	int fd, ret = 0;
+
+	if (!valid_name(name))
+		return xcap_err_set(-EINVAL, err, err_size, "invalid object name %s", name);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return xcap_err_set(-errno, err, err_size, "cannot read %s: %s", path,
+				    strerror(errno));
+	/* The object is this very file: private as a copy would be. */
+	if (fchmod(fd, 0600) || fsync(fd))
+		ret = -errno;
+	close(fd);
+	if (ret)
+		return xcap_err_set(ret, err, err_size, "cannot sync %s: %s", path, strerror(-ret));
+	ret = xcap_file_link_new(path, d->file.dirfd, name);
+	if (ret == -EEXIST)
+		return xcap_err_set(ret, err, err_size, "%s/%s exists already: it is not replaced",
+				    d->file.dir, name);
+	return ret ? 1 : 0;
+}
+
 static int deliver_file(const struct xcap_dest *d, const char *path, const char *name, char *err,
 			size_t err_size)
 {
-	return put_new(d, name, fill_copy, path, err, err_size);
+	int ret = link_spool(d, path, name, err, err_size);
+
+	return ret <= 0 ? ret : put_new(d, name, fill_copy, path, err, err_size);
 }
 
 /* Only a regular file is read: a FIFO planted under the name would block the reader. */

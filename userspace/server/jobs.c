@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/filter.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "server/config.h"
@@ -228,8 +229,8 @@ static void delivery_end(void *arg, struct xcap_capture_rec *r, int err, const c
 	if (transition(j, r, XCAP_ST_COMPLETE))
 		return;
 	unlink(spool);
-	pr_info("capture %s: complete, %llu packets delivered as pcap_%s.pcap\n", r->id,
-		(unsigned long long)r->packets_captured, r->id);
+	pr_info("capture %s: complete, %llu packets delivered as pcap_%s.%s\n", r->id,
+		(unsigned long long)r->packets_captured, r->id, xcap_pcap_format_name(r->format));
 }
 
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
@@ -299,6 +300,14 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 	queue_delivery(j, &r);
 }
 
+/* The pcapng section's comment: xcap, the capture and what it takes. */
+static void file_comment(const struct xcap_capture_rec *r, char *buf, size_t size)
+{
+	snprintf(buf, size, "xcap %s capture %s, direction %s, filter_v1 %s",
+		 r->type == XCAP_TYPE_FULL ? "full" : "simple", r->id,
+		 xcap_filter_dirs_name(r->dirs), r->filter_json);
+}
+
 static struct job *find_job(struct xcap_jobs *j, const char *id)
 {
 	int i;
@@ -327,7 +336,7 @@ static uint64_t byte_budget(struct xcap_jobs *j, const struct xcap_capture_rec *
 static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		      char *err, size_t err_size)
 {
-	char spool[PATH_MAX];
+	char spool[PATH_MAX], comment[1024];
 	struct xcap_run run = {
 		.id = r->id,
 		.account = r->account,
@@ -336,6 +345,8 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 		.byte_limit = byte_budget(j, r),
 		.time_limit_s = r->time_limit,
 		.path = spool,
+		.format = r->format,
+		.comment = comment,
 	};
 	struct xcap_capture_counters c;
 	struct job *job = NULL;
@@ -349,6 +360,7 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 		return -EBUSY;
 	}
 	spool_path(j, r->id, spool, sizeof(spool));
+	file_comment(r, comment, sizeof(comment));
 	ret = xcap_runner_arm(j->runner, &run, err, err_size);
 	if (ret)
 		return ret;
@@ -389,17 +401,20 @@ static void describe_span(const struct xcap_query_stats *st, char *buf, size_t s
 /* Answers a simple capture from the sampled history: success with a file, or failed saying why. */
 static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f)
 {
+	char path[PATH_MAX + 64], span[128], from[32], to[32], comment[1024];
 	struct xcap_query q = {
 		.from_ns = r->offset_time_ns - (int64_t)r->time_limit * NSEC_PER_SEC,
 		.to_ns = r->offset_time_ns,
 		.filter = *f,
 		.limit = r->packet_limit,
+		.format = r->format,
+		.comment = comment,
 	};
 	struct xcap_run_result res;
-	char path[PATH_MAX + 64], span[128], from[32], to[32];
 	int err;
 
 	r->status = XCAP_ST_RUNNING;
+	file_comment(r, comment, sizeof(comment));
 	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 	err = xcap_runner_query(j->runner, &q, path, &res);
 	if (err == -EOPNOTSUPP) {
@@ -464,6 +479,28 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop
 		err = -ENOENT;
 	pthread_mutex_unlock(&j->lock);
 	return err ?: xcap_store_capture_get(j->store, r->account, r->id, r);
+}
+
+int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id)
+{
+	int fd = -ENOENT;
+
+	pthread_mutex_lock(&j->lock);
+	if (find_job(j, id))
+		fd = xcap_runner_stream(j->runner, id);
+	pthread_mutex_unlock(&j->lock);
+	return fd;
+}
+
+bool xcap_jobs_running(struct xcap_jobs *j, const char *id)
+{
+	bool running;
+
+	/* finish() closes the file before it marks the job ended, both under the lock. */
+	pthread_mutex_lock(&j->lock);
+	running = find_job(j, id);
+	pthread_mutex_unlock(&j->lock);
+	return running;
 }
 
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)

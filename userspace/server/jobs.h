@@ -12,6 +12,7 @@
 #ifndef XCAP_JOBS_H
 #define XCAP_JOBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "server/runner.h"
@@ -42,6 +43,14 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_ns);
 /* The pcap file that /download serves for a successful simple capture. */
 void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size);
+/*
+ * An fd to read the file of a full capture that runs in this process, from
+ * its start (the live stream): -ENOENT when it does not run here (any more),
+ * -EOPNOTSUPP when the runner's file is on another host.
+ */
+int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id);
+/* True while the full capture runs in this process; once false its file is complete. */
+bool xcap_jobs_running(struct xcap_jobs *j, const char *id);
 /* Fills the live counters of a running capture into r. */
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
 /* The counters /metrics shows: the host's (from the runner) and the deliveries'. */
