@@ -25,6 +25,7 @@ struct fake_run {
 	int64_t armed_ns;
 	uint32_t time_limit_s;
 	uint64_t packet_limit;
+	uint64_t byte_limit; /* what the jobs allowed it */
 	uint64_t packets;
 	bool used;
 };
@@ -109,6 +110,7 @@ static int fake_arm(struct xcap_runner *base, const struct xcap_run *run, char *
 	*slot = (struct fake_run){ .armed_ns = *f->now_ns,
 				   .time_limit_s = run->time_limit_s,
 				   .packet_limit = run->packet_limit,
+				   .byte_limit = run->byte_limit,
 				   .used = true };
 	snprintf(slot->id, sizeof(slot->id), "%s", run->id);
 	snprintf(slot->account, sizeof(slot->account), "%s", run->account);

@@ -202,6 +202,58 @@ static int mem_capture_count_active_full_locked(struct xcap_store *base, const c
 	return active;
 }
 
+static int mem_capture_stored_bytes_locked(struct xcap_store *base, const char *account,
+					   uint64_t *bytes)
+{
+	struct store_mem *m = store_mem_of(base);
+	const struct xcap_capture_rec *r;
+	int i;
+
+	*bytes = 0;
+	for (i = 0; i < m->n_caps; i++) {
+		r = &m->caps[i];
+		if (strcmp(r->account, account))
+			continue;
+		if (r->type == XCAP_TYPE_SIMPLE ? r->status == XCAP_ST_SUCCESS :
+						  r->status == XCAP_ST_CONVERSION_PENDING ||
+							  r->status == XCAP_ST_CONVERSION_RUNNING ||
+							  r->status == XCAP_ST_FAILED)
+			*bytes += r->bytes_captured + 16 * r->packets_captured + 24;
+	}
+	return 0;
+}
+
+static int mem_capture_expired_locked(struct xcap_store *base, int64_t before_ns,
+				      struct xcap_capture_rec *out, int max, int *n)
+{
+	uint32_t ended = 1U << XCAP_ST_SUCCESS | 1U << XCAP_ST_COMPLETE | 1U << XCAP_ST_FAILED;
+	struct store_mem *m = store_mem_of(base);
+	int idx[STORE_MEM_MAX], i, found = mem_capture_select(m, NULL, ended, idx);
+
+	*n = 0;
+	for (i = found - 1; i >= 0 && *n < max; i--)
+		if (m->caps[idx[i]].submitted_ns < before_ns)
+			out[(*n)++] = m->caps[idx[i]];
+	return 0;
+}
+
+static int mem_capture_delete_locked(struct xcap_store *base, const char *account, const char *id)
+{
+	struct store_mem *m = store_mem_of(base);
+	int i;
+
+	for (i = 0; i < m->n_caps; i++) {
+		if (!strcmp(m->caps[i].id, id) && !strcmp(m->caps[i].account, account)) {
+			m->n_caps--;
+			memmove(&m->caps[i], &m->caps[i + 1], (m->n_caps - i) * sizeof(m->caps[0]));
+			memmove(&m->cap_seq[i], &m->cap_seq[i + 1],
+				(m->n_caps - i) * sizeof(m->cap_seq[0]));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static int mem_bucket_put_locked(struct xcap_store *base, const struct xcap_bucket_rec *r)
 {
 	struct store_mem *m = store_mem_of(base);
@@ -379,6 +431,29 @@ static int mem_bucket_list(struct xcap_store *base, const char *account,
 	return MEM_LOCKED(base, mem_bucket_list_locked(base, account, out, max, n));
 }
 
+static int mem_capture_stored_bytes(struct xcap_store *base, const char *account, uint64_t *bytes)
+{
+	return MEM_LOCKED(base, mem_capture_stored_bytes_locked(base, account, bytes));
+}
+
+static int mem_capture_expired(struct xcap_store *base, int64_t before_ns,
+			       struct xcap_capture_rec *out, int max, int *n)
+{
+	return MEM_LOCKED(base, mem_capture_expired_locked(base, before_ns, out, max, n));
+}
+
+static int mem_capture_delete(struct xcap_store *base, const char *account, const char *id)
+{
+	return MEM_LOCKED(base, mem_capture_delete_locked(base, account, id));
+}
+
+static int mem_bucket_count(struct xcap_store *base, const char *account)
+{
+	int idx[STORE_MEM_MAX];
+
+	return MEM_LOCKED(base, mem_bucket_select(store_mem_of(base), account, NULL, idx));
+}
+
 static int mem_bucket_delete(struct xcap_store *base, const char *account, const char *id)
 {
 	return MEM_LOCKED(base, mem_bucket_delete_locked(base, account, id));
@@ -426,9 +501,13 @@ static const struct xcap_store_ops store_mem_ops = {
 	.capture_count = mem_capture_count,
 	.capture_each = mem_capture_each,
 	.capture_count_active_full = mem_capture_count_active_full,
+	.capture_stored_bytes = mem_capture_stored_bytes,
+	.capture_expired = mem_capture_expired,
+	.capture_delete = mem_capture_delete,
 	.bucket_put = mem_bucket_put,
 	.bucket_find = mem_bucket_find,
 	.bucket_list = mem_bucket_list,
+	.bucket_count = mem_bucket_count,
 	.bucket_delete = mem_bucket_delete,
 	.credential_find = mem_credential_find,
 	.account_get = mem_account_get,

@@ -615,7 +615,7 @@ static void print_serve_usage(void)
 	for (i = 0; !xcap_config_key(i, &key, &expect, &number); i++) {
 		flag_name(key, flag, sizeof(flag));
 		snprintf(arg, sizeof(arg), "--%s %s", flag, number ? "N" : "VALUE");
-		printf("  %s%-21s %s\n", !strcmp(key, "interface") ? "-i, " : "    ", arg, expect);
+		printf("  %s%-27s %s\n", !strcmp(key, "interface") ? "-i, " : "    ", arg, expect);
 	}
 }
 
@@ -799,6 +799,9 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 		.port = cfg->listen_port,
 		.tls_cert = cfg->tls_cert[0] ? cfg->tls_cert : NULL,
 		.tls_key = cfg->tls_key[0] ? cfg->tls_key : NULL,
+		.max_conns = cfg->http_connections,
+		.max_conns_per_ip = cfg->http_connections_per_ip,
+		.request_timeout_s = cfg->http_request_timeout,
 	};
 	char err[512];
 	sigset_t mask;
@@ -824,7 +827,9 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	ret = check_listen(ho.addr, ho.port) ?: start_engine(s, cfg);
 	if (ret)
 		return ret;
-	if (xcap_config_bootstrap(cfg, stdout, err, sizeof(err))) {
+	/* The first start's token goes to a terminal only, never into a journal or a log file. */
+	if (xcap_config_bootstrap(cfg, isatty(STDOUT_FILENO) ? stdout : NULL, err, sizeof(err)) ||
+	    xcap_config_make_state(cfg, err, sizeof(err))) {
 		pr_err("%s\n", err);
 		return -EINVAL;
 	}
@@ -845,7 +850,7 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	if (!s->runner)
 		return -ENOMEM;
 	s->jobs = xcap_jobs_new(cfg, s->store, s->runner);
-	if (!s->jobs || xcap_jobs_recover(s->jobs))
+	if (!s->jobs || xcap_jobs_recover(s->jobs) || xcap_jobs_expiry_start(s->jobs))
 		return -EIO;
 	s->api = xcap_api_new(cfg, s->store, s->jobs);
 	if (!s->api)
@@ -909,6 +914,8 @@ static int cmd_serve(int argc, char **argv)
 	ret = parse_serve_args(argc, argv, cfg);
 	if (ret < 0) {
 		signal(SIGPIPE, SIG_IGN);
+		/* Every file and folder xcapd makes is its own alone, whatever umask it got. */
+		umask(077);
 		ret = start_service(&s, cfg) || serve_loop(&s) ? 1 : 0;
 		stop_service(&s);
 	}

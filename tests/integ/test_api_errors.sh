@@ -319,7 +319,7 @@ before=$(api aw GET "$PA/ownership"; jget result_info.count)
 expect "the bucket list could not be read (count: $before)" eval '[[ $before =~ ^[0-9]+$ ]]'
 api aw POST "$PA/ownership" '{"destination_conf":"s3://pcaps-bucket?region=us-east-1"}'
 expect_fail 400 1012 /destination_conf
-api aw POST "$PA/ownership" "{\"destination_conf\":\"file://$T/no-such-folder\"}"
+api aw POST "$PA/ownership" "{\"destination_conf\":\"file://$BUCKET_ROOT/no-such-folder\"}"
 expect_fail 400 1012 /destination_conf
 api aw POST "$PA/ownership" '{}'
 expect_fail 400 1005 /destination_conf

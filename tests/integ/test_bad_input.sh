@@ -247,8 +247,8 @@ m() {
 # --- setup ---
 
 # BUCKET3: a second validated bucket of A, for the wrong challenge; BUCKET4: never added.
-BUCKET3=$(mktemp -d "$T/bucket3.XXXXXX") || exit 1
-BUCKET4=$(mktemp -d "$T/bucket4.XXXXXX") || exit 1
+BUCKET3=$(mktemp -d "$BUCKET_ROOT/bucket3.XXXXXX") || exit 1
+BUCKET4=$(mktemp -d "$BUCKET_ROOT/bucket4.XXXXXX") || exit 1
 DEST3=file://$BUCKET3 DEST4=file://$BUCKET4
 setup=yes
 bucket_add_validate "$DEST1" || setup="A's bucket $DEST1 ($ST)"
@@ -536,7 +536,7 @@ bad "bucket add: a relative file:// path" 400 1012 /destination_conf "$(m "$M_DE
 bad "bucket add: a file:// path with .." 400 1012 /destination_conf "$(m "$M_DEST" "$D_FILE")" \
 	aw POST "$PA/ownership" "{\"destination_conf\":\"file://$BUCKET2/../$(basename "$BUCKET2")\"}"
 bad "bucket add: an empty destination_conf" 400 1012 /destination_conf \
-	"$(m "$M_DEST" "unsupported destination ''; supported schemes: file://, s3://, r2://")" \
+	"$(m "$M_DEST" "unsupported destination ''; supported schemes: file://, s3://, r2://, gs://")" \
 	aw POST "$PA/ownership" '{"destination_conf":""}'
 bad "bucket add: an escaped NUL in destination_conf (DIR\\u0000/x) is not DIR" 400 1006 \
 	/destination_conf "$(m "$M_NUL" destination_conf)" aw POST "$PA/ownership" \

@@ -2,8 +2,9 @@
 # The README's examples, run as printed (issue 20): every fenced sh block of
 # README.md's "Using it" section is extracted and run; only its placeholders
 # and host-specific values are substituted (the account and token that the
-# service block printed, capture and bucket ids, /srv/pcaps, eth0, build/ and
-# the example address 192.0.2.7, which becomes the sending namespace's
+# service block's first start kept in its credentials.json, capture and bucket
+# ids, /srv/pcaps (the bucket root of the service block's folder), eth0, build/
+# and the example address 192.0.2.7, which becomes the sending namespace's
 # address). `sudo` is a shim that runs the command (the test is root).
 #
 # Each block is one check: it runs under `set -e -o pipefail`, so the first
@@ -90,7 +91,7 @@ chmod +x "$SHIM/sudo"
 # full capture for stop, the simple capture for download, else the newest.
 substitute() {
 	sed -E -e "s#<account id>|<account>#$ACCOUNT#g" -e "s#<token>#$TOKEN#g" \
-		-e "s#/srv/pcaps#$2/srv/pcaps#g" -e "s#(^|[^[:alnum:]_./-])build/#\\1$BUILD/#g" \
+		-e "s#/srv/pcaps#${SRV:-$2/srv/pcaps}#g" -e "s#(^|[^[:alnum:]_./-])build/#\\1$BUILD/#g" \
 		-e "s#\\beth0\\b#$DEV#g" -e "s#192\\.0\\.2\\.7#$TX4#g" \
 		-e '/\/stop/s#<pcap id>#$(readme_id full)#g' \
 		-e '/\/download/s#<pcap id>#$(readme_id simple)#g' \
@@ -209,12 +210,15 @@ XPID=
 
 # service_start NAME: the service block's command, in working folder $T/NAME
 # (as a new user would, from a fresh folder); sets ACCOUNT and TOKEN from what
-# it prints once. The check fails when it does not listen.
+# keeps in xcap-state/credentials.json. The check fails when it does not listen.
 service_start() {
 	local w=$T/$1 cmd
 
 	mkdir -p "$w"
+	# The service's bucket root: every block of this run names that one.
+	SRV=
 	cmd=$(substitute "$SERVICE" "$w" | grep -v '^[[:space:]]*\(#\|$\)')
+	SRV=$w/srv/pcaps
 	if [ "$(wc -l <<<"$cmd")" != 1 ]; then
 		CHECK_WHY+=("the service block is not one command: $(tr '\n' '|' <<<"$cmd")")
 		return 1
@@ -227,12 +231,15 @@ service_start() {
 		CHECK_WHY+=("xcapd does not listen on http://127.0.0.1:8080 (the README's address) within 10 s")
 		return 1
 	fi
-	ACCOUNT=$(sed -n 's/^account: //p' "$w.out")
-	TOKEN=$(sed -n 's/^token: //p' "$w.out")
-	expect "the first start did not print one account id: $(head -c 300 "$w.out")" \
+	# Its output is no terminal: the account and token are in the state folder, as the log says.
+	ACCOUNT=$(jq -r '.accounts[0].id' "$w/xcap-state/credentials.json" 2>/dev/null)
+	TOKEN=$(jq -r '.credentials[0].token' "$w/xcap-state/credentials.json" 2>/dev/null)
+	expect "the first start kept no account id: $(head -c 300 "$w.err")" \
 		grep -Eqx '[0-9a-f]{32}' <<<"$ACCOUNT"
-	expect "the first start did not print one token" \
-		eval '[ "$(wc -l <<<"$TOKEN")" = 1 ] && [ -n "$TOKEN" ]'
+	expect "the first start kept no token" \
+		eval '[ "$(wc -l <<<"$TOKEN")" = 1 ] && [ -n "$TOKEN" ] && [ "$TOKEN" != null ]'
+	expect "the log does not say where the token is" \
+		grep -q "the token is in xcap-state/credentials.json" "$w.err"
 	[ -n "$ACCOUNT" ] && [ -n "$TOKEN" ]
 }
 
@@ -247,7 +254,7 @@ service_stop() {
 
 # --- with curl ---
 
-check_begin "readme: The service: the block starts xcapd, which prints the account and token once"
+check_begin "readme: The service: the block starts xcapd, which keeps a new account and token"
 service_start curl-service
 check_end "$SERVICE_LOG"
 
@@ -259,13 +266,13 @@ check_begin "readme: With curl: every command runs as printed and succeeds"
 run_blocks "With curl" curl
 expect_downloaded
 expect_within 10 "the stopped full capture delivered into the bucket" \
-	eval 'ls "$W"/srv/pcaps/pcap_*.pcap >/dev/null 2>&1'
+	eval 'ls "$SRV"/pcap_*.pcap >/dev/null 2>&1'
 service_stop
 check_end "$(block_diag "$W")" "$SERVICE_LOG"
 
 # --- with xcapctl ---
 
-check_begin "readme: The service: a second start in a fresh folder prints a new account"
+check_begin "readme: The service: a second start in a fresh folder keeps a new account"
 FIRST=$ACCOUNT
 service_start ctl-service
 expect "the account ($ACCOUNT) is the first folder's" [ "$ACCOUNT" != "$FIRST" ]
@@ -291,7 +298,7 @@ touch "$T/udp.stop"
 wait_exit "$UDP" 5
 expect_eq "the UDP sender's exit status ($(head -c 200 "$T/udp.err"))" 0 "$EXIT_RC"
 expect_eq "packets in the delivered file of the 1000-packet capture" 1000 \
-	"$(for p in "$W"/srv/pcaps/pcap_*.pcap; do pcap_count "$p"; done | sort -n | tail -n 1)"
+	"$(for p in "$SRV"/pcap_*.pcap; do pcap_count "$p"; done | sort -n | tail -n 1)"
 expect_downloaded
 service_stop
 check_end "$(block_diag "$W")" "$SERVICE_LOG"

@@ -66,6 +66,7 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 				   o->limits.snaplen :
 				   XCAP_FRAME_MAX,
 		.comment = o->comment,
+		.create_new = o->create_new,
 	};
 	struct xcap_capture *c;
 	int err, n;

@@ -28,6 +28,8 @@ struct xcap_capture_opts {
 	const char
 		*comment; /* pcapng: the section's comment (the capture, its filter); NULL: none */
 	bool flush_each_batch; /* about every 100 ms: for a live reader, or for a crash */
+	/* path must not exist: created 0600 without following a link (xcapd's spool files) */
+	bool create_new;
 };
 
 struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o);

@@ -12,6 +12,7 @@
  * disk itself cuts a write short.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include "common/clock.h"
 #include "agent/pcap.h"
+#include "common/file.h"
 
 #define PCAP_MAGIC_NS 0xa1b23c4d
 #define PCAP_LINKTYPE_ETHERNET 1
@@ -292,6 +294,22 @@ static void put_isbs(struct xcap_pcap *p)
 
 /* --- writing --- */
 
+/* A new file of xcapd's own: see xcap_pcap_opts.create_new. NULL + errno. */
+static FILE *create_new(const char *path)
+{
+	int fd = xcap_file_create_at(AT_FDCWD, path, 0600);
+	FILE *f;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	f = fdopen(fd, "wb");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_opts *o)
 {
 	struct pcap_file_hdr h = {
@@ -315,7 +333,9 @@ struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_o
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->f = strcmp(path, "-") ? fopen(path, "wb") : fdopen(dup(STDOUT_FILENO), "wb");
+	p->f = o->create_new	 ? create_new(path) :
+	       strcmp(path, "-") ? fopen(path, "wb") :
+				   fdopen(dup(STDOUT_FILENO), "wb");
 	if (!p->f) {
 		err = errno;
 		free(p->blk);

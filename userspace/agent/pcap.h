@@ -37,6 +37,11 @@ struct xcap_pcap_opts {
 	 */
 	const uint32_t *ifindexes;
 	int n_ifaces;
+	/*
+	 * The file must not exist: created 0600, never through a link or over a
+	 * file someone put there (EEXIST, ELOOP): xcapd's own spool and simple files.
+	 */
+	bool create_new;
 };
 
 /* "pcap" or "pcapng" into *f; 0 or -EINVAL. */

@@ -132,6 +132,8 @@ static int query_write(const struct query_run *qr, const char *path)
 		.format = qr->q->format,
 		.snaplen = XCAP_SAMPLE_BYTES,
 		.comment = qr->q->comment,
+		/* xcapd's own file, under a fresh id: never written through a link planted there. */
+		.create_new = true,
 	};
 	struct xcap_packet pkt;
 	struct xcap_pcap *p;

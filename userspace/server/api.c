@@ -81,7 +81,16 @@ static const struct {
 			      "a full capture is delivered to its bucket, not downloaded" },
 	[E_DOWNLOAD_STATE] = { 400, 1020, 0, "the capture is %s; download needs status success" },
 	[E_CHALLENGE] = { 400, 1021, 0, "the ownership challenge does not match %s" },
+	[E_CHALLENGE_NAME] = { 400, 1021, 0,
+			       "the file name %s alone proves nothing for a file:// bucket or "
+			       "one written with xcapd's own keys: send the file's content" },
 	[E_BUCKET_WRITE] = { 400, 1022, 0, "cannot write the ownership challenge: %s" },
+	[E_BUCKET_QUOTA] = { 400, 1024, 0,
+			     "the account has %d buckets, as many as buckets_per_account "
+			     "allows: delete one first" },
+	[E_STORAGE_QUOTA] = { 400, 1025, 0,
+			      "the account's capture files take %llu MiB of the %u MiB that "
+			      "account_storage_mib allows: wait for them to expire" },
 	[E_WORKERS_BUSY] = { 503, 1023, 0,
 			     "too many bucket requests in progress; try again later" },
 	[E_STREAM_STATE] = { 400, 1030, 0,
@@ -373,8 +382,27 @@ int api_get_string(struct api_ctx *c, json_object *obj, const char *parent, cons
 #define METRICS_PATH "/metrics"
 
 static bool authenticate(struct api_ctx *c, const char *account, struct xcap_grant *grant);
+static struct xcap_auth auth_of(const struct xcap_api_request *req);
 
-/* Prometheus text format; any valid credential may read it. */
+/*
+ * Keeps the series of the captures of the credential's own accounts: a
+ * capture's id is all another account needs to plant a link where its file
+ * goes, or to watch its traffic. Engine-wide counters stay.
+ */
+static void only_own_runs(struct api_ctx *c, struct xcap_host_stats *h)
+{
+	struct xcap_auth auth = auth_of(c->req);
+	struct xcap_grant g;
+	int i, n = 0;
+
+	for (i = 0; i < h->n_runs; i++)
+		if (!xcap_store_credential_find(c->api->store, &auth, h->runs[i].account, &g) &&
+		    g.account)
+			h->runs[n++] = h->runs[i];
+	h->n_runs = n;
+}
+
+/* Prometheus text format; any valid credential may read it, its own captures' series only. */
 static int serve_metrics(struct api_ctx *c)
 {
 	struct xcap_jobs_stats *st = NULL;
@@ -395,6 +423,7 @@ static int serve_metrics(struct api_ctx *c)
 		f = open_memstream(&text, &len);
 	if (f) {
 		xcap_jobs_stats(c->api->jobs, st);
+		only_own_runs(c, &st->host);
 		xcap_metrics_write(c->api->metrics, st, f);
 	}
 	free(st);
@@ -519,15 +548,21 @@ static int auth_form_error(const struct xcap_api_request *req)
 	return -1;
 }
 
-/* Finds what the credential of the request grants; answers the error itself and returns false. */
-static bool authenticate(struct api_ctx *c, const char *account, struct xcap_grant *grant)
+/* The credential a request presents (its form checked by auth_form_error). */
+static struct xcap_auth auth_of(const struct xcap_api_request *req)
 {
-	const struct xcap_api_request *req = c->req;
-	struct xcap_auth auth = {
+	return (struct xcap_auth){
 		.token = req->authorization ? req->authorization + 7 : NULL,
 		.email = req->auth_email,
 		.key = req->auth_key,
 	};
+}
+
+/* Finds what the credential of the request grants; answers the error itself and returns false. */
+static bool authenticate(struct api_ctx *c, const char *account, struct xcap_grant *grant)
+{
+	const struct xcap_api_request *req = c->req;
+	struct xcap_auth auth = auth_of(req);
 	int err = auth_form_error(req), ret;
 
 	if (err < 0) {

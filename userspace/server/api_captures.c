@@ -21,6 +21,7 @@
 #include "server/jobs.h"
 #include "server/store.h"
 #include "server/stream.h"
+#include "xcap_abi.h"
 
 #define DAY_NS (86400 * NSEC_PER_SEC)
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
@@ -186,16 +187,46 @@ static int get_full(struct api_ctx *c, struct xcap_capture_rec *r)
 		return -1;
 	if (strlen(dest) >= sizeof(r->destination_conf))
 		return api_fail(c, E_DEST, "/destination_conf", "too long");
-	if (xcap_store_bucket_find(c->api->store, c->account, dest, &b) ||
-	    b.status != XCAP_BUCKET_SUCCESS)
+	ret = api_bucket_find(c, dest, &b);
+	if (ret && ret != -ENOENT)
+		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+	if (ret || b.status != XCAP_BUCKET_SUCCESS)
 		return api_fail(c, E_DEST_NOT_VALIDATED, "/destination_conf");
-	snprintf(r->destination_conf, sizeof(r->destination_conf), "%s", dest);
+	/* The bucket as validated: a URI without its keys names the one added with them. */
+	snprintf(r->destination_conf, sizeof(r->destination_conf), "%s", b.destination_conf);
+	return 0;
+}
+
+/* The account's capture files in the state folder stay within account_storage_mib. */
+static int check_storage(struct api_ctx *c)
+{
+	uint64_t bytes, max = (uint64_t)c->api->cfg->account_storage_mib << 20;
+
+	if (!max)
+		return 0;
+	if (xcap_store_capture_stored_bytes(c->api->store, c->account, &bytes))
+		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+	if (bytes >= max)
+		return api_fail(c, E_STORAGE_QUOTA, NULL, (unsigned long long)(bytes >> 20),
+				c->api->cfg->account_storage_mib);
 	return 0;
 }
 
 /*
- * Per-account limits: simple creates per minute (counted here, given back by
- * the caller if the create fails after), full captures at once.
+ * Full captures at once: the account's full_active, and never more than
+ * full_slots_per_account, so that no account (full_active 0 = no limit of
+ * its own) can take every slot of the host.
+ */
+static uint32_t full_limit(const struct api_ctx *c)
+{
+	uint32_t own = c->acc.full_active, host = c->api->cfg->full_slots_per_account;
+
+	return own && own < host ? own : host;
+}
+
+/*
+ * Per-account limits: stored files, simple creates per minute (counted here,
+ * given back by the caller if the create fails after), full captures at once.
  */
 static int check_limits(struct api_ctx *c, const struct xcap_capture_rec *r)
 {
@@ -203,6 +234,8 @@ static int check_limits(struct api_ctx *c, const struct xcap_capture_rec *r)
 	int64_t retry_ns;
 	int active;
 
+	if (check_storage(c))
+		return -1;
 	if (r->type == XCAP_TYPE_SIMPLE) {
 		active = xcap_store_rate_take(c->api->store, c->account, c->now_ns,
 					      60 * NSEC_PER_SEC, acc->simple_per_minute, &retry_ns);
@@ -217,7 +250,8 @@ static int check_limits(struct api_ctx *c, const struct xcap_capture_rec *r)
 	active = xcap_store_capture_count_active_full(c->api->store, c->account);
 	if (active < 0)
 		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
-	if (acc->full_active && (uint32_t)active >= acc->full_active)
+	/* An account allowed every slot of the host hears that they are all in use (1017). */
+	if (full_limit(c) < XCAP_MAX_CAPTURES && (uint32_t)active >= full_limit(c))
 		return api_fail(c, E_FULL_BUSY, NULL, (unsigned int)active);
 	return 0;
 }

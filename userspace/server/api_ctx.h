@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include "server/api.h"
 #include "server/config.h"
+#include "server/store.h"
 
 /* The errors of the API, one table row each (api.c). */
 enum api_err {
@@ -50,7 +51,10 @@ enum api_err {
 	E_DOWNLOAD_FULL,
 	E_DOWNLOAD_STATE,
 	E_CHALLENGE,
+	E_CHALLENGE_NAME,
 	E_BUCKET_WRITE,
+	E_BUCKET_QUOTA,
+	E_STORAGE_QUOTA,
 	E_WORKERS_BUSY,
 	E_STREAM_STATE,
 	E_INTERNAL,
@@ -122,5 +126,10 @@ int api_buckets_list(struct api_ctx *c);
 int api_buckets_add(struct api_ctx *c);
 int api_buckets_validate(struct api_ctx *c);
 int api_buckets_delete(struct api_ctx *c);
+/*
+ * The account's bucket named by conf (its newest record), or for a URI
+ * without keys the one added with them (xcap_dest_unkeyed): 0, -ENOENT, -errno.
+ */
+int api_bucket_find(struct api_ctx *c, const char *conf, struct xcap_bucket_rec *out);
 
 #endif /* XCAP_API_CTX_H */

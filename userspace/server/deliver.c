@@ -20,6 +20,7 @@ struct delivery {
 };
 
 struct xcap_deliver {
+	const struct xcap_config *cfg; /* the rules destinations follow */
 	struct xcap_store *store;
 	struct xcap_deliver_cb cb;
 	pthread_t worker;
@@ -45,10 +46,14 @@ static int upload(struct xcap_deliver *d, const struct delivery *item, char *msg
 	int err;
 
 	snprintf(name, sizeof(name), "pcap_%s.%s", r->id, xcap_pcap_format_name(r->format));
-	err = xcap_dest_parse(r->destination_conf,
+	err = xcap_dest_parse(r->destination_conf, d->cfg,
 			      xcap_store_account_get(d->store, r->account, &acc) ? NULL : &acc,
 			      &dest, msg, size);
-	return err ?: xcap_dest_deliver(&dest, item->path, name, msg, size);
+	if (err)
+		return err;
+	err = xcap_dest_deliver(&dest, item->path, name, msg, size);
+	xcap_dest_close(&dest);
+	return err;
 }
 
 static void *worker(void *arg)
@@ -83,13 +88,15 @@ static void *worker(void *arg)
 	}
 }
 
-struct xcap_deliver *xcap_deliver_start(struct xcap_store *store, const struct xcap_deliver_cb *cb)
+struct xcap_deliver *xcap_deliver_start(const struct xcap_config *cfg, struct xcap_store *store,
+					const struct xcap_deliver_cb *cb)
 {
 	struct xcap_deliver *d = calloc(1, sizeof(*d));
 	int err;
 
 	if (!d)
 		return NULL;
+	d->cfg = cfg;
 	d->store = store;
 	d->cb = *cb;
 	d->tail = &d->head;

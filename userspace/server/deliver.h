@@ -24,8 +24,12 @@ struct xcap_deliver_cb {
 	void *arg;
 };
 
-/* Starts the worker; destinations use the keys of their account in store. NULL + errno. */
-struct xcap_deliver *xcap_deliver_start(struct xcap_store *store, const struct xcap_deliver_cb *cb);
+/*
+ * Starts the worker; destinations follow cfg's rules (bucket roots, endpoints)
+ * and use the keys of their account in store. NULL + errno.
+ */
+struct xcap_deliver *xcap_deliver_start(const struct xcap_config *cfg, struct xcap_store *store,
+					const struct xcap_deliver_cb *cb);
 /*
  * Queues the delivery of the file at path for record r (copied). -EAGAIN when
  * XCAP_DELIVER_QUEUE_MAX deliveries wait already; -ENOMEM.

@@ -20,6 +20,16 @@
  * engine and the recorder have no locks. What blocking handlers share with
  * the main thread is the store and the API's request counters, both locked.
  *
+ * Slow clients (slowloris). libmicrohttpd's timeout counts from the last byte
+ * received, so a client that sends one header line every few seconds would
+ * keep its connection, and enough of them every connection. So: each address
+ * may hold max_conns_per_ip connections, the last quarter of max_conns is
+ * kept for addresses that hold none (a flood from many addresses still leaves
+ * room for one more), and a client has request_timeout_s to send a whole
+ * request (headers and body) from its connection or its previous answer on;
+ * then the connection's socket is shut down, and libmicrohttpd closes it at
+ * its next read. The table of connections lives on the main thread.
+ *
  * Live streams (an answer with a stream instead of a body) are sent chunked
  * from a content reader on the main thread. With nothing to send, the
  * reader suspends its connection; every STREAM_POLL_MS the main loop resumes
@@ -37,6 +47,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <microhttpd.h>
 #include <openssl/pem.h>
@@ -45,6 +56,7 @@
 #include "server/stream.h"
 #include "common/file.h"
 #include "common/clock.h"
+#include "common/util.h"
 #include "server/http.h"
 #include "common/log.h"
 
@@ -69,6 +81,16 @@ struct http_req {
 	bool answered; /* resp is a worker's answer */
 };
 
+/* One open connection: where from, and since when it owes a whole request. */
+struct http_conn {
+	struct http_conn *next, *prev;
+	struct MHD_Connection *conn;
+	struct sockaddr_storage addr;
+	int64_t since_ns; /* connected, or its last answer sent (CLOCK_MONOTONIC) */
+	bool received; /* its request is all in: it waits on xcapd, not on the client */
+	bool shut; /* its deadline passed: shut down, closing */
+};
+
 /* A live stream being sent: the content reader's state, freed with its response. */
 struct http_stream {
 	struct xcap_http *h;
@@ -80,6 +102,10 @@ struct http_stream {
 
 struct xcap_http {
 	struct MHD_Daemon *mhd;
+	unsigned int max_conns, max_conns_per_ip;
+	int64_t request_timeout_ns;
+	struct http_conn conns; /* the list head: main thread only */
+	unsigned int n_conns;
 	struct xcap_api *api;
 	char *cert; /* PEM contents: libmicrohttpd takes them from memory */
 	char *key;
@@ -314,8 +340,13 @@ static enum MHD_Result handle(struct xcap_http *h, struct http_req *r, const cha
 			      const char *method)
 {
 	struct MHD_Connection *c = r->conn;
+	const union MHD_ConnectionInfo *ci;
 	enum MHD_Result ret;
 
+	/* The whole request is in: from here on it waits on xcapd, not on the client. */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci && ci->socket_context)
+		((struct http_conn *)ci->socket_context)->received = true;
 	if (!r->answered) {
 		r->req = (struct xcap_api_request){
 			.method = method,
@@ -372,17 +403,117 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *ci;
 	struct http_req *r = *con_cls;
+	struct http_conn *hc;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	/* The next request on this connection has its own time. */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	hc = ci ? ci->socket_context : NULL;
+	if (hc) {
+		hc->since_ns = xcap_clock_ns(CLOCK_MONOTONIC);
+		hc->received = false;
+	}
 	if (r) {
 		/* A worker's answer that was never sent: the daemon stopped, or the client left. */
 		xcap_api_response_free(&r->resp);
 		free(r->body);
 		free(r);
 		*con_cls = NULL;
+	}
+}
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return b->sa_family == AF_INET6 &&
+	       !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+}
+
+/*
+ * Before libmicrohttpd takes a connection: at most max_conns_per_ip from one
+ * address, and the last quarter of max_conns only for an address without one.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct xcap_http *h = cls;
+	unsigned int mine = 0, reserved = h->max_conns / 4;
+	struct http_conn *hc;
+
+	(void)len;
+	for (hc = h->conns.next; hc != &h->conns; hc = hc->next)
+		mine += same_address(&hc->addr, addr);
+	if (mine >= h->max_conns_per_ip || h->n_conns >= h->max_conns ||
+	    (mine && h->n_conns >= h->max_conns - reserved)) {
+		pr_debug("http: a connection refused: %u open, %u from its address\n", h->n_conns,
+			 mine);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct xcap_http *h = cls;
+	struct http_conn *hc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!hc)
+			return;
+		hc->prev->next = hc->next;
+		hc->next->prev = hc->prev;
+		h->n_conns--;
+		free(hc);
+		*socket_context = NULL;
+		return;
+	}
+	hc = calloc(1, sizeof(*hc));
+	if (!hc)
+		return; /* not counted: on_accept errs on the generous side */
+	hc->conn = c;
+	hc->since_ns = xcap_clock_ns(CLOCK_MONOTONIC);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr)
+		memcpy(&hc->addr, ci->client_addr,
+		       ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+								sizeof(struct sockaddr_in));
+	hc->next = &h->conns;
+	hc->prev = h->conns.prev;
+	h->conns.prev->next = hc;
+	h->conns.prev = hc;
+	h->n_conns++;
+	*socket_context = hc;
+}
+
+/*
+ * Connections that did not send a whole request in time are shut down:
+ * libmicrohttpd reads the end of the stream next and closes them.
+ */
+static void close_slow(struct xcap_http *h)
+{
+	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+
+	for (hc = h->conns.next; hc != &h->conns; hc = hc->next) {
+		if (hc->received || hc->shut || now - hc->since_ns < h->request_timeout_ns)
+			continue;
+		ci = MHD_get_connection_info(hc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		hc->shut = true;
+		pr_debug("http: a connection closed: no whole request within %lld s\n",
+			 (long long)(h->request_timeout_ns / NSEC_PER_SEC));
 	}
 }
 
@@ -481,6 +612,10 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 	h->api = api;
 	h->epfd = h->wake_fd = -1;
 	h->tail = &h->head;
+	h->conns.next = h->conns.prev = &h->conns;
+	h->max_conns = o->max_conns ?: 512;
+	h->max_conns_per_ip = o->max_conns_per_ip ?: h->max_conns;
+	h->request_timeout_ns = (int64_t)(o->request_timeout_s ?: 10) * NSEC_PER_SEC;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->queued, NULL);
 	if (inet_pton(AF_INET6, o->addr, &sa6.sin6_addr) == 1) {
@@ -497,10 +632,11 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 		flags |= MHD_USE_TLS;
 	}
 	h->mhd = MHD_start_daemon(
-		flags, o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, sa,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)256, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+		flags, o->port, on_accept, h, on_request, h, MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
+		h->max_conns, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		/* Without TLS the option list ends here. */
 		h->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert,
 		MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
@@ -591,6 +727,7 @@ int xcap_http_run(struct xcap_http *h)
 
 	/* Read before MHD_run: a wake-up that comes during it stays for the next turn. */
 	(void)eventfd_read(h->wake_fd, &n);
+	close_slow(h);
 	poll_streams(h, false);
 	return MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
 }

@@ -41,6 +41,16 @@ struct unsaved {
 	struct xcap_capture_rec rec;
 };
 
+/* The retention thread: deletes ended captures and their files in the background. */
+struct expiry {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+	int64_t keep_ns; /* how long an ended capture is kept after it was submitted */
+};
+
 struct xcap_jobs {
 	const struct xcap_config *cfg;
 	struct xcap_store *store;
@@ -52,6 +62,7 @@ struct xcap_jobs {
 	struct unsaved *unsaved;
 	/* Deliveries the full queue refused: the store has them, a tick queues them again. */
 	bool backlog;
+	struct expiry expiry;
 };
 
 static void spool_path(const struct xcap_jobs *j, const char *id, char *buf, size_t size)
@@ -237,11 +248,12 @@ struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store
 	j->runner = runner;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_mutex_init(&j->unsaved_lock, NULL);
-	j->deliver = xcap_deliver_start(store, &(struct xcap_deliver_cb){
-						       .begin = delivery_begin,
-						       .end = delivery_end,
-						       .arg = j,
-					       });
+	j->deliver = xcap_deliver_start(cfg, store,
+					&(struct xcap_deliver_cb){
+						.begin = delivery_begin,
+						.end = delivery_end,
+						.arg = j,
+					});
 	if (!j->deliver) {
 		xcap_jobs_free(j);
 		return NULL;
@@ -306,6 +318,21 @@ static struct job *find_job(struct xcap_jobs *j, const char *id)
 	return NULL;
 }
 
+/*
+ * What a full capture may write: its byte_limit, and no more than what is left
+ * of the account's account_storage_mib, since its spool file stays in the state
+ * folder until it is delivered (or for good after a failure).
+ */
+static uint64_t byte_budget(struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	uint64_t max = (uint64_t)j->cfg->account_storage_mib << 20, used = 0, left;
+
+	if (!max || xcap_store_capture_stored_bytes(j->store, r->account, &used))
+		return r->byte_limit;
+	left = used < max ? max - used : 1;
+	return r->byte_limit && r->byte_limit < left ? r->byte_limit : left;
+}
+
 static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		      char *err, size_t err_size)
 {
@@ -315,7 +342,7 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 		.account = r->account,
 		.filter = *f,
 		.packet_limit = r->packet_limit,
-		.byte_limit = r->byte_limit,
+		.byte_limit = byte_budget(j, r),
 		.time_limit_s = r->time_limit,
 		.path = spool,
 		.format = r->format,
@@ -557,6 +584,120 @@ int xcap_jobs_recover(struct xcap_jobs *j)
 	return xcap_store_capture_each(j->store, unfinished, recover_one, j);
 }
 
+/* Deletes the files of an ended capture: a simple one's download, a full one's kept spool. */
+static void remove_files(const struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	char path[PATH_MAX + 64];
+
+	if (r->type == XCAP_TYPE_SIMPLE)
+		xcap_jobs_simple_file(j, r->id, path, sizeof(path));
+	else
+		spool_path(j, r->id, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("retention: cannot delete %s: %s\n", path, strerror(errno));
+}
+
+#define EXPIRE_BATCH 64
+
+int xcap_jobs_expire(struct xcap_jobs *j, int64_t now_ns, int64_t keep_ns)
+{
+	struct xcap_capture_rec *recs = calloc(EXPIRE_BATCH, sizeof(*recs));
+	int i, n = 0, done = 0, err;
+	char when[32];
+
+	if (!recs)
+		return -ENOMEM;
+	/* Oldest first, a batch at a time: memory stays small however much expired. */
+	do {
+		err = xcap_store_capture_expired(j->store, now_ns - keep_ns, recs, EXPIRE_BATCH,
+						 &n);
+		for (i = 0; i < n && !err; i++) {
+			remove_files(j, &recs[i]);
+			err = xcap_store_capture_delete(j->store, recs[i].account, recs[i].id);
+			done += !err;
+		}
+	} while (!err && n == EXPIRE_BATCH);
+	free(recs);
+	xcap_clock_format(now_ns - keep_ns, when, sizeof(when));
+	if (done)
+		pr_info("retention: deleted %d ended capture(s) submitted before %s, with their "
+			"files\n",
+			done, when);
+	if (err)
+		pr_warn("retention: expiry stopped: %s\n", strerror(-err));
+	return err ?: done;
+}
+
+/* Wakes a few times per retention period, at least every 100 ms, at most every minute. */
+static void *expiry_thread(void *arg)
+{
+	struct xcap_jobs *j = arg;
+	struct expiry *x = &j->expiry;
+	int64_t period = x->keep_ns / 8, deadline;
+	struct timespec ts;
+
+	if (period < 100 * NSEC_PER_MSEC)
+		period = 100 * NSEC_PER_MSEC;
+	if (period > 60 * NSEC_PER_SEC)
+		period = 60 * NSEC_PER_SEC;
+	pthread_mutex_lock(&x->lock);
+	while (!x->stopping) {
+		pthread_mutex_unlock(&x->lock);
+		xcap_jobs_expire(j, xcap_clock_ns(CLOCK_REALTIME), x->keep_ns);
+		deadline = xcap_clock_ns(CLOCK_MONOTONIC) + period;
+		ts = (struct timespec){ deadline / NSEC_PER_SEC, deadline % NSEC_PER_SEC };
+		pthread_mutex_lock(&x->lock);
+		while (!x->stopping && pthread_cond_timedwait(&x->wake, &x->lock, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return NULL;
+}
+
+int xcap_jobs_expiry_start(struct xcap_jobs *j)
+{
+	struct expiry *x = &j->expiry;
+	const char *knob = getenv("XCAP_RETENTION_SECONDS");
+	pthread_condattr_t attr;
+	int err;
+
+	x->keep_ns = (int64_t)j->cfg->retention_days * 86400 * NSEC_PER_SEC;
+	if (knob && *knob)
+		x->keep_ns = strtoll(knob, NULL, 10) * NSEC_PER_SEC;
+	if (x->keep_ns <= 0) {
+		pr_info("retention: ended captures are kept forever (retention_days 0)\n");
+		return 0;
+	}
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&x->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&x->lock, NULL);
+	err = pthread_create(&x->thread, NULL, expiry_thread, j);
+	if (err) {
+		pthread_cond_destroy(&x->wake);
+		pthread_mutex_destroy(&x->lock);
+		pr_err("retention: cannot start its thread: %s\n", strerror(err));
+		return -err;
+	}
+	x->started = true;
+	return 0;
+}
+
+static void expiry_stop(struct expiry *x)
+{
+	if (!x->started)
+		return;
+	pthread_mutex_lock(&x->lock);
+	x->stopping = true;
+	pthread_cond_signal(&x->wake);
+	pthread_mutex_unlock(&x->lock);
+	pthread_join(x->thread, NULL);
+	pthread_cond_destroy(&x->wake);
+	pthread_mutex_destroy(&x->lock);
+	x->started = false;
+}
+
 void xcap_jobs_free(struct xcap_jobs *j)
 {
 	int64_t now = xcap_clock_ns(CLOCK_REALTIME);
@@ -564,6 +705,7 @@ void xcap_jobs_free(struct xcap_jobs *j)
 
 	if (!j)
 		return;
+	expiry_stop(&j->expiry);
 	pthread_mutex_lock(&j->lock);
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
 		if (j->running[i].armed)

@@ -68,5 +68,18 @@ void xcap_jobs_stats(struct xcap_jobs *j, struct xcap_jobs_stats *out);
  * ends or a refused record is retried.
  */
 void xcap_jobs_tick(struct xcap_jobs *j, int64_t now_ns);
+/*
+ * Retention: deletes the ended captures (success, complete, failed) of every
+ * account submitted more than keep_ns before now_ns (CLOCK_REALTIME), with
+ * their files in the state folder, and logs how many. The number deleted or
+ * -errno.
+ */
+int xcap_jobs_expire(struct xcap_jobs *j, int64_t now_ns, int64_t keep_ns);
+/*
+ * Runs xcap_jobs_expire on a thread of its own, keeping cfg->retention_days
+ * (none when 0), until xcap_jobs_free. XCAP_RETENTION_SECONDS in the
+ * environment overrides the days (a test knob).
+ */
+int xcap_jobs_expiry_start(struct xcap_jobs *j);
 
 #endif /* XCAP_JOBS_H */

@@ -63,6 +63,7 @@ static int local_arm(struct xcap_runner *base, const struct xcap_run *run, char 
 		.comment = run->comment,
 		/* A crash must leave on disk what was captured up to the last progress call. */
 		.flush_each_batch = true,
+		.create_new = true,
 	};
 	struct local_run *slot = NULL;
 	int i, ret;

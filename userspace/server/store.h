@@ -109,6 +109,20 @@ struct xcap_store_ops {
 			    int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg);
 	/* Full captures of the account that are pending or running (a quota). */
 	int (*capture_count_active_full)(struct xcap_store *s, const char *account);
+	/*
+	 * What the account's capture files take in the state folder, pcap headers
+	 * included (a quota): simple captures that succeeded, full captures
+	 * waiting for delivery or failed (their file is kept).
+	 */
+	int (*capture_stored_bytes)(struct xcap_store *s, const char *account, uint64_t *bytes);
+	/*
+	 * The oldest `max` ended captures (success, complete, failed) of any
+	 * account submitted before before_ns, oldest first; *n is set to how many.
+	 */
+	int (*capture_expired)(struct xcap_store *s, int64_t before_ns,
+			       struct xcap_capture_rec *out, int max, int *n);
+	/* -ENOENT when the id is not a capture of this account. */
+	int (*capture_delete)(struct xcap_store *s, const char *account, const char *id);
 
 	int (*bucket_put)(struct xcap_store *s, const struct xcap_bucket_rec *r);
 	/* The bucket record of the account with this destination_conf (newest), or -ENOENT. */
@@ -116,6 +130,8 @@ struct xcap_store_ops {
 			   struct xcap_bucket_rec *out);
 	int (*bucket_list)(struct xcap_store *s, const char *account, struct xcap_bucket_rec *out,
 			   int max, int *n);
+	/* Number of bucket records of the account (a quota, result_info.total_count). */
+	int (*bucket_count)(struct xcap_store *s, const char *account);
 	/* -ENOENT when the id is not a bucket of this account. */
 	int (*bucket_delete)(struct xcap_store *s, const char *account, const char *id);
 
@@ -195,6 +211,24 @@ static inline int xcap_store_capture_count_active_full(struct xcap_store *s, con
 	return s->ops->capture_count_active_full(s, account);
 }
 
+static inline int xcap_store_capture_stored_bytes(struct xcap_store *s, const char *account,
+						  uint64_t *bytes)
+{
+	return s->ops->capture_stored_bytes(s, account, bytes);
+}
+
+static inline int xcap_store_capture_expired(struct xcap_store *s, int64_t before_ns,
+					     struct xcap_capture_rec *out, int max, int *n)
+{
+	return s->ops->capture_expired(s, before_ns, out, max, n);
+}
+
+static inline int xcap_store_capture_delete(struct xcap_store *s, const char *account,
+					    const char *id)
+{
+	return s->ops->capture_delete(s, account, id);
+}
+
 static inline int xcap_store_bucket_put(struct xcap_store *s, const struct xcap_bucket_rec *r)
 {
 	return s->ops->bucket_put(s, r);
@@ -210,6 +244,11 @@ static inline int xcap_store_bucket_list(struct xcap_store *s, const char *accou
 					 struct xcap_bucket_rec *out, int max, int *n)
 {
 	return s->ops->bucket_list(s, account, out, max, n);
+}
+
+static inline int xcap_store_bucket_count(struct xcap_store *s, const char *account)
+{
+	return s->ops->bucket_count(s, account);
 }
 
 static inline int xcap_store_bucket_delete(struct xcap_store *s, const char *account,

@@ -14,13 +14,17 @@
  * keeps those in its tables too.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include "common/log.h"
+#include "common/util.h"
 #include "server/credentials.h"
 #include "server/store.h"
 
@@ -102,9 +106,13 @@ enum stmt_id {
 	CAPTURE_COUNT,
 	CAPTURE_EACH,
 	CAPTURE_ACTIVE_FULL,
+	CAPTURE_STORED_BYTES,
+	CAPTURE_EXPIRED,
+	CAPTURE_DELETE,
 	BUCKET_PUT,
 	BUCKET_FIND,
 	BUCKET_LIST,
+	BUCKET_COUNT,
 	BUCKET_DELETE,
 	NR_STMTS,
 };
@@ -140,6 +148,17 @@ static const struct {
 	[CAPTURE_ACTIVE_FULL] = { "capture count active",
 				  "SELECT count(*) FROM captures "
 				  "WHERE account = ?1 AND type = ?2 AND status IN (?3, ?4)" },
+	/* A pcap file is a 24-byte header and a 16-byte header per packet. */
+	[CAPTURE_STORED_BYTES] = { "capture stored bytes",
+				   "SELECT coalesce(sum(bytes_captured + 16 * packets_captured + 24), "
+				   "0) FROM captures WHERE account = ?1 AND ((type = ?2 AND status = "
+				   "?3) OR (type = ?4 AND status IN (?5, ?6, ?7)))" },
+	[CAPTURE_EXPIRED] = { "capture expired",
+			      "SELECT " CAPTURE_COLS " FROM captures "
+			      "WHERE submitted_ns < ?1 AND status IN (?2, ?3, ?4) "
+			      "ORDER BY submitted_ns LIMIT ?5" },
+	[CAPTURE_DELETE] = { "capture delete",
+			     "DELETE FROM captures WHERE account = ?1 AND id = ?2" },
 	[BUCKET_PUT] = { "bucket put",
 			 "INSERT INTO buckets (" BUCKET_COLS
 			 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -151,6 +170,7 @@ static const struct {
 					 "ORDER BY submitted_ns DESC, rowid DESC LIMIT 1" },
 	[BUCKET_LIST] = { "bucket list", "SELECT " BUCKET_COLS " FROM buckets WHERE account = ?1 "
 					 "ORDER BY submitted_ns DESC, rowid DESC LIMIT ?2" },
+	[BUCKET_COUNT] = { "bucket count", "SELECT count(*) FROM buckets WHERE account = ?1" },
 	[BUCKET_DELETE] = { "bucket delete", "DELETE FROM buckets WHERE account = ?1 AND id = ?2" },
 };
 
@@ -423,14 +443,48 @@ static int db_exec(struct store_sqlite *s, const char *what, const char *sql,
 	return rc ? db_err(s, what, rc) : 0;
 }
 
+/*
+ * The database holds r2 keys: 0600 whatever the umask, also when an older
+ * xcapd made it 0644; SQLite gives its -wal and -shm files the mode of the
+ * database. Created here without following a link.
+ */
+static int make_private(const char *path)
+{
+	static const char *const suffixes[] = { "-wal", "-shm" };
+	char aux[4200];
+	size_t i;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600)) {
+		pr_err("store %s: cannot create it private: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	close(fd);
+	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(aux, sizeof(aux), "%s%s", path, suffixes[i]);
+		fd = open(aux, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fchmod(fd, 0600))
+			pr_warn("store %s: chmod 600: %s\n", aux, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return 0;
+}
+
 static int db_open(struct store_sqlite *s, const char *dir)
 {
-	int rc;
+	int rc, err;
 
 	if (snprintf(s->path, sizeof(s->path), "%s/%s", dir, STORE_FILE) >= (int)sizeof(s->path)) {
 		pr_err("store %s/%s: path too long\n", dir, STORE_FILE);
 		return -ENAMETOOLONG;
 	}
+	err = make_private(s->path);
+	if (err)
+		return err;
 	/* No SQLITE_OPEN_URI: the folder name is a plain path. */
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc)
@@ -462,18 +516,23 @@ static int db_setup(struct store_sqlite *s)
 	version = strtol(val, NULL, 10);
 	s->version = STORE_SCHEMA_VERSION;
 	if (version == 0)
-		return db_exec(s, "schema", schema_sql, val);
+		err = db_exec(s, "schema", schema_sql, val);
 	/* A newer schema is left alone rather than misread. */
 	if (version > STORE_SCHEMA_VERSION || version < 0) {
 		pr_err("store %s: schema version %ld, this program knows %d\n", s->path, version,
 		       STORE_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	for (err = 0; !err && version < STORE_SCHEMA_VERSION; version++) {
+	for (; !err && version && version < STORE_SCHEMA_VERSION; version++) {
 		pr_info("store %s: schema version %ld to %ld\n", s->path, version, version + 1);
 		err = db_exec(s, "migration", migrations[version], val);
 	}
-	return err;
+	/* Expiry reads the oldest captures first; stores made before it lack the index. */
+	return err   ?:
+		       db_exec(s, "expiry index",
+			       "CREATE INDEX IF NOT EXISTS captures_by_submitted "
+			       "ON captures (submitted_ns)",
+			       val);
 }
 
 static int db_prepare(struct store_sqlite *s)
@@ -587,6 +646,57 @@ static int capture_count_active_full(struct xcap_store *base, const char *accoun
 	return query_count(&q);
 }
 
+static int capture_stored_bytes(struct xcap_store *base, const char *account, uint64_t *bytes)
+{
+	struct query q = query_start(store_of(base), CAPTURE_STORED_BYTES);
+	int err;
+
+	bind_text(&q, account, -1);
+	bind_int(&q, XCAP_TYPE_SIMPLE);
+	bind_int(&q, XCAP_ST_SUCCESS);
+	bind_int(&q, XCAP_TYPE_FULL);
+	bind_int(&q, XCAP_ST_CONVERSION_PENDING);
+	bind_int(&q, XCAP_ST_CONVERSION_RUNNING);
+	bind_int(&q, XCAP_ST_FAILED);
+	err = query_step(&q);
+	*bytes = err == 1 ? (uint64_t)sqlite3_column_int64(q.st, 0) : 0;
+	query_end(&q);
+	return err < 0 ? err : 0;
+}
+
+static int capture_expired(struct xcap_store *base, int64_t before_ns, struct xcap_capture_rec *out,
+			   int max, int *n)
+{
+	struct query q = query_start(store_of(base), CAPTURE_EXPIRED);
+	int err;
+
+	bind_int(&q, before_ns);
+	bind_int(&q, XCAP_ST_SUCCESS);
+	bind_int(&q, XCAP_ST_COMPLETE);
+	bind_int(&q, XCAP_ST_FAILED);
+	bind_int(&q, max);
+	err = query_fetch(&q, read_capture, out, sizeof(*out), max);
+	*n = err < 0 ? 0 : err;
+	return err < 0 ? err : 0;
+}
+
+static int delete_one(struct query *q, const char *account, const char *id)
+{
+	int err;
+
+	bind_text(q, account, -1);
+	bind_text(q, id, -1);
+	err = query_exec(q);
+	return err < 0 ? err : err ? 0 : -ENOENT;
+}
+
+static int capture_delete(struct xcap_store *base, const char *account, const char *id)
+{
+	struct query q = query_start(store_of(base), CAPTURE_DELETE);
+
+	return delete_one(&q, account, id);
+}
+
 static int bucket_put(struct xcap_store *base, const struct xcap_bucket_rec *r)
 {
 	struct query q = query_start(store_of(base), BUCKET_PUT);
@@ -613,15 +723,19 @@ static int bucket_list(struct xcap_store *base, const char *account, struct xcap
 	return list(&q, account, read_bucket, out, sizeof(*out), max, n);
 }
 
+static int bucket_count(struct xcap_store *base, const char *account)
+{
+	struct query q = query_start(store_of(base), BUCKET_COUNT);
+
+	bind_text(&q, account, -1);
+	return query_count(&q);
+}
+
 static int bucket_delete(struct xcap_store *base, const char *account, const char *id)
 {
 	struct query q = query_start(store_of(base), BUCKET_DELETE);
-	int err;
 
-	bind_text(&q, account, -1);
-	bind_text(&q, id, -1);
-	err = query_exec(&q);
-	return err < 0 ? err : err ? 0 : -ENOENT;
+	return delete_one(&q, account, id);
 }
 
 static int credential_find(struct xcap_store *base, const struct xcap_auth *auth,
@@ -685,9 +799,13 @@ static const struct xcap_store_ops sqlite_ops = {
 	.capture_count = capture_count,
 	.capture_each = capture_each,
 	.capture_count_active_full = capture_count_active_full,
+	.capture_stored_bytes = capture_stored_bytes,
+	.capture_expired = capture_expired,
+	.capture_delete = capture_delete,
 	.bucket_put = bucket_put,
 	.bucket_find = bucket_find,
 	.bucket_list = bucket_list,
+	.bucket_count = bucket_count,
 	.bucket_delete = bucket_delete,
 	.credential_find = credential_find,
 	.account_get = account_get,

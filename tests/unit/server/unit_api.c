@@ -39,7 +39,8 @@ struct env {
 	struct xcap_jobs *jobs;
 	struct xcap_api *api;
 	int64_t now;
-	char bucket[PATH_MAX];
+	char root[PATH_MAX]; /* the file_bucket_roots */
+	char bucket[PATH_MAX]; /* a bucket folder in it */
 };
 
 static struct env *env;
@@ -76,7 +77,14 @@ static int env_start(const char *name)
 	mkdir(dir, 0700);
 	snprintf(env->cfg.state_dir, sizeof(env->cfg.state_dir), "%s/state", dir);
 	mkdir(env->cfg.state_dir, 0700);
-	snprintf(env->bucket, sizeof(env->bucket), "%s/bucket", dir);
+	/* The test's folder is the one bucket root (what xcap_config_prepare finds). */
+	snprintf(env->root, sizeof(env->root), "%s/roots", dir);
+	mkdir(env->root, 0700);
+	snprintf(env->cfg.file_bucket_roots[0], PATH_MAX, "%s", env->root);
+	if (!realpath(env->root, env->cfg.file_bucket_real[0]))
+		return -1;
+	env->cfg.n_roots = 1;
+	snprintf(env->bucket, sizeof(env->bucket), "%s/bucket", env->root);
 	mkdir(env->bucket, 0700);
 	env->store = store_mem_new(&env->cfg);
 	env->runner = runner_fake_new(&env->now);
@@ -407,6 +415,268 @@ static void buckets_are_added_validated_and_used(void)
 	answer_free(&a);
 	call(&a, "DELETE", body, TOK_W, NULL);
 	check_failure(&a, 404, 1405, NULL);
+	answer_free(&a);
+}
+
+/* POSTs a bucket add of conf as tok; the answer stays in a. */
+static void add_bucket(struct answer *a, const char *account, const char *tok, const char *conf)
+{
+	char path[128], body[2 * PATH_MAX];
+
+	snprintf(path, sizeof(path), BASE "%s/pcaps/ownership", account);
+	snprintf(body, sizeof(body), "{\"destination_conf\":\"%s\"}", conf);
+	call(a, "POST", path, tok, body);
+}
+
+static void validate_bucket(struct answer *a, const char *conf, const char *answer)
+{
+	char body[3 * PATH_MAX];
+
+	snprintf(body, sizeof(body), "{\"destination_conf\":\"%s\",\"ownership_challenge\":\"%s\"}",
+		 conf, answer);
+	call(a, "POST", BASE ACC_A "/pcaps/ownership/validate", TOK_W, body);
+}
+
+/* Issue 14, finding 1: a directory outside file_bucket_roots is refused before anything is written. */
+static void buckets_outside_the_roots_are_refused(void)
+{
+	char conf[PATH_MAX + 64], link[PATH_MAX], outside[PATH_MAX];
+	struct answer a;
+
+	add_bucket(&a, ACC_A, TOK_W, "file:///etc");
+	check_failure(&a, 400, 1012, "/destination_conf");
+	CHECK(strstr(get_str(json_object_array_get_idx(get(a.doc, "errors"), 0), "message"),
+		     "file_bucket_roots"),
+	      "the message does not name the key");
+	answer_free(&a);
+	/* /proc/self/cwd and friends: the real path decides, not the name. */
+	snprintf(outside, sizeof(outside), "%s/../outside", env->root);
+	mkdir(outside, 0700);
+	snprintf(link, sizeof(link), "%s/escape", env->root);
+	CHECK(!symlink(outside, link), "symlink: %s", strerror(errno));
+	snprintf(conf, sizeof(conf), "file://%s", link);
+	add_bucket(&a, ACC_A, TOK_W, conf);
+	check_failure(&a, 400, 1012, "/destination_conf");
+	answer_free(&a);
+	add_bucket(&a, ACC_A, TOK_W, "file:///proc/self/cwd");
+	check_failure(&a, 400, 1012, "/destination_conf");
+	answer_free(&a);
+	CHECK_EQ(env->store->n_buckets, 0);
+	CHECK(rmdir(outside) == 0, "something was written outside the roots");
+}
+
+/* Finding 1: the file name alone (which xcapd itself wrote) proves nothing for file://. */
+static void a_file_bucket_needs_the_challenge_content(void)
+{
+	char conf[PATH_MAX + 64], file[PATH_MAX + 128], token[128] = "", name[128];
+	struct answer a;
+	FILE *f;
+
+	snprintf(conf, sizeof(conf), "file://%s", env->bucket);
+	add_bucket(&a, ACC_A, TOK_W, conf);
+	CHECK_EQ(a.resp.status, 200);
+	snprintf(name, sizeof(name), "%s", get_str(get(a.doc, "result"), "filename"));
+	answer_free(&a);
+	validate_bucket(&a, conf, name);
+	check_failure(&a, 400, 1021, "/ownership_challenge");
+	CHECK(strstr(get_str(json_object_array_get_idx(get(a.doc, "errors"), 0), "message"),
+		     "send the file's content"),
+	      "the message does not say what proves ownership");
+	answer_free(&a);
+	snprintf(file, sizeof(file), "%s/%s", env->bucket, name);
+	f = fopen(file, "r");
+	CHECK(f && fgets(token, sizeof(token), f), "no challenge at %s", file);
+	if (f)
+		fclose(f);
+	validate_bucket(&a, conf, token);
+	CHECK_EQ(a.resp.status, 200);
+	CHECK_STR(get_str(get(a.doc, "result"), "status"), "success");
+	answer_free(&a);
+}
+
+/* Finding 6: the same bucket twice is one record; a new one beyond buckets_per_account is refused. */
+static void buckets_are_counted_per_account(void)
+{
+	char conf[PATH_MAX + 64], dir[PATH_MAX], id[64];
+	struct answer a;
+	int i;
+
+	env->cfg.buckets_per_account = 2;
+	for (i = 0; i < 3; i++) {
+		snprintf(dir, sizeof(dir), "%s/b%d", env->root, i);
+		mkdir(dir, 0700);
+		snprintf(conf, sizeof(conf), "file://%s", dir);
+		add_bucket(&a, ACC_A, TOK_W, conf);
+		if (i < 2)
+			CHECK_EQ(a.resp.status, 200);
+		else
+			check_failure(&a, 400, 1024, NULL);
+		if (!i)
+			snprintf(id, sizeof(id), "%s", get_str(get(a.doc, "result"), "id"));
+		answer_free(&a);
+	}
+	/* Adding b0 again answers its record: no new file, no new record. */
+	snprintf(conf, sizeof(conf), "file://%s/b0", env->root);
+	add_bucket(&a, ACC_A, TOK_W, conf);
+	CHECK_EQ(a.resp.status, 200);
+	CHECK_STR(get_str(get(a.doc, "result"), "id"), id);
+	answer_free(&a);
+	CHECK_EQ(env->store->n_buckets, 2);
+	/* Another account has its own count. */
+	add_bucket(&a, ACC_B, TOK_B, conf);
+	CHECK_EQ(a.resp.status, 200);
+	answer_free(&a);
+}
+
+/* Finding 10: result_info.total_count is all the account has, not the page. */
+static void the_bucket_list_counts_them_all(void)
+{
+	char conf[PATH_MAX + 64], dir[PATH_MAX];
+	struct answer a;
+	int i;
+
+	for (i = 0; i < XCAP_LIST_MAX + 5; i++) {
+		snprintf(dir, sizeof(dir), "%s/l%d", env->root, i);
+		mkdir(dir, 0700);
+		snprintf(conf, sizeof(conf), "file://%s", dir);
+		add_bucket(&a, ACC_A, TOK_W, conf);
+		CHECK_EQ(a.resp.status, 200);
+		answer_free(&a);
+	}
+	call(&a, "GET", BASE ACC_A "/pcaps/ownership", TOK_R, NULL);
+	CHECK_EQ(json_object_array_length(get(a.doc, "result")), XCAP_LIST_MAX);
+	CHECK_EQ(json_object_get_int(get(get(a.doc, "result_info"), "count")), XCAP_LIST_MAX);
+	CHECK_EQ(json_object_get_int(get(get(a.doc, "result_info"), "total_count")),
+		 XCAP_LIST_MAX + 5);
+	answer_free(&a);
+}
+
+/* A validated bucket record of account A, put in the store as the routes would. */
+static void put_validated(const char *account, const char *id, const char *conf)
+{
+	struct xcap_bucket_rec b = { .status = XCAP_BUCKET_SUCCESS, .submitted_ns = 1 };
+
+	snprintf(b.id, sizeof(b.id), "%s", id);
+	snprintf(b.account, sizeof(b.account), "%s", account);
+	snprintf(b.destination_conf, sizeof(b.destination_conf), "%s", conf);
+	snprintf(b.filename, sizeof(b.filename), "ownership-challenge-%s.txt", id);
+	CHECK_EQ(xcap_store_bucket_put(&env->store->base, &b), 0);
+}
+
+/*
+ * Finding 7: full_active 0 means "up to full_slots_per_account", never every
+ * slot of the host: account B still gets one.
+ */
+static void no_account_takes_every_full_slot(void)
+{
+	char body[2 * PATH_MAX];
+	struct answer a;
+	int i;
+
+	env->cfg.accounts[0].full_active = 0;
+	env->cfg.full_slots_per_account = 3;
+	put_validated(ACC_A, "b1", "file:///a");
+	put_validated(ACC_B, "b2", "file:///b");
+	full_body(body, sizeof(body), "file:///a");
+	for (i = 0; i < 3; i++) {
+		call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, body);
+		CHECK_EQ(a.resp.status, 200);
+		answer_free(&a);
+	}
+	call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, body);
+	check_failure(&a, 400, 1015, NULL);
+	answer_free(&a);
+	full_body(body, sizeof(body), "file:///b");
+	call(&a, "POST", BASE ACC_B "/pcaps", TOK_B, body);
+	CHECK_EQ(a.resp.status, 200);
+	answer_free(&a);
+}
+
+/* Finding 6: capture files beyond account_storage_mib refuse creates; a full capture gets what is left. */
+static void stored_files_are_bounded_per_account(void)
+{
+	struct xcap_capture_rec r = { .type = XCAP_TYPE_SIMPLE, .status = XCAP_ST_SUCCESS };
+	const char *simple = "{\"type\":\"simple\",\"system\":\"magic-transit\","
+			     "\"time_limit\":10,\"packet_limit\":10}";
+	char body[2 * PATH_MAX];
+	struct answer a;
+
+	env->cfg.account_storage_mib = 2;
+	env->cfg.accounts[0].simple_per_minute = 0;
+	snprintf(r.id, sizeof(r.id), "old1");
+	snprintf(r.account, sizeof(r.account), ACC_A);
+	r.submitted_ns = 1;
+	r.bytes_captured = 1 << 20;
+	CHECK_EQ(xcap_store_capture_put(&env->store->base, &r), 0);
+	put_validated(ACC_A, "b1", "file:///a");
+	full_body(body, sizeof(body), "file:///a");
+	call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, body);
+	CHECK_EQ(a.resp.status, 200);
+	CHECK(env->runner->runs[0].used && env->runner->runs[0].byte_limit > 0 &&
+		      env->runner->runs[0].byte_limit <= (1 << 20),
+	      "the full capture may write %llu bytes",
+	      (unsigned long long)env->runner->runs[0].byte_limit);
+	answer_free(&a);
+	snprintf(r.id, sizeof(r.id), "old2");
+	CHECK_EQ(xcap_store_capture_put(&env->store->base, &r), 0);
+	call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, simple);
+	check_failure(&a, 400, 1025, NULL);
+	answer_free(&a);
+	/* Account B has its own. */
+	call(&a, "POST", BASE ACC_B "/pcaps", TOK_B, simple);
+	CHECK_EQ(a.resp.status, 200);
+	answer_free(&a);
+}
+
+/*
+ * An r2:// bucket added with its keys is named by the URI without them
+ * (validate, full captures); a URI with other keys names nothing.
+ */
+static void a_bucket_is_named_without_its_keys(void)
+{
+	const char *keyed = "r2://bkt/p?account-id=acc&access-key-id=AK&secret-access-key=SK";
+	char body[2 * PATH_MAX];
+	struct answer a;
+
+	put_validated(ACC_A, "b1", keyed);
+	full_body(body, sizeof(body), "r2://bkt/p?account-id=acc");
+	call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, body);
+	CHECK_EQ(a.resp.status, 200);
+	CHECK_STR(get_str(get(a.doc, "result"), "destination_conf"),
+		  "r2://bkt/p?account-id=acc&access-key-id=***&secret-access-key=***");
+	answer_free(&a);
+	full_body(body, sizeof(body),
+		  "r2://bkt/p?account-id=acc&access-key-id=AK&secret-access-key=OTHER");
+	call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, body);
+	check_failure(&a, 400, 1013, "/destination_conf");
+	answer_free(&a);
+	/* Another account's record is never found so. */
+	full_body(body, sizeof(body), "r2://bkt/p?account-id=acc");
+	call(&a, "POST", BASE ACC_B "/pcaps", TOK_B, body);
+	check_failure(&a, 400, 1013, "/destination_conf");
+	answer_free(&a);
+}
+
+/* Finding 8: /metrics shows a capture's series to its accounts' credentials only. */
+static void metrics_show_only_the_credentials_captures(void)
+{
+	char body[2 * PATH_MAX], id[64];
+	struct answer a;
+
+	put_validated(ACC_A, "b1", "file:///a");
+	full_body(body, sizeof(body), "file:///a");
+	call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, body);
+	CHECK_EQ(a.resp.status, 200);
+	snprintf(id, sizeof(id), "%s", get_str(get(a.doc, "result"), "id"));
+	answer_free(&a);
+	call(&a, "GET", "/metrics", TOK_B, NULL);
+	CHECK_EQ(a.resp.status, 200);
+	CHECK(a.resp.body && !strstr(a.resp.body, id) && !strstr(a.resp.body, ACC_A "\""),
+	      "account B sees A's capture");
+	CHECK(a.resp.body && strstr(a.resp.body, "xcap_deliveries_total"), "no engine counters");
+	answer_free(&a);
+	call(&a, "GET", "/metrics", TOK_R, NULL);
+	CHECK(a.resp.body && strstr(a.resp.body, id), "account A does not see its capture");
 	answer_free(&a);
 }
 
@@ -914,10 +1184,19 @@ static void bucket_errors_name_the_member(void)
 	call(&a, "POST", PCAPS "/ownership", TOK_W, "{}");
 	check_failure(&a, 400, 1005, "/destination_conf");
 	answer_free(&a);
+	snprintf(body, sizeof(body), "{\"destination_conf\":\"file://%s/no-such-dir\"}", env->root);
+	call(&a, "POST", PCAPS "/ownership", TOK_W, body);
+	check_failure(&a, 400, 1012, "/destination_conf");
+	snprintf(body, sizeof(body),
+		 "destination_conf: bucket directory %s/no-such-dir does not exist", env->root);
+	CHECK_STR(message_of(&a), body);
+	answer_free(&a);
 	call(&a, "POST", PCAPS "/ownership", TOK_W,
 	     "{\"destination_conf\":\"file:///no/such/dir\"}");
 	check_failure(&a, 400, 1012, "/destination_conf");
-	CHECK_STR(message_of(&a), "destination_conf: bucket directory /no/such/dir does not exist");
+	CHECK_STR(message_of(&a),
+		  "destination_conf: bucket directory /no/such/dir is not in file_bucket_roots "
+		  "(xcapd's config)");
 	answer_free(&a);
 	call(&a, "POST", PCAPS "/ownership", TOK_W, "{\"destination_conf\":\"file://rel/dir\"}");
 	check_failure(&a, 400, 1012, "/destination_conf");
@@ -1194,6 +1473,14 @@ int main(void)
 	RUN_API_TEST(buckets_are_added_validated_and_used);
 	RUN_API_TEST(adding_a_bucket_again_answers_the_same_record);
 	RUN_API_TEST(metrics_need_a_credential_and_count_requests);
+	RUN_API_TEST(buckets_outside_the_roots_are_refused);
+	RUN_API_TEST(a_file_bucket_needs_the_challenge_content);
+	RUN_API_TEST(buckets_are_counted_per_account);
+	RUN_API_TEST(the_bucket_list_counts_them_all);
+	RUN_API_TEST(no_account_takes_every_full_slot);
+	RUN_API_TEST(stored_files_are_bounded_per_account);
+	RUN_API_TEST(a_bucket_is_named_without_its_keys);
+	RUN_API_TEST(metrics_show_only_the_credentials_captures);
 	RUN_API_TEST(each_route_answers_405_with_its_allow_header);
 	RUN_API_TEST(malformed_ids_answer_7003_before_credentials);
 	RUN_API_TEST(unknown_paths_answer_7000);

@@ -112,6 +112,11 @@ static int env_start(const char *name)
 	mkdir(env->cfg.state_dir, 0700);
 	snprintf(env->bucket, sizeof(env->bucket), "%s/bucket", dir);
 	mkdir(env->bucket, 0700);
+	/* The bucket's folder is the one bucket root (what xcap_config_make_state finds). */
+	snprintf(env->cfg.file_bucket_roots[0], PATH_MAX, "%s", env->bucket);
+	if (!realpath(env->bucket, env->cfg.file_bucket_real[0]))
+		return -1;
+	env->cfg.n_roots = 1;
 	snprintf(env->add_body, sizeof(env->add_body), "{\"destination_conf\":\"file://%s\"}",
 		 env->bucket);
 	env->store = store_mem_new(&env->cfg);

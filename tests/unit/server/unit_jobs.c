@@ -46,6 +46,10 @@ static struct env *env_new(const char *name)
 	mkdir(e->cfg.state_dir, 0700);
 	snprintf(e->bucket, sizeof(e->bucket), "%s/bucket", dir);
 	mkdir(e->bucket, 0700);
+	/* The bucket's folder is in the one bucket root (what xcap_config_make_state finds). */
+	snprintf(e->cfg.file_bucket_roots[0], PATH_MAX, "%s", e->bucket);
+	CHECK(realpath(e->bucket, e->cfg.file_bucket_real[0]), "realpath %s", e->bucket);
+	e->cfg.n_roots = 1;
 	e->now = T0;
 	e->store = store_mem_new(&e->cfg);
 	e->runner = runner_fake_new(&e->now);
@@ -761,6 +765,102 @@ out:
 	env_free(e);
 }
 
+/*
+ * Issue 14, finding 2: a link planted in a bucket is never written through.
+ * One at the temporary name of old (pcap_<id>.pcap.part) is ignored, one at
+ * the object's name fails the delivery; the file it points at is unchanged.
+ */
+static void delivery_never_writes_through_a_planted_link(void)
+{
+	struct env *e = env_new("planted");
+	char victim[PATH_MAX], link[PATH_MAX + 64], buf[64] = "";
+	struct xcap_capture_rec r;
+	struct stat st;
+	FILE *f;
+
+	if (!e || !e->jobs)
+		goto out;
+	snprintf(victim, sizeof(victim), "%s/../victim", e->bucket);
+	f = fopen(victim, "w");
+	CHECK(f && fputs("root:secret\n", f) >= 0 && !fclose(f), "cannot write %s", victim);
+	chmod(victim, 0600);
+	snprintf(link, sizeof(link), "%s/pcap_c1.pcap.part", e->bucket);
+	CHECK(!symlink(victim, link), "symlink %s", link);
+	snprintf(link, sizeof(link), "%s/pcap_c2.pcap", e->bucket);
+	CHECK(!symlink(victim, link), "symlink %s", link);
+
+	full_rec(e, &r, "c1", 10);
+	CHECK_EQ(start(e, &r), 0);
+	runner_fake_packets(e->runner, "c1", 2);
+	full_rec(e, &r, "c2", 10);
+	CHECK_EQ(start(e, &r), 0);
+	runner_fake_packets(e->runner, "c2", 2);
+	xcap_jobs_tick(e->jobs, T0 + 10 * SEC);
+	CHECK(wait_status(e, "c1", XCAP_ST_COMPLETE), "c1: status %d", status_of(e, "c1"));
+	CHECK(wait_status(e, "c2", XCAP_ST_FAILED), "c2: status %d", status_of(e, "c2"));
+	CHECK_EQ(xcap_store_capture_get(&e->store->base, ACC, "c2", &r), 0);
+	CHECK(strstr(r.error_message, "exists already"), "%s", r.error_message);
+	f = fopen(victim, "r");
+	CHECK(f && fgets(buf, sizeof(buf), f) && !strcmp(buf, "root:secret\n"),
+	      "the victim changed: %s", buf);
+	if (f)
+		fclose(f);
+	/* The object itself is a new file of xcapd's, private. */
+	snprintf(link, sizeof(link), "%s/pcap_c1.pcap", e->bucket);
+	CHECK(!lstat(link, &st) && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600,
+	      "pcap_c1.pcap: mode %o", st.st_mode & 0777);
+out:
+	env_free(e);
+}
+
+/* Finding 6: ended captures older than the retention go, with their files; the rest stays. */
+static void ended_captures_expire_with_their_files(void)
+{
+	struct env *e = env_new("expire");
+	struct xcap_capture_rec r;
+	char path[PATH_MAX + 64];
+	int64_t now = 1700000000LL * SEC, week = 7 * 86400 * SEC;
+	FILE *f;
+
+	if (!e || !e->jobs)
+		goto out;
+	/* A simple capture of 8 days ago and one of yesterday, both with files. */
+	full_rec(e, &r, "old", 60);
+	r.type = XCAP_TYPE_SIMPLE;
+	r.packet_limit = 10;
+	r.submitted_ns = r.offset_time_ns = now - 8 * 86400 * SEC;
+	e->runner->query_packets = 3;
+	CHECK_EQ(start(e, &r), 0);
+	snprintf(r.id, sizeof(r.id), "new");
+	r.submitted_ns = now - 86400 * SEC;
+	CHECK_EQ(start(e, &r), 0);
+	/* A full capture that failed 8 days ago, its spool file kept; one running since then. */
+	full_rec(e, &r, "failed", 60);
+	r.status = XCAP_ST_FAILED;
+	r.submitted_ns = now - 8 * 86400 * SEC;
+	CHECK_EQ(xcap_store_capture_put(&e->store->base, &r), 0);
+	snprintf(path, sizeof(path), "%s/spool/failed.pcap", e->cfg.state_dir);
+	f = fopen(path, "w");
+	CHECK(f && !fclose(f), "cannot write %s", path);
+	full_rec(e, &r, "running", 60);
+	r.submitted_ns = now - 8 * 86400 * SEC;
+	CHECK_EQ(start(e, &r), 0);
+
+	CHECK_EQ(xcap_jobs_expire(e->jobs, now, week), 2);
+	CHECK_EQ(status_of(e, "old"), XCAP_ST_UNKNOWN);
+	CHECK_EQ(status_of(e, "failed"), XCAP_ST_UNKNOWN);
+	CHECK_EQ(status_of(e, "new"), XCAP_ST_SUCCESS);
+	CHECK_EQ(status_of(e, "running"), XCAP_ST_RUNNING);
+	xcap_jobs_simple_file(e->jobs, "old", path, sizeof(path));
+	CHECK(access(path, F_OK), "%s is left", path);
+	CHECK(!exists("%s/spool/%s.pcap", e->cfg.state_dir, "failed"), "the kept spool is left");
+	xcap_jobs_simple_file(e->jobs, "new", path, sizeof(path));
+	CHECK(!access(path, F_OK), "%s went too early", path);
+	CHECK_EQ(xcap_jobs_expire(e->jobs, now, week), 0);
+out:
+	env_free(e);
+}
+
 int main(void)
 {
 	if (test_tmpdir_init("jobs"))
@@ -787,5 +887,7 @@ int main(void)
 	RUN_TEST(a_full_start_the_store_refuses_leaves_nothing);
 	RUN_TEST(a_simple_capture_fails_with_the_query_error_or_the_store_error);
 	RUN_TEST(a_delivery_the_full_queue_refused_is_queued_by_a_later_tick);
+	RUN_TEST(delivery_never_writes_through_a_planted_link);
+	RUN_TEST(ended_captures_expire_with_their_files);
 	return tests_failed_total ? 1 : 0;
 }

@@ -439,6 +439,92 @@ static void bucket_delete(void)
 	xcap_store_close(s);
 }
 
+/*
+ * What quotas and retention read: bucket counts, the bytes of capture files
+ * kept in the state folder, the oldest ended captures, and deletes.
+ */
+static void quota_and_retention_queries(void)
+{
+	static const struct {
+		const char *account;
+		enum xcap_capture_type type;
+		enum xcap_status status;
+		int64_t ns;
+	} rows[] = {
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS, 10 }, /* a file: counted, expires */
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_FAILED, 20 }, /* no file, expires */
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_FAILED, 30 }, /* a kept spool file, expires */
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_COMPLETE, 40 }, /* delivered: not counted */
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_CONVERSION_PENDING, 5 }, /* counted, stays */
+		{ ACC_B, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS, 50 }, /* another account's */
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS, 1000 }, /* too new to expire */
+	};
+	struct xcap_store *s = open_fresh("quota");
+	struct xcap_capture_rec c, out[8];
+	struct xcap_bucket_rec b;
+	uint64_t bytes;
+	size_t i;
+	int n;
+
+	if (!s)
+		return;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		make_capture(&c, i, rows[i].account, rows[i].ns, rows[i].type, rows[i].status);
+		c.packets_captured = 10;
+		c.bytes_captured = 1000;
+		CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	}
+	/* Rows 0, 2, 4 and 6 of A: each 1000 + 16 * 10 + 24 bytes. */
+	CHECK_EQ(xcap_store_capture_stored_bytes(s, ACC_A, &bytes), 0);
+	CHECK_EQ(bytes, 4 * 1184);
+	CHECK_EQ(xcap_store_capture_stored_bytes(s, "nobody", &bytes), 0);
+	CHECK_EQ(bytes, 0);
+
+	CHECK_EQ(xcap_store_capture_expired(s, 100, out, 2, &n), 0);
+	CHECK_EQ(n, 2);
+	CHECK_STR(out[0].id, "00000000000000000000000000000000");
+	CHECK_STR(out[1].id, "00000000000000000000000000000001");
+	CHECK_EQ(xcap_store_capture_expired(s, 100, out, 8, &n), 0);
+	CHECK_EQ(n, 5); /* not the conversion, not the new one */
+	CHECK_EQ(xcap_store_capture_delete(s, ACC_A, out[0].id), 0);
+	CHECK_EQ(-xcap_store_capture_delete(s, ACC_A, out[0].id), ENOENT);
+	CHECK_EQ(-xcap_store_capture_delete(s, ACC_B, out[1].id), ENOENT);
+	CHECK_EQ(xcap_store_capture_count(s, ACC_A), 5);
+
+	for (i = 0; i < 3; i++) {
+		make_bucket(&b, i, i < 2 ? ACC_A : ACC_B, "s3://x", i);
+		CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	}
+	CHECK_EQ(xcap_store_bucket_count(s, ACC_A), 2);
+	CHECK_EQ(xcap_store_bucket_count(s, ACC_B), 1);
+	CHECK_EQ(xcap_store_bucket_count(s, "nobody"), 0);
+	xcap_store_close(s);
+}
+
+/* Finding 9: the database (it holds r2 keys) is 0600 whatever the umask or an older mode. */
+static void database_file_is_private(void)
+{
+	char dir[256], path[300];
+	mode_t old = umask(0);
+	struct xcap_store *s;
+	struct stat st;
+
+	test_dir(dir, sizeof(dir), "private");
+	snprintf(path, sizeof(path), "%s/xcap.db", dir);
+	s = xcap_store_sqlite_open(dir, NULL);
+	CHECK(s, "open");
+	xcap_store_close(s);
+	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
+	chmod(path, 0644);
+	s = xcap_store_sqlite_open(dir, NULL);
+	CHECK(s, "reopen");
+	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
+	snprintf(path, sizeof(path), "%s/xcap.db-wal", dir);
+	CHECK(stat(path, &st) || (st.st_mode & 0777) == 0600, "wal mode %o", st.st_mode & 0777);
+	xcap_store_close(s);
+	umask(old);
+}
+
 static void records_persist_across_reopen(void)
 {
 	struct xcap_store *s = open_fresh("persist");
@@ -701,6 +787,8 @@ int main(void)
 	RUN_TEST(capture_each_walks_a_status_mask);
 	RUN_TEST(bucket_find_by_destination);
 	RUN_TEST(bucket_delete);
+	RUN_TEST(quota_and_retention_queries);
+	RUN_TEST(database_file_is_private);
 	RUN_TEST(records_persist_across_reopen);
 	RUN_TEST(database_uses_wal_and_typed_columns);
 	RUN_TEST(open_refuses_a_missing_folder);
