@@ -1151,11 +1151,11 @@ static const char extcap_help[] =
 	"\n"
 	"The dialog's fields are options of 'xcapctl create full': --url, --token,\n"
 	"--account (defaults: the environment), --colo, --dest, --time (default\n"
-	"" EXTCAP_TIME "), --packets, --bytes, --direction, --format and the filter flags:\n";
-
-static const char extcap_help_more[] =
-	"  e.g. tshark -i " EXTCAP_IFACE " -o extcap." EXTCAP_IFACE ".colo:ORD -o\n"
-	"  extcap." EXTCAP_IFACE ".dest:s3://b?region=x -o extcap." EXTCAP_IFACE ".proto:icmp\n";
+	"" EXTCAP_TIME "), --packets, --bytes, --direction, --format and the filter flags\n"
+	"(--src, --dst, --host, --sport, --dport, --port, --proto). tshark sets them\n"
+	"with -o extcap." EXTCAP_IFACE ".NAME:VALUE, e.g.\n"
+	"  tshark -i " EXTCAP_IFACE " -o extcap." EXTCAP_IFACE ".colo:ORD -o extcap." EXTCAP_IFACE
+	".dest:s3://b?region=x -f 'icmp'\n";
 
 static const struct command commands[] = {
 	{
@@ -1277,7 +1277,6 @@ static const struct command commands[] = {
 		.synopsis = "MODE [options]",
 		.summary = "Wireshark's extcap interface (Wireshark runs it)",
 		.help = extcap_help,
-		.help_more = extcap_help_more,
 		.run = extcap_capture,
 	},
 	{
