@@ -915,9 +915,9 @@ static void extcap_selector(int *n, const char *call, const char *display, const
 /* The dialog: the connection, the full capture's members, then the filter fields. */
 static void extcap_config(const struct ctl *ctl)
 {
-	static const char *const dirs[][2] = {
-		{ "inout", "both (inout)" }, { "in", "received (in)" }, { "out", "sent (out)" }
-	};
+	static const char *const dirs[][2] = { { "inout", "both (inout)" },
+					       { "in", "received (in)" },
+					       { "out", "sent (out)" } };
 	static const char *const formats[][2] = {
 		{ "pcap", "pcap" }, { "pcapng", "pcapng (interface and direction of each packet)" }
 	};
@@ -931,12 +931,13 @@ static void extcap_config(const struct ctl *ctl)
 		   "the API's base URL (default: XCAP_URL)", more);
 	extcap_arg(&n, "token", "API token", "password", "Server",
 		   "sent as Bearer (empty: XCAP_TOKEN)", NULL);
-	extcap_value(v, sizeof(v), setting(ctl, O_ACCOUNT, "XCAP_ACCOUNT", "CLOUDFLARE_ACCOUNT_ID"));
+	extcap_value(v, sizeof(v),
+		     setting(ctl, O_ACCOUNT, "XCAP_ACCOUNT", "CLOUDFLARE_ACCOUNT_ID"));
 	snprintf(more, sizeof(more), "%s%s%s", v[0] ? "{default=" : "", v, v[0] ? "}" : "");
 	extcap_arg(&n, "account", "Account", "string", "Server",
 		   "the account id (default: XCAP_ACCOUNT)", more);
-	extcap_arg(&n, "colo", "Colo", "string", "Capture",
-		   "colo_name: the server's site or metro", "{required=true}");
+	extcap_arg(&n, "colo", "Colo", "string", "Capture", "colo_name: the server's site or metro",
+		   "{required=true}");
 	extcap_arg(&n, "dest", "Bucket", "string", "Capture",
 		   "destination_conf: a validated bucket, which gets the capture's file",
 		   "{required=true}");
@@ -1033,8 +1034,8 @@ static int extcap_local(const struct ctl *ctl)
 	if (!iface)
 		return usage_error(ctl->cmd, "--extcap-interface is required");
 	if (strcmp(iface, EXTCAP_IFACE))
-		return usage_error(ctl->cmd, "no extcap interface '%s' (there is '" EXTCAP_IFACE
-					     "')", iface);
+		return usage_error(ctl->cmd,
+				   "no extcap interface '%s' (there is '" EXTCAP_IFACE "')", iface);
 	if (ctl->val[O_EXTCAP_DLTS])
 		return printf("dlt {number=1}{name=EN10MB}{display=Ethernet}\n"), 0;
 	if (ctl->val[O_EXTCAP_CONFIG])
