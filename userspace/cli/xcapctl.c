@@ -74,6 +74,14 @@ enum opt {
 	O_OUTPUT,
 	O_DIRECTION,
 	O_FORMAT,
+	O_EXTCAP_INTERFACES, /* Wireshark's extcap protocol: the modes ... */
+	O_EXTCAP_DLTS,
+	O_EXTCAP_CONFIG,
+	O_CAPTURE,
+	O_EXTCAP_VERSION, /* ... and what they take */
+	O_EXTCAP_INTERFACE,
+	O_EXTCAP_FILTER,
+	O_FIFO,
 	N_OPTS,
 };
 
@@ -115,7 +123,10 @@ enum {
 	C_BUCKET_VALIDATE = 1 << 9,
 	C_BUCKET_DELETE = 1 << 10,
 	C_STREAM = 1 << 11,
+	C_EXTCAP = 1 << 12, /* a full capture streamed into Wireshark: create full's options */
 	C_CREATE = C_SIMPLE | C_FULL,
+	C_FULL_ANY = C_FULL | C_EXTCAP,
+	C_CREATE_ANY = C_CREATE | C_EXTCAP,
 	C_ALL = ~0U,
 };
 
@@ -139,16 +150,24 @@ static struct opt_def {
 	[O_VERBOSE] = { "verbose", K_SWITCH, C_ALL, NULL, 'v' },
 	[O_HELP] = { "help", K_SWITCH, C_ALL, NULL, 'h' },
 	[O_VERSION] = { "version", K_SWITCH, C_ALL, NULL, 0 },
-	[O_TIME] = { "time", K_COUNT, C_CREATE, "time_limit", 0 },
-	[O_PACKETS] = { "packets", K_COUNT, C_CREATE, "packet_limit", 0 },
-	[O_BYTES] = { "bytes", K_COUNT, C_FULL, "byte_limit", 0 },
+	[O_TIME] = { "time", K_COUNT, C_CREATE_ANY, "time_limit", 0 },
+	[O_PACKETS] = { "packets", K_COUNT, C_CREATE_ANY, "packet_limit", 0 },
+	[O_BYTES] = { "bytes", K_COUNT, C_FULL_ANY, "byte_limit", 0 },
 	[O_OFFSET_TIME] = { "offset-time", K_TEXT, C_SIMPLE, "offset_time", 0 },
-	[O_COLO] = { "colo", K_TEXT, C_FULL, "colo_name", 0 },
-	[O_DEST] = { "dest", K_TEXT, C_FULL, "destination_conf", 0 },
+	[O_COLO] = { "colo", K_TEXT, C_FULL_ANY, "colo_name", 0 },
+	[O_DEST] = { "dest", K_TEXT, C_FULL_ANY, "destination_conf", 0 },
 	[O_WAIT] = { "wait", K_SWITCH, C_CREATE, NULL, 0 },
 	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD | C_STREAM, NULL, 'o' },
-	[O_DIRECTION] = { "direction", K_DIRECTION, C_CREATE, "direction", 'Q' },
-	[O_FORMAT] = { "format", K_FORMAT, C_CREATE, "format", 0 },
+	[O_DIRECTION] = { "direction", K_DIRECTION, C_CREATE_ANY, "direction", 'Q' },
+	[O_FORMAT] = { "format", K_FORMAT, C_CREATE_ANY, "format", 0 },
+	[O_EXTCAP_INTERFACES] = { "extcap-interfaces", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_DLTS] = { "extcap-dlts", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_CONFIG] = { "extcap-config", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_CAPTURE] = { "capture", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_VERSION] = { "extcap-version", K_TEXT, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_INTERFACE] = { "extcap-interface", K_TEXT, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_FILTER] = { "extcap-capture-filter", K_TEXT, C_EXTCAP, NULL, 0 },
+	[O_FIFO] = { "fifo", K_TEXT, C_EXTCAP, NULL, 0 },
 };
 
 #define OPT(o) (1ULL << (o))
@@ -616,12 +635,12 @@ static int parse_value(int o, const char *s, json_object **out)
  * (canonical: host bits cleared, names as numbers, as the server stores it)
  * when the flags or the expression restrict a field.
  */
-static json_object *create_body(const struct ctl *ctl)
+static json_object *create_body(const struct ctl *ctl, const char *type)
 {
 	json_object *body = json_object_new_object(), *v;
 	int i;
 
-	json_object_object_add(body, "type", json_object_new_string(ctl->cmd->name));
+	json_object_object_add(body, "type", json_object_new_string(type));
 	json_object_object_add(body, "system", json_object_new_string("magic-transit"));
 	for (i = 0; i < N_OPTS; i++) {
 		v = NULL;
@@ -657,7 +676,7 @@ static void warn_unapplied(const struct ctl *ctl, json_object *cap)
 
 static int cmd_create(struct ctl *ctl)
 {
-	json_object *body = create_body(ctl);
+	json_object *body = create_body(ctl, ctl->cmd->name);
 	struct xcap_reply r = {};
 	const char *id;
 	int ret;
@@ -827,6 +846,208 @@ static int cmd_stream(struct ctl *ctl)
 }
 
 /*
+ * --- Wireshark's extcap interface ---
+ *
+ * With a link to xcapctl in Wireshark's extcap folder, Wireshark lists the
+ * interface "xcap: URL" (--extcap-interfaces), asks for its link type
+ * (--extcap-dlts) and for the fields of its dialog (--extcap-config), whose
+ * values come back as xcapctl's own options. --capture creates a full capture
+ * with them (and Wireshark's capture filter as FILTER) and streams it into the
+ * --fifo that Wireshark reads. Wireshark ends a capture with SIGTERM, or by
+ * closing the fifo: either stops the capture on the server.
+ */
+#define EXTCAP_IFACE "xcap"
+#define EXTCAP_TIME "600" /* seconds: a full capture needs a time limit */
+
+static bool extcap_mode(const struct ctl *ctl)
+{
+	return ctl->val[O_EXTCAP_INTERFACES] || ctl->val[O_EXTCAP_DLTS] ||
+	       ctl->val[O_EXTCAP_CONFIG] || ctl->val[O_CAPTURE] || ctl->val[O_EXTCAP_FILTER];
+}
+
+/* The first of the option and the environment variables that is set and not empty. */
+static const char *setting(const struct ctl *ctl, enum opt o, const char *env1, const char *env2);
+static int usage_error(const struct command *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* extcap's {key=value} text ends at a brace: a value keeps none, nor a line break. */
+static void extcap_value(char *buf, size_t size, const char *s)
+{
+	size_t i;
+
+	snprintf(buf, size, "%s", s ?: "");
+	for (i = 0; buf[i]; i++)
+		if (strchr("{}\n\r", buf[i]))
+			buf[i] = '_';
+}
+
+static void extcap_interfaces(const struct ctl *ctl)
+{
+	char url[512];
+
+	extcap_value(url, sizeof(url),
+		     setting(ctl, O_URL, "XCAP_URL", "CLOUDFLARE_BASE_URL") ?: DEFAULT_URL);
+	printf("extcap {version=%s}{display=xcap: full captures of a PCAP collection API server}\n",
+	       XCAP_VERSION);
+	printf("interface {value=" EXTCAP_IFACE "}{display=xcap: %s}\n", url);
+}
+
+static void extcap_arg(int *n, const char *call, const char *display, const char *type,
+		       const char *group, const char *tooltip, const char *more)
+{
+	printf("arg {number=%d}{call=--%s}{display=%s}{type=%s}{group=%s}{tooltip=%s}%s\n", (*n)++,
+	       call, display, type, group, tooltip, more ?: "");
+}
+
+/* A selector: its values, the first one the default. */
+static void extcap_selector(int *n, const char *call, const char *display, const char *tooltip,
+			    const char *const values[][2], size_t count)
+{
+	size_t i;
+	int arg = *n;
+
+	extcap_arg(n, call, display, "selector", "Capture", tooltip, NULL);
+	for (i = 0; i < count; i++)
+		printf("value {arg=%d}{value=%s}{display=%s}{default=%s}\n", arg, values[i][0],
+		       values[i][1], i ? "false" : "true");
+}
+
+/* The dialog: the connection, the full capture's members, then the filter fields. */
+static void extcap_config(const struct ctl *ctl)
+{
+	static const char *const dirs[][2] = { { "inout", "both (inout)" },
+					       { "in", "received (in)" },
+					       { "out", "sent (out)" } };
+	static const char *const formats[][2] = {
+		{ "pcap", "pcap" }, { "pcapng", "pcapng (interface and direction of each packet)" }
+	};
+	char more[600], v[512];
+	int n = 0, id;
+
+	extcap_value(v, sizeof(v),
+		     setting(ctl, O_URL, "XCAP_URL", "CLOUDFLARE_BASE_URL") ?: DEFAULT_URL);
+	snprintf(more, sizeof(more), "{default=%s}", v);
+	extcap_arg(&n, "url", "Server URL", "string", "Server",
+		   "the API's base URL (default: XCAP_URL)", more);
+	extcap_arg(&n, "token", "API token", "password", "Server",
+		   "sent as Bearer (empty: XCAP_TOKEN)", NULL);
+	extcap_value(v, sizeof(v),
+		     setting(ctl, O_ACCOUNT, "XCAP_ACCOUNT", "CLOUDFLARE_ACCOUNT_ID"));
+	snprintf(more, sizeof(more), "%s%s%s", v[0] ? "{default=" : "", v, v[0] ? "}" : "");
+	extcap_arg(&n, "account", "Account", "string", "Server",
+		   "the account id (default: XCAP_ACCOUNT)", more);
+	extcap_arg(&n, "colo", "Colo", "string", "Capture", "colo_name: the server's site or metro",
+		   "{required=true}");
+	extcap_arg(&n, "dest", "Bucket", "string", "Capture",
+		   "destination_conf: a validated bucket, which gets the capture's file",
+		   "{required=true}");
+	extcap_arg(&n, "time", "Time limit (s)", "unsigned", "Capture",
+		   "time_limit in seconds: the capture ends then, or when Wireshark stops",
+		   "{range=1,86400}{default=" EXTCAP_TIME "}");
+	extcap_arg(&n, "packets", "Packet limit", "unsigned", "Capture",
+		   "packet_limit (empty: none)", NULL);
+	extcap_arg(&n, "bytes", "Byte limit", "unsigned", "Capture", "byte_limit (empty: none)",
+		   NULL);
+	extcap_selector(&n, "direction", "Direction", "the packets received, sent or both", dirs,
+			ARRAY_SIZE(dirs));
+	extcap_selector(&n, "format", "Format", "the stream's and the delivered file's format",
+			formats, ARRAY_SIZE(formats));
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		extcap_arg(&n, xcap_fields[id].flag, xcap_fields[id].member, "string", "Filter",
+			   xcap_fields[id].help, NULL);
+}
+
+/* Stops the capture after the stream ended early; the server's refusal is only printed. */
+static void extcap_stop(struct ctl *ctl, const char *id)
+{
+	struct xcap_reply r = {};
+	int err;
+
+	interrupted = 0; /* the signal that ended the stream must not cancel the stop */
+	err = call(ctl, "PUT", id, "stop", NULL, &r);
+	if (err && !ctl->quiet)
+		fprintf(stderr, "xcapctl: stopping capture %s: %s\n", id,
+			r.error[0] ? r.error : strerror(-err));
+	xcap_reply_free(&r);
+}
+
+static int extcap_capture(struct ctl *ctl)
+{
+	const char *fifo = ctl->val[O_FIFO], *s;
+	const char *path[] = { "accounts", ctl->account, "pcaps", NULL, "stream", NULL };
+	struct xcap_reply r = {};
+	json_object *body;
+	int64_t missed = -1;
+	uint64_t bytes = 0;
+	char id[64];
+	FILE *out;
+	int err;
+
+	if (!ctl->val[O_TIME])
+		ctl->val[O_TIME] = EXTCAP_TIME;
+	body = create_body(ctl, "full");
+	err = call(ctl, "POST", NULL, NULL, body, &r) ?: check_result(&r, json_type_object);
+	json_object_put(body);
+	if (err)
+		goto out;
+	warn_unapplied(ctl, r.result);
+	s = xcap_json_string(r.result, "id");
+	if (!s || !*s || strlen(s) >= sizeof(id)) {
+		snprintf(r.error, sizeof(r.error), "the server's answer has no capture id");
+		err = -EPROTO;
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s", s);
+	path[3] = id;
+	/* Wireshark opens the fifo before it starts xcapctl: this waits for nothing long. */
+	out = fopen(fifo, "wb");
+	if (!out) {
+		err = -errno;
+		snprintf(r.error, sizeof(r.error), "cannot open the fifo %s: %s", fifo,
+			 strerror(errno));
+	} else {
+		err = xcap_client_stream(ctl->client, path, out, &bytes, &missed, &r);
+		fclose(out); /* a reader gone already: nothing more to tell it */
+	}
+	/* The stream ends with the capture; anything else ended it early: stop the capture. */
+	if (err)
+		extcap_stop(ctl, id);
+	/* Wireshark's stop (SIGTERM) or its closing of the fifo: what the user asked for. */
+	if (err == -EINTR || err == -EPIPE)
+		err = 0;
+	if (!err && missed > 0 && !ctl->quiet)
+		fprintf(stderr, "xcapctl: the stream skipped %lld packets, read too slowly\n",
+			(long long)missed);
+out:
+	err = report(ctl, err, &r);
+	xcap_reply_free(&r);
+	return err;
+}
+
+/* -1: the mode needs the server (--capture), else the exit status. */
+static int extcap_local(const struct ctl *ctl)
+{
+	const char *iface = ctl->val[O_EXTCAP_INTERFACE];
+
+	if (ctl->val[O_EXTCAP_INTERFACES])
+		return extcap_interfaces(ctl), 0;
+	if (!iface)
+		return usage_error(ctl->cmd, "--extcap-interface is required");
+	if (strcmp(iface, EXTCAP_IFACE))
+		return usage_error(ctl->cmd,
+				   "no extcap interface '%s' (there is '" EXTCAP_IFACE "')", iface);
+	if (ctl->val[O_EXTCAP_DLTS])
+		return printf("dlt {number=1}{name=EN10MB}{display=Ethernet}\n"), 0;
+	if (ctl->val[O_EXTCAP_CONFIG])
+		return extcap_config(ctl), 0;
+	if (!ctl->val[O_CAPTURE])
+		return 0; /* --extcap-capture-filter alone: Wireshark asks whether it is valid */
+	if (!ctl->val[O_FIFO])
+		return usage_error(ctl->cmd, "--capture needs --fifo");
+	return -1;
+}
+
+/*
  * The other commands are one request each, described in their table entry:
  * the path after pcaps ("{id}" = the first argument), the body members taken
  * from the arguments in order, and how the answer is shown.
@@ -909,6 +1130,33 @@ static const char create_help_more[] =
 	"      --format FORMAT     pcap (the default) or pcapng, with each packet's\n"
 	"                          interface and direction\n"
 	"      --wait              then follow the capture as 'xcapctl wait' does\n";
+
+static const char extcap_help[] =
+	"Wireshark's extcap protocol, which Wireshark and tshark speak to the programs\n"
+	"in their extcap folder: with a link to xcapctl there (the package installs\n"
+	"/usr/lib/<triplet>/wireshark/extcap/xcapctl), the interface 'xcap: URL' lists,\n"
+	"its dialog takes the capture's fields, and capturing on it creates a full\n"
+	"capture and shows its packets live (the stream of 'xcapctl stream'). Stopping\n"
+	"in Wireshark (SIGTERM, or the fifo closed) stops the capture. Wireshark runs\n"
+	"xcapctl with these options and no command word:\n"
+	"\n"
+	"      --extcap-interfaces        print the interface (" EXTCAP_IFACE ")\n"
+	"      --extcap-version VER       Wireshark's version (ignored)\n"
+	"      --extcap-interface IFACE   the interface of the other modes\n"
+	"      --extcap-dlts              print its link type (Ethernet)\n"
+	"      --extcap-config            print the fields of its dialog\n"
+	"      --capture                  create a full capture and stream it into\n"
+	"      --fifo PATH                this fifo until Wireshark stops it\n"
+	"      --extcap-capture-filter FILTER  Wireshark's capture filter, as FILTER of\n"
+	"                                 'xcapctl create' (alone: exit 0 when valid)\n"
+	"\n"
+	"The dialog's fields are options of 'xcapctl create full': --url, --token,\n"
+	"--account (defaults: the environment), --colo, --dest, --time (default\n"
+	"" EXTCAP_TIME "), --packets, --bytes, --direction, --format and the filter flags\n"
+	"(--src, --dst, --host, --sport, --dport, --port, --proto). tshark sets them\n"
+	"with -o extcap." EXTCAP_IFACE ".NAME:VALUE, e.g.\n"
+	"  tshark -i " EXTCAP_IFACE " -o extcap." EXTCAP_IFACE ".colo:ORD -o extcap." EXTCAP_IFACE
+	".dest:s3://b?region=x -f 'icmp'\n";
 
 static const struct command commands[] = {
 	{
@@ -1023,6 +1271,14 @@ static const struct command commands[] = {
 		.path = { ID_SEG, "stop" },
 		.show = show_done,
 		.done = "stopped capture %s\n",
+	},
+	{
+		.name = "extcap",
+		.bit = C_EXTCAP,
+		.synopsis = "MODE [options]",
+		.summary = "Wireshark's extcap interface (Wireshark runs it)",
+		.help = extcap_help,
+		.run = extcap_capture,
 	},
 	{
 		.group = "bucket",
@@ -1234,9 +1490,6 @@ static int print_help(char **words, int n)
 /* --- arguments --- */
 
 static int usage_error(const struct command *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage_error(const struct command *cmd, const char *fmt, ...)
 {
 	char words[128] = "";
 	va_list ap;
@@ -1285,7 +1538,7 @@ static void field_options(void)
 
 	for (id = 0; id < XCAP_FIELD_N; id++)
 		opt_defs[O_FIELD + id] =
-			(struct opt_def){ xcap_fields[id].flag, K_FIELD, C_CREATE, NULL, 0 };
+			(struct opt_def){ xcap_fields[id].flag, K_FIELD, C_CREATE_ANY, NULL, 0 };
 }
 
 /* The options' getopt table, built from opt_defs: val is the option's index. */
@@ -1358,6 +1611,28 @@ static int build_filter(struct ctl *ctl, char **words, int n)
 	return -1;
 }
 
+/*
+ * The extcap mode's filter: its flags and Wireshark's capture filter. Asked
+ * whether a capture filter is valid (no mode), Wireshark reads the answer on
+ * stdout: nothing when it is, the reason when not.
+ */
+static int extcap_filter(struct ctl *ctl)
+{
+	char *word = (char *)ctl->val[O_EXTCAP_FILTER], err[512];
+	struct xcap_filter_build b;
+
+	if (word && !ctl->val[O_EXTCAP_INTERFACES] && !ctl->val[O_EXTCAP_DLTS] &&
+	    !ctl->val[O_EXTCAP_CONFIG] && !ctl->val[O_CAPTURE]) {
+		xcap_filter_build_init(&b);
+		if (!xcap_filter_build_expr(&b, &word, 1, err, sizeof(err)) &&
+		    !xcap_filter_build_done(&b, err, sizeof(err)))
+			return 0;
+		printf("%s\n", err);
+		return EXIT_USAGE;
+	}
+	return build_filter(ctl, &word, word ? 1 : 0);
+}
+
 /* Returns -1 when the command should run, else the exit status. */
 static int parse_args(int argc, char **argv, struct ctl *ctl)
 {
@@ -1390,7 +1665,16 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 		return printf("xcapctl %s\n", XCAP_VERSION), 0;
 	if (ctl->val[O_HELP] || (n && !strcmp(words[0], "help")))
 		return ctl->val[O_HELP] ? print_help(words, n) : print_help(words + 1, n - 1);
-	ret = find_command(words, n, &used, &ctl->cmd);
+	if (!n && extcap_mode(ctl)) {
+		/* Wireshark's calls: the extcap command without its word */
+		static char extcap_word[] = "extcap";
+		char *word[] = { extcap_word };
+
+		ret = find_command(word, 1, &used, &ctl->cmd);
+		used = 0;
+	} else {
+		ret = find_command(words, n, &used, &ctl->cmd);
+	}
 	if (ret >= 0)
 		return ret;
 	ctl->args = words + used;
@@ -1404,6 +1688,8 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 	ctl->json = ctl->val[O_JSON];
 	ctl->quiet = ctl->val[O_QUIET];
 	ret = check_command_options(ctl);
+	if (ret < 0 && ctl->cmd->bit == C_EXTCAP)
+		return extcap_filter(ctl);
 	if (ret >= 0 || !ctl->cmd->filter)
 		return ret;
 	return build_filter(ctl, ctl->args + ctl->cmd->n_args, n - used - ctl->cmd->n_args);
@@ -1460,6 +1746,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	ret = parse_args(argc, argv, &ctl);
+	if (ret < 0 && ctl.cmd->bit == C_EXTCAP)
+		ret = extcap_local(&ctl);
 	if (ret < 0)
 		ret = connect_client(&ctl);
 	if (ret >= 0)
