@@ -21,7 +21,7 @@ endif
 # snprintf truncation is bounded and checked where it matters; the warning is noise.
 XCAP_CFLAGS := $(CFLAGS) $(SAN_FLAGS) -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -I$(BUILD) -Iinclude -Iuserspace
 XCAP_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
-LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3 -lcurl -lcrypto -lpthread
+LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3 -lpq -lcurl -lcrypto -lpthread
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Iinclude -Ibpf \
 	-Wall -Werror
 

@@ -37,6 +37,7 @@ int api_buckets_add(struct api_ctx *c)
 	struct xcap_dest d;
 	const char *conf;
 	char err[512];
+	int ret;
 
 	if (api_parse_body(c) ||
 	    api_get_string(c, c->body, "", "destination_conf", true, &conf) < 0)
@@ -53,8 +54,9 @@ int api_buckets_add(struct api_ctx *c)
 	b.submitted_ns = c->now_ns;
 	if (xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err)))
 		return api_fail(c, E_BUCKET_WRITE, NULL, err);
-	if (xcap_store_bucket_put(c->api->store, &b))
-		return api_fail(c, E_INTERNAL, NULL, "cannot store the bucket");
+	ret = xcap_store_bucket_put(c->api->store, &b);
+	if (ret)
+		return api_store_fail(c, ret, "cannot store the bucket");
 	return api_respond_result(c, bucket_json(&b));
 }
 
@@ -62,11 +64,13 @@ int api_buckets_list(struct api_ctx *c)
 {
 	struct xcap_bucket_rec *recs = calloc(XCAP_LIST_MAX, sizeof(*recs));
 	json_object *items;
-	int i, n = 0;
+	int i, n = 0, err;
 
-	if (!recs || xcap_store_bucket_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n)) {
+	err = recs ? xcap_store_bucket_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n) :
+		     -ENOMEM;
+	if (err) {
 		free(recs);
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, err, "cannot read the store");
 	}
 	items = json_object_new_array();
 	for (i = 0; i < n; i++)
@@ -103,7 +107,7 @@ int api_buckets_validate(struct api_ctx *c)
 	if (err == -ENOENT)
 		return api_fail(c, E_BUCKET_NOT_FOUND, "/destination_conf");
 	if (err)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, err, "cannot read the store");
 	if (challenge_ok(&c->acc, &b, answer)) {
 		b.status = XCAP_BUCKET_SUCCESS;
 		b.validated_ns = c->now_ns;
@@ -113,8 +117,9 @@ int api_buckets_validate(struct api_ctx *c)
 	} else {
 		b.status = XCAP_BUCKET_FAILED;
 	}
-	if (xcap_store_bucket_put(c->api->store, &b))
-		return api_fail(c, E_INTERNAL, NULL, "cannot store the bucket");
+	err = xcap_store_bucket_put(c->api->store, &b);
+	if (err)
+		return api_store_fail(c, err, "cannot store the bucket");
 	if (b.status == XCAP_BUCKET_FAILED)
 		return api_fail(c, E_CHALLENGE, "/ownership_challenge", b.filename);
 	return api_respond_result(c, bucket_json(&b));
@@ -127,6 +132,6 @@ int api_buckets_delete(struct api_ctx *c)
 	if (err == -ENOENT)
 		return api_fail(c, E_BUCKET_NOT_FOUND, NULL);
 	if (err)
-		return api_fail(c, E_INTERNAL, NULL, "cannot write the store");
+		return api_store_fail(c, err, "cannot write the store");
 	return api_respond_empty(c, 204);
 }

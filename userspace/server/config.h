@@ -51,6 +51,11 @@ struct xcap_config {
 	uint32_t history_mib; /* its disk budget in MiB (default 4096) */
 	uint32_t history_rate; /* its cap in samples per second (default 5000) */
 	uint32_t frames_ring_mib; /* the ring that carries captured frames (default 32) */
+	/* Fleet mode (xcapd agent, xcapd api); empty when not set. */
+	char database[1024]; /* libpq connection string or URL */
+	char fleet_secret[256]; /* signs the API's requests to the agents' endpoints */
+	char agent_endpoint[64]; /* IPv4:PORT the agent listens on and registers */
+	char host_name[64]; /* the agent's name in the fleet (default: the system's host name) */
 	struct xcap_account accounts[XCAP_CFG_MAX_ACCOUNTS];
 	int n_accounts;
 	struct xcap_credential creds[XCAP_CFG_MAX_CREDS];

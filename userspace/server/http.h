@@ -19,6 +19,8 @@ struct xcap_http_opts {
 	uint16_t port; /* 0 = any free port */
 	const char *tls_cert; /* PEM files; NULL = plain HTTP */
 	const char *tls_key;
+	unsigned int workers; /* threads for deferred routes; 0 = 4 */
+	unsigned int queue_max; /* deferred requests waiting for them at most; 0 = 8 */
 };
 
 struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_api *api);

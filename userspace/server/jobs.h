@@ -42,6 +42,16 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_ns);
 /* The pcap file that /download serves for a successful simple capture. */
 void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size);
+/*
+ * A successful simple capture's pcap (malloc'd, at most max bytes): the file
+ * of this process, else the store's copy (a fleet's other API processes).
+ */
+int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf,
+			  size_t *len);
+/* One query of the sampled history into a pcap file at path (an agent's internal endpoint). */
+int xcap_jobs_query(struct xcap_jobs *j, const struct xcap_query *q, const char *path,
+		    struct xcap_run_result *out);
+
 /* Fills the live counters of a running capture into r. */
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
 /* The counters /metrics shows: the host's (from the runner) and the deliveries'. */
