@@ -299,9 +299,9 @@ int xcap_fleet_stop(struct xcap_pg *pg, const char *id, int64_t stop_ns)
 				  "WHERE capture_id = $1 AND status = 3 AND stop_requested_ns = 0",
 				  &p, NULL);
 	ret = ret ?: xcap_pg_exec(pg, "pending parts stop",
-				  "UPDATE parts SET status = 7, updated_at = now(), error_message "
-				  "= 'stopped before ' || agent || ' started it' WHERE capture_id "
-				  "= $1 AND status = 2",
+				  "UPDATE parts SET status = 7, updated_at = now(), "
+				  "stop_requested_ns = $2, error_message = 'stopped before ' || "
+				  "agent || ' started it' WHERE capture_id = $1 AND status = 2",
 				  &p, NULL);
 	if (!ret) {
 		p.n = 0;

@@ -186,13 +186,16 @@ PGresult *xcap_pg_run(struct xcap_pg *pg, const char *what, const char *sql,
 		*err = -ENOTCONN;
 		return NULL;
 	}
-	res = PQexecParams(pg->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
-			   p ? p->fmt : NULL, 0);
+	/* Without parameters, several statements may follow each other (the migrations). */
+	res = p ? PQexecParams(pg->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0) :
+		  PQexec(pg->conn, sql);
 	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (PQstatus(pg->conn) != CONNECTION_OK || (state && !strncmp(state, "08", 2)) ||
+	/* Class 08 but 08P01 (a protocol violation is this statement's), and 57P: shutting down. */
+	if (PQstatus(pg->conn) != CONNECTION_OK ||
+	    (state && !strncmp(state, "08", 2) && strcmp(state, "08P01")) ||
 	    (state && !strncmp(state, "57P", 3))) {
 		/* Connection errors, and the server shutting down: the next lock reconnects. */
 		if (!pg->down)
