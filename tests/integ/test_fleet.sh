@@ -108,7 +108,7 @@ fleet_check_end
 
 check_begin "fleet: a simple capture merges the samples of every agent"
 use_api 1
-api aw POST "$PA" '{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":200,"filter_v1":{"protocol":1}}'
+api aw POST "$PA" '{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":40,"filter_v1":{"protocol":1}}'
 expect_ok
 expect_json result.status success
 SID=$(jget result.id)
@@ -118,7 +118,7 @@ expect_status 200
 cp "$RB" "$T/simple.pcap"
 expect_eq "hosts in the simple capture" "10.232.0.11 10.232.0.12 10.232.0.13 10.232.0.14" \
 	"$(pcap_fields "$T/simple.pcap" ip.dst | sort -u | one_line)"
-expect_eq "packets" 200 "$(pcap_count "$T/simple.pcap")"
+expect_eq "packets" 40 "$(pcap_count "$T/simple.pcap")"
 fleet_check_end
 
 check_begin "fleet: a simple capture with one agent stopped names it and keeps the others"
@@ -198,7 +198,7 @@ in_api env XCAP_BASE="$BASE" XCAP_TOKEN="$TOK_AW" XCAP_ACCOUNT="$ACC_A" XCAP_COL
 rc=$?
 expect_eq "sdk_check.mjs exit status" 0 "$rc"
 expect_eq "not ok lines" "" "$(grep '^not ok' "$T/sdk.out" | head -n 3 | one_line)"
-fleet_check_end
+check_end "$T/sdk.out" "$T/sdk.err"
 
 check_begin "fleet: a database newer than the binary is refused"
 psql_q "INSERT INTO xcap_schema (version) VALUES (999)" >/dev/null

@@ -34,6 +34,8 @@ struct job {
 	char id[XCAP_ID_LEN + 1];
 	char account[XCAP_ID_LEN + 1];
 	bool armed; /* false: free entry */
+	/* The record as armed: what finish() stores when the store cannot be read then. */
+	struct xcap_capture_rec rec;
 };
 
 /* A record the store did not take (a full disk): retried every tick, shown meanwhile. */
@@ -269,8 +271,9 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 
 	err = xcap_runner_stop(j->runner, job->id, &c);
 	job->armed = false;
+	/* A store that cannot be read now (a database restarting) gets the record as armed. */
 	if (xcap_store_capture_get(j->store, job->account, job->id, &r))
-		return;
+		r = job->rec;
 	copy_counters(&r, &c);
 	if (stop_ns)
 		r.stop_requested_ns = stop_ns;
@@ -347,6 +350,7 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 	}
 	snprintf(job->id, sizeof(job->id), "%s", r->id);
 	snprintf(job->account, sizeof(job->account), "%s", r->account);
+	job->rec = *r;
 	job->armed = true;
 	pr_info("capture %s: running\n", r->id);
 	return 0;

@@ -155,6 +155,9 @@ static int connect_now(struct xcap_pg *pg)
 	return 0;
 }
 
+static PGresult *run_once(struct xcap_pg *pg, const char *what, const char *sql,
+			  const struct xcap_pg_params *p, int *err);
+
 int xcap_pg_lock(struct xcap_pg *pg)
 {
 	pthread_mutex_lock(&pg->lock);
@@ -177,6 +180,24 @@ PGconn *xcap_pg_conn(struct xcap_pg *pg)
 
 PGresult *xcap_pg_run(struct xcap_pg *pg, const char *what, const char *sql,
 		      const struct xcap_pg_params *p, int *err)
+{
+	PGresult *res;
+	bool idle;
+
+	idle = pg->conn && PQtransactionStatus(pg->conn) == PQTRANS_IDLE;
+	res = run_once(pg, what, sql, p, err);
+	/*
+	 * Outside a transaction nothing was done when the connection turned out
+	 * lost (the server restarted since the last statement): connect again
+	 * and run it once more, now.
+	 */
+	if (!res && *err == -ENOTCONN && idle && !connect_now(pg))
+		res = run_once(pg, what, sql, p, err);
+	return res;
+}
+
+static PGresult *run_once(struct xcap_pg *pg, const char *what, const char *sql,
+			  const struct xcap_pg_params *p, int *err)
 {
 	PGresult *res;
 	const char *state;
