@@ -13,6 +13,10 @@
 for t in "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql"; do
 	[ -x "$t" ] || { not_ok "fleet setup" "$t is missing (tools/install-deps installs postgresql)"; exit 1; }
 done
+if ! command -v node >/dev/null || [ ! -d "$(dirname "$0")/sdk/node_modules/cloudflare" ]; then
+	not_ok "fleet setup" "node or the cloudflare npm package is missing (tools/install-deps installs them)"
+	exit 1
+fi
 command -v mergecap >/dev/null || { not_ok "fleet setup" "mergecap is missing (tools/install-deps)"; exit 1; }
 api_init
 if ! fleet_up; then
