@@ -10,6 +10,8 @@ BPFTOOL ?= bpftool
 CFLAGS ?= -O2 -g
 V ?= 0
 
+# The one version, from the package's changelog: xcapd --version, xcapctl --version, the .deb.
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
@@ -19,7 +21,7 @@ SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 endif
 
 # snprintf truncation is bounded and checked where it matters; the warning is noise.
-XCAP_CFLAGS := $(CFLAGS) $(SAN_FLAGS) -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -I$(BUILD) -Iinclude -Iuserspace
+XCAP_CFLAGS := $(CFLAGS) $(SAN_FLAGS) -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -DXCAP_VERSION='"$(VERSION)"' -I$(BUILD) -Iinclude -Iuserspace
 XCAP_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
 LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3 -lpq -lcurl -lcrypto -lpthread
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Iinclude -Ibpf \
@@ -46,7 +48,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test bench bench-e2e fuzz sanitize demo install vmtest vmlinux format clean help
+.PHONY: all deps test mutate bench bench-e2e fuzz sanitize demo install deb vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -98,6 +100,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
 	$(Q)BUILD=$(BUILD) tests/run
 
+# Plants each mutant of tests/mutants (a plausible bug), runs the tests named for it, reports the
+# kill rate; not part of `make test` (minutes). MUTANTS="name ..." selects some.
+mutate: deps
+	$(Q)tools/mutate $(MUTANTS)
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)$(BUILD)/bench_xdp
@@ -143,13 +150,38 @@ clean:
 help:
 	@echo 'make            build xcapd and the XDP program into $(BUILD)/'
 	@echo 'make test       install missing packages, build, run the unit, bpf and integ tiers'
+	@echo 'make mutate     plant the mutants of tests/mutants, report which the tests kill'
 	@echo 'make bench      XDP program (ratios to a bare program) and sampled-history benchmarks'
 	@echo 'make bench-e2e  capture tools compared end to end on veth traffic (BENCHMARKS.md)'
 	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
 	@echo 'make sanitize   unit and integ tiers under ASan+UBSan, valgrind on the unit tier'
 	@echo 'make demo       the service on a throwaway network: buckets, full and simple captures'
 	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
+	@echo 'make deb        the Debian package into $(BUILD)/deb/ (dpkg-buildpackage -b, lintian)'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'
 	@echo 'make vmlinux    regenerate $(VMLINUX) from this kernel'
 	@echo 'make format     clang-format the sources'
 	@echo 'options: V=1 (full commands), SANITIZE=address,undefined, BUILD=dir'
+
+# ---- packaging (issue 19): man pages, bash completion, the Debian package ----------------
+# One scdoc source per man page in docs/man/ (NAME.SECTION.scd), rendered into $(BUILD)/man/
+# by `make`; tools/install installs them and contrib/completion/. tests/integ/test_man.sh
+# checks them against the programs' --help.
+SCDOC ?= scdoc
+MANS := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(wildcard docs/man/*.scd))
+
+.PHONY: man
+all: $(MANS)
+man: $(MANS)
+
+$(BUILD)/man/%: docs/man/%.scd | $(BUILD)
+	$(call msg,SCDOC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(SCDOC) <$< >$@
+
+# The missing build dependencies (tools/install-deps), then dpkg-buildpackage -b -us -uc in a
+# copy of the tree (it writes next to the source) and lintian: xcap_VERSION_ARCH.deb and the
+# rest land in $(BUILD)/deb/ (tools/deb).
+deb: deps
+	$(Q)BUILD=$(BUILD) tools/deb
+# ---- end of packaging ----------------------------------------------------------------------

@@ -17,9 +17,13 @@
  *   for a lock that another thread holds across disk or network I/O: disarm
  *   and drain ask them and wait for their acknowledgement, counters are
  *   atomics, and recorder readers copy under a short lock, then read unlocked.
- * - HTTP: libmicrohttpd, run from the main loop (xcap_http_run); API handlers
- *   arm and disarm captures and query the recorder from there.
- * - Workers: the delivery worker (server/jobs.c) uploads finished captures.
+ * - HTTP: libmicrohttpd in external-epoll mode, run from the main loop
+ *   (xcap_http_run); handlers that never wait on a peer answer there (arm and
+ *   disarm through the runner, query the recorder, read the store).
+ * - HTTP workers (server/http.c): routes flagged `blocks` (bucket add and
+ *   validate, which talk to S3) run on 4 workers with a queue of 8; the
+ *   connection is suspended meanwhile and a full queue answers 503 at once.
+ * - Delivery worker (server/deliver.c): uploads finished captures, bounded queue.
  * - Main: wiring, signals (a signalfd), timers: the jobs tick ends captures at
  *   their limits. The one-shot's main thread only waits for the end.
  */
@@ -760,7 +764,9 @@ static const char main_usage[] =
 	"  serve     the PCAP collection API service (the default; xcapd serve --help)\n"
 	"  agent     a fleet's host: captures its parts (database, fleet_secret, agent_endpoint)\n"
 	"  api       a fleet's API on PostgreSQL, over the agents (database, fleet_secret)\n"
-	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n";
+	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n"
+	"\n"
+	"  xcapd --version prints the version.\n";
 
 int main(int argc, char **argv)
 {
@@ -778,5 +784,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return fputs(main_usage, stdout), fputs("\n", stdout), print_serve_usage(), 0;
+	if (argc > 1 && !strcmp(argv[1], "--version"))
+		return printf("xcapd %s\n", XCAP_VERSION), 0;
 	return cmd_serve(argc, argv, ROLE_SERVE);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make install DESTDIR=... PREFIX=/usr` produces the expected tree (files,
-# modes, the unit's paths rewritten to the prefix), the installed programs run,
+# modes, the unit's paths rewritten to the prefix, the man pages and the bash
+# completion), the installed programs run,
 # a second run changes nothing, and tools/install alone honours the default
 # PREFIX and refuses a relative one. Needs no privileges.
 set -u
@@ -63,15 +64,19 @@ cat >"$T/want.tree" <<'EOF'
 644 ./usr/share/doc/xcap/README.md
 644 ./usr/share/doc/xcap/api.md
 644 ./usr/share/xcap/xcapd.example.json
+644 ./usr/share/man/man8/xcapd.8
+644 ./usr/share/man/man1/xcapctl.1
+644 ./usr/share/bash-completion/completions/xcapd
+644 ./usr/share/bash-completion/completions/xcapctl
 755 ./usr/bin/xcapctl
 755 ./usr/bin/xcapd
 EOF
 sort -o "$T/want.tree" "$T/want.tree"
 tree "$D" >"$T/got.tree"
 if diff -u "$T/want.tree" "$T/got.tree" >"$T/tree.diff"; then
-	ok "the tree has exactly the seven files, with their modes"
+	ok "the tree has exactly the $(wc -l <"$T/want.tree") files, with their modes"
 else
-	not_ok "the tree has exactly the seven files, with their modes" "it differs"
+	not_ok "the tree has exactly the $(wc -l <"$T/want.tree") files, with their modes" "it differs"
 	diag "$T/tree.diff"
 fi
 
@@ -81,7 +86,11 @@ copies() {
 		same "$BUILD/xcap.bpf.o" "$D/usr/lib/xcap/xcap.bpf.o" &&
 		same "$ROOT/userspace/xcapd.example.json" "$D/usr/share/xcap/xcapd.example.json" &&
 		same "$ROOT/README.md" "$D/usr/share/doc/xcap/README.md" &&
-		same "$ROOT/docs/api.md" "$D/usr/share/doc/xcap/api.md"
+		same "$ROOT/docs/api.md" "$D/usr/share/doc/xcap/api.md" &&
+		same "$BUILD/man/xcapd.8" "$D/usr/share/man/man8/xcapd.8" &&
+		same "$BUILD/man/xcapctl.1" "$D/usr/share/man/man1/xcapctl.1" &&
+		same "$ROOT/contrib/completion/xcapd" "$D/usr/share/bash-completion/completions/xcapd" &&
+		same "$ROOT/contrib/completion/xcapctl" "$D/usr/share/bash-completion/completions/xcapctl"
 }
 check "the files are copies of the build and the sources" "one differs" copies
 
@@ -126,7 +135,7 @@ tree "$D" >"$T/before.tree"
 (cd "$D" && find . -type f -exec md5sum {} + | sort) >"$T/before.sum"
 if do_install "$D" "$T/make2.out"; then
 	(cd "$D" && find . -type f -exec md5sum {} + | sort) >"$T/after.sum"
-	if [ "$(grep -c '^  unchanged  ' "$T/make2.out")" = 7 ] &&
+	if [ "$(grep -c '^  unchanged  ' "$T/make2.out")" = "$(wc -l <"$T/want.tree")" ] &&
 		! grep -q '^  installed  ' "$T/make2.out" && same "$T/before.sum" "$T/after.sum" &&
 		[ "$(tree "$D")" = "$(cat "$T/before.tree")" ]; then
 		ok "a second make install changes nothing and says so"

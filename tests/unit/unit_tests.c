@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Unit tier: pure userspace, no privileges. pcap writer, ABI layout. */
+/* Unit tier: pure userspace, no privileges. pcap writer, clock, ids, ABI layout. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,6 +9,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "common/util.h"
+#include "common/clock.h"
+#include "common/ids.h"
 #include "agent/pcap.h"
 #include "test.h"
 #include "xcap_abi.h"
@@ -105,6 +107,102 @@ static void pcap_writer_refuses_an_unwritable_path(void)
 	CHECK_EQ(errno, ENOENT);
 }
 
+/* xcap_pcap_count, the packets and bytes a job reports, counts whole records only. */
+static void pcap_count_reads_back_whole_records(void)
+{
+	static const char not_pcap[] = "not a pcap file, but longer than its header would be";
+	uint64_t packets = 99, bytes = 99;
+	uint8_t data[100] = {};
+	struct xcap_pcap *w;
+	char path[256];
+	size_t i;
+	FILE *f;
+
+	test_path(path, sizeof(path), "count.pcap");
+	w = xcap_pcap_open(path, 100);
+	CHECK(w, "open: %s", strerror(errno));
+	if (!w)
+		return;
+	for (i = 0; i < ARRAY_SIZE(recs); i++)
+		xcap_pcap_write(w, recs[i].ts_ns, data, recs[i].cap_len, recs[i].orig_len);
+	CHECK_EQ(xcap_pcap_close(w), 0);
+	/* 24 bytes of file header, 16 per record header, then 60, 100 and 14 bytes. */
+	CHECK_EQ(xcap_pcap_count(path, &packets, &bytes), 0);
+	CHECK_EQ(packets, 3);
+	CHECK_EQ(bytes, 174);
+	/* A writer killed mid-record: the torn last record is not counted. */
+	CHECK(!truncate(path, 24 + 3 * 16 + 174 - 1), "truncate %s", path);
+	CHECK_EQ(xcap_pcap_count(path, &packets, &bytes), 0);
+	CHECK_EQ(packets, 2);
+	CHECK_EQ(bytes, 160);
+	f = fopen(path, "w");
+	CHECK(f && fputs(not_pcap, f) >= 0, "cannot write %s", path);
+	if (f)
+		fclose(f);
+	CHECK_EQ(-xcap_pcap_count(path, &packets, &bytes), EINVAL);
+	CHECK(!packets && !bytes, "counted %llu packets in a file that is not pcap",
+	      (unsigned long long)packets);
+}
+
+/* RFC 3339 times, the API's offset_time: expectations are epoch seconds written by hand. */
+static void clock_parses_rfc3339(void)
+{
+	static const struct {
+		const char *s;
+		int64_t ns;
+	} good[] = {
+		{ "2026-01-01T00:00:00Z", 1767225600 * NSEC_PER_SEC },
+		{ "2026-01-01T00:00:00z", 1767225600 * NSEC_PER_SEC },
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2024-02-29T12:00:00Z", 1709208000 * NSEC_PER_SEC },
+		/* The offset is the local time's lead over UTC: subtract it. */
+		{ "2026-01-01T01:30:00+01:30", 1767225600 * NSEC_PER_SEC },
+		{ "2025-12-31T22:00:00-02:00", 1767225600 * NSEC_PER_SEC },
+		{ "2026-01-01T00:00:00.5Z", 1767225600 * NSEC_PER_SEC + 500000000 },
+		{ "2026-01-01T00:00:00.000000001Z", 1767225600 * NSEC_PER_SEC + 1 },
+		{ "2026-01-01T00:00:00.123456789+00:00", 1767225600 * NSEC_PER_SEC + 123456789 },
+		/* Digits past the nanosecond are dropped, not a reason to lose the others. */
+		{ "2026-01-01T00:00:00.1234567891Z", 1767225600 * NSEC_PER_SEC + 123456789 },
+	};
+	static const char *const bad[] = {
+		"2026-02-30T00:00:00Z",	    "2025-02-29T00:00:00Z",
+		"2026-04-31T00:00:00Z",	    "2026-13-01T00:00:00Z",
+		"2026-01-01T24:00:00Z",	    "2026-01-01T00:60:00Z",
+		"2026-01-01T00:00:00",	    "2026-01-01 00:00:00Z",
+		"2026-01-01T00:00:00.Z",    "2026-01-01T00:00:00+24:00",
+		"2026-01-01T00:00:00+0100", "+2026-01-01T00:00:00Z",
+		"2026-01-01T00:00:00Zx",    "",
+	};
+	char buf[64];
+	int64_t ns;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		ns = -1;
+		CHECK(!xcap_clock_parse(good[i].s, &ns) && ns == good[i].ns, "%s: %lld, want %lld",
+		      good[i].s, (long long)ns, (long long)good[i].ns);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(xcap_clock_parse(bad[i], &ns) == -EINVAL, "accepted '%s'", bad[i]);
+	xcap_clock_format(1767225600 * NSEC_PER_SEC + 999999999, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "2026-01-01T00:00:00Z"), "%s", buf);
+}
+
+static void ids_are_lowercase_hex(void)
+{
+	char out[2 * 64 + 1], first[33];
+
+	CHECK_EQ(xcap_ids_random_hex(out, 16), 0);
+	CHECK(strlen(out) == 32 && strspn(out, "0123456789abcdef") == 32, "%s", out);
+	memcpy(first, out, sizeof(first));
+	CHECK_EQ(xcap_ids_random_hex(out, 16), 0);
+	CHECK(strcmp(out, first), "the same id twice: %s", out);
+	/* 64 bytes is the most; more is refused. */
+	CHECK_EQ(xcap_ids_random_hex(out, 64), 0);
+	CHECK(strlen(out) == 128 && strspn(out, "0123456789abcdef") == 128, "%s", out);
+	CHECK_EQ(-xcap_ids_random_hex(out, 65), EINVAL);
+}
+
 /* Both sides of the ABI must agree: compare with the BTF of the compiled BPF object. */
 static void abi_sizes_match_the_bpf_object(void)
 {
@@ -145,6 +243,9 @@ int main(void)
 	RUN_TEST(pcap_writer_uses_nanosecond_magic);
 	RUN_TEST(pcap_writer_reports_a_full_disk);
 	RUN_TEST(pcap_writer_refuses_an_unwritable_path);
+	RUN_TEST(pcap_count_reads_back_whole_records);
+	RUN_TEST(clock_parses_rfc3339);
+	RUN_TEST(ids_are_lowercase_hex);
 	RUN_TEST(abi_sizes_match_the_bpf_object);
 	return tests_failed_total ? 1 : 0;
 }

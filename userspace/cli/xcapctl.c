@@ -59,6 +59,7 @@ enum opt {
 	O_QUIET,
 	O_VERBOSE,
 	O_HELP,
+	O_VERSION,
 	O_FIELD, /* + the field id: the filter flags, one per row of the field table */
 	O_TIME = O_FIELD + XCAP_FIELD_N,
 	O_PACKETS,
@@ -128,6 +129,7 @@ static struct opt_def {
 	[O_QUIET] = { "quiet", K_SWITCH, C_ALL, NULL, false, 'q' },
 	[O_VERBOSE] = { "verbose", K_SWITCH, C_ALL, NULL, false, 'v' },
 	[O_HELP] = { "help", K_SWITCH, C_ALL, NULL, false, 'h' },
+	[O_VERSION] = { "version", K_SWITCH, C_ALL, NULL, false, 0 },
 	[O_TIME] = { "time", K_COUNT, C_CREATE, "time_limit", false, 0 },
 	[O_PACKETS] = { "packets", K_COUNT, C_CREATE, "packet_limit", false, 0 },
 	[O_BYTES] = { "bytes", K_COUNT, C_FULL, "byte_limit", false, 0 },
@@ -953,6 +955,7 @@ static const char main_options[] =
 	"  -q, --quiet            no progress or notes; create prints only the id\n"
 	"  -v, --verbose          one line per request on stderr\n"
 	"  -h, --help             this text; after a command, that command's help\n"
+	"      --version          the version of xcapctl\n"
 	"\n"
 	"exit status:\n"
 	"  0    done\n"
@@ -1166,6 +1169,8 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 	}
 	words = argv + optind;
 	n = argc - optind;
+	if (ctl->val[O_VERSION])
+		return printf("xcapctl %s\n", XCAP_VERSION), 0;
 	if (ctl->val[O_HELP] || (n && !strcmp(words[0], "help")))
 		return ctl->val[O_HELP] ? print_help(words, n) : print_help(words + 1, n - 1);
 	ret = find_command(words, n, &used, &ctl->cmd);

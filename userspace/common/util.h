@@ -8,6 +8,11 @@
 #define NSEC_PER_SEC 1000000000LL
 #define NSEC_PER_MSEC 1000000LL
 
+/* The Makefile passes the changelog's version; a build without it still says what it is. */
+#ifndef XCAP_VERSION
+#define XCAP_VERSION "unknown"
+#endif
+
 /* Interfaces one xcapd (or one one-shot capture) attaches to. */
 #define XCAP_MAX_IFACES 16
 

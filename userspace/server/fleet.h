@@ -22,7 +22,6 @@
 #include "server/pg.h"
 #include "server/store.h"
 
-#define XCAP_VERSION "0.9.0"
 #define XCAP_FLEET_CHANNEL "xcap_fleet"
 #define XCAP_FLEET_HEARTBEAT_MS 1000
 #define XCAP_FLEET_LOST_BEATS 3

@@ -272,6 +272,35 @@ static void query_keeps_the_newest_in_time_order(void)
 	xcap_recorder_close(r);
 }
 
+/*
+ * Equal times in two segments of one minute (xcapd restarted): the sample
+ * recorded later is the newer one, so the segment made after the restart is
+ * read although its newest sample is only as new as the oldest one kept.
+ */
+static void query_reads_a_segment_tied_with_the_oldest_kept(void)
+{
+	struct xcap_recorder *r = rec_new("tie");
+	struct xcap_query q = query_of(T0, MIN(1), 2);
+	struct xcap_query_stats st;
+	static struct want w;
+
+	if (!r)
+		return;
+	add_udp(r, T0 + 10 * NS, 1);
+	add_udp(r, T0 + 30 * NS, 2);
+	xcap_recorder_close(r);
+	r = rec_open("tie", 0, 0, 0);
+	if (!r)
+		return;
+	add_udp(r, T0 + 10 * NS, 3);
+	w.n = 0;
+	want_tags(&w, 3, 3);
+	want_tags(&w, 2, 2);
+	check_query("tie", r, &q, &st, &w, 2);
+	CHECK_EQ(st.segments_read, 2);
+	xcap_recorder_close(r);
+}
+
 /* An ICMP echo in minute 7; an ARP request and an unparsable frame in minute 2. */
 static void add_odd_frames(struct xcap_recorder *r, int m)
 {
@@ -671,6 +700,7 @@ int main(void)
 		return 1;
 	RUN_TEST(query_window_includes_from_excludes_to);
 	RUN_TEST(query_keeps_the_newest_in_time_order);
+	RUN_TEST(query_reads_a_segment_tied_with_the_oldest_kept);
 	RUN_TEST(query_skips_segments_by_their_index);
 	RUN_TEST(query_matches_prefixes_to_the_bit);
 	RUN_TEST(query_returns_an_empty_pcap);

@@ -521,6 +521,88 @@ static void recorder_survives_a_write_error(void)
 	xcap_recorder_close(r);
 }
 
+/* A segment whose newest sample is exactly max_age old is kept; a nanosecond later it goes. */
+static void recorder_expires_at_the_age_exactly(void)
+{
+	struct xcap_recorder_stats st;
+	struct xcap_recorder *r = rec_open("age-edge", 0, 0, 5 * 60 * NS);
+
+	if (!r)
+		return;
+	add_sample(r, T0 + NS, 1);
+	add_sample(r, MIN(1) + NS, 2); /* a new segment: the first is closed */
+	xcap_recorder_expire(r, T0 + NS + 5 * 60 * NS);
+	xcap_recorder_stats(r, &st);
+	CHECK_EQ(st.segments, 2);
+	CHECK_EQ(st.expired, 0);
+	CHECK_EQ(st.oldest_ns, T0 + NS);
+	xcap_recorder_expire(r, T0 + NS + 5 * 60 * NS + 1);
+	xcap_recorder_stats(r, &st);
+	CHECK_EQ(st.segments, 1);
+	CHECK_EQ(st.expired, 1);
+	CHECK_EQ(st.oldest_ns, MIN(1) + NS);
+	xcap_recorder_close(r);
+}
+
+/* A scan takes [from, to): a segment whose newest sample is at from is read, one from to on is not. */
+static void recorder_scan_window_edges(void)
+{
+	struct xcap_recorder *r = rec_open("edges", 0, 0, 0);
+	struct seen s = { .intact = true };
+	struct xcap_recorder_scan sc = {
+		.from_ns = T0 + 2 * NS, .to_ns = MIN(1) + NS, .fn = seen_one, .arg = &s
+	};
+
+	if (!r)
+		return;
+	add_sample(r, T0 + NS, 1);
+	add_sample(r, T0 + 2 * NS, 2);
+	add_sample(r, MIN(1) + NS, 3); /* the next minute's segment */
+	CHECK_EQ(xcap_recorder_scan(r, &sc), 0);
+	CHECK_EQ(sc.segments, 1);
+	CHECK_EQ(sc.read, 1);
+	CHECK_EQ(sc.records, 2);
+	CHECK_EQ(s.n, 1);
+	CHECK_EQ(s.id[0], 2);
+	xcap_recorder_close(r);
+}
+
+/*
+ * An index that describes more than its segment holds (the segment was cut
+ * after the index was written) is not trusted: the segment is read again.
+ */
+static void recorder_distrusts_an_index_longer_than_its_segment(void)
+{
+	struct xcap_recorder_stats st;
+	struct xcap_recorder *r;
+	char dir[PATH_MAX];
+	struct capture c;
+	struct seen s;
+	int i, n2;
+
+	test_path(dir, PATH_MAX, "stale-idx");
+	r = rec_open("stale-idx", 0, 0, 0);
+	if (!r)
+		return;
+	for (i = 0; i < 10; i++)
+		add_sample(r, T0 + i * NS, i);
+	xcap_recorder_close(r);
+	CHECK(file_exists(dir, "1700000040-0.idx"), "no index written at close");
+	truncate_tail(dir, "1700000040-0.seg", 100);
+	capture_start(&c);
+	r = rec_open("stale-idx", 0, 0, 0);
+	CHECK_EQ(capture_end(&c, "torn or corrupt record", NULL, &n2), 1);
+	if (!r)
+		return;
+	xcap_recorder_stats(r, &st);
+	CHECK_EQ(st.samples, 9);
+	CHECK_EQ(st.newest_ns, T0 + 8 * NS);
+	scan_all(r, &s);
+	CHECK_EQ(s.n, 9);
+	CHECK(s.intact, "a torn record was returned");
+	xcap_recorder_close(r);
+}
+
 static void recorder_refuses_a_bad_folder(void)
 {
 	struct xcap_recorder_opts o = { .dir = "/nonexistent-xcap/a/b" };
@@ -539,8 +621,11 @@ int main(void)
 	RUN_TEST(recorder_writes_and_reopens);
 	RUN_TEST(recorder_rolls_over_by_minute);
 	RUN_TEST(recorder_skips_a_torn_last_record);
+	RUN_TEST(recorder_distrusts_an_index_longer_than_its_segment);
+	RUN_TEST(recorder_scan_window_edges);
 	RUN_TEST(recorder_ignores_foreign_files);
 	RUN_TEST(recorder_expires_by_age);
+	RUN_TEST(recorder_expires_at_the_age_exactly);
 	RUN_TEST(recorder_expires_by_budget);
 	RUN_TEST(recorder_caps_the_rate);
 	RUN_TEST(recorder_survives_a_write_error);

@@ -74,6 +74,10 @@ static void defaults(void)
 	CHECK(!strcmp(cfg.metro, "LOCAL"), "%s", cfg.metro);
 	CHECK(!cfg.tls_cert[0] && !cfg.tls_key[0], "tls set");
 	CHECK_EQ(cfg.sample_every, 100);
+	CHECK_EQ(cfg.history_hours, 24);
+	CHECK_EQ(cfg.history_mib, 4096);
+	CHECK_EQ(cfg.history_rate, 5000);
+	CHECK_EQ(cfg.frames_ring_mib, 32);
 	CHECK_EQ(cfg.n_ifaces, 0);
 	CHECK_EQ(cfg.n_accounts, 0);
 	CHECK_EQ(cfg.n_creds, 0);
@@ -151,6 +155,93 @@ static void file_values_and_forms(void)
 	CHECK(!strcmp(cfg.listen_addr, "2001:db8::1"), "%s", cfg.listen_addr);
 	CHECK_EQ(cfg.listen_port, 65535);
 	CHECK_EQ(cfg.sample_every, 1000000);
+
+	/* An account limit takes every uint32_t. */
+	CHECK_EQ(load_text("{\"accounts\": [{\"id\": \"a\", \"limits\": {\"simple_per_minute\":"
+			   " 4294967295, \"full_active\": 2147483648}}]}",
+			   err, sizeof(err)),
+		 0);
+	CHECK(!err[0], "%s", err);
+	CHECK_EQ(cfg.accounts[0].simple_per_minute, 4294967295u);
+	CHECK_EQ(cfg.accounts[0].full_active, 2147483648u);
+}
+
+/* The history and ring keys: bounds in the file and as flags; each sets its own field. */
+static void history_and_ring_keys(void)
+{
+	static const struct bad_case bad_files[] = {
+		{ "{\"history_hours\": 0}", "history_hours: expected an integer 1..24 (hours)" },
+		{ "{\"history_hours\": 25}", "history_hours: expected" },
+		{ "{\"history_mib\": 15}", "history_mib: expected an integer 16..1048576 (MiB)" },
+		{ "{\"history_mib\": 1048577}", "history_mib: expected" },
+		{ "{\"history_rate\": 0}", "history_rate: expected an integer 1..1000000" },
+		{ "{\"history_rate\": 1000001}", "history_rate: expected" },
+		{ "{\"frames_ring_mib\": 0}", "frames_ring_mib: expected a power of 2 in 1..1024" },
+		{ "{\"frames_ring_mib\": 48}", "frames_ring_mib: expected a power of 2" },
+		{ "{\"frames_ring_mib\": 2048}", "frames_ring_mib: expected" },
+	};
+	static const struct bad_case bad_flags[] = {
+		{ "history_hours=0", "history_hours: expected an integer 1..24" },
+		{ "history_mib=15", "history_mib: expected an integer 16..1048576" },
+		{ "history_rate=0", "history_rate: expected" },
+		{ "frames_ring_mib=48", "frames_ring_mib: expected a power of 2" },
+		{ "frames_ring_mib=0", "frames_ring_mib: expected" },
+	};
+	char err[512] = "", key[64];
+	size_t i;
+
+	CHECK_BAD_FILES(bad_files);
+	/* The smallest and the largest values; then distinct ones, so that a swap shows. */
+	CHECK_EQ(load_text("{\"history_hours\": 1, \"history_mib\": 16, \"history_rate\": 1,"
+			   " \"frames_ring_mib\": 1}",
+			   err, sizeof(err)),
+		 0);
+	CHECK(!err[0], "%s", err);
+	CHECK(cfg.history_hours == 1 && cfg.history_mib == 16 && cfg.history_rate == 1 &&
+		      cfg.frames_ring_mib == 1,
+	      "minima: %u %u %u %u", cfg.history_hours, cfg.history_mib, cfg.history_rate,
+	      cfg.frames_ring_mib);
+	CHECK_EQ(load_text("{\"history_hours\": 24, \"history_mib\": 1048576,"
+			   " \"history_rate\": 1000000, \"frames_ring_mib\": 1024}",
+			   err, sizeof(err)),
+		 0);
+	CHECK(cfg.history_hours == 24 && cfg.history_mib == 1048576 &&
+		      cfg.history_rate == 1000000 && cfg.frames_ring_mib == 1024,
+	      "maxima: %u %u %u %u", cfg.history_hours, cfg.history_mib, cfg.history_rate,
+	      cfg.frames_ring_mib);
+	CHECK_EQ(load_text("{\"history_hours\": 7, \"history_mib\": 300, \"history_rate\": 2500,"
+			   " \"frames_ring_mib\": 64}",
+			   err, sizeof(err)),
+		 0);
+	CHECK(cfg.history_hours == 7 && cfg.history_mib == 300 && cfg.history_rate == 2500 &&
+		      cfg.frames_ring_mib == 64 && cfg.sample_every == 100,
+	      "values: %u %u %u %u", cfg.history_hours, cfg.history_mib, cfg.history_rate,
+	      cfg.frames_ring_mib);
+
+	/* The same as flags, one at a time. */
+	xcap_config_init(&cfg);
+	CHECK_EQ(xcap_config_set(&cfg, "history_hours", "3", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_set(&cfg, "history_mib", "16", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_set(&cfg, "history_rate", "123", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_set(&cfg, "frames_ring_mib", "512", err, sizeof(err)), 0);
+	CHECK(cfg.history_hours == 3 && cfg.history_mib == 16 && cfg.history_rate == 123 &&
+		      cfg.frames_ring_mib == 512,
+	      "flags: %u %u %u %u", cfg.history_hours, cfg.history_mib, cfg.history_rate,
+	      cfg.frames_ring_mib);
+	before = cfg;
+	for (i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
+		const char *eq = strchr(bad_flags[i].text, '=');
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - bad_flags[i].text),
+			 bad_flags[i].text);
+		err[0] = '\0';
+		CHECK(xcap_config_set(&cfg, key, eq + 1, err, sizeof(err)) == -EINVAL, "%s taken",
+		      bad_flags[i].text);
+		CHECK(strstr(err, bad_flags[i].msg), "%s: message \"%s\" lacks \"%s\"",
+		      bad_flags[i].text, err, bad_flags[i].msg);
+		CHECK(!memcmp(&cfg, &before, sizeof(cfg)), "%s changed the config",
+		      bad_flags[i].text);
+	}
 }
 
 static void file_missing(void)
@@ -654,6 +745,7 @@ int main(void)
 	RUN_TEST(file_wrong_types);
 	RUN_TEST(file_numbers_are_integers);
 	RUN_TEST(file_listen_forms);
+	RUN_TEST(history_and_ring_keys);
 	RUN_TEST(file_tls_pair);
 	RUN_TEST(file_accounts_and_credentials);
 	RUN_TEST(file_account_s3_keys);

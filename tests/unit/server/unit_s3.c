@@ -245,6 +245,8 @@ static void xml_error_bodies(void)
 				   "exist</Message><BucketName>b</BucketName></Error>";
 	static const char amp[] = "<Error><Code>A&amp;B</Code><Message>x &lt;y&gt; &quot;q&quot; "
 				  "&apos;s&apos; &bogus;\nend</Message></Error>";
+	static const char empty[] = "<Error><Code>AccessDenied</Code><Message></Message></Error>";
+	static const char last[] = "<Error><Code>A&lt;</Code><Message>x&gt;</Message></Error>";
 	char out[128], small[8];
 
 	xcap_s3_error_text(404, body, strlen(body), out, sizeof(out));
@@ -253,6 +255,12 @@ static void xml_error_bodies(void)
 	CHECK(!strcmp(out, "A&B: x <y> \"q\" 's' &bogus; end"), "%s", out);
 	xcap_s3_error_text(403, "<Error><Code>AccessDenied</Code></Error>", 40, out, sizeof(out));
 	CHECK(!strcmp(out, "AccessDenied"), "%s", out);
+	/* An empty message is no message. */
+	xcap_s3_error_text(403, empty, strlen(empty), out, sizeof(out));
+	CHECK(!strcmp(out, "AccessDenied"), "%s", out);
+	/* An entity that ends the text is decoded too. */
+	xcap_s3_error_text(400, last, strlen(last), out, sizeof(out));
+	CHECK(!strcmp(out, "A<: x>"), "%s", out);
 	xcap_s3_error_text(502, "<html>Bad gateway</html>", 24, out, sizeof(out));
 	CHECK(!strcmp(out, "HTTP 502"), "%s", out);
 	xcap_s3_error_text(500, NULL, 0, out, sizeof(out));
@@ -469,8 +477,9 @@ static void live_session_token_signed(void)
 
 static void live_get_bounded(void)
 {
-	char data[100], buf[50], err[512] = "";
+	char data[100], buf[50], exact[101], err[512] = "";
 	struct xcap_s3 s;
+	size_t n = 0;
 	int ret;
 
 	live_target(&s);
@@ -480,6 +489,14 @@ static void live_get_bounded(void)
 	ret = xcap_s3_get(&s, "hundred.bin", buf, sizeof(buf), NULL, err, sizeof(err));
 	CHECK(ret == -EFBIG && strstr(err, "object hundred.bin is larger than 49 bytes"), "%d %s",
 	      ret, err);
+	/* Exactly the buffer's size leaves no room for the NUL; one byte more does. */
+	memset(exact, 'x', sizeof(exact));
+	ret = xcap_s3_get(&s, "hundred.bin", exact, 100, NULL, err, sizeof(err));
+	CHECK(ret == -EFBIG && strstr(err, "object hundred.bin is larger than 99 bytes"), "%d %s",
+	      ret, err);
+	CHECK(exact[100] == 'x', "a byte past the buffer was written");
+	ret = xcap_s3_get(&s, "hundred.bin", exact, 101, &n, err, sizeof(err));
+	CHECK(!ret && n == 100 && !memcmp(exact, data, 100) && !exact[100], "%d %s", ret, err);
 }
 
 static void live_multipart_round_trip(void)
