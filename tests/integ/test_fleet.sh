@@ -125,6 +125,15 @@ expect_eq "hosts in the simple capture" "10.232.0.11 10.232.0.12 10.232.0.13 10.
 expect_eq "packets" 40 "$(pcap_count "$T/simple.pcap")"
 fleet_check_end
 
+check_begin "fleet: a simple capture on metro AMS asks only its agent"
+api aw POST "$PA" '{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":10,"colo_name":"ams","filter_v1":{"protocol":1}}'
+expect_ok
+expect_json result.status success
+api aw GET "$PA/$(jget result.id)/download"
+cp "$RB" "$T/ams.pcap"
+expect_eq "hosts in the capture" "10.232.0.14" "$(pcap_fields "$T/ams.pcap" ip.dst | sort -u | one_line)"
+fleet_check_end
+
 check_begin "fleet: a simple capture with one agent stopped names it and keeps the others"
 kill -STOP "${AGENT_PID[3]}"
 t0=$(now_us)

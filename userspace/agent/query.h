@@ -18,6 +18,7 @@ struct xcap_query {
 	uint64_t to_ns;
 	struct xcap_filter filter;
 	uint32_t limit; /* the newest `limit` matches are kept: 1..XCAP_QUERY_LIMIT_MAX */
+	char colo[64]; /* a fleet's API asks the agents of this site or metro ("": all of them) */
 };
 
 struct xcap_query_stats {

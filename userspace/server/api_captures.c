@@ -122,6 +122,38 @@ static int get_filter(struct api_ctx *c, struct xcap_filter *f, struct xcap_capt
 	return api_fail(c, E_TYPE, e.pointer, e.member, e.want);
 }
 
+static bool colo_matches(const struct xcap_config *cfg, const char *colo);
+
+/*
+ * colo_name (or its alias colo): required for full captures, where one host
+ * wants its own site or metro; a simple capture of a fleet may name one to
+ * ask only its agents (one host ignores it there). 1 when present, 0 when
+ * absent, -1 after an error.
+ */
+static int get_colo(struct api_ctx *c, struct xcap_capture_rec *r, bool required)
+{
+	const struct xcap_config *cfg = c->api->cfg;
+	const char *colo, *key = "colo_name";
+	char ptr[32];
+	int ret;
+
+	if (!required && !c->api->fleet)
+		return 0;
+	/* `colo` is accepted as an alias. */
+	if (!api_member(c->body, key) && api_member(c->body, "colo"))
+		key = "colo";
+	ret = api_get_string(c, c->body, "", key, required, &colo);
+	if (ret <= 0)
+		return ret;
+	api_pointer_of(ptr, sizeof(ptr), "", key);
+	if (!c->api->fleet && !colo_matches(cfg, colo))
+		return api_fail(c, E_COLO, ptr, cfg->colo, cfg->metro);
+	if (strlen(colo) >= sizeof(r->colo_name))
+		return api_fail(c, E_COLO_NONE, ptr, "too long");
+	snprintf(r->colo_name, sizeof(r->colo_name), "%s", colo);
+	return 1;
+}
+
 /* Validates the members that only simple captures have. */
 static int get_simple(struct api_ctx *c, struct xcap_capture_rec *r)
 {
@@ -129,6 +161,8 @@ static int get_simple(struct api_ctx *c, struct xcap_capture_rec *r)
 	long long v;
 	int ret;
 
+	if (get_colo(c, r, false) < 0)
+		return -1;
 	if (api_get_int(c, c->body, "", "time_limit", true, 1, 300, &v) < 0)
 		return -1;
 	r->time_limit = v;
@@ -161,10 +195,8 @@ static const char *colo_pointer(struct api_ctx *c)
 /* Validates the members that only full captures have. */
 static int get_full(struct api_ctx *c, struct xcap_capture_rec *r)
 {
-	const struct xcap_config *cfg = c->api->cfg;
 	struct xcap_bucket_rec b;
-	const char *colo, *dest, *key = "colo_name";
-	char ptr[32];
+	const char *dest;
 	long long v;
 	int ret;
 
@@ -179,15 +211,8 @@ static int get_full(struct api_ctx *c, struct xcap_capture_rec *r)
 	if (ret < 0)
 		return -1;
 	r->byte_limit = ret ? v : 0;
-	/* `colo` is accepted as an alias. */
-	if (!api_member(c->body, key) && api_member(c->body, "colo"))
-		key = "colo";
-	if (api_get_string(c, c->body, "", key, true, &colo) < 0)
+	if (get_colo(c, r, true) < 0)
 		return -1;
-	api_pointer_of(ptr, sizeof(ptr), "", key);
-	if (!c->api->fleet && !colo_matches(cfg, colo))
-		return api_fail(c, E_COLO, ptr, cfg->colo, cfg->metro);
-	snprintf(r->colo_name, sizeof(r->colo_name), "%s", colo);
 	if (api_get_string(c, c->body, "", "destination_conf", true, &dest) < 0)
 		return -1;
 	if (strlen(dest) >= sizeof(r->destination_conf))

@@ -388,6 +388,7 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 	char path[PATH_MAX + 64], span[128], from[32], to[32];
 	int err;
 
+	snprintf(q.colo, sizeof(q.colo), "%s", r->colo_name);
 	r->status = XCAP_ST_RUNNING;
 	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 	err = xcap_runner_query(j->runner, &q, path, &res);

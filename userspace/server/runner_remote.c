@@ -324,11 +324,14 @@ static int remote_query(struct xcap_runner *base, const struct xcap_query *q, co
 
 	memset(out, 0, sizeof(*out));
 	agents = calloc(REMOTE_AGENTS_MAX, sizeof(*agents));
-	err = agents ? xcap_fleet_agents(rr->pg, NULL, agents, REMOTE_AGENTS_MAX, &n) : -ENOMEM;
+	err = agents ? xcap_fleet_agents(rr->pg, q->colo[0] ? q->colo : NULL, agents,
+					 REMOTE_AGENTS_MAX, &n) :
+		       -ENOMEM;
 	if (err)
 		goto out;
 	if (!n) {
-		snprintf(out->note, sizeof(out->note), "no agent of the fleet is live");
+		snprintf(out->note, sizeof(out->note), "no agent %s%s is live",
+			 q->colo[0] ? "has the site or metro " : "of the fleet", q->colo);
 		err = -EHOSTUNREACH;
 		goto out;
 	}
