@@ -48,7 +48,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test mutate bench bench-e2e fuzz sanitize demo install deb vmtest vmlinux format clean help
+.PHONY: all deps test mutate bench bench-e2e fuzz sanitize demo demo-fleet install deb vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -128,6 +128,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tools/demo
 
+# The fleet: a PostgreSQL cluster, four agents and two API processes on a throwaway network.
+demo-fleet: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tools/demo-fleet
+
 PREFIX ?= /usr/local
 install: all
 	$(Q)PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BUILD=$(BUILD) tools/install
@@ -156,6 +161,7 @@ help:
 	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
 	@echo 'make sanitize   unit and integ tiers under ASan+UBSan, valgrind on the unit tier'
 	@echo 'make demo       the service on a throwaway network: buckets, full and simple captures'
+	@echo 'make demo-fleet four agents and two API processes on PostgreSQL, on a throwaway network'
 	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
 	@echo 'make deb        the Debian package into $(BUILD)/deb/ (dpkg-buildpackage -b, lintian)'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'

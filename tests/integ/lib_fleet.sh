@@ -96,7 +96,7 @@ agent_start() {
 		--fleet-secret "$SECRET" --agent-endpoint "$(agent_ip "$i"):7070"
 	AGENT_PID[i]=$BG_PID
 	for ((k = 0; k < 200; k++)); do
-		grep -q 'registered' "${AGENT_ERR[i]}" && return 0
+		grep -qs registered "${AGENT_ERR[i]}" && return 0
 		alive "${AGENT_PID[i]}" || return 1
 		sleep 0.05
 	done
