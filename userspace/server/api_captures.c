@@ -22,7 +22,8 @@
 #define DAY_NS (86400 * NSEC_PER_SEC)
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
 #define DOWNLOAD_MAX (4 << 20)
-#define XCAP_PARTS_MAX 1024 /* hosts of one colo or metro shown in `parts` */ /* a simple capture: 10000 samples of 160 bytes at most */
+#define XCAP_PARTS_MAX \
+	1024 /* hosts of one colo or metro shown in `parts` */ /* a simple capture: 10000 samples of 160 bytes at most */
 
 static const char *const status_names[] = {
 	[XCAP_ST_UNKNOWN] = "unknown",
@@ -56,7 +57,8 @@ static void add_parts(const struct xcap_api *api, json_object *o, const struct x
 		api_add_u64(p, "packets_captured", parts[i].packets_captured);
 		api_add_u64(p, "bytes_captured", parts[i].bytes_captured);
 		api_add_u64(p, "packets_lost", parts[i].packets_lost);
-		json_object_object_add(p, "object_key", json_object_new_string(parts[i].object_key));
+		json_object_object_add(p, "object_key",
+				       json_object_new_string(parts[i].object_key));
 		if (parts[i].error_message[0])
 			json_object_object_add(p, "error_message",
 					       json_object_new_string(parts[i].error_message));
@@ -189,7 +191,7 @@ static bool colo_matches(const struct xcap_config *cfg, const char *colo)
 static const char *colo_pointer(struct api_ctx *c)
 {
 	return !api_member(c->body, "colo_name") && api_member(c->body, "colo") ? "/colo" :
-										   "/colo_name";
+										  "/colo_name";
 }
 
 /* Validates the members that only full captures have. */
@@ -309,8 +311,9 @@ int api_captures_list(struct api_ctx *c)
 
 	total = xcap_store_capture_count(c->api->store, c->account);
 	err = !recs ? -ENOMEM :
-	      total < 0 ? total :
-			  xcap_store_capture_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n);
+	      total < 0 ?
+		      total :
+		      xcap_store_capture_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n);
 	if (err) {
 		free(recs);
 		return api_store_fail(c, err, "cannot read the store");

@@ -185,7 +185,8 @@ static bool valid_endpoint(const char *s)
 		return false;
 	memcpy(addr, s, colon - s);
 	addr[colon - s] = '\0';
-	return inet_pton(AF_INET, addr, &a) == 1 && !xcap_filter_parse_uint(colon + 1, 1, 65535, &port);
+	return inet_pton(AF_INET, addr, &a) == 1 &&
+	       !xcap_filter_parse_uint(colon + 1, 1, 65535, &port);
 }
 
 static bool valid_secret(const char *s)

@@ -68,8 +68,8 @@ static void listen_now(struct xcap_fleet_agent *fa)
 	if (xcap_pg_lock(fa->pg)) {
 		fa->listening = false;
 	} else if (!fa->listening || PQstatus(xcap_pg_conn(fa->pg)) != CONNECTION_OK) {
-		fa->listening = !xcap_pg_exec(fa->pg, "listen", "LISTEN " XCAP_FLEET_CHANNEL, NULL,
-					      NULL);
+		fa->listening =
+			!xcap_pg_exec(fa->pg, "listen", "LISTEN " XCAP_FLEET_CHANNEL, NULL, NULL);
 	}
 	xcap_pg_unlock(fa->pg);
 }
@@ -134,9 +134,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct xcap_fleet_agent *xcap_fleet_agent_start(const char *conninfo,
-						const struct xcap_agent_rec *a,
-						struct xcap_jobs *jobs)
+struct xcap_fleet_agent *
+xcap_fleet_agent_start(const char *conninfo, const struct xcap_agent_rec *a, struct xcap_jobs *jobs)
 {
 	struct xcap_fleet_agent *fa = calloc(1, sizeof(*fa));
 	char who[96];

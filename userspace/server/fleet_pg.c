@@ -42,13 +42,14 @@ int xcap_fleet_register(struct xcap_pg *pg, const struct xcap_agent_rec *a)
 	xcap_pg_str(&p, a->interfaces);
 	xcap_pg_str(&p, a->version);
 	xcap_pg_str(&p, a->endpoint);
-	return exec1(pg, "agent register",
-		     "INSERT INTO agents (host, colo, metro, interfaces, version, endpoint, "
-		     "started_at, heartbeat_at, state) VALUES ($1, $2, $3, $4, $5, $6, now(), now(), "
-		     "'live') ON CONFLICT (host) DO UPDATE SET colo = $2, metro = $3, "
-		     "interfaces = $4, version = $5, endpoint = $6, started_at = now(), "
-		     "heartbeat_at = now(), state = 'live'",
-		     &p, NULL);
+	return exec1(
+		pg, "agent register",
+		"INSERT INTO agents (host, colo, metro, interfaces, version, endpoint, "
+		"started_at, heartbeat_at, state) VALUES ($1, $2, $3, $4, $5, $6, now(), now(), "
+		"'live') ON CONFLICT (host) DO UPDATE SET colo = $2, metro = $3, "
+		"interfaces = $4, version = $5, endpoint = $6, started_at = now(), "
+		"heartbeat_at = now(), state = 'live'",
+		&p, NULL);
 }
 
 int xcap_fleet_heartbeat(struct xcap_pg *pg, const char *host)
@@ -68,12 +69,12 @@ int xcap_fleet_goodbye(struct xcap_pg *pg, const char *host)
 	struct xcap_pg_params p = {};
 
 	xcap_pg_str(&p, host);
-	return exec1(pg, "agent goodbye", "UPDATE agents SET state = 'stopped' WHERE host = $1",
-		     &p, NULL);
+	return exec1(pg, "agent goodbye", "UPDATE agents SET state = 'stopped' WHERE host = $1", &p,
+		     NULL);
 }
 
 /* Live: said so, and heard from within XCAP_FLEET_LOST_BEATS heartbeats. */
-#define LIVE_SQL                                                                            \
+#define LIVE_SQL                                                                                \
 	"state = 'live' AND heartbeat_at > now() - make_interval(secs => $1::double precision " \
 	"/ 1000)"
 #define LOST_MS (XCAP_FLEET_LOST_BEATS * XCAP_FLEET_HEARTBEAT_MS)
@@ -247,14 +248,15 @@ int xcap_fleet_create(struct xcap_pg *pg, const struct xcap_capture_rec *r, char
 		 * The object keys are the ones xcap_fleet_object_key names: one host
 		 * delivers pcap_<id>.pcap as a single host does, several name theirs.
 		 */
-		res = xcap_pg_run(pg, "parts create",
-				  "INSERT INTO parts (capture_id, agent, colo, status, object_key) "
-				  "SELECT $1, host, colo, 2, CASE WHEN count(*) OVER () = 1 THEN "
-				  "'pcap_' || $1 || '.pcap' ELSE 'pcap_' || $1 || '_' || host || "
-				  "'.pcap' END FROM agents WHERE (lower(colo) = lower($2) OR lower(metro) = "
-				  "lower($2)) AND state = 'live' AND heartbeat_at > now() - "
-				  "make_interval(secs => $3::double precision / 1000) RETURNING agent",
-				  &p, &ret);
+		res = xcap_pg_run(
+			pg, "parts create",
+			"INSERT INTO parts (capture_id, agent, colo, status, object_key) "
+			"SELECT $1, host, colo, 2, CASE WHEN count(*) OVER () = 1 THEN "
+			"'pcap_' || $1 || '.pcap' ELSE 'pcap_' || $1 || '_' || host || "
+			"'.pcap' END FROM agents WHERE (lower(colo) = lower($2) OR lower(metro) = "
+			"lower($2)) AND state = 'live' AND heartbeat_at > now() - "
+			"make_interval(secs => $3::double precision / 1000) RETURNING agent",
+			&p, &ret);
 	}
 	if (res) {
 		n = PQntuples(res);
@@ -290,19 +292,22 @@ int xcap_fleet_stop(struct xcap_pg *pg, const char *id, int64_t stop_ns)
 	xcap_pg_int(&p, stop_ns);
 	ret = xcap_pg_lock(pg);
 	ret = ret ?: xcap_pg_begin(pg);
-	ret = ret ?: xcap_pg_exec(pg, "capture stop",
-				  "UPDATE captures SET stop_requested_ns = $2 WHERE id = $1 AND "
-				  "stop_requested_ns = 0",
-				  &p, NULL);
-	ret = ret ?: xcap_pg_exec(pg, "parts stop",
-				  "UPDATE parts SET stop_requested_ns = $2, updated_at = now() "
-				  "WHERE capture_id = $1 AND status = 3 AND stop_requested_ns = 0",
-				  &p, NULL);
-	ret = ret ?: xcap_pg_exec(pg, "pending parts stop",
-				  "UPDATE parts SET status = 7, updated_at = now(), "
-				  "stop_requested_ns = $2, error_message = 'stopped before ' || "
-				  "agent || ' started it' WHERE capture_id = $1 AND status = 2",
-				  &p, NULL);
+	ret = ret   ?:
+		      xcap_pg_exec(pg, "capture stop",
+				   "UPDATE captures SET stop_requested_ns = $2 WHERE id = $1 AND "
+				   "stop_requested_ns = 0",
+				   &p, NULL);
+	ret = ret   ?:
+		      xcap_pg_exec(pg, "parts stop",
+				   "UPDATE parts SET stop_requested_ns = $2, updated_at = now() "
+				   "WHERE capture_id = $1 AND status = 3 AND stop_requested_ns = 0",
+				   &p, NULL);
+	ret = ret   ?:
+		      xcap_pg_exec(pg, "pending parts stop",
+				   "UPDATE parts SET status = 7, updated_at = now(), "
+				   "stop_requested_ns = $2, error_message = 'stopped before ' || "
+				   "agent || ' started it' WHERE capture_id = $1 AND status = 2",
+				   &p, NULL);
 	if (!ret) {
 		p.n = 0;
 		xcap_pg_str(&p, "stop");
@@ -324,12 +329,13 @@ int xcap_fleet_progress(struct xcap_pg *pg, const char *id, struct xcap_capture_
 	xcap_pg_str(&p, id);
 	err = xcap_pg_lock(pg);
 	if (!err)
-		res = xcap_pg_run(pg, "capture progress",
-				  "SELECT coalesce(sum(packets_captured), 0), "
-				  "coalesce(sum(bytes_captured), 0), coalesce(sum(packets_matched), 0), "
-				  "coalesce(sum(packets_lost), 0), count(*) FILTER (WHERE status IN "
-				  "(2, 3, 4, 5)) FROM parts WHERE capture_id = $1",
-				  &p, &err);
+		res = xcap_pg_run(
+			pg, "capture progress",
+			"SELECT coalesce(sum(packets_captured), 0), "
+			"coalesce(sum(bytes_captured), 0), coalesce(sum(packets_matched), 0), "
+			"coalesce(sum(packets_lost), 0), count(*) FILTER (WHERE status IN "
+			"(2, 3, 4, 5)) FROM parts WHERE capture_id = $1",
+			&p, &err);
 	xcap_pg_unlock(pg);
 	if (!res)
 		return err;

@@ -439,8 +439,7 @@ static int share_simple(struct xcap_jobs *j, const struct xcap_capture_rec *r)
 	return err;
 }
 
-int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf,
-			  size_t *len)
+int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf, size_t *len)
 {
 	char path[PATH_MAX + 64];
 	int err;

@@ -46,8 +46,7 @@ void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf,
  * A successful simple capture's pcap (malloc'd, at most max bytes): the file
  * of this process, else the store's copy (a fleet's other API processes).
  */
-int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf,
-			  size_t *len);
+int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf, size_t *len);
 /* One query of the sampled history into a pcap file at path (an agent's internal endpoint). */
 int xcap_jobs_query(struct xcap_jobs *j, const struct xcap_query *q, const char *path,
 		    struct xcap_run_result *out);

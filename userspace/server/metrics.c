@@ -158,11 +158,12 @@ static void fleet_metrics(FILE *out, const struct xcap_host_stats *h)
 	};
 	size_t i;
 
-	fprintf(out, "# HELP xcap_fleet_agents Agents of the fleet by state.\n"
-		     "# TYPE xcap_fleet_agents gauge\n"
-		     "xcap_fleet_agents{state=\"live\"} %u\n"
-		     "xcap_fleet_agents{state=\"lost\"} %u\n"
-		     "xcap_fleet_agents{state=\"stopped\"} %u\n",
+	fprintf(out,
+		"# HELP xcap_fleet_agents Agents of the fleet by state.\n"
+		"# TYPE xcap_fleet_agents gauge\n"
+		"xcap_fleet_agents{state=\"live\"} %u\n"
+		"xcap_fleet_agents{state=\"lost\"} %u\n"
+		"xcap_fleet_agents{state=\"stopped\"} %u\n",
 		h->fleet.agents_live, h->fleet.agents_lost, h->fleet.agents_stopped);
 	fprintf(out, "# HELP xcap_fleet_parts Parts of full captures (one per agent) by status.\n"
 		     "# TYPE xcap_fleet_parts gauge\n");

@@ -286,13 +286,15 @@ static int migrate(struct xcap_pg *pg)
 
 	err = xcap_pg_begin(pg);
 	xcap_pg_int(&p, MIGRATION_LOCK);
-	err = err ?: xcap_pg_exec(pg, "migration lock", "SELECT pg_advisory_xact_lock($1)", &p,
-				  NULL);
-	err = err ?: xcap_pg_exec(pg, "schema table",
-				  "CREATE TABLE IF NOT EXISTS xcap_schema ("
-				  "  version integer PRIMARY KEY,"
-				  "  applied_at timestamptz NOT NULL DEFAULT now())",
-				  NULL, NULL);
+	err = err   ?:
+		      xcap_pg_exec(pg, "migration lock", "SELECT pg_advisory_xact_lock($1)", &p,
+				   NULL);
+	err = err   ?:
+		      xcap_pg_exec(pg, "schema table",
+				   "CREATE TABLE IF NOT EXISTS xcap_schema ("
+				   "  version integer PRIMARY KEY,"
+				   "  applied_at timestamptz NOT NULL DEFAULT now())",
+				   NULL, NULL);
 	if (err)
 		goto out;
 	res = xcap_pg_run(pg, "schema version", "SELECT coalesce(max(version), 0) FROM xcap_schema",

@@ -45,7 +45,8 @@ struct xcap_run_result {
 	struct xcap_query_stats stats; /* the window, and what matched in it */
 	uint64_t packets; /* in the file */
 	uint64_t bytes;
-	char note[256]; /* "": nothing to say; else the hosts that did not answer, or why none did */
+	char note
+		[256]; /* "": nothing to say; else the hosts that did not answer, or why none did */
 };
 
 /* The host's counters, for /metrics. */

@@ -355,8 +355,8 @@ static int remote_query(struct xcap_runner *base, const struct xcap_query *q, co
 			 XCAP_REMOTE_DEADLINE_MS / 1000, silent);
 		err = -EHOSTUNREACH;
 	} else if (silent[0]) {
-		snprintf(out->note, sizeof(out->note), "%d of %d agents answered; no answer from %s",
-			 answered, n, silent);
+		snprintf(out->note, sizeof(out->note),
+			 "%d of %d agents answered; no answer from %s", answered, n, silent);
 	}
 out:
 	for (i = 0; asks && i < n; i++) {

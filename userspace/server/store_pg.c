@@ -48,8 +48,8 @@ static struct store_pg *store_of(struct xcap_store *base)
 #define N_CAPTURE_COLS 18
 
 /* The parts' summary after CAPTURE_COLS (API view), in the order read_parts_summary reads. */
-#define PARTS_SUMMARY                                                                            \
-	", p.n, p.pending, p.running, p.conv_pending, p.conv_running, p.complete, p.captured, "  \
+#define PARTS_SUMMARY                                                                           \
+	", p.n, p.pending, p.running, p.conv_pending, p.conv_running, p.complete, p.captured, " \
 	"p.bytes, p.matched, p.lost, p.failed_hosts FROM captures c LEFT JOIN LATERAL ("        \
 	"SELECT count(*) n, count(*) FILTER (WHERE status = 2) pending,"                        \
 	" count(*) FILTER (WHERE status = 3) running,"                                          \
@@ -233,13 +233,14 @@ static int capture_get(struct xcap_store *base, const char *account, const char 
 	xcap_pg_str(&p, account);
 	xcap_pg_str(&p, id);
 	n = fetch_captures(store_of(base), "capture get",
-			   "SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.account = $1 AND c.id = $2",
+			   "SELECT " CAPTURE_COLS PARTS_SUMMARY
+			   "WHERE c.account = $1 AND c.id = $2",
 			   &p, out, 1);
 	return n < 0 ? n : n ? 0 : -ENOENT;
 }
 
-static int capture_list(struct xcap_store *base, const char *account,
-			struct xcap_capture_rec *out, int max, int *n)
+static int capture_list(struct xcap_store *base, const char *account, struct xcap_capture_rec *out,
+			int max, int *n)
 {
 	struct xcap_pg_params p = {};
 	int got;
@@ -278,7 +279,7 @@ static int capture_count(struct xcap_store *base, const char *account)
 }
 
 /* Full captures with a part that is pending or running (the quota's count). */
-#define ACTIVE_FULL_SQL                                                       \
+#define ACTIVE_FULL_SQL                                                        \
 	"SELECT count(*) FROM captures c WHERE c.account = $1 AND c.type = 1 " \
 	"AND EXISTS (SELECT 1 FROM parts p WHERE p.capture_id = c.id AND p.status IN (2, 3))"
 _Static_assert(XCAP_TYPE_FULL == 1, "ACTIVE_FULL_SQL spells the type");
@@ -340,13 +341,15 @@ static int capture_each(struct xcap_store *base, uint32_t statuses,
 {
 	/* The API view: captures by their stored status (simple ones, and full ones as created). */
 	return each(store_of(base), "capture each",
-		    "SELECT " CAPTURE_COLS PARTS_SUMMARY ", c.seq WHERE ((1 << c.status) & $1) <> 0 "
+		    "SELECT " CAPTURE_COLS PARTS_SUMMARY
+		    ", c.seq WHERE ((1 << c.status) & $1) <> 0 "
 		    "AND c.seq > $2 ORDER BY c.seq LIMIT $3",
 		    NULL, statuses, true, fn, arg);
 }
 
-#define BUCKET_COLS "id, account, destination_conf, filename, token, status, submitted_ns, " \
-		    "validated_ns"
+#define BUCKET_COLS                                                              \
+	"id, account, destination_conf, filename, token, status, submitted_ns, " \
+	"validated_ns"
 
 static void read_bucket(const PGresult *res, int row, struct xcap_bucket_rec *r)
 {
@@ -511,7 +514,8 @@ static void rate_refund(struct xcap_store *base, const char *account)
 
 	xcap_pg_str(&p, account);
 	exec(store_of(base), "rate refund",
-	     "UPDATE rate_windows SET count = count - 1 WHERE account = $1 AND count > 0", &p, NULL);
+	     "UPDATE rate_windows SET count = count - 1 WHERE account = $1 AND count > 0", &p,
+	     NULL);
 }
 
 static int capture_parts(struct xcap_store *base, const char *id, struct xcap_part *out, int max,
@@ -558,8 +562,7 @@ static int simple_put(struct xcap_store *base, const char *id, const char *data,
 		    &p, NULL);
 }
 
-static int simple_get(struct xcap_store *base, const char *id, size_t max, char **data,
-		      size_t *len)
+static int simple_get(struct xcap_store *base, const char *id, size_t max, char **data, size_t *len)
 {
 	struct xcap_pg_params p = {};
 	unsigned char *bin = NULL;
@@ -631,13 +634,14 @@ static int sync_accounts(struct store_pg *s)
 		xcap_pg_str(&p, a->s3_access_key_id);
 		xcap_pg_str(&p, a->s3_secret_access_key);
 		xcap_pg_str(&p, a->s3_session_token);
-		err = xcap_pg_exec(s->pg, "account sync",
-				   "INSERT INTO accounts (id, simple_per_minute, full_active, "
-				   "s3_access_key_id, s3_secret_access_key, s3_session_token) "
-				   "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
-				   "simple_per_minute = $2, full_active = $3, s3_access_key_id = $4, "
-				   "s3_secret_access_key = $5, s3_session_token = $6",
-				   &p, NULL);
+		err = xcap_pg_exec(
+			s->pg, "account sync",
+			"INSERT INTO accounts (id, simple_per_minute, full_active, "
+			"s3_access_key_id, s3_secret_access_key, s3_session_token) "
+			"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
+			"simple_per_minute = $2, full_active = $3, s3_access_key_id = $4, "
+			"s3_secret_access_key = $5, s3_session_token = $6",
+			&p, NULL);
 	}
 	xcap_pg_unlock(s->pg);
 	return err;
@@ -665,7 +669,7 @@ struct xcap_store *xcap_store_pg_open(struct xcap_pg *pg, const struct xcap_conf
 
 /* --- the agent's view: its parts as captures --- */
 
-#define PART_COLS                                                                               \
+#define PART_COLS                                                                                \
 	"c.id, c.account, c.type, p.status, c.submitted_ns, p.stop_requested_ns, c.time_limit, " \
 	"c.packet_limit, c.byte_limit, c.offset_time_ns, c.filter_json, c.colo_name, "           \
 	"c.destination_conf, p.packets_captured, p.bytes_captured, p.packets_matched, "          \
@@ -781,8 +785,8 @@ static int no_bucket_find(struct xcap_store *base, const char *account, const ch
 	return -EOPNOTSUPP;
 }
 
-static int no_bucket_list(struct xcap_store *base, const char *account,
-			  struct xcap_bucket_rec *out, int max, int *n)
+static int no_bucket_list(struct xcap_store *base, const char *account, struct xcap_bucket_rec *out,
+			  int max, int *n)
 {
 	(void)base;
 	(void)account;
@@ -800,8 +804,8 @@ static int no_bucket_delete(struct xcap_store *base, const char *account, const 
 	return -EOPNOTSUPP;
 }
 
-static int no_credential(struct xcap_store *base, const struct xcap_auth *auth,
-			 const char *account, struct xcap_grant *out)
+static int no_credential(struct xcap_store *base, const struct xcap_auth *auth, const char *account,
+			 struct xcap_grant *out)
 {
 	(void)base;
 	(void)auth;
@@ -839,8 +843,8 @@ static int agent_account_get(struct xcap_store *base, const char *id, struct xca
 	return err;
 }
 
-static int no_rate(struct xcap_store *base, const char *account, int64_t now_ns,
-		   int64_t window_ns, uint32_t limit, int64_t *retry_ns)
+static int no_rate(struct xcap_store *base, const char *account, int64_t now_ns, int64_t window_ns,
+		   uint32_t limit, int64_t *retry_ns)
 {
 	(void)base;
 	(void)account;
