@@ -50,7 +50,7 @@ struct xcap_fleet_stats {
 int xcap_fleet_register(struct xcap_pg *pg, const struct xcap_agent_rec *a);
 /* Its heartbeat; -ENOENT when its row is gone (register again). */
 int xcap_fleet_heartbeat(struct xcap_pg *pg, const char *host);
-/* A clean stop: the agent is no longer selected. */
+/* A clean stop: the agent is no longer selected; the parts it never claimed fail. */
 int xcap_fleet_goodbye(struct xcap_pg *pg, const char *host);
 /* The live agents (those of colo, a site or a metro in any case; NULL: all), by host. */
 int xcap_fleet_agents(struct xcap_pg *pg, const char *colo, struct xcap_agent_rec *out, int max,

@@ -67,10 +67,24 @@ int xcap_fleet_heartbeat(struct xcap_pg *pg, const char *host)
 int xcap_fleet_goodbye(struct xcap_pg *pg, const char *host)
 {
 	struct xcap_pg_params p = {};
+	int err;
 
 	xcap_pg_str(&p, host);
-	return exec1(pg, "agent goodbye", "UPDATE agents SET state = 'stopped' WHERE host = $1", &p,
-		     NULL);
+	err = xcap_pg_lock(pg);
+	err = err ?: xcap_pg_begin(pg);
+	err = err ?: xcap_pg_exec(pg, "agent goodbye",
+				  "UPDATE agents SET state = 'stopped' WHERE host = $1", &p, NULL);
+	/* Parts it never claimed: nobody else will. */
+	err = err ?: xcap_pg_exec(pg, "unclaimed parts",
+				  "UPDATE parts SET status = 7, updated_at = now(), error_message = "
+				  "$1 || ' stopped before it started its part' WHERE agent = $1 AND "
+				  "status = 2",
+				  &p, NULL);
+	err = err ?: xcap_pg_commit(pg);
+	if (err)
+		xcap_pg_rollback(pg);
+	xcap_pg_unlock(pg);
+	return err;
 }
 
 /* Live: said so, and heard from within XCAP_FLEET_LOST_BEATS heartbeats. */
