@@ -27,9 +27,11 @@
  * - Main: wiring, signals (a signalfd), timers: the jobs tick ends captures at
  *   their limits. The one-shot's main thread only waits for the end.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -524,6 +527,45 @@ static int start_recorder(struct service *s, const struct xcap_config *cfg)
 								 .arg = s->recorder });
 }
 
+/*
+ * Binds the listening address once and lets it go, so that a taken port is
+ * found before anything changes; libmicrohttpd binds it again at the end of
+ * the start, with SO_REUSEADDR as here.
+ */
+static int check_listen(const char *addr, uint16_t port)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} u = {};
+	socklen_t len = sizeof(u.in);
+	int fd, one = 1, err = 0;
+
+	if (inet_pton(AF_INET6, addr, &u.in6.sin6_addr) == 1) {
+		u.in6.sin6_family = AF_INET6;
+		u.in6.sin6_port = htons(port);
+		len = sizeof(u.in6);
+	} else if (inet_pton(AF_INET, addr, &u.in.sin_addr) == 1) {
+		u.in.sin_family = AF_INET;
+		u.in.sin_port = htons(port);
+	} else {
+		return 0; /* http.c names an address that is not one */
+	}
+	fd = socket(u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* IPv6 only, as libmicrohttpd's socket: a taken IPv4 port does not matter. */
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (u.sa.sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, &u.sa, len))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		pr_err("cannot listen on %s port %u: %s\n", addr, port, strerror(-err));
+	return err;
+}
+
 enum role {
 	ROLE_SERVE, /* one host: SQLite, the engine, the API */
 	ROLE_AGENT, /* a fleet's host: the engine, its parts, the internal endpoint */
@@ -562,7 +604,8 @@ static int start_runner(struct service *s, const struct xcap_config *cfg, enum r
 					   NULL;
 		return s->runner ? 0 : -errno;
 	}
-	ret = start_engine(s, cfg) ?: start_recorder(s, cfg);
+	/* The engine is attached already (start_service tries it before anything lasts). */
+	ret = start_recorder(s, cfg);
 	/* The ring threads, once the sampler is set; before any capture can be armed. */
 	if (!ret && s->engine)
 		ret = xcap_engine_start(s->engine);
@@ -611,12 +654,6 @@ static int start_service(struct service *s, struct xcap_config *cfg, enum role r
 	sigset_t mask;
 	int ret;
 
-	/* An agent serves no API: it has no credentials. */
-	if (role != ROLE_AGENT && xcap_config_bootstrap(cfg, stdout, err, sizeof(err))) {
-		pr_err("%s\n", err);
-		return -EINVAL;
-	}
-	fflush(stdout);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -625,6 +662,26 @@ static int start_service(struct service *s, struct xcap_config *cfg, enum role r
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (s->sigfd < 0)
 		return -errno;
+	/*
+	 * What can fail is tried before anything lasts: the config and the
+	 * credentials file, the listening address, the interfaces (attaching is
+	 * undone at exit). Only then the state folder and a new account appear.
+	 * An agent serves no API (no listener, no credentials); an API captures
+	 * on no interface.
+	 */
+	if (xcap_config_prepare(cfg, err, sizeof(err))) {
+		pr_err("%s\n", err);
+		return -EINVAL;
+	}
+	ret = (role == ROLE_AGENT ? 0 : check_listen(ho.addr, ho.port)) ?:
+		      (role == ROLE_API ? 0 : start_engine(s, cfg));
+	if (ret)
+		return ret;
+	if (role != ROLE_AGENT && xcap_config_bootstrap(cfg, stdout, err, sizeof(err))) {
+		pr_err("%s\n", err);
+		return -EINVAL;
+	}
+	fflush(stdout);
 	ret = open_store(s, cfg, role);
 	if (ret)
 		return ret;

@@ -127,8 +127,8 @@ api aw PUT "$PA/${ids[0]}/stop" ""
 expect_empty_204
 expect "the stopped capture did not end within 5 s (last: ${CAP_STATUS:-})" \
 	wait_capture "${ids[0]}" 'complete|failed' 5
-expect_json result.status failed
-expect_json result.error_message "no packet matched the filter before the stop"
+expect_json result.status complete
+expect_json result.packets_captured 0
 api aw POST "$PA" "$(full_body 300 "$DEST1" '"filter_v1":{"protocol":6}')"
 expect_ok
 expect_json result.status running

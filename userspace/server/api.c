@@ -47,6 +47,11 @@ static const struct {
 	[E_BAD_KEY_FORMAT] = { 400, 6003, 6103, "Invalid format for X-Auth-Key header" },
 	[E_BAD_TOKEN] = { 403, 9109, 0, "Invalid access token" },
 	[E_AUTH] = { 403, 10000, 0, "Authentication error" },
+	/* Cloudflare's code and message, then what a valid credential lacks. */
+	[E_AUTH_ACCOUNT] = { 403, 10000, 0,
+			     "Authentication error: the %s is valid, but not for account %s" },
+	[E_AUTH_READ_ONLY] = { 403, 10000, 0,
+			       "Authentication error: the %s may read account %s, but not write" },
 	[E_TOO_LARGE] = { 413, 1001, 0, "request body is larger than 65536 bytes" },
 	[E_CONTENT_TYPE] = { 415, 1002, 0, "Content-Type must be application/json" },
 	[E_NOT_JSON] = { 400, 1003, 0, "request body is not valid JSON: %s" },
@@ -462,6 +467,14 @@ static int split_path(const char *path, char *buf, size_t size, char *segs[MAX_S
 	return -1;
 }
 
+/* A {pcap_id} is never the literal `ownership`: those paths belong to the bucket routes. */
+static bool seg_matches(const char *want, const char *seg, int i)
+{
+	if (!strcmp(want, ANY_ID))
+		return i > 0 || strcmp(seg, "ownership");
+	return !strcmp(want, seg);
+}
+
 static bool route_matches(const struct route *r, char **rest, int n)
 {
 	int i;
@@ -469,8 +482,7 @@ static bool route_matches(const struct route *r, char **rest, int n)
 	for (i = 0; i < 2; i++) {
 		if (!r->after_pcaps[i])
 			return i == n;
-		if (i >= n ||
-		    (strcmp(r->after_pcaps[i], ANY_ID) && strcmp(r->after_pcaps[i], rest[i])))
+		if (i >= n || !seg_matches(r->after_pcaps[i], rest[i], i))
 			return false;
 	}
 	return n == 2;
@@ -540,6 +552,12 @@ static bool authenticate(struct api_ctx *c, const char *account, struct xcap_gra
 	return false;
 }
 
+/* What the request authenticated with, for the messages of a valid credential. */
+static const char *credential_name(const struct xcap_api_request *req)
+{
+	return req->authorization ? "token" : "e-mail and key";
+}
+
 static int route(struct api_ctx *c)
 {
 	const struct route *found = NULL;
@@ -575,8 +593,10 @@ static int route(struct api_ctx *c)
 		return api_fail(c, E_BAD_ID, NULL, c->req->path);
 	if (!authenticate(c, c->account, &grant))
 		return -1;
-	if ((found->write && !grant.write) || !grant.account)
-		return api_fail(c, E_AUTH, NULL);
+	if (!grant.account)
+		return api_fail(c, E_AUTH_ACCOUNT, NULL, credential_name(c->req), c->account);
+	if (found->write && !grant.write)
+		return api_fail(c, E_AUTH_READ_ONLY, NULL, credential_name(c->req), c->account);
 	n = xcap_store_account_get(c->api->store, c->account, &c->acc);
 	if (n)
 		return api_store_fail(c, n, "cannot read the store");

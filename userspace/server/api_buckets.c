@@ -31,12 +31,19 @@ static json_object *bucket_json(const struct xcap_bucket_rec *b)
 	return o;
 }
 
+/*
+ * Adding a bucket the account has already answers the same record and
+ * challenge: validate and captures read the newest record, which a second one
+ * would hide. The challenge is written again only when it went (concurrent
+ * adds of one bucket would race on the file), and never once validated.
+ */
 int api_buckets_add(struct api_ctx *c)
 {
 	struct xcap_bucket_rec b = { .status = XCAP_BUCKET_PENDING };
 	struct xcap_dest d;
 	const char *conf;
 	char err[512];
+	bool fresh;
 	int ret;
 
 	if (api_parse_body(c) ||
@@ -46,13 +53,21 @@ int api_buckets_add(struct api_ctx *c)
 		return api_fail(c, E_DEST, "/destination_conf", "too long");
 	if (xcap_dest_parse(conf, &c->acc, &d, err, sizeof(err)))
 		return api_fail(c, E_DEST, "/destination_conf", err);
-	if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) || xcap_ids_random_hex(b.token, 32))
-		return api_fail(c, E_INTERNAL, NULL, "no randomness");
-	snprintf(b.account, sizeof(b.account), "%s", c->account);
-	snprintf(b.destination_conf, sizeof(b.destination_conf), "%s", conf);
-	snprintf(b.filename, sizeof(b.filename), "ownership-challenge-%s.txt", b.id);
-	b.submitted_ns = c->now_ns;
-	if (xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err)))
+	ret = xcap_store_bucket_find(c->api->store, c->account, conf, &b);
+	if (ret && ret != -ENOENT)
+		return api_store_fail(c, ret, "cannot read the store");
+	fresh = ret;
+	if (fresh) {
+		if (xcap_ids_random_hex(b.id, XCAP_ID_LEN / 2) || xcap_ids_random_hex(b.token, 32))
+			return api_fail(c, E_INTERNAL, NULL, "no randomness");
+		snprintf(b.account, sizeof(b.account), "%s", c->account);
+		snprintf(b.destination_conf, sizeof(b.destination_conf), "%s", conf);
+		snprintf(b.filename, sizeof(b.filename), "ownership-challenge-%s.txt", b.id);
+		b.submitted_ns = c->now_ns;
+	}
+	if (b.status != XCAP_BUCKET_SUCCESS &&
+	    (fresh || !xcap_dest_challenge_holds(&d, b.filename, b.token)) &&
+	    xcap_dest_challenge_write(&d, b.filename, b.token, err, sizeof(err)))
 		return api_fail(c, E_BUCKET_WRITE, NULL, err);
 	ret = xcap_store_bucket_put(c->api->store, &b);
 	if (ret)

@@ -1052,7 +1052,49 @@ static void warn_if_shared(const char *path)
 			st.st_mode & 0777);
 }
 
-int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size)
+/*
+ * mkdir_p would make dir: the nearest part of it that exists is a folder we
+ * may write in. Nothing is created; a path that is not a folder is named.
+ */
+static int check_creatable(const char *dir, struct errbuf *e)
+{
+	char buf[PATH_MAX], *slash;
+	struct stat st;
+
+	if (strlen(dir) >= sizeof(buf))
+		return fail(e, -ENAMETOOLONG, "state_dir: too long");
+	strcpy(buf, dir);
+	while (stat(buf, &st)) {
+		/* ENOTDIR: a file on the way, which the loop reaches and names. */
+		if (errno != ENOENT && errno != ENOTDIR)
+			return fail(e, -errno, "state_dir: cannot create %s: %s: %s", dir, buf,
+				    strerror(errno));
+		slash = strrchr(buf, '/');
+		while (slash && slash > buf && slash[-1] == '/')
+			slash--;
+		if (!slash)
+			strcpy(buf, ".");
+		else
+			slash[slash == buf] = '\0'; /* "/x" leaves "/" */
+	}
+	if (!S_ISDIR(st.st_mode))
+		return fail(e, -ENOTDIR, "state_dir: cannot create %s: %s is not a folder", dir,
+			    buf);
+	if (access(buf, W_OK | X_OK))
+		return fail(e, -errno, "state_dir: cannot create %s in %s: %s", dir, buf,
+			    strerror(errno));
+	return 0;
+}
+
+/* A file the start reads later (http.c parses the TLS pair): named now if it cannot be read. */
+static int check_readable(const char *key, const char *path, struct errbuf *e)
+{
+	if (!*path || !access(path, R_OK))
+		return 0;
+	return fail(e, -errno, "%s: cannot read %s: %s", key, path, strerror(errno));
+}
+
+int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size)
 {
 	struct errbuf e = { err, err_size, NULL };
 	char path[PATH_MAX];
@@ -1060,27 +1102,43 @@ int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t er
 
 	/* The last step after the file and the flags: a flag may have set half of the pair. */
 	ret = check_tls(c, &e);
-	if (ret)
-		return ret;
-	if (!c->n_accounts) {
+	if (!ret)
+		ret = check_readable("tls_cert", c->tls_cert, &e) ?:
+			      check_readable("tls_key", c->tls_key, &e);
+	if (!ret && !c->n_accounts) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE) >=
 		    sizeof(path))
 			return fail(&e, -ENAMETOOLONG, "state_dir: too long");
 		ret = load_file(c, path, true, &e);
-		if (ret == -ENOENT) {
+		/* No file, or no folder for it: bootstrap creates them, if it can. */
+		if (ret == -ENOENT || ret == -ENOTDIR) {
 			clear_error(&e);
-			ret = create_creds(c, path, out, &e);
-			if (ret == -EEXIST) /* another xcapd won the race: use its file */
-				ret = load_file(c, path, true, &e);
-		} else if (!ret) {
-			warn_if_shared(path);
+			return check_creatable(c->state_dir, &e);
 		}
-		if (ret)
-			return ret;
+		if (!ret)
+			warn_if_shared(path);
 	}
+	if (ret)
+		return ret;
 	if (!c->n_accounts)
 		return fail(&e, -EINVAL, "accounts: at least one account is needed");
 	if (!c->n_creds)
 		return fail(&e, -EINVAL, "credentials: at least one credential is needed");
 	return 0;
+}
+
+int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size)
+{
+	struct errbuf e = { err, err_size, NULL };
+	char path[PATH_MAX];
+	int ret;
+
+	ret = xcap_config_prepare(c, err, err_size);
+	if (ret || c->n_accounts)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE);
+	ret = create_creds(c, path, out, &e);
+	if (ret == -EEXIST) /* another xcapd won the race: use its file */
+		ret = load_file(c, path, true, &e);
+	return ret ?: xcap_config_prepare(c, err, err_size);
 }

@@ -76,8 +76,16 @@ int xcap_config_load(struct xcap_config *c, const char *path, char *err, size_t 
 int xcap_config_set(struct xcap_config *c, const char *key, const char *value, char *err,
 		    size_t err_size);
 /*
- * With no account configured: loads STATE_DIR/credentials.json, or creates it
- * with one account and one write token and prints them once to `out`.
+ * What bootstrap needs, checked without changing anything: the TLS pair, and
+ * with no account configured, STATE_DIR/credentials.json (loaded when it
+ * exists) or a state_dir where it can be created. 0 with no account means
+ * that bootstrap will create it.
+ */
+int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size);
+/*
+ * xcap_config_prepare, then with still no account: creates
+ * STATE_DIR/credentials.json with one account and one write token and prints
+ * them once to `out`.
  */
 int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size);
 /*

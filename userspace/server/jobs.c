@@ -261,7 +261,7 @@ static void copy_counters(struct xcap_capture_rec *r, const struct xcap_capture_
 	r->packets_lost = c->kernel.ring_full + c->user_dropped + c->write_errors;
 }
 
-/* Ends a running capture: final counters, then delivery or an honest failure. */
+/* Ends a running capture: final counters, then delivery, or a failure when the file is bad. */
 static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 {
 	struct xcap_capture_counters c = {};
@@ -284,14 +284,11 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 		transition(j, &r, XCAP_ST_FAILED);
 		return;
 	}
-	if (!r.packets_captured) {
-		unlink(spool);
-		set_error(&r, "no packet matched the filter %s",
-			  stop_ns ? "before the stop" : "within the time limit");
-		transition(j, &r, XCAP_ST_FAILED);
-		return;
-	}
-	/* Delivered even when the store is full: the record follows when it can. */
+	/*
+	 * A capture that matched nothing is delivered too: its file holds the pcap
+	 * header only, which is what a tcpdump user expects of an empty capture.
+	 * Delivered even when the store is full: the record follows when it can.
+	 */
 	transition(j, &r, XCAP_ST_CONVERSION_PENDING);
 	queue_delivery(j, &r);
 }
