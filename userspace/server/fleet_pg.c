@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/log.h"
+#include "common/util.h"
 #include "server/fleet.h"
 #include "server/pg.h"
 #include "server/store_pg.h"
@@ -72,14 +73,17 @@ int xcap_fleet_goodbye(struct xcap_pg *pg, const char *host)
 	xcap_pg_str(&p, host);
 	err = xcap_pg_lock(pg);
 	err = err ?: xcap_pg_begin(pg);
-	err = err ?: xcap_pg_exec(pg, "agent goodbye",
-				  "UPDATE agents SET state = 'stopped' WHERE host = $1", &p, NULL);
+	err = err   ?:
+		      xcap_pg_exec(pg, "agent goodbye",
+				   "UPDATE agents SET state = 'stopped' WHERE host = $1", &p, NULL);
 	/* Parts it never claimed: nobody else will. */
-	err = err ?: xcap_pg_exec(pg, "unclaimed parts",
-				  "UPDATE parts SET status = 7, updated_at = now(), error_message = "
-				  "$1 || ' stopped before it started its part' WHERE agent = $1 AND "
-				  "status = 2",
-				  &p, NULL);
+	err = err   ?:
+		      xcap_pg_exec(
+			      pg, "unclaimed parts",
+			      "UPDATE parts SET status = 7, updated_at = now(), error_message = "
+			      "$1 || ' stopped before it started its part' WHERE agent = $1 AND "
+			      "status = 2",
+			      &p, NULL);
 	err = err ?: xcap_pg_commit(pg);
 	if (err)
 		xcap_pg_rollback(pg);
@@ -297,31 +301,36 @@ int xcap_fleet_create(struct xcap_pg *pg, const struct xcap_capture_rec *r, char
 	return ret;
 }
 
+/*
+ * A stop, in order. Running and pending parts alike get stop_requested_ns, so
+ * that a claim in flight cannot miss it (the update waits for the claim's row
+ * lock, then sees the part running); pending parts then end at once, and a
+ * claim never takes a part whose stop was asked for.
+ */
+static const struct {
+	const char *what, *sql;
+} stop_sql[] = {
+	{ "capture stop",
+	  "UPDATE captures SET stop_requested_ns = $2 WHERE id = $1 AND stop_requested_ns = 0" },
+	{ "parts stop", "UPDATE parts SET stop_requested_ns = $2, updated_at = now() WHERE "
+			"capture_id = $1 AND status IN (2, 3) AND stop_requested_ns = 0" },
+	{ "pending parts stop",
+	  "UPDATE parts SET status = 7, updated_at = now(), error_message = 'stopped before ' || "
+	  "agent || ' started it' WHERE capture_id = $1 AND status = 2 AND $2::bigint <> 0" },
+};
+
 int xcap_fleet_stop(struct xcap_pg *pg, const char *id, int64_t stop_ns)
 {
 	struct xcap_pg_params p = {};
+	size_t i;
 	int ret;
 
 	xcap_pg_str(&p, id);
 	xcap_pg_int(&p, stop_ns);
 	ret = xcap_pg_lock(pg);
 	ret = ret ?: xcap_pg_begin(pg);
-	ret = ret   ?:
-		      xcap_pg_exec(pg, "capture stop",
-				   "UPDATE captures SET stop_requested_ns = $2 WHERE id = $1 AND "
-				   "stop_requested_ns = 0",
-				   &p, NULL);
-	ret = ret   ?:
-		      xcap_pg_exec(pg, "parts stop",
-				   "UPDATE parts SET stop_requested_ns = $2, updated_at = now() "
-				   "WHERE capture_id = $1 AND status = 3 AND stop_requested_ns = 0",
-				   &p, NULL);
-	ret = ret   ?:
-		      xcap_pg_exec(pg, "pending parts stop",
-				   "UPDATE parts SET status = 7, updated_at = now(), "
-				   "stop_requested_ns = $2, error_message = 'stopped before ' || "
-				   "agent || ' started it' WHERE capture_id = $1 AND status = 2",
-				   &p, NULL);
+	for (i = 0; i < ARRAY_SIZE(stop_sql) && !ret; i++)
+		ret = xcap_pg_exec(pg, stop_sql[i].what, stop_sql[i].sql, &p, NULL);
 	if (!ret) {
 		p.n = 0;
 		xcap_pg_str(&p, "stop");
@@ -362,73 +371,65 @@ int xcap_fleet_progress(struct xcap_pg *pg, const char *id, struct xcap_capture_
 	return 0;
 }
 
-/* Hands each row of res (a part as a capture record) to fn; the first error is kept. */
-static int hand_over(PGresult *res, int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
+/*
+ * Runs sql ($1: the agent) whose rows are parts as capture records, and hands
+ * each to fn; the first error of fn is kept and returned once all were handed.
+ */
+static int hand_over(struct xcap_pg *pg, const char *what, const char *sql, const char *host,
+		     int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
 {
+	struct xcap_pg_params p = {};
 	struct xcap_capture_rec r;
-	int i, ret = 0, err;
+	PGresult *res = NULL;
+	int i, ret, err;
 
+	xcap_pg_str(&p, host);
+	ret = xcap_pg_lock(pg);
+	if (!ret)
+		res = xcap_pg_run(pg, what, sql, &p, &ret);
+	xcap_pg_unlock(pg);
+	if (!res)
+		return ret;
 	for (i = 0; i < PQntuples(res); i++) {
 		xcap_store_pg_read_capture(res, i, &r);
 		err = fn(arg, &r);
 		ret = ret ?: err;
 	}
+	PQclear(res);
 	return ret;
 }
 
 int xcap_fleet_claim(struct xcap_pg *pg, const char *host,
 		     int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
 {
-	struct xcap_pg_params p = {};
-	PGresult *res = NULL;
 	char sql[1024];
-	int err;
 
-	/* The claim is one statement: a part is running once it is this agent's. */
-	snprintf(sql, sizeof(sql),
-		 "WITH claimed AS (UPDATE parts SET status = 3, updated_at = now() WHERE "
-		 "(capture_id, agent) IN (SELECT capture_id, agent FROM parts WHERE agent = $1 "
-		 "AND status = 2 FOR UPDATE SKIP LOCKED) AND status = 2 RETURNING *) "
-		 "SELECT %s ORDER BY c.seq",
-		 "c.id, c.account, c.type, p.status, c.submitted_ns, p.stop_requested_ns, "
-		 "c.time_limit, c.packet_limit, c.byte_limit, c.offset_time_ns, c.filter_json, "
-		 "c.colo_name, c.destination_conf, p.packets_captured, p.bytes_captured, "
-		 "p.packets_matched, p.packets_lost, p.error_message, p.object_key FROM claimed p "
-		 "JOIN captures c "
-		 "ON c.id = p.capture_id");
-	xcap_pg_str(&p, host);
-	err = xcap_pg_lock(pg);
-	if (!err)
-		res = xcap_pg_run(pg, "claim", sql, &p, &err);
-	xcap_pg_unlock(pg);
-	if (!res)
-		return err;
-	err = hand_over(res, fn, arg);
-	PQclear(res);
-	return err;
+	/*
+	 * The claim is one statement: a part is running once it is this agent's.
+	 * The rows read are those of before the update (pending): jobs stores
+	 * them running once armed.
+	 */
+	snprintf(
+		sql, sizeof(sql),
+		"WITH claimed AS (UPDATE parts SET status = 3, updated_at = now() WHERE "
+		"(capture_id, agent) IN (SELECT capture_id, agent FROM parts WHERE agent = $1 "
+		"AND status = 2 AND stop_requested_ns = 0 FOR UPDATE SKIP LOCKED) AND status = 2 "
+		"AND stop_requested_ns = 0 RETURNING capture_id) "
+		"SELECT %s WHERE p.agent = $1 AND p.capture_id IN (SELECT capture_id FROM claimed) "
+		"ORDER BY c.seq",
+		xcap_store_pg_part_cols);
+	return hand_over(pg, "claim", sql, host, fn, arg);
 }
 
 int xcap_fleet_stops(struct xcap_pg *pg, const char *host,
 		     int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
 {
-	struct xcap_pg_params p = {};
-	PGresult *res = NULL;
 	char sql[512];
-	int err;
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT %s WHERE p.agent = $1 AND p.status = 3 AND p.stop_requested_ns <> 0",
 		 xcap_store_pg_part_cols);
-	xcap_pg_str(&p, host);
-	err = xcap_pg_lock(pg);
-	if (!err)
-		res = xcap_pg_run(pg, "stops", sql, &p, &err);
-	xcap_pg_unlock(pg);
-	if (!res)
-		return err;
-	err = hand_over(res, fn, arg);
-	PQclear(res);
-	return err;
+	return hand_over(pg, "stops", sql, host, fn, arg);
 }
 
 int xcap_fleet_part_fail(struct xcap_pg *pg, const char *id, const char *host, const char *msg)
