@@ -58,8 +58,9 @@ deps:
 $(BUILD) $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
-# One object, one skeleton (xcap_bpf): the entry points share the maps.
-$(BUILD)/xcap.bpf.o: bpf/xdp.bpf.c bpf/*.bpf.h include/xcap_abi.h $(VMLINUX) | $(BUILD)
+# One object, one skeleton (xcap_bpf): bpf/xcap.bpf.c compiles both entry points (xdp.bpf.c,
+# tc.bpf.c) as one unit, so that they share the maps.
+$(BUILD)/xcap.bpf.o: bpf/xcap.bpf.c bpf/*.bpf.c bpf/*.bpf.h include/xcap_abi.h $(VMLINUX) | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

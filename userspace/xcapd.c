@@ -31,6 +31,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -78,16 +79,21 @@ struct capture_args {
 	bool skb_mode;
 	uint32_t ring_mib; /* 0 = the engine's default */
 	struct xcap_capture_opts cap;
+	char comment[1024]; /* pcapng: the section's comment */
 };
 
 static const char capture_usage[] =
 	"usage: xcapd capture -i IFACE [-i IFACE...] -w FILE|- [filter] [limits]\n"
 	"\n"
-	"Captures whole received frames that match the filter into a pcap file\n"
-	"(nanosecond timestamps). Without a filter every frame is captured.\n"
+	"Captures whole frames, received and sent, that match the filter into a pcap\n"
+	"file (nanosecond timestamps), or pcapng with each frame's interface and\n"
+	"direction. Without a filter every frame is captured. A frame forwarded from\n"
+	"one of the interfaces to another is captured twice, received and sent.\n"
 	"\n"
 	"  -i, --interface IFACE  attach to IFACE (repeatable, up to 16)\n"
-	"  -w, --write FILE       pcap file to write; - writes to stdout\n"
+	"  -w, --write FILE       file to write; - writes to stdout\n"
+	"      --format FORMAT    pcap (the default) or pcapng\n"
+	"  -Q, --direction DIR    in (received), out (sent) or inout (both, the default)\n"
 	"filter (all optional; a frame must match every one given):\n";
 
 /* After the filter flags, which the field table lists. */
@@ -124,12 +130,15 @@ enum {
 	OPT_BYTES = 256,
 	OPT_SKB,
 	OPT_RING,
+	OPT_FORMAT,
 	OPT_FIELD = 512, /* + the field id: a filter flag of the field table */
 };
 
 static const struct option capture_options[] = {
 	{ "interface", required_argument, NULL, 'i' },
 	{ "write", required_argument, NULL, 'w' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "direction", required_argument, NULL, 'Q' },
 	{ "count", required_argument, NULL, 'c' },
 	{ "bytes", required_argument, NULL, OPT_BYTES },
 	{ "time", required_argument, NULL, 't' },
@@ -165,6 +174,23 @@ static bool has_iface(const struct capture_args *a, const char *name)
 	return false;
 }
 
+/* The pcapng section's comment: what was captured, and where. */
+static void capture_comment(struct capture_args *a)
+{
+	json_object *filter = xcap_filter_to_json(&a->cap.filter);
+	size_t len;
+	int i;
+
+	len = snprintf(a->comment, sizeof(a->comment),
+		       "xcap one-shot capture (xcapd capture), direction %s, filter_v1 %s, on",
+		       xcap_filter_dirs_name(a->cap.filter.dirs),
+		       json_object_to_json_string_ext(filter, JSON_C_TO_STRING_PLAIN));
+	for (i = 0; i < a->n_ifaces && len < sizeof(a->comment); i++)
+		len += snprintf(a->comment + len, sizeof(a->comment) - len, " %s", a->ifaces[i]);
+	json_object_put(filter);
+	a->cap.comment = a->comment;
+}
+
 /* Returns -1 when the arguments are valid, else the exit status. */
 static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 {
@@ -176,7 +202,7 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 	xcap_filter_init(f);
 	capture_getopt_table(opts);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:w:c:t:s:vqh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:w:Q:c:t:s:vqh", opts, NULL)) != -1) {
 		id = opt - OPT_FIELD;
 		if (id >= 0 && id < XCAP_FIELD_N) {
 			if (xcap_filter_set(f, id, optarg))
@@ -194,6 +220,15 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 			break;
 		case 'w':
 			a->cap.path = optarg;
+			break;
+		case OPT_FORMAT:
+			if (xcap_pcap_format_parse(optarg, &a->cap.format))
+				return usage_error("--format: '%s' is not pcap or pcapng", optarg);
+			break;
+		case 'Q':
+			if (xcap_filter_parse_dirs(optarg, &f->dirs))
+				return usage_error("--direction: '%s' is not in, out or inout",
+						   optarg);
 			break;
 		case 'c':
 			if (xcap_filter_parse_uint(optarg, 1, 1000000000ULL, &v))
@@ -247,6 +282,7 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 	if (!a->cap.path)
 		return usage_error("%s", "no output given (-w FILE or -w -)");
 	a->cap.flush_each_batch = !strcmp(a->cap.path, "-");
+	capture_comment(a);
 	xcap_log_set_level(level);
 	return -1;
 }

@@ -167,3 +167,9 @@ live_agents_are() {
 	WAIT_LAST="$(metric 'xcap_fleet_agents{state="live"}') live"
 	[ "${WAIT_LAST%% *}" = "$1" ]
 }
+
+# lost_agents_are N: a condition for wait_until (/metrics counts from a look each second).
+lost_agents_are() {
+	WAIT_LAST="$(metric 'xcap_fleet_agents{state="lost"}') lost"
+	[ "${WAIT_LAST%% *}" = "$1" ]
+}

@@ -102,6 +102,7 @@ expect_json result.filter_v1.protocol 1
 matches "submitted" "$(jget result.submitted)" "$TIME_Z"
 api_check_end
 
+# Both directions: the first request received, its reply sent, the second request.
 check_begin "routes: the full capture completes with 3 ICMP packets in pcap_<id>.pcap in the bucket"
 pcap=$BUCKET1/pcap_$full_id.pcap
 ping_rx 6 $RX4
@@ -109,8 +110,10 @@ expect_capture "$full_id" 'complete|failed' 10
 expect_json result.status complete
 expect_json result.packets_captured 3
 expect_eq "packets in $pcap" 3 "$(pcap_count "$pcap")"
-expect_eq "ICMP echo requests from $TX4 in $pcap" 3 \
+expect_eq "ICMP echo requests from $TX4 in $pcap" 2 \
 	"$(pcap_count "$pcap" icmp and src $TX4 and 'icmp[icmptype] == icmp-echo')"
+expect_eq "ICMP echo replies from $RX4 in $pcap" 1 \
+	"$(pcap_count "$pcap" icmp and src $RX4 and 'icmp[icmptype] == icmp-echoreply')"
 expect "the spool copy $STATE/spool/$full_id.pcap was not removed" \
 	[ ! -e "$STATE/spool/$full_id.pcap" ]
 api_check_end

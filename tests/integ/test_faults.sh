@@ -85,7 +85,9 @@ s3_add_validate() {
 # icmp_capture DEST PACKETS: a full ICMP capture of PACKETS echo requests (a
 # few more are sent); sets CAP_ID. Fails unless created.
 icmp_capture() {
-	api aw POST "$PA" "$(full_body 30 "$1" "\"packet_limit\":$2,\"filter_v1\":{\"protocol\":1}")"
+	# From tx only: the echo requests, not the replies that rx0 sends (captured too).
+	api aw POST "$PA" "$(full_body 30 "$1" \
+		"\"packet_limit\":$2,\"filter_v1\":{\"protocol\":1,\"source_address\":\"$TX4\"}")"
 	[ "$ST" = 200 ] || return 1
 	CAP_ID=$(jget result.id)
 	ping_rx $(($2 + 2)) "$RX4"

@@ -60,7 +60,9 @@ s3_bucket_add_validate() {
 # s3_capture DEST PACKETS SIZE: a full ICMP capture of PACKETS echo requests of
 # SIZE bytes of payload; sets CAP_ID and waits (15 s) for its end.
 s3_capture() {
-	api aw POST "$PA" "$(full_body 30 "$1" "\"packet_limit\":$2,\"filter_v1\":{\"protocol\":1}")"
+	# From tx only: the echo requests, not the replies that rx0 sends (captured too).
+	api aw POST "$PA" "$(full_body 30 "$1" \
+		"\"packet_limit\":$2,\"filter_v1\":{\"protocol\":1,\"source_address\":\"$TX4\"}")"
 	expect_ok
 	CAP_ID=$(jget result.id)
 	ping_rx $(($2 + 3)) $RX4 -s "$3"

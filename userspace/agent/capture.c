@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Full captures: one armed rule, one pcap file, the limits that end it. */
+/* Full captures: one armed rule, one pcap or pcapng file, the limits that end it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,8 @@
 struct xcap_capture {
 	struct xcap_engine *engine;
 	struct xcap_pcap *pcap; /* the frames thread's while armed */
+	uint32_t ifindexes[XCAP_IFACE_SLOTS]; /* the engine's, in its order (iface_lost) */
+	int n_ifaces;
 	int slot; /* -1 once stopped */
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
 	uint64_t lost; /* xcap_pcap_lost as of the last write or flush, for other threads */
@@ -32,7 +34,7 @@ static int write_frame(void *arg, const struct xcap_packet *pkt)
 	struct xcap_capture *c = arg;
 	int err;
 
-	err = xcap_pcap_write(c->pcap, pkt->ts_ns, pkt->data, pkt->cap_len, pkt->orig_len);
+	err = xcap_pcap_write_packet(c->pcap, pkt);
 	publish_lost(c);
 	return err;
 }
@@ -49,8 +51,15 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 {
 	struct xcap_sink sink = { .fn = write_frame,
 				  .flush = o->flush_each_batch ? flush_frames : NULL };
+	struct xcap_pcap_opts po = {
+		.format = o->format,
+		.snaplen = o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
+				   o->limits.snaplen :
+				   XCAP_FRAME_MAX,
+		.comment = o->comment,
+	};
 	struct xcap_capture *c;
-	int err;
+	int err, n;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -58,9 +67,11 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	c->engine = e;
 	c->slot = -1;
 	sink.arg = c;
-	c->pcap = xcap_pcap_open(o->path, o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
-						  o->limits.snaplen :
-						  XCAP_FRAME_MAX);
+	n = xcap_engine_ifaces(e, c->ifindexes, XCAP_IFACE_SLOTS);
+	c->n_ifaces = n < XCAP_IFACE_SLOTS ? n : XCAP_IFACE_SLOTS;
+	po.ifindexes = c->ifindexes;
+	po.n_ifaces = c->n_ifaces;
+	c->pcap = xcap_pcap_open_opts(o->path, &po);
 	if (!c->pcap) {
 		err = -errno;
 		pr_err("cannot write %s: %s\n", o->path, strerror(-err));
@@ -114,13 +125,17 @@ int xcap_capture_counters(const struct xcap_capture *c, struct xcap_capture_coun
 
 int xcap_capture_stop(struct xcap_capture *c)
 {
-	int err, cerr;
+	int err, cerr, i;
 
 	if (c->slot < 0)
 		return 0;
 	/* From here on, the file is this thread's. */
 	err = xcap_engine_disarm(c->engine, c->slot, &c->final);
 	c->slot = -1;
+	/* What never reached the file, by interface where the kernel could tell (pcapng). */
+	for (i = 0; i < c->n_ifaces; i++)
+		xcap_pcap_add_dropped(c->pcap, c->ifindexes[i], c->final.iface_lost[i]);
+	xcap_pcap_add_dropped(c->pcap, 0, c->final.user_dropped);
 	xcap_pcap_flush(c->pcap);
 	publish_lost(c);
 	count_flush_losses(c, &c->final);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * A full capture: arms a rule in the engine, writes the frames it receives to
- * a pcap file, and ends at its time limit, when the kernel has spent its
- * packet or byte budget, or when stopped.
+ * a pcap or pcapng file (an interface description for each of the engine's
+ * interfaces, and what each lost at the end), and ends at its time limit,
+ * when the kernel has spent its packet or byte budget, or when stopped.
  *
  * Threads: the file is written by the engine's frames thread while the
  * capture runs, and by the thread that stops it after; done and counters may
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "agent/engine.h"
+#include "agent/pcap.h"
 
 struct xcap_capture;
 
@@ -22,6 +24,9 @@ struct xcap_capture_opts {
 	struct xcap_limits limits;
 	uint32_t time_limit_s; /* 0 = none */
 	const char *path; /* pcap file, "-" = stdout */
+	enum xcap_pcap_format format;
+	const char
+		*comment; /* pcapng: the section's comment (the capture, its filter); NULL: none */
 	bool flush_each_batch; /* about every 100 ms: for a live reader, or for a crash */
 };
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The capture engine: loads the XDP program, attaches it to interfaces through
- * libxdp, arms and disarms capture rules at run time, and drains the two rings
+ * The capture engine: loads the programs, attaches them to interfaces (XDP
+ * through libxdp for received frames, TC at egress for sent ones), arms and
+ * disarms capture rules at run time, and drains the two rings
  * (rings.c), handing each record to the sampler's sink or to the sinks of the
  * captures it serves.
  *
@@ -29,8 +30,8 @@ struct xcap_packet {
 	uint32_t cap_len;
 	uint32_t orig_len;
 	uint32_t ifindex;
-	uint32_t rx_queue;
-	uint32_t flags; /* XCAP_REC_* */
+	uint32_t rx_queue; /* sent frames: the transmit queue */
+	uint32_t flags; /* XCAP_REC_*: XCAP_REC_OUT for a sent frame */
 };
 
 /* Returns 0, or a negative errno when the packet could not be kept (counted by the caller). */
@@ -62,18 +63,26 @@ struct xcap_capture_counters {
 	uint64_t delivered; /* handed to the callback, which kept it */
 	uint64_t user_dropped; /* malformed ring record, not delivered */
 	uint64_t write_errors; /* the callback could not keep it */
+	uint64_t iface_lost[XCAP_IFACE_SLOTS]; /* kernel.ring_full by interface, in attach order */
 };
 
 struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts);
 /* Loads the program without attaching it (BPF_PROG_TEST_RUN, benchmarks). */
 int xcap_engine_load(struct xcap_engine *e);
-/* Attaches to an interface (loading through libxdp on first use). */
+/*
+ * Attaches to an interface (loading through libxdp on first use): XDP for what
+ * it receives, TC egress for what it sends.
+ */
 int xcap_engine_attach(struct xcap_engine *e, const char *ifname);
 /* Detaches from every interface and frees everything. */
 void xcap_engine_close(struct xcap_engine *e);
 
+/* The XDP program, and the TC egress program (BPF_PROG_TEST_RUN, benchmarks). */
 int xcap_engine_prog_fd(const struct xcap_engine *e);
+int xcap_engine_tc_prog_fd(const struct xcap_engine *e);
 int xcap_engine_map_fd(const struct xcap_engine *e, const char *name);
+/* The attached interfaces' indexes, in attach order (up to max); returns how many there are. */
+int xcap_engine_ifaces(const struct xcap_engine *e, uint32_t *ifindexes, int max);
 
 /* Samples 1 packet in `every` (0 = off) per CPU into the sink; before xcap_engine_start. */
 int xcap_engine_set_sampler_sink(struct xcap_engine *e, uint32_t every,
@@ -87,7 +96,10 @@ int xcap_engine_set_sampler(struct xcap_engine *e, uint32_t every, xcap_packet_f
  */
 int xcap_engine_start(struct xcap_engine *e);
 
-/* Arms a capture; returns its slot (>= 0) or a negative errno (-ENOSPC when 64 are armed). */
+/*
+ * Arms a capture of the packets of f's directions that match f; returns its
+ * slot (>= 0) or a negative errno (-ENOSPC when 64 are armed).
+ */
 int xcap_engine_arm_sink(struct xcap_engine *e, const struct xcap_filter *f,
 			 const struct xcap_limits *lim, const struct xcap_sink *sink);
 /* The same with a sink that needs no flush. */

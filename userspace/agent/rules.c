@@ -4,7 +4,8 @@
  * field table: for a number field, the set of armed captures that accept each
  * value (its slice of "xcap_num"); for an address field, the set under each
  * armed prefix (the "xcap_addr" trie); for every field, the set that accepts
- * any value (xcap_cfg.wild).
+ * any value (xcap_cfg.wild); for each direction, the set that takes it
+ * (xcap_cfg.dir).
  */
 #include <errno.h>
 #include <string.h>
@@ -110,7 +111,7 @@ static int sync_addr(struct xcap_rules *r)
 static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 {
 	bool addr = false;
-	uint64_t wild;
+	uint64_t wild, dir;
 	int err = 0, id, i;
 
 	for (id = 0; id < XCAP_FIELD_N && !err; id++) {
@@ -131,6 +132,13 @@ static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 			if (r->used[i] && !restricts(r, i, id))
 				wild |= 1ULL << i;
 		r->cfg->wild[id] = wild;
+	}
+	for (id = 0; id < XCAP_DIR_N; id++) {
+		dir = 0;
+		for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+			if (r->used[i] && xcap_filter_takes_dir(&r->filter[i], id))
+				dir |= 1ULL << i;
+		r->cfg->dir[id] = dir;
 	}
 	return 0;
 }

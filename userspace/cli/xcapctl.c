@@ -2,15 +2,17 @@
 /*
  * xcapctl: the command-line client of the PCAP collection API, for xcapd or
  * any other server of that API (Cloudflare's included). It creates captures,
- * follows them with a progress display, downloads and stops them, and manages
- * the buckets that full captures are delivered to.
+ * follows them with a progress display, downloads, streams and stops them,
+ * and manages the buckets that full captures are delivered to.
  *
  * One option table serves every command: GNU getopt permutes, so options may
  * come before or after the command words, and each command names the options
  * it takes and those it requires. Simple commands are one request described
- * in the command table; create, wait and download have their own functions.
+ * in the command table; create, wait, download and stream have their own
+ * functions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include "common/util.h"
 #include "cli/client.h"
 #include "common/filter.h"
+#include "agent/pcap.h"
 
 #define EXIT_API 1
 #define EXIT_USAGE 2
@@ -69,6 +72,8 @@ enum opt {
 	O_DEST,
 	O_WAIT,
 	O_OUTPUT,
+	O_DIRECTION,
+	O_FORMAT,
 	N_OPTS,
 };
 
@@ -79,6 +84,8 @@ enum kind {
 	K_FIELD, /* a filter field's value: the field table says what it is */
 	K_COUNT,
 	K_SECONDS,
+	K_DIRECTION, /* in, out or inout */
+	K_FORMAT, /* pcap or pcapng */
 };
 
 static const struct {
@@ -90,6 +97,8 @@ static const struct {
 	/* The server checks the ranges of the limits: they are its to define. */
 	[K_COUNT] = { "a whole number", 0, JSON_INT_MAX },
 	[K_SECONDS] = { "a number of seconds in 1..3600", 1, 3600 },
+	[K_DIRECTION] = { "in, out or inout" },
+	[K_FORMAT] = { "pcap or pcapng" },
 };
 
 /* Bits of the commands, for the options each one takes. */
@@ -105,6 +114,7 @@ enum {
 	C_BUCKET_LIST = 1 << 8,
 	C_BUCKET_VALIDATE = 1 << 9,
 	C_BUCKET_DELETE = 1 << 10,
+	C_STREAM = 1 << 11,
 	C_CREATE = C_SIMPLE | C_FULL,
 	C_ALL = ~0U,
 };
@@ -137,7 +147,9 @@ static struct opt_def {
 	[O_COLO] = { "colo", K_TEXT, C_FULL, "colo_name", false, 0 },
 	[O_DEST] = { "dest", K_TEXT, C_FULL, "destination_conf", false, 0 },
 	[O_WAIT] = { "wait", K_SWITCH, C_CREATE, NULL, false, 0 },
-	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD, NULL, false, 'o' },
+	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD | C_STREAM, NULL, false, 'o' },
+	[O_DIRECTION] = { "direction", K_DIRECTION, C_CREATE, "direction", false, 'Q' },
+	[O_FORMAT] = { "format", K_FORMAT, C_CREATE, "format", false, 0 },
 };
 
 #define OPT(o) (1ULL << (o))
@@ -509,11 +521,21 @@ out:
 static int parse_value(int o, const char *s, json_object **out)
 {
 	enum kind k = opt_defs[o].kind;
+	enum xcap_pcap_format format;
 	struct xcap_value value;
+	uint32_t dirs;
 	uint64_t v;
 
 	switch (k) {
 	case K_SWITCH:
+		return 0;
+	case K_DIRECTION:
+	case K_FORMAT:
+		if (k == K_DIRECTION ? xcap_filter_parse_dirs(s, &dirs) :
+				       xcap_pcap_format_parse(s, &format))
+			return -EINVAL;
+		if (out)
+			*out = json_object_new_string(s);
 		return 0;
 	case K_TEXT:
 		for (v = 0; s[v]; v++)
@@ -665,6 +687,69 @@ static int cmd_download(struct ctl *ctl)
 	return err;
 }
 
+/* Packet data is private: a new file of mode 0600. */
+static FILE *open_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "wb");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+static int cmd_stream(struct ctl *ctl)
+{
+	const char *id = ctl->args[0], *target = ctl->val[O_OUTPUT] ?: "-";
+	const char *path[] = { "accounts", ctl->account, "pcaps", id, "stream", NULL };
+	struct xcap_reply r = {};
+	uint64_t bytes = 0;
+	int64_t missed = -1;
+	FILE *out = stdout;
+	int err;
+
+	if (!strcmp(target, "-") && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "xcapctl: refusing to write a capture to a terminal: pipe it (| "
+				"tcpdump -r -, | wireshark -k -i -) or give -o FILE\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(target, "-") && !(out = open_private(target))) {
+		fprintf(stderr, "xcapctl: cannot write %s: %s\n", target, strerror(errno));
+		return EXIT_API;
+	}
+	err = xcap_client_stream(ctl->client, path, out, &bytes, &missed, &r);
+	if ((out == stdout ? fflush(out) : fclose(out)) && !err) {
+		err = -errno;
+		snprintf(r.error, sizeof(r.error), "writing %s: %s", target, strerror(errno));
+	}
+	/* `| head`, or a closed Wireshark: the reader had what it wanted. */
+	if (err == -EPIPE && out == stdout) {
+		if (!ctl->quiet)
+			fprintf(stderr,
+				"xcapctl: the reader of stdout left; the capture goes on\n");
+		xcap_reply_free(&r);
+		return 0;
+	}
+	/* The stream's trailer: what a reader too slow for the capture did not get. */
+	if (!err && missed > 0)
+		fprintf(stderr,
+			"xcapctl: the stream skipped %lld packets, read too slowly to keep up (the "
+			"capture's file has them)\n",
+			(long long)missed);
+	if (!err && !ctl->quiet)
+		fprintf(stderr,
+			"xcapctl: capture %s ended: %llu bytes written to %s, %lld packets "
+			"skipped\n",
+			id, (unsigned long long)bytes, strcmp(target, "-") ? target : "stdout",
+			missed > 0 ? (long long)missed : 0);
+	err = report(ctl, err, &r);
+	xcap_reply_free(&r);
+	return err;
+}
+
 /*
  * The other commands are one request each, described in their table entry:
  * the path after pcaps ("{id}" = the first argument), the body members taken
@@ -737,7 +822,12 @@ static const char create_help_more[] =
 	"full captures:\n"
 	"      --colo NAME         colo_name, the site or metro to capture in (required)\n"
 	"      --dest URI          destination_conf, a validated bucket (required)\n"
-	"both:\n"
+	"both (xcapd's extensions direction and format: leave them out with another\n"
+	"server):\n"
+	"  -Q, --direction DIR     in (received), out (sent) or inout (both; the\n"
+	"                          server's default)\n"
+	"      --format FORMAT     pcap (the default) or pcapng, with each packet's\n"
+	"                          interface and direction\n"
 	"      --wait              then follow the capture as 'xcapctl wait' does\n";
 
 static const struct command commands[] = {
@@ -817,6 +907,24 @@ static const struct command commands[] = {
 			"  -o, --output FILE   where to write (default pcap_ID.pcap); - writes to\n"
 			"                      stdout, which must not be a terminal\n",
 		.run = cmd_download,
+	},
+	{
+		.name = "stream",
+		.bit = C_STREAM,
+		.n_args = 1,
+		.synopsis = "ID [-o FILE|-]",
+		.summary = "a running full capture, live",
+		.help = "Writes a running full capture as it is taken (xcapd's extension): the\n"
+			"packets so far, then each as it comes, in the capture's format, until the\n"
+			"capture ends. For a live view: xcapctl stream ID | wireshark -k -i -, or\n"
+			"| tcpdump -r -. A reader too slow to keep up is skipped ahead by the\n"
+			"server, which never slows the capture; the count of packets it skipped is\n"
+			"printed on stderr at the end (and, pcapng, a comment on the packet after\n"
+			"the gap). The capture's own file is complete either way.\n"
+			"\n"
+			"  -o, --output FILE   where to write, mode 0600 (default -: stdout, which\n"
+			"                      must not be a terminal)\n",
+		.run = cmd_stream,
 	},
 	{
 		.name = "stop",

@@ -267,3 +267,29 @@ bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t)
 	}
 	return true;
 }
+
+static const char *const dir_names[] = {
+	[1U << XCAP_DIR_IN] = "in",
+	[1U << XCAP_DIR_OUT] = "out",
+	[1U << XCAP_DIR_IN | 1U << XCAP_DIR_OUT] = "inout",
+};
+
+int xcap_filter_parse_dirs(const char *s, uint32_t *dirs)
+{
+	uint32_t d;
+
+	for (d = 1; d < sizeof(dir_names) / sizeof(dir_names[0]); d++) {
+		if (dir_names[d] && s && !strcmp(s, dir_names[d])) {
+			*dirs = d;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *xcap_filter_dirs_name(uint32_t dirs)
+{
+	return dirs && dirs < sizeof(dir_names) / sizeof(dir_names[0]) && dir_names[dirs] ?
+		       dir_names[dirs] :
+		       "inout";
+}

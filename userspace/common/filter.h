@@ -19,8 +19,21 @@ struct xcap_tuple;
 struct xcap_filter {
 	uint32_t
 		set; /* bit (1 << id): the filter restricts field id to v[id]; 0 takes every frame */
+	/* bit (1 << XCAP_DIR_*): the directions taken (received, sent); 0 takes both */
+	uint32_t dirs;
 	struct xcap_value v[XCAP_FIELD_N];
 };
+
+/* True when f takes packets of direction dir (XCAP_DIR_*). */
+static inline bool xcap_filter_takes_dir(const struct xcap_filter *f, int dir)
+{
+	return !f->dirs || (f->dirs & (1U << dir));
+}
+
+/* "in", "out" or "inout" (tcpdump's -Q) as a filter's dirs. Returns 0 or -EINVAL. */
+int xcap_filter_parse_dirs(const char *s, uint32_t *dirs);
+/* The name of a filter's dirs: "in", "out" or "inout" (both, and 0). */
+const char *xcap_filter_dirs_name(uint32_t dirs);
 
 /* A filter that accepts every packet. */
 void xcap_filter_init(struct xcap_filter *f);

@@ -23,6 +23,7 @@
 #include "server/jobs.h"
 #include "server/metrics.h"
 #include "server/store.h"
+#include "server/stream.h"
 
 #define BASE_PATH "/client/v4"
 #define JSON_DEPTH_MAX 16
@@ -87,6 +88,10 @@ static const struct {
 	[E_COLO_NONE] = { 400, 1011, 0, "colo_name: %s" },
 	[E_DB_DOWN] = { 503, 1024, 0,
 			"the database is unreachable; nothing was changed, try again later" },
+	[E_STREAM_STATE] = { 400, 1030, 0,
+			     "only a running full capture can be streamed; this one is %s %s" },
+	[E_STREAM_REMOTE] = { 501, 1031, 0,
+			      "streaming is served by the agent; not through the fleet API yet" },
 	[E_INTERNAL] = { 500, 1500, 0, "internal error: %s" },
 };
 
@@ -441,6 +446,8 @@ static const struct route {
 	{ "get", "GET", { ANY_ID }, false, api_captures_get, false },
 	{ "download", "GET", { ANY_ID, "download" }, false, api_captures_download, false },
 	{ "stop", "PUT", { ANY_ID, "stop" }, true, api_captures_stop, false },
+	/* Answered here, then read on this thread as the capture writes (server/stream.h). */
+	{ "stream", "GET", { ANY_ID, "stream" }, false, api_captures_stream, false },
 };
 
 #define MAX_SEGS 6
@@ -633,6 +640,8 @@ void xcap_api_response_free(struct xcap_api_response *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
+	xcap_stream_free(resp->stream);
+	resp->stream = NULL;
 }
 
 struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *store,

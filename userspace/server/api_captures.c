@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The capture routes: create (validation of a simple or full capture,
- * filter_v1, the account's limits), list, get, download and stop.
+ * filter_v1, the extensions direction and format, the account's limits),
+ * list, get, download, stop, and the live stream of a running full capture.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,9 +16,11 @@
 #include "common/filter.h"
 #include "common/ids.h"
 #include "common/util.h"
+#include "agent/pcap.h"
 #include "server/api_ctx.h"
 #include "server/jobs.h"
 #include "server/store.h"
+#include "server/stream.h"
 
 #define DAY_NS (86400 * NSEC_PER_SEC)
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
@@ -81,6 +84,10 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 	api_add_time(o, "submitted", r->submitted_ns);
 	json_object_object_add(o, "time_limit", json_object_new_int(r->time_limit));
 	json_object_object_add(o, "filter_v1", json_tokener_parse(r->filter_json));
+	json_object_object_add(o, "direction",
+			       json_object_new_string(xcap_filter_dirs_name(r->dirs)));
+	json_object_object_add(o, "format",
+			       json_object_new_string(xcap_pcap_format_name(r->format)));
 	if (r->packet_limit)
 		json_object_object_add(o, "packet_limit", json_object_new_int(r->packet_limit));
 	if (r->type == XCAP_TYPE_SIMPLE) {
@@ -154,6 +161,33 @@ static int get_colo(struct api_ctx *c, struct xcap_capture_rec *r, bool required
 		return api_fail(c, E_COLO_NONE, ptr, "too long");
 	snprintf(r->colo_name, sizeof(r->colo_name), "%s", colo);
 	return 1;
+}
+
+/*
+ * The extensions both types take: direction ("in", "out", "inout": the
+ * default, which Cloudflare's clients get) and format ("pcap": the default,
+ * or "pcapng"). Into f->dirs and r.
+ */
+static int get_extensions(struct api_ctx *c, struct xcap_filter *f, struct xcap_capture_rec *r)
+{
+	enum xcap_pcap_format format = XCAP_PCAP;
+	const char *s;
+	int ret;
+
+	ret = api_get_string(c, c->body, "", "direction", false, &s);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && xcap_filter_parse_dirs(s, &f->dirs))
+		return api_fail(c, E_ENUM, "/direction", "direction",
+				"\"in\", \"out\" or \"inout\"");
+	ret = api_get_string(c, c->body, "", "format", false, &s);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && xcap_pcap_format_parse(s, &format))
+		return api_fail(c, E_ENUM, "/format", "format", "\"pcap\" or \"pcapng\"");
+	r->dirs = f->dirs;
+	r->format = format;
+	return 0;
 }
 
 /* Validates the members that only simple captures have. */
@@ -275,7 +309,7 @@ int api_captures_create(struct api_ctx *c)
 		return api_fail(c, E_ENUM, "/system", "system", "\"magic-transit\"");
 	r.type = strcmp(type, "full") ? XCAP_TYPE_SIMPLE : XCAP_TYPE_FULL;
 	if ((r.type == XCAP_TYPE_FULL ? get_full(c, &r) : get_simple(c, &r)) ||
-	    get_filter(c, &f, &r) || check_limits(c, &r))
+	    get_filter(c, &f, &r) || get_extensions(c, &f, &r) || check_limits(c, &r))
 		return -1;
 	snprintf(r.account, sizeof(r.account), "%s", c->account);
 	r.submitted_ns = c->now_ns;
@@ -364,7 +398,7 @@ int api_captures_download(struct api_ctx *c)
 		return api_fail(c, E_INTERNAL, NULL, "the capture file cannot be read");
 	c->resp->status = 200;
 	c->resp->body_len = len;
-	c->resp->content_type = "application/vnd.tcpdump.pcap";
+	c->resp->content_type = xcap_pcap_media_type(r.format);
 	return 0;
 }
 
@@ -383,4 +417,38 @@ int api_captures_stop(struct api_ctx *c)
 	if (err)
 		return api_store_fail(c, err, "the capture could not be stopped");
 	return api_respond_empty(c, 204);
+}
+
+static bool capture_live(void *jobs, const char *id)
+{
+	return xcap_jobs_running(jobs, id);
+}
+
+int api_captures_stream(struct api_ctx *c)
+{
+	struct xcap_capture_rec r;
+	struct xcap_stream_opts o = { .live = capture_live, .arg = c->api->jobs };
+
+	if (load_capture(c, &r))
+		return -1;
+	if (r.type != XCAP_TYPE_FULL ||
+	    (r.status != XCAP_ST_PENDING && r.status != XCAP_ST_RUNNING))
+		return api_fail(c, E_STREAM_STATE, NULL,
+				r.type == XCAP_TYPE_FULL ? "full" : "simple",
+				status_names[r.status]);
+	o.id = r.id;
+	o.fd = xcap_jobs_stream_open(c->api->jobs, r.id);
+	/* It ended between the two looks. */
+	if (o.fd == -ENOENT)
+		return api_fail(c, E_STREAM_STATE, NULL, "full", "ending");
+	if (o.fd == -EOPNOTSUPP)
+		return api_fail(c, E_STREAM_REMOTE, NULL);
+	if (o.fd < 0)
+		return api_fail(c, E_INTERNAL, NULL, "the capture file cannot be read");
+	c->resp->stream = xcap_stream_new(&o);
+	if (!c->resp->stream)
+		return api_fail(c, E_INTERNAL, NULL, "out of memory");
+	c->resp->status = 200;
+	c->resp->content_type = xcap_pcap_media_type(r.format);
+	return 0;
 }

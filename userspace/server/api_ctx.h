@@ -54,6 +54,8 @@ enum api_err {
 	E_WORKERS_BUSY,
 	E_COLO_NONE,
 	E_DB_DOWN,
+	E_STREAM_STATE,
+	E_STREAM_REMOTE,
 	E_INTERNAL,
 };
 
@@ -129,6 +131,7 @@ int api_captures_create(struct api_ctx *c);
 int api_captures_get(struct api_ctx *c);
 int api_captures_download(struct api_ctx *c);
 int api_captures_stop(struct api_ctx *c);
+int api_captures_stream(struct api_ctx *c);
 int api_buckets_list(struct api_ctx *c);
 int api_buckets_add(struct api_ctx *c);
 int api_buckets_validate(struct api_ctx *c);

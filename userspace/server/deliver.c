@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agent/pcap.h"
 #include "common/log.h"
 #include "server/deliver.h"
 #include "server/dest.h"
@@ -136,7 +137,7 @@ void xcap_deliver_object_name(const struct xcap_capture_rec *r, char *buf, size_
 	if (r->object_key[0])
 		snprintf(buf, size, "%s", r->object_key);
 	else
-		snprintf(buf, size, "pcap_%s.pcap", r->id);
+		snprintf(buf, size, "pcap_%s.%s", r->id, xcap_pcap_format_name(r->format));
 }
 
 int xcap_deliver_pending(struct xcap_deliver *d)

@@ -32,7 +32,7 @@ struct xcap_deliver *xcap_deliver_start(struct xcap_store *store, const struct x
  * XCAP_DELIVER_QUEUE_MAX deliveries wait already; -ENOMEM.
  */
 int xcap_deliver_submit(struct xcap_deliver *d, const struct xcap_capture_rec *r, const char *path);
-/* The object a delivery of r writes: r->object_key, else pcap_<id>.pcap. */
+/* The object a delivery of r writes: r->object_key, else pcap_<id>.pcap (or .pcapng). */
 void xcap_deliver_object_name(const struct xcap_capture_rec *r, char *buf, size_t size);
 /* Deliveries queued or running. */
 int xcap_deliver_pending(struct xcap_deliver *d);

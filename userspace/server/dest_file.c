@@ -136,10 +136,47 @@ static int put_file(const struct xcap_dest *d, const char *name, const char *dat
 	return put_atomic(d, name, copy_buffer, data, len, err, err_size);
 }
 
+/*
+ * On the bucket's filesystem a finished spool file is linked into place, not
+ * copied: fsync it, link it under the temporary name, rename that over the
+ * object. The spool name stays until the caller drops it, as after a copy.
+ * 1 when the link cannot be made (another filesystem, no hard links): copy.
+ */
+static int link_file(const struct xcap_dest *d, const char *path, const char *name, char *err,
+		     size_t err_size)
+{
+	char tmp[PATH_MAX + 16], dst[PATH_MAX + 8];
+	int fd, ret = 0;
+
+	if (object_path(d, name, ".part", tmp, sizeof(tmp)) ||
+	    object_path(d, name, "", dst, sizeof(dst)))
+		return xcap_err_set(-EINVAL, err, err_size, "invalid object name %s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return xcap_err_set(-errno, err, err_size, "cannot read %s: %s", path,
+				    strerror(errno));
+	if (fsync(fd))
+		ret = -errno;
+	close(fd);
+	if (ret)
+		return xcap_err_set(ret, err, err_size, "cannot sync %s: %s", path, strerror(-ret));
+	unlink(tmp); /* a leftover of a crash */
+	if (link(path, tmp))
+		return 1;
+	if (rename(tmp, dst)) {
+		ret = -errno;
+		unlink(tmp);
+		return xcap_err_set(ret, err, err_size, "cannot write %s: %s", dst, strerror(-ret));
+	}
+	return 0;
+}
+
 static int deliver_file(const struct xcap_dest *d, const char *path, const char *name, char *err,
 			size_t err_size)
 {
-	return put_atomic(d, name, copy_file, path, 0, err, err_size);
+	int ret = link_file(d, path, name, err, err_size);
+
+	return ret <= 0 ? ret : put_atomic(d, name, copy_file, path, 0, err, err_size);
 }
 
 /* A valid file:// conf has no query: masking it anyway hides a secret typed there by mistake. */

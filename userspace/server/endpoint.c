@@ -132,6 +132,11 @@ static int parse_query(const struct request *req, struct xcap_query *q)
 	if (q->limit >= 1 && q->limit <= XCAP_QUERY_LIMIT_MAX && q->to_ns > q->from_ns &&
 	    !xcap_filter_from_json(&q->filter, v, canon, sizeof(canon), &fe))
 		err = 0;
+	/* The directions sampled ("in", "out", "inout"); absent: both (an older API). */
+	if (!err && json_object_object_get_ex(doc, "direction", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     xcap_filter_parse_dirs(json_object_get_string(v), &q->filter.dirs)))
+		err = -EINVAL;
 	json_object_put(doc);
 	return err;
 }

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "agent/pcap.h"
 #include "server/pg.h"
 #include "server/store.h"
 
@@ -96,8 +97,10 @@ int xcap_fleet_part_fail(struct xcap_pg *pg, const char *id, const char *host, c
 /*
  * The object a host delivers for capture id, in the capture's bucket:
  * pcap_<id>_<host>.pcap, or pcap_<id>.pcap when the capture has one part
- * (one host names it as a single host does). mergecap pcap_<id>*.pcap joins them.
+ * (one host names it as a single host does); .pcapng for that format.
+ * mergecap pcap_<id>*.pcap joins them.
  */
-void xcap_fleet_object_key(const char *id, const char *host, int parts, char *buf, size_t size);
+void xcap_fleet_object_key(const char *id, const char *host, int parts,
+			   enum xcap_pcap_format format, char *buf, size_t size);
 
 #endif /* XCAP_FLEET_H */

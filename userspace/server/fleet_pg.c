@@ -15,12 +15,13 @@
 
 #define WAKE_SQL "SELECT pg_notify('" XCAP_FLEET_CHANNEL "', $1)"
 
-void xcap_fleet_object_key(const char *id, const char *host, int parts, char *buf, size_t size)
+void xcap_fleet_object_key(const char *id, const char *host, int parts,
+			   enum xcap_pcap_format format, char *buf, size_t size)
 {
 	if (parts == 1)
-		snprintf(buf, size, "pcap_%s.pcap", id);
+		snprintf(buf, size, "pcap_%s.%s", id, xcap_pcap_format_name(format));
 	else
-		snprintf(buf, size, "pcap_%s_%s.pcap", id, host);
+		snprintf(buf, size, "pcap_%s_%s.%s", id, host, xcap_pcap_format_name(format));
 }
 
 static int exec1(struct xcap_pg *pg, const char *what, const char *sql,
@@ -262,16 +263,18 @@ int xcap_fleet_create(struct xcap_pg *pg, const struct xcap_capture_rec *r, char
 		xcap_pg_str(&p, r->id);
 		xcap_pg_str(&p, r->colo_name);
 		xcap_pg_int(&p, LOST_MS);
+		xcap_pg_str(&p, xcap_pcap_format_name(r->format));
 		/*
 		 * The object keys are the ones xcap_fleet_object_key names: one host
-		 * delivers pcap_<id>.pcap as a single host does, several name theirs.
+		 * delivers pcap_<id>.pcap (or .pcapng) as a single host does, several
+		 * name theirs.
 		 */
 		res = xcap_pg_run(
 			pg, "parts create",
 			"INSERT INTO parts (capture_id, agent, colo, status, object_key) "
 			"SELECT $1, host, colo, 2, CASE WHEN count(*) OVER () = 1 THEN "
-			"'pcap_' || $1 || '.pcap' ELSE 'pcap_' || $1 || '_' || host || "
-			"'.pcap' END FROM agents WHERE (lower(colo) = lower($2) OR lower(metro) = "
+			"'pcap_' || $1 || '.' || $4 ELSE 'pcap_' || $1 || '_' || host || "
+			"'.' || $4 END FROM agents WHERE (lower(colo) = lower($2) OR lower(metro) = "
 			"lower($2)) AND state = 'live' AND heartbeat_at > now() - "
 			"make_interval(secs => $3::double precision / 1000) RETURNING agent",
 			&p, &ret);
@@ -304,8 +307,10 @@ int xcap_fleet_create(struct xcap_pg *pg, const struct xcap_capture_rec *r, char
 /*
  * A stop, in order. Running and pending parts alike get stop_requested_ns, so
  * that a claim in flight cannot miss it (the update waits for the claim's row
- * lock, then sees the part running); pending parts then end at once, and a
- * claim never takes a part whose stop was asked for.
+ * lock, then sees the part running). A pending part stays pending: its agent
+ * claims it, starts it and stops it at once, so that it ends complete with an
+ * empty file delivered, as a stopped capture of one host does; the parts of an
+ * agent that is lost or says goodbye fail as before.
  */
 static const struct {
 	const char *what, *sql;
@@ -314,9 +319,6 @@ static const struct {
 	  "UPDATE captures SET stop_requested_ns = $2 WHERE id = $1 AND stop_requested_ns = 0" },
 	{ "parts stop", "UPDATE parts SET stop_requested_ns = $2, updated_at = now() WHERE "
 			"capture_id = $1 AND status IN (2, 3) AND stop_requested_ns = 0" },
-	{ "pending parts stop",
-	  "UPDATE parts SET status = 7, updated_at = now(), error_message = 'stopped before ' || "
-	  "agent || ' started it' WHERE capture_id = $1 AND status = 2 AND $2::bigint <> 0" },
 };
 
 int xcap_fleet_stop(struct xcap_pg *pg, const char *id, int64_t stop_ns)
@@ -407,14 +409,14 @@ int xcap_fleet_claim(struct xcap_pg *pg, const char *host,
 	/*
 	 * The claim is one statement: a part is running once it is this agent's.
 	 * The rows read are those of before the update (pending): jobs stores
-	 * them running once armed.
+	 * them running once armed. A part whose stop was asked for is claimed
+	 * too: the stops that follow end it (complete, its file empty).
 	 */
 	snprintf(
 		sql, sizeof(sql),
 		"WITH claimed AS (UPDATE parts SET status = 3, updated_at = now() WHERE "
 		"(capture_id, agent) IN (SELECT capture_id, agent FROM parts WHERE agent = $1 "
-		"AND status = 2 AND stop_requested_ns = 0 FOR UPDATE SKIP LOCKED) AND status = 2 "
-		"AND stop_requested_ns = 0 RETURNING capture_id) "
+		"AND status = 2 FOR UPDATE SKIP LOCKED) AND status = 2 RETURNING capture_id) "
 		"SELECT %s WHERE p.agent = $1 AND p.capture_id IN (SELECT capture_id FROM claimed) "
 		"ORDER BY c.seq",
 		xcap_store_pg_part_cols);

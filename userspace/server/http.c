@@ -19,6 +19,15 @@
  * pool): every handler would then run beside the main loop, and the jobs, the
  * engine and the recorder have no locks. What blocking handlers share with
  * the main thread is the store and the API's request counters, both locked.
+ *
+ * Live streams (an answer with a stream instead of a body) are sent chunked
+ * from a content reader on the main thread. With nothing to send, the
+ * reader suspends its connection; every STREAM_POLL_MS the main loop resumes
+ * them all to look again (a capture's file grows at its flushes, every
+ * 100 ms at most). A stream reads the capture's file, so however slow its
+ * client, it never holds the capture up; a client that takes nothing for
+ * the connection timeout is closed. At the end, the Xcap-Packets-Missed
+ * trailer says how many packets the stream skipped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +42,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "server/api.h"
+#include "server/stream.h"
 #include "common/file.h"
 #include "common/clock.h"
 #include "server/http.h"
@@ -43,6 +53,9 @@
 #define HTTP_WORKERS 4
 #define HTTP_QUEUE_MAX 8
 #define HTTP_WORKERS_MAX 64
+#define STREAM_POLL_MS 100
+#define STREAM_BLOCK (64 << 10) /* chunks of a live stream: several packets each */
+#define MISSED_TRAILER "Xcap-Packets-Missed"
 
 /* One request in flight: the body so far, and its answer when a worker made it. */
 struct http_req {
@@ -55,6 +68,15 @@ struct http_req {
 	struct xcap_api_request req; /* the strings live in the connection, which waits */
 	struct xcap_api_response resp;
 	bool answered; /* resp is a worker's answer */
+};
+
+/* A live stream being sent: the content reader's state, freed with its response. */
+struct http_stream {
+	struct xcap_http *h;
+	struct MHD_Connection *conn;
+	struct MHD_Response *resp;
+	struct xcap_stream *stream;
+	struct http_stream *next; /* in xcap_http.idle while suspended */
 };
 
 struct xcap_http {
@@ -75,6 +97,10 @@ struct xcap_http {
 	unsigned int queue_max; /* HTTP_QUEUE_MAX unless the options say */
 	pthread_t workers[HTTP_WORKERS_MAX];
 	unsigned int n_workers;
+	/* The main thread's alone. */
+	struct http_stream *idle; /* streams suspended with nothing to send */
+	int64_t polled_ns; /* CLOCK_MONOTONIC of the last look at them */
+	bool closing; /* streams end at once */
 };
 
 static void mhd_log(void *arg, const char *fmt, va_list ap)
@@ -120,16 +146,96 @@ static const char *header(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *c, struct xcap_api_response *a)
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *hs = cls;
+	char missed[24];
+	ssize_t n;
+
+	(void)pos;
+	if (hs->h->closing)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	n = xcap_stream_read(hs->stream, buf, max);
+	if (n > 0)
+		return n;
+	if (!n) {
+		/* libmicrohttpd asks again at once after a 0: wait for the next look instead. */
+		MHD_suspend_connection(hs->conn);
+		hs->next = hs->h->idle;
+		hs->h->idle = hs;
+		return 0;
+	}
+	if (n != -ENODATA) {
+		pr_warn("a live stream ends early: %s\n", strerror((int)-n));
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	snprintf(missed, sizeof(missed), "%llu",
+		 (unsigned long long)xcap_stream_missed(hs->stream));
+	MHD_add_response_footer(hs->resp, MISSED_TRAILER, missed);
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void free_stream(void *cls)
+{
+	struct http_stream *hs = cls;
+
+	xcap_stream_free(hs->stream);
+	free(hs);
+}
+
+/* Resumes the streams that had nothing to send, to look again. */
+static void poll_streams(struct xcap_http *h, bool now)
+{
+	int64_t t = xcap_clock_ns(CLOCK_MONOTONIC);
+	struct http_stream *hs;
+
+	if (!now && t - h->polled_ns < STREAM_POLL_MS * 1000000LL)
+		return;
+	h->polled_ns = t;
+	while ((hs = h->idle)) {
+		h->idle = hs->next;
+		MHD_resume_connection(hs->conn);
+	}
+}
+
+/* A stream's response: chunked (its length is unknown), the count of what it skipped at the end. */
+static struct MHD_Response *stream_response(struct xcap_http *h, struct MHD_Connection *c,
+					    struct xcap_api_response *a)
+{
+	struct http_stream *hs = calloc(1, sizeof(*hs));
+	struct MHD_Response *resp;
+
+	if (!hs)
+		return NULL;
+	*hs = (struct http_stream){ .h = h, .conn = c, .stream = a->stream };
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, hs,
+						 free_stream);
+	if (!resp) {
+		free(hs);
+		return NULL;
+	}
+	a->stream = NULL; /* the response's now */
+	hs->resp = resp;
+	MHD_add_response_header(resp, "Trailer", MISSED_TRAILER);
+	return resp;
+}
+
+static enum MHD_Result send_answer(struct xcap_http *h, struct MHD_Connection *c,
+				   struct xcap_api_response *a)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	char retry[16];
 
-	resp = MHD_create_response_from_buffer(a->body_len, a->body, MHD_RESPMEM_MUST_FREE);
+	if (a->stream) {
+		resp = stream_response(h, c, a);
+	} else {
+		resp = MHD_create_response_from_buffer(a->body_len, a->body, MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			a->body = NULL; /* owned by the response now */
+	}
 	if (!resp)
 		return MHD_NO;
-	a->body = NULL; /* owned by the response now */
 	if (a->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
 	if (a->allow[0])
@@ -236,7 +342,7 @@ static enum MHD_Result handle(struct xcap_http *h, struct http_req *r, const cha
 	}
 	pr_info("%s %s %d %.1f ms\n", method, url, r->resp.status,
 		(xcap_clock_ns(CLOCK_MONOTONIC) - r->start_ns) / 1e6);
-	ret = send_answer(c, &r->resp);
+	ret = send_answer(h, c, &r->resp);
 	xcap_api_response_free(&r->resp);
 	return ret;
 }
@@ -446,6 +552,8 @@ void xcap_http_stop(struct xcap_http *h)
 		pthread_join(h->workers[i], NULL);
 	for (r = h->head; r; r = r->next)
 		MHD_resume_connection(r->conn);
+	h->closing = true;
+	poll_streams(h, true);
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
 	if (h->epfd >= 0)
@@ -471,10 +579,16 @@ uint16_t xcap_http_port(const struct xcap_http *h)
 
 int xcap_http_timeout_ms(struct xcap_http *h)
 {
-	MHD_UNSIGNED_LONG_LONG ms;
+	MHD_UNSIGNED_LONG_LONG ms = 1000;
+	int64_t next;
 
-	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
+	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES && !h->idle)
 		return -1;
+	if (h->idle) {
+		next = (h->polled_ns - xcap_clock_ns(CLOCK_MONOTONIC)) / 1000000 + STREAM_POLL_MS;
+		if ((MHD_UNSIGNED_LONG_LONG)(next > 0 ? next : 0) < ms)
+			ms = next > 0 ? next : 0;
+	}
 	return ms > 1000 ? 1000 : (int)ms;
 }
 
@@ -484,5 +598,6 @@ int xcap_http_run(struct xcap_http *h)
 
 	/* Read before MHD_run: a wake-up that comes during it stays for the next turn. */
 	(void)eventfd_read(h->wake_fd, &n);
+	poll_streams(h, false);
 	return MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
 }

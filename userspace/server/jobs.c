@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/filter.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "server/config.h"
@@ -293,6 +294,14 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 	queue_delivery(j, &r);
 }
 
+/* The pcapng section's comment: xcap, the capture and what it takes. */
+static void file_comment(const struct xcap_capture_rec *r, char *buf, size_t size)
+{
+	snprintf(buf, size, "xcap %s capture %s, direction %s, filter_v1 %s",
+		 r->type == XCAP_TYPE_FULL ? "full" : "simple", r->id,
+		 xcap_filter_dirs_name(r->dirs), r->filter_json);
+}
+
 static struct job *find_job(struct xcap_jobs *j, const char *id)
 {
 	int i;
@@ -306,7 +315,7 @@ static struct job *find_job(struct xcap_jobs *j, const char *id)
 static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		      char *err, size_t err_size)
 {
-	char spool[PATH_MAX];
+	char spool[PATH_MAX], comment[1024];
 	struct xcap_run run = {
 		.id = r->id,
 		.account = r->account,
@@ -315,11 +324,14 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 		.byte_limit = r->byte_limit,
 		.time_limit_s = r->time_limit,
 		.path = spool,
+		.format = r->format,
+		.comment = comment,
 	};
 	struct xcap_capture_counters c;
 	struct job *job = NULL;
 	int i, ret;
 
+	file_comment(r, comment, sizeof(comment));
 	if (j->runner->ops->shared) {
 		/* The runner stores the record with what its hosts need, in one transaction. */
 		r->status = XCAP_ST_RUNNING;
@@ -375,18 +387,21 @@ static void describe_span(const struct xcap_query_stats *st, char *buf, size_t s
 /* Answers a simple capture from the sampled history: success with a file, or failed saying why. */
 static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f)
 {
+	char path[PATH_MAX + 64], span[128], from[32], to[32], comment[1024];
 	struct xcap_query q = {
 		.from_ns = r->offset_time_ns - (int64_t)r->time_limit * NSEC_PER_SEC,
 		.to_ns = r->offset_time_ns,
 		.filter = *f,
 		.limit = r->packet_limit,
+		.format = r->format,
+		.comment = comment,
 	};
 	struct xcap_run_result res;
-	char path[PATH_MAX + 64], span[128], from[32], to[32];
 	int err;
 
 	snprintf(q.colo, sizeof(q.colo), "%s", r->colo_name);
 	r->status = XCAP_ST_RUNNING;
+	file_comment(r, comment, sizeof(comment));
 	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 	err = xcap_runner_query(j->runner, &q, path, &res);
 	if (err == -EOPNOTSUPP) {
@@ -503,6 +518,31 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop
 		err = -ENOENT;
 	pthread_mutex_unlock(&j->lock);
 	return err ?: xcap_store_capture_get(j->store, r->account, r->id, r);
+}
+
+int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id)
+{
+	int fd = -ENOENT;
+
+	/* A fleet's API: the file is written by agents, on their hosts. */
+	if (j->runner->ops->shared)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&j->lock);
+	if (find_job(j, id))
+		fd = xcap_runner_stream(j->runner, id);
+	pthread_mutex_unlock(&j->lock);
+	return fd;
+}
+
+bool xcap_jobs_running(struct xcap_jobs *j, const char *id)
+{
+	bool running;
+
+	/* finish() closes the file before it marks the job ended, both under the lock. */
+	pthread_mutex_lock(&j->lock);
+	running = find_job(j, id);
+	pthread_mutex_unlock(&j->lock);
+	return running;
 }
 
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)

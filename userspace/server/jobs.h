@@ -12,6 +12,7 @@
 #ifndef XCAP_JOBS_H
 #define XCAP_JOBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "server/runner.h"
@@ -50,7 +51,14 @@ int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char 
 /* One query of the sampled history into a pcap file at path (an agent's internal endpoint). */
 int xcap_jobs_query(struct xcap_jobs *j, const struct xcap_query *q, const char *path,
 		    struct xcap_run_result *out);
-
+/*
+ * An fd to read the file of a full capture that runs in this process, from
+ * its start (the live stream): -ENOENT when it does not run here (any more),
+ * -EOPNOTSUPP when the runner's file is on another host (a fleet's API).
+ */
+int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id);
+/* True while the full capture runs in this process; once false its file is complete. */
+bool xcap_jobs_running(struct xcap_jobs *j, const char *id);
 /* Fills the live counters of a running capture into r. */
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r);
 /* The counters /metrics shows: the host's (from the runner) and the deliveries'. */

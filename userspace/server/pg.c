@@ -104,6 +104,9 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (capture_id, agent));"
 	"CREATE INDEX parts_by_agent ON parts (agent, status);"
 	"CREATE INDEX parts_by_status ON parts (status);",
+	/* 2: the direction taken (as xcap_filter.dirs: 0 both) and the file format (0 pcap, 1 pcapng) */
+	"ALTER TABLE captures ADD COLUMN direction integer NOT NULL DEFAULT 0;"
+	"ALTER TABLE captures ADD COLUMN format integer NOT NULL DEFAULT 0;",
 };
 
 struct xcap_pg {

@@ -11,11 +11,13 @@
 #ifndef XCAP_RUNNER_H
 #define XCAP_RUNNER_H
 
+#include <errno.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "agent/engine.h"
+#include "agent/pcap.h"
 #include "agent/query.h"
 #include "agent/recorder.h"
 #include "server/store.h"
@@ -30,7 +32,9 @@ struct xcap_run {
 	uint64_t packet_limit; /* 0 = none */
 	uint64_t byte_limit; /* 0 = none */
 	uint32_t time_limit_s;
-	const char *path; /* the pcap file the host writes */
+	const char *path; /* the file the host writes */
+	enum xcap_pcap_format format;
+	const char *comment; /* pcapng: the section's comment */
 	const struct xcap_capture_rec *rec; /* the record (a shared runner stores it) */
 };
 
@@ -115,6 +119,12 @@ struct xcap_runner_ops {
 	int (*leftover)(struct xcap_runner *r, const char *path, uint64_t *packets,
 			uint64_t *bytes);
 	void (*stats)(struct xcap_runner *r, struct xcap_host_stats *out);
+	/*
+	 * An fd (O_RDONLY) to read an armed capture's file from its start while
+	 * it is written: the live stream. NULL, or -EOPNOTSUPP: the file is on
+	 * another host.
+	 */
+	int (*stream)(struct xcap_runner *r, const char *id);
 };
 
 /* An implementation's state starts with this. */
@@ -179,6 +189,11 @@ static inline int xcap_runner_leftover(struct xcap_runner *r, const char *path, 
 static inline void xcap_runner_stats(struct xcap_runner *r, struct xcap_host_stats *out)
 {
 	r->ops->stats(r, out);
+}
+
+static inline int xcap_runner_stream(struct xcap_runner *r, const char *id)
+{
+	return r->ops->stream ? r->ops->stream(r, id) : -EOPNOTSUPP;
 }
 
 #endif /* XCAP_RUNNER_H */

@@ -126,7 +126,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* The body of a query: the window, the limit and the filter. */
+/* The body of a query: the window, the limit, the filter and the direction. */
 static char *query_body(const struct xcap_query *q)
 {
 	json_object *o = json_object_new_object();
@@ -136,6 +136,9 @@ static char *query_body(const struct xcap_query *q)
 	json_object_object_add(o, "to_ns", json_object_new_int64(q->to_ns));
 	json_object_object_add(o, "limit", json_object_new_int(q->limit));
 	json_object_object_add(o, "filter_v1", xcap_filter_to_json(&q->filter));
+	/* Not a filter_v1 member: the agent filters the sampled directions itself. */
+	json_object_object_add(o, "direction",
+			       json_object_new_string(xcap_filter_dirs_name(q->filter.dirs)));
 	body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return body;
@@ -262,7 +265,7 @@ static uint64_t header_u64(CURL *curl, const char *name)
 	return strtoull(h->value, NULL, 10);
 }
 
-/* The newest q->limit records of all answers, oldest first, into a pcap at path. */
+/* The newest q->limit records of all answers, oldest first, into a file of q->format at path. */
 static int merge(struct ask *asks, int n, const struct xcap_query *q, const char *path,
 		 struct xcap_run_result *out, char *silent, size_t silent_size, int *answered)
 {
@@ -294,7 +297,13 @@ static int merge(struct ask *asks, int n, const struct xcap_query *q, const char
 		goto out;
 	qsort(all, count, sizeof(*all), by_time);
 	first = count > q->limit ? count - q->limit : 0;
-	pc = xcap_pcap_open(path, snaplen ?: 160);
+	/*
+	 * In the format asked for, with its comment; agents answer classic pcap,
+	 * so a pcapng file of a fleet names no interface nor direction per packet.
+	 */
+	pc = xcap_pcap_open_opts(path, &(struct xcap_pcap_opts){ .format = q->format,
+								 .snaplen = snaplen ?: 160,
+								 .comment = q->comment });
 	if (!pc) {
 		err = -errno;
 		goto out;

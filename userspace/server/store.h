@@ -50,6 +50,9 @@ struct xcap_capture_rec {
 	uint64_t byte_limit; /* 0 = not given */
 	int64_t offset_time_ns; /* simple: end of the window; 0 = not given */
 	char filter_json[512]; /* filter_v1 as canonical JSON ("{}" when empty) */
+	uint32_t
+		dirs; /* the directions taken, as xcap_filter.dirs: 0 both (extension `direction`) */
+	uint32_t format; /* enum xcap_pcap_format of its file (extension `format`) */
 	char colo_name[64];
 	char destination_conf[1024];
 	uint64_t packets_captured;

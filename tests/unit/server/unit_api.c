@@ -568,7 +568,8 @@ static void each_route_answers_405_with_its_allow_header(void)
 		/* `ownership` is never a {pcap_id}: only the bucket routes answer there. */
 		{ "DELETE", PCAPS "/ownership", "GET, POST",
 		  "Method DELETE not allowed for this route" },
-		{ "PUT", PCAPS "/ownership/stop", "DELETE", "Method PUT not allowed for this route" },
+		{ "PUT", PCAPS "/ownership/stop", "DELETE",
+		  "Method PUT not allowed for this route" },
 		{ "POST", "/metrics", "GET", "Method POST not allowed for this route" },
 	};
 	struct answer a;
@@ -1054,7 +1055,8 @@ static void get_answers_the_capture_in_the_envelope(void)
 		  "\"id\":\"f0000000000000000000000000000001\",\"type\":\"full\","
 		  "\"system\":\"magic-transit\",\"status\":\"complete\","
 		  "\"submitted\":\"2023-11-14T22:13:20Z\",\"time_limit\":60,"
-		  "\"filter_v1\":{\"protocol\":6},\"packet_limit\":100,\"colo_name\":\"local\","
+		  "\"filter_v1\":{\"protocol\":6},\"direction\":\"inout\",\"format\":\"pcap\","
+		  "\"packet_limit\":100,\"colo_name\":\"local\","
 		  "\"destination_conf\":\"file:///srv/pcaps\",\"interfaces\":[],"
 		  "\"packets_captured\":5,\"bytes_captured\":500,\"packets_matched\":6,"
 		  "\"packets_lost\":1}}");
@@ -1065,7 +1067,8 @@ static void get_answers_the_capture_in_the_envelope(void)
 		  "\"id\":\"50000000000000000000000000000002\",\"type\":\"simple\","
 		  "\"system\":\"magic-transit\",\"status\":\"success\","
 		  "\"submitted\":\"2023-11-14T22:13:20Z\",\"time_limit\":60,"
-		  "\"filter_v1\":{\"protocol\":6},\"packet_limit\":100,"
+		  "\"filter_v1\":{\"protocol\":6},\"direction\":\"inout\",\"format\":\"pcap\","
+		  "\"packet_limit\":100,"
 		  "\"offset_time\":\"2023-11-14T22:13:20Z\","
 		  "\"packets_captured\":5,\"bytes_captured\":500,\"packets_matched\":6,"
 		  "\"packets_lost\":1}}");

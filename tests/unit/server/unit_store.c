@@ -92,6 +92,8 @@ static void full_capture(struct xcap_capture_rec *r)
 	r->packets_matched = 123456789012ULL;
 	r->packets_lost = UINT64_MAX;
 	snprintf(r->error_message, sizeof(r->error_message), "quote ' and \" survive");
+	r->dirs = 2; /* out */
+	r->format = 1; /* pcapng */
 }
 
 static void check_capture(const struct xcap_capture_rec *got, const struct xcap_capture_rec *want)
@@ -114,6 +116,8 @@ static void check_capture(const struct xcap_capture_rec *got, const struct xcap_
 	CHECK_EQ(got->packets_matched, want->packets_matched);
 	CHECK_EQ(got->packets_lost, want->packets_lost);
 	CHECK_STR(got->error_message, want->error_message);
+	CHECK_EQ(got->dirs, want->dirs);
+	CHECK_EQ(got->format, want->format);
 }
 
 static void check_bucket(const struct xcap_bucket_rec *got, const struct xcap_bucket_rec *want)
@@ -499,8 +503,8 @@ static void database_uses_wal_and_typed_columns(void)
 	raw_query("wal", "PRAGMA journal_mode", val, sizeof(val));
 	CHECK_STR(val, "wal");
 	raw_query("wal", "PRAGMA user_version", val, sizeof(val));
-	CHECK_STR(val, "1");
-	CHECK_EQ(xcap_store_schema_version(s), 1);
+	CHECK_STR(val, "2");
+	CHECK_EQ(xcap_store_schema_version(s), 2);
 	raw_query(
 		"wal",
 		"SELECT typeof(id) || typeof(account) || typeof(filter_json) || typeof(status) || "
@@ -633,6 +637,55 @@ static void rate_window_per_account(void)
 	xcap_store_close(s);
 }
 
+/* The schema of version 1 (xcapd before `direction` and `format`), with one capture. */
+static const char schema_v1[] =
+	"CREATE TABLE captures (id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL,"
+	" type INTEGER NOT NULL, status INTEGER NOT NULL, submitted_ns INTEGER NOT NULL,"
+	" stop_requested_ns INTEGER NOT NULL, time_limit INTEGER NOT NULL,"
+	" packet_limit INTEGER NOT NULL, byte_limit INTEGER NOT NULL,"
+	" offset_time_ns INTEGER NOT NULL, filter_json TEXT NOT NULL, colo_name TEXT NOT NULL,"
+	" destination_conf TEXT NOT NULL, packets_captured INTEGER NOT NULL,"
+	" bytes_captured INTEGER NOT NULL, packets_matched INTEGER NOT NULL,"
+	" packets_lost INTEGER NOT NULL, error_message TEXT NOT NULL) STRICT;"
+	"CREATE INDEX captures_by_time ON captures (account, submitted_ns);"
+	"CREATE TABLE buckets (id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL,"
+	" destination_conf TEXT NOT NULL, filename TEXT NOT NULL, token TEXT NOT NULL,"
+	" status INTEGER NOT NULL, submitted_ns INTEGER NOT NULL,"
+	" validated_ns INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX buckets_by_conf ON buckets (account, destination_conf);"
+	"INSERT INTO captures VALUES ('00000000000000000000000000000001', '" ACC_A "', 1, 6,"
+	" 1700000000000000000, 0, 60, 10, 0, 0, '{}', 'lab', 'file:///x', 3, 300, 3, 0, '');"
+	"PRAGMA user_version = 1;";
+
+/* A database of version 1 is upgraded in place: its captures read as both directions, pcap. */
+static void open_upgrades_a_version_1_database(void)
+{
+	struct xcap_capture_rec c, got;
+	struct xcap_store *s;
+	char dir[256], path[300];
+	sqlite3 *db = NULL;
+
+	test_dir(dir, sizeof(dir), "v1");
+	snprintf(path, sizeof(path), "%s/xcap.db", dir);
+	CHECK(!sqlite3_open(path, &db) && !sqlite3_exec(db, schema_v1, NULL, NULL, NULL),
+	      "cannot make a version 1 database: %s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	s = xcap_store_sqlite_open(dir, NULL);
+	CHECK(s, "open %s: %s", dir, strerror(errno));
+	if (!s)
+		return;
+	CHECK_EQ(xcap_store_schema_version(s), 2);
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, "00000000000000000000000000000001", &got), 0);
+	CHECK_EQ(got.packets_captured, 3);
+	CHECK_EQ(got.dirs, 0);
+	CHECK_EQ(got.format, 0);
+	full_capture(&c);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &got), 0);
+	check_capture(&got, &c);
+	xcap_store_close(s);
+}
+
 int main(void)
 {
 	if (test_tmpdir_init("store"))
@@ -653,6 +706,7 @@ int main(void)
 	RUN_TEST(open_refuses_a_missing_folder);
 	RUN_TEST(open_refuses_a_corrupt_file);
 	RUN_TEST(open_refuses_a_newer_schema);
+	RUN_TEST(open_upgrades_a_version_1_database);
 	RUN_TEST(credentials_and_accounts_come_from_the_config);
 	RUN_TEST(rate_window_per_account);
 	return tests_failed_total ? 1 : 0;
