@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * xcapd: the xcap daemon. `xcapd serve` (the default) runs the PCAP collection
- * API with its capture engine and job runner. `xcapd capture` is the one-shot
+ * API with its capture engine and job runner. In a fleet, `xcapd agent` runs
+ * on each host (the engine, the sampled history, its parts of full captures,
+ * an internal endpoint for simple captures) and `xcapd api` serves the API
+ * from PostgreSQL, asking the agents (server/fleet.h). `xcapd capture` is the one-shot
  * capture for ad-hoc troubleshooting: attach, capture whole matching frames to
  * a pcap file (or stdout), stop at a limit or on a signal, print what was seen
  * and lost.
@@ -25,6 +28,7 @@
  *   their limits. The one-shot's main thread only waits for the end.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
@@ -46,6 +50,10 @@
 #include <unistd.h>
 #include "common/util.h"
 #include "server/api.h"
+#include "server/endpoint.h"
+#include "server/fleet_agent.h"
+#include "server/pg.h"
+#include "server/store_pg.h"
 #include "agent/capture.h"
 #include "common/clock.h"
 #include "server/config.h"
@@ -690,6 +698,8 @@ static int parse_serve_args(int argc, char **argv, struct xcap_config *cfg)
 
 /* The parts of a running service, created in this order and freed in reverse. */
 struct service {
+	struct xcap_pg *pg; /* fleet: the store's connection */
+	struct xcap_pg *runner_pg; /* api: the runner's */
 	struct xcap_store *store;
 	struct xcap_engine *engine;
 	struct xcap_recorder *recorder;
@@ -697,6 +707,8 @@ struct service {
 	struct xcap_jobs *jobs;
 	struct xcap_api *api;
 	struct xcap_http *http;
+	struct xcap_endpoint *endpoint; /* agent */
+	struct xcap_fleet_agent *member; /* agent */
 	int epfd;
 	int sigfd;
 };
@@ -792,7 +804,83 @@ static int check_listen(const char *addr, uint16_t port)
 	return err;
 }
 
-static int start_service(struct service *s, struct xcap_config *cfg)
+enum role {
+	ROLE_SERVE, /* one host: SQLite, the engine, the API */
+	ROLE_AGENT, /* a fleet's host: the engine, its parts, the internal endpoint */
+	ROLE_API, /* a fleet's API: PostgreSQL and the agents */
+};
+
+static const char *const role_names[] = { "serve", "agent", "api" };
+
+/* SQLite on one host; PostgreSQL in a fleet (an agent sees its parts as captures). */
+static int open_store(struct service *s, const struct xcap_config *cfg, enum role role)
+{
+	char who[96];
+
+	if (role == ROLE_SERVE) {
+		s->store = xcap_store_sqlite_open(cfg->state_dir, cfg);
+		return s->store ? 0 : -errno;
+	}
+	snprintf(who, sizeof(who), "xcapd %s %s", role_names[role],
+		 role == ROLE_AGENT ? cfg->host_name : "");
+	s->pg = xcap_pg_open(cfg->database, who);
+	if (!s->pg)
+		return -errno;
+	s->store = role == ROLE_AGENT ? xcap_store_pg_open_agent(s->pg, cfg->host_name) :
+					xcap_store_pg_open(s->pg, cfg);
+	return s->store ? 0 : -errno;
+}
+
+/* The agent's captures on this host, or the fleet's agents for the API. */
+static int start_runner(struct service *s, const struct xcap_config *cfg, enum role role)
+{
+	int ret;
+
+	if (role == ROLE_API) {
+		s->runner_pg = xcap_pg_open(cfg->database, "xcapd api runner");
+		s->runner = s->runner_pg ? xcap_runner_remote_new(s->runner_pg, cfg->fleet_secret) :
+					   NULL;
+		return s->runner ? 0 : -errno;
+	}
+	/* The engine is attached already (start_service tries it before anything lasts). */
+	ret = start_recorder(s, cfg);
+	/* The ring threads, once the sampler is set; before any capture can be armed. */
+	if (!ret && s->engine)
+		ret = xcap_engine_start(s->engine);
+	if (ret)
+		return ret;
+	s->runner = xcap_runner_local_new(s->engine, s->recorder, cfg->ifaces, cfg->n_ifaces);
+	return s->runner ? 0 : -ENOMEM;
+}
+
+/* An agent: its internal endpoint, then its registration (the API may ask it at once). */
+static int start_member(struct service *s, const struct xcap_config *cfg)
+{
+	struct xcap_agent_rec a = {};
+	char addr[64], tmp[PATH_MAX + 16];
+	const char *colon = strrchr(cfg->agent_endpoint, ':');
+	int i;
+
+	snprintf(addr, sizeof(addr), "%.*s", (int)(colon - cfg->agent_endpoint),
+		 cfg->agent_endpoint);
+	snprintf(tmp, sizeof(tmp), "%s/simple", cfg->state_dir);
+	s->endpoint = xcap_endpoint_start(addr, atoi(colon + 1), cfg->fleet_secret, s->jobs, tmp);
+	if (!s->endpoint)
+		return -errno;
+	snprintf(a.host, sizeof(a.host), "%s", cfg->host_name);
+	snprintf(a.colo, sizeof(a.colo), "%s", cfg->colo);
+	snprintf(a.metro, sizeof(a.metro), "%s", cfg->metro);
+	snprintf(a.version, sizeof(a.version), "%s", XCAP_VERSION);
+	snprintf(a.endpoint, sizeof(a.endpoint), "%s", cfg->agent_endpoint);
+	for (i = 0; i < cfg->n_ifaces; i++)
+		snprintf(a.interfaces + strlen(a.interfaces),
+			 sizeof(a.interfaces) - strlen(a.interfaces), "%s%s", i ? "," : "",
+			 cfg->ifaces[i]);
+	s->member = xcap_fleet_agent_start(cfg->database, &a, s->jobs);
+	return s->member ? 0 : -errno;
+}
+
+static int start_service(struct service *s, struct xcap_config *cfg, enum role role)
 {
 	struct xcap_http_opts ho = {
 		.addr = cfg->listen_addr,
@@ -819,42 +907,52 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 	 * What can fail is tried before anything lasts: the config and the
 	 * credentials file, the listening address, the interfaces (attaching is
 	 * undone at exit). Only then the state folder and a new account appear.
+	 * An agent serves no API (no listener, no credentials); an API captures
+	 * on no interface.
 	 */
 	if (xcap_config_prepare(cfg, err, sizeof(err))) {
 		pr_err("%s\n", err);
 		return -EINVAL;
 	}
-	ret = check_listen(ho.addr, ho.port) ?: start_engine(s, cfg);
+	ret = (role == ROLE_AGENT ? 0 : check_listen(ho.addr, ho.port)) ?:
+		      (role == ROLE_API ? 0 : start_engine(s, cfg));
 	if (ret)
 		return ret;
 	/* The first start's token goes to a terminal only, never into a journal or a log file. */
-	if (xcap_config_bootstrap(cfg, isatty(STDOUT_FILENO) ? stdout : NULL, err, sizeof(err)) ||
+	if ((role != ROLE_AGENT &&
+	     xcap_config_bootstrap(cfg, isatty(STDOUT_FILENO) ? stdout : NULL, err, sizeof(err))) ||
 	    xcap_config_make_state(cfg, err, sizeof(err))) {
 		pr_err("%s\n", err);
 		return -EINVAL;
 	}
 	fflush(stdout);
-	s->store = xcap_store_sqlite_open(cfg->state_dir, cfg);
-	if (!s->store)
-		return -errno;
+	ret = open_store(s, cfg, role);
+	if (ret)
+		return ret;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
 		return -errno;
-	ret = start_recorder(s, cfg);
-	/* The ring threads, once the sampler is set; before any capture can be armed. */
-	if (!ret && s->engine)
-		ret = xcap_engine_start(s->engine);
+	ret = start_runner(s, cfg, role);
 	if (ret)
 		return ret;
-	s->runner = xcap_runner_local_new(s->engine, s->recorder, cfg->ifaces, cfg->n_ifaces);
-	if (!s->runner)
-		return -ENOMEM;
 	s->jobs = xcap_jobs_new(cfg, s->store, s->runner);
-	if (!s->jobs || xcap_jobs_recover(s->jobs) || xcap_jobs_expiry_start(s->jobs))
+	/* Retention runs where the records are: one host, or a fleet's API processes. */
+	if (!s->jobs || (role != ROLE_AGENT && xcap_jobs_expiry_start(s->jobs)))
 		return -EIO;
+	/* The API of a fleet runs nothing itself: the agents recover their parts. */
+	if (role != ROLE_API && xcap_jobs_recover(s->jobs))
+		return -EIO;
+	if (role == ROLE_AGENT)
+		return start_member(s, cfg) ?: watch(s->epfd, s->sigfd);
 	s->api = xcap_api_new(cfg, s->store, s->jobs);
 	if (!s->api)
 		return -ENOMEM;
+	if (role == ROLE_API) {
+		/* Every route waits on the database: all of them run on the workers. */
+		xcap_api_set_fleet(s->api);
+		ho.workers = 16;
+		ho.queue_max = 512;
+	}
 	/* Bucket add and validate run on http.c's workers, which wake this loop through its fd. */
 	s->http = xcap_http_start(&ho, s->api);
 	if (!s->http)
@@ -865,6 +963,9 @@ static int start_service(struct service *s, struct xcap_config *cfg)
 
 static void stop_service(struct service *s)
 {
+	/* An agent leaves the fleet first: no new part comes while its captures end. */
+	xcap_fleet_agent_stop(s->member, true);
+	xcap_endpoint_stop(s->endpoint);
 	xcap_http_stop(s->http);
 	xcap_api_free(s->api);
 	xcap_jobs_free(s->jobs);
@@ -873,6 +974,8 @@ static void stop_service(struct service *s)
 	xcap_engine_close(s->engine);
 	xcap_recorder_close(s->recorder);
 	xcap_store_close(s->store);
+	xcap_pg_close(s->runner_pg);
+	xcap_pg_close(s->pg);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	if (s->epfd >= 0)
@@ -886,7 +989,7 @@ static int serve_loop(struct service *s)
 	int i, n, timeout;
 
 	for (;;) {
-		timeout = xcap_http_timeout_ms(s->http);
+		timeout = s->http ? xcap_http_timeout_ms(s->http) : -1;
 		n = epoll_wait(s->epfd, ev, 4,
 			       timeout < 0 || timeout > POLL_MS ? POLL_MS : timeout);
 		if (n < 0 && errno != EINTR)
@@ -896,12 +999,45 @@ static int serve_loop(struct service *s)
 				pr_info("stopping\n");
 				return 0;
 			}
-		xcap_http_run(s->http);
+		if (s->http)
+			xcap_http_run(s->http);
 		xcap_jobs_tick(s->jobs, xcap_clock_ns(CLOCK_MONOTONIC));
 	}
 }
 
-static int cmd_serve(int argc, char **argv)
+/* What a fleet role needs from the config: -1 when it is there, else the exit status. */
+static int check_fleet_config(struct xcap_config *cfg, enum role role)
+{
+	const char *missing = NULL;
+	char host[256] = "";
+	size_t i;
+
+	if (role == ROLE_SERVE)
+		return -1;
+	if (!cfg->database[0])
+		missing = "database";
+	else if (!cfg->fleet_secret[0])
+		missing = "fleet_secret";
+	else if (role == ROLE_AGENT && !cfg->agent_endpoint[0])
+		missing = "agent_endpoint";
+	if (missing) {
+		fprintf(stderr, "xcapd %s: %s is required (--%s or the config file)\n",
+			role_names[role], missing, missing);
+		return EXIT_USAGE;
+	}
+	if (role == ROLE_AGENT && !cfg->host_name[0]) {
+		gethostname(host, sizeof(host) - 1);
+		/* The system's name, within the characters host_name allows. */
+		for (i = 0; host[i]; i++)
+			if (!isalnum((unsigned char)host[i]) && !strchr("._-", host[i]))
+				host[i] = '-';
+		if (set_flag(cfg, "host-name", host[0] ? host : "agent") >= 0)
+			return EXIT_USAGE;
+	}
+	return -1;
+}
+
+static int cmd_serve(int argc, char **argv, enum role role)
 {
 	struct service s = { .epfd = -1, .sigfd = -1 };
 	struct xcap_config *cfg;
@@ -912,11 +1048,13 @@ static int cmd_serve(int argc, char **argv)
 	if (!cfg)
 		return 1;
 	ret = parse_serve_args(argc, argv, cfg);
+	if (ret < 0)
+		ret = check_fleet_config(cfg, role);
 	if (ret < 0) {
 		signal(SIGPIPE, SIG_IGN);
 		/* Every file and folder xcapd makes is its own alone, whatever umask it got. */
 		umask(077);
-		ret = start_service(&s, cfg) || serve_loop(&s) ? 1 : 0;
+		ret = start_service(&s, cfg, role) || serve_loop(&s) ? 1 : 0;
 		stop_service(&s);
 	}
 	free(cfg);
@@ -928,6 +1066,8 @@ static const char main_usage[] =
 	"\n"
 	"commands:\n"
 	"  serve     the PCAP collection API service (the default; xcapd serve --help)\n"
+	"  agent     a fleet's host: captures its parts (database, fleet_secret, agent_endpoint)\n"
+	"  api       a fleet's API on PostgreSQL, over the agents (database, fleet_secret)\n"
 	"  capture   one-shot capture of matching frames to a pcap file (xcapd capture --help)\n"
 	"\n"
 	"  xcapd --version prints the version.\n";
@@ -937,7 +1077,11 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "capture"))
 		return cmd_capture(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "serve"))
-		return cmd_serve(argc - 1, argv + 1);
+		return cmd_serve(argc - 1, argv + 1, ROLE_SERVE);
+	if (argc > 1 && !strcmp(argv[1], "agent"))
+		return cmd_serve(argc - 1, argv + 1, ROLE_AGENT);
+	if (argc > 1 && !strcmp(argv[1], "api"))
+		return cmd_serve(argc - 1, argv + 1, ROLE_API);
 	if (argc > 1 && argv[1][0] != '-') {
 		fprintf(stderr, "xcapd: unknown command '%s'\n%s", argv[1], main_usage);
 		return EXIT_USAGE;
@@ -946,5 +1090,5 @@ int main(int argc, char **argv)
 		return fputs(main_usage, stdout), fputs("\n", stdout), print_serve_usage(), 0;
 	if (argc > 1 && !strcmp(argv[1], "--version"))
 		return printf("xcapd %s\n", XCAP_VERSION), 0;
-	return cmd_serve(argc, argv);
+	return cmd_serve(argc, argv, ROLE_SERVE);
 }

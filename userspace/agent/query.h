@@ -20,6 +20,7 @@ struct xcap_query {
 	uint64_t to_ns;
 	struct xcap_filter filter; /* its dirs too: samples of the other direction do not match */
 	uint32_t limit; /* the newest `limit` matches are kept: 1..XCAP_QUERY_LIMIT_MAX */
+	char colo[64]; /* a fleet's API asks the agents of this site or metro ("": all of them) */
 	enum xcap_pcap_format format;
 	const char *comment; /* pcapng: the section's comment; NULL: none */
 };

@@ -28,6 +28,7 @@
 #define BASE_PATH "/client/v4"
 #define JSON_DEPTH_MAX 16
 #define WORKERS_RETRY_AFTER_S 5
+#define DB_RETRY_AFTER_S 5
 
 /* --- the error table --- */
 
@@ -93,8 +94,13 @@ static const struct {
 			      "account_storage_mib allows: wait for them to expire" },
 	[E_WORKERS_BUSY] = { 503, 1023, 0,
 			     "too many bucket requests in progress; try again later" },
+	[E_COLO_NONE] = { 400, 1011, 0, "colo_name: %s" },
+	[E_DB_DOWN] = { 503, 1026, 0,
+			"the database is unreachable; nothing was changed, try again later" },
 	[E_STREAM_STATE] = { 400, 1030, 0,
 			     "only a running full capture can be streamed; this one is %s %s" },
+	[E_STREAM_REMOTE] = { 501, 1031, 0,
+			      "streaming is served by the agent; not through the fleet API yet" },
 	[E_INTERNAL] = { 500, 1500, 0, "internal error: %s" },
 };
 
@@ -227,6 +233,15 @@ int api_fail(struct api_ctx *c, enum api_err err, const char *pointer, ...)
 	json_object_array_add(errors, e);
 	respond(c, api_errors[err].status, envelope(false, errors, NULL));
 	return -1;
+}
+
+int api_store_fail(struct api_ctx *c, int err, const char *what)
+{
+	if (err == -XCAP_STORE_EDOWN) {
+		c->resp->retry_after = DB_RETRY_AFTER_S;
+		return api_fail(c, E_DB_DOWN, NULL);
+	}
+	return api_fail(c, E_INTERNAL, NULL, what);
 }
 
 /* --- rendering shared by the routes --- */
@@ -570,7 +585,7 @@ static bool authenticate(struct api_ctx *c, const char *account, struct xcap_gra
 		if (!ret)
 			return true;
 		if (ret != -ENOENT) {
-			api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+			api_store_fail(c, ret, "cannot read the store");
 			return false;
 		}
 		err = req->authorization ? E_BAD_TOKEN : E_AUTH;
@@ -624,13 +639,14 @@ static int route(struct api_ctx *c)
 		return api_fail(c, E_AUTH_ACCOUNT, NULL, credential_name(c->req), c->account);
 	if (found->write && !grant.write)
 		return api_fail(c, E_AUTH_READ_ONLY, NULL, credential_name(c->req), c->account);
-	if (xcap_store_account_get(c->api->store, c->account, &c->acc))
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
-	if (found->blocks && c->req->blocking == XCAP_API_DEFER) {
+	n = xcap_store_account_get(c->api->store, c->account, &c->acc);
+	if (n)
+		return api_store_fail(c, n, "cannot read the store");
+	if ((found->blocks || c->api->fleet) && c->req->blocking == XCAP_API_DEFER) {
 		c->resp->deferred = true;
 		return 0;
 	}
-	if (found->blocks && c->req->blocking == XCAP_API_REFUSE) {
+	if ((found->blocks || c->api->fleet) && c->req->blocking == XCAP_API_REFUSE) {
 		/* A worker frees up when its peer answers or the S3 timeouts end the wait. */
 		c->resp->retry_after = WORKERS_RETRY_AFTER_S;
 		return api_fail(c, E_WORKERS_BUSY, NULL);
@@ -679,6 +695,11 @@ struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *
 		return NULL;
 	}
 	return api;
+}
+
+void xcap_api_set_fleet(struct xcap_api *api)
+{
+	api->fleet = true;
 }
 
 void xcap_api_free(struct xcap_api *api)

@@ -64,6 +64,8 @@ struct xcap_api;
 struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *store,
 			      struct xcap_jobs *jobs);
 void xcap_api_free(struct xcap_api *api);
+/* The API of a fleet (xcapd api): see struct xcap_api in api_ctx.h. */
+void xcap_api_set_fleet(struct xcap_api *api);
 /* Answers one request; always fills resp (500 on an internal error) unless it is deferred. */
 void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
 		     struct xcap_api_response *resp);

@@ -101,7 +101,7 @@ int api_buckets_add(struct api_ctx *c)
 		return api_fail(c, E_DEST, "/destination_conf", "too long");
 	ret = xcap_store_bucket_find(c->api->store, c->account, conf, &b);
 	if (ret && ret != -ENOENT)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, ret, "cannot read the store");
 	fresh = ret;
 	if (fresh && check_quota(c))
 		return -1;
@@ -125,8 +125,9 @@ int api_buckets_add(struct api_ctx *c)
 	xcap_dest_close(&d);
 	if (ret && ret != -EEXIST)
 		return api_fail(c, E_BUCKET_WRITE, NULL, err);
-	if (xcap_store_bucket_put(c->api->store, &b))
-		return api_fail(c, E_INTERNAL, NULL, "cannot store the bucket");
+	ret = xcap_store_bucket_put(c->api->store, &b);
+	if (ret)
+		return api_store_fail(c, ret, "cannot store the bucket");
 	return api_respond_result(c, bucket_json(&b));
 }
 
@@ -134,13 +135,15 @@ int api_buckets_list(struct api_ctx *c)
 {
 	struct xcap_bucket_rec *recs = calloc(XCAP_LIST_MAX, sizeof(*recs));
 	json_object *items;
-	int i, n = 0, total;
+	int i, n = 0, err, total;
 
 	total = xcap_store_bucket_count(c->api->store, c->account);
-	if (!recs || total < 0 ||
-	    xcap_store_bucket_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n)) {
+	err = !recs ? -ENOMEM :
+	      total < 0 ? total :
+			  xcap_store_bucket_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n);
+	if (err) {
 		free(recs);
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, err, "cannot read the store");
 	}
 	items = json_object_new_array();
 	for (i = 0; i < n; i++)
@@ -191,7 +194,7 @@ int api_buckets_validate(struct api_ctx *c)
 	if (err == -ENOENT)
 		return api_fail(c, E_BUCKET_NOT_FOUND, "/destination_conf");
 	if (err)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, err, "cannot read the store");
 	if (challenge_ok(c, &b, answer, &wrong)) {
 		b.status = XCAP_BUCKET_SUCCESS;
 		b.validated_ns = c->now_ns;
@@ -201,8 +204,9 @@ int api_buckets_validate(struct api_ctx *c)
 	} else {
 		b.status = XCAP_BUCKET_FAILED;
 	}
-	if (xcap_store_bucket_put(c->api->store, &b))
-		return api_fail(c, E_INTERNAL, NULL, "cannot store the bucket");
+	err = xcap_store_bucket_put(c->api->store, &b);
+	if (err)
+		return api_store_fail(c, err, "cannot store the bucket");
 	if (b.status == XCAP_BUCKET_FAILED)
 		return api_fail(c, wrong, "/ownership_challenge", b.filename);
 	return api_respond_result(c, bucket_json(&b));
@@ -215,6 +219,6 @@ int api_buckets_delete(struct api_ctx *c)
 	if (err == -ENOENT)
 		return api_fail(c, E_BUCKET_NOT_FOUND, NULL);
 	if (err)
-		return api_fail(c, E_INTERNAL, NULL, "cannot write the store");
+		return api_store_fail(c, err, "cannot write the store");
 	return api_respond_empty(c, 204);
 }

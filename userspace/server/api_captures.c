@@ -25,7 +25,9 @@
 
 #define DAY_NS (86400 * NSEC_PER_SEC)
 #define OFFSET_SKEW_NS (60 * NSEC_PER_SEC) /* clocks of client and host may differ a little */
-#define DOWNLOAD_MAX (4 << 20) /* a simple capture: 10000 samples of 160 bytes at most */
+#define DOWNLOAD_MAX (4 << 20)
+#define XCAP_PARTS_MAX \
+	1024 /* hosts of one colo or metro shown in `parts` */ /* a simple capture: 10000 samples of 160 bytes at most */
 
 static const char *const status_names[] = {
 	[XCAP_ST_UNKNOWN] = "unknown",
@@ -37,6 +39,38 @@ static const char *const status_names[] = {
 	[XCAP_ST_COMPLETE] = "complete",
 	[XCAP_ST_FAILED] = "failed",
 };
+
+/* A fleet's full capture: its part on each host (extension). */
+static void add_parts(const struct xcap_api *api, json_object *o, const struct xcap_capture_rec *r)
+{
+	struct xcap_part *parts = calloc(XCAP_PARTS_MAX, sizeof(*parts));
+	json_object *arr, *p;
+	int i, n = 0;
+
+	if (!parts || xcap_store_capture_parts(api->store, r->id, parts, XCAP_PARTS_MAX, &n)) {
+		free(parts);
+		return;
+	}
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		p = json_object_new_object();
+		json_object_object_add(p, "host", json_object_new_string(parts[i].host));
+		json_object_object_add(p, "colo", json_object_new_string(parts[i].colo));
+		json_object_object_add(p, "status",
+				       json_object_new_string(status_names[parts[i].status]));
+		api_add_u64(p, "packets_captured", parts[i].packets_captured);
+		api_add_u64(p, "bytes_captured", parts[i].bytes_captured);
+		api_add_u64(p, "packets_lost", parts[i].packets_lost);
+		json_object_object_add(p, "object_key",
+				       json_object_new_string(parts[i].object_key));
+		if (parts[i].error_message[0])
+			json_object_object_add(p, "error_message",
+					       json_object_new_string(parts[i].error_message));
+		json_object_array_add(arr, p);
+	}
+	json_object_object_add(o, "parts", arr);
+	free(parts);
+}
 
 static json_object *capture_json(const struct xcap_api *api, const struct xcap_capture_rec *r)
 {
@@ -70,6 +104,8 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 		for (i = 0; i < api->cfg->n_ifaces; i++)
 			json_object_array_add(ifaces, json_object_new_string(api->cfg->ifaces[i]));
 		json_object_object_add(o, "interfaces", ifaces);
+		if (api->fleet)
+			add_parts(api, o, r);
 	}
 	api_add_u64(o, "packets_captured", r->packets_captured);
 	api_add_u64(o, "bytes_captured", r->bytes_captured);
@@ -95,6 +131,38 @@ static int get_filter(struct api_ctx *c, struct xcap_filter *f, struct xcap_capt
 		return api_fail(c, E_ADDRESS, e.pointer, e.member);
 	/* ETYPE, and EFAMILY (addresses of two families): "<member> must be <want>". */
 	return api_fail(c, E_TYPE, e.pointer, e.member, e.want);
+}
+
+static bool colo_matches(const struct xcap_config *cfg, const char *colo);
+
+/*
+ * colo_name (or its alias colo): required for full captures, where one host
+ * wants its own site or metro; a simple capture of a fleet may name one to
+ * ask only its agents (one host ignores it there). 1 when present, 0 when
+ * absent, -1 after an error.
+ */
+static int get_colo(struct api_ctx *c, struct xcap_capture_rec *r, bool required)
+{
+	const struct xcap_config *cfg = c->api->cfg;
+	const char *colo, *key = "colo_name";
+	char ptr[32];
+	int ret;
+
+	if (!required && !c->api->fleet)
+		return 0;
+	/* `colo` is accepted as an alias. */
+	if (!api_member(c->body, key) && api_member(c->body, "colo"))
+		key = "colo";
+	ret = api_get_string(c, c->body, "", key, required, &colo);
+	if (ret <= 0)
+		return ret;
+	api_pointer_of(ptr, sizeof(ptr), "", key);
+	if (!c->api->fleet && !colo_matches(cfg, colo))
+		return api_fail(c, E_COLO, ptr, cfg->colo, cfg->metro);
+	if (strlen(colo) >= sizeof(r->colo_name))
+		return api_fail(c, E_COLO_NONE, ptr, "too long");
+	snprintf(r->colo_name, sizeof(r->colo_name), "%s", colo);
+	return 1;
 }
 
 /*
@@ -131,6 +199,8 @@ static int get_simple(struct api_ctx *c, struct xcap_capture_rec *r)
 	long long v;
 	int ret;
 
+	if (get_colo(c, r, false) < 0)
+		return -1;
 	if (api_get_int(c, c->body, "", "time_limit", true, 1, 300, &v) < 0)
 		return -1;
 	r->time_limit = v;
@@ -153,13 +223,18 @@ static bool colo_matches(const struct xcap_config *cfg, const char *colo)
 	return !strcasecmp(colo, cfg->colo) || !strcasecmp(colo, cfg->metro);
 }
 
+/* Where an error about colo_name points: /colo when the alias was used. */
+static const char *colo_pointer(struct api_ctx *c)
+{
+	return !api_member(c->body, "colo_name") && api_member(c->body, "colo") ? "/colo" :
+										  "/colo_name";
+}
+
 /* Validates the members that only full captures have. */
 static int get_full(struct api_ctx *c, struct xcap_capture_rec *r)
 {
-	const struct xcap_config *cfg = c->api->cfg;
 	struct xcap_bucket_rec b;
-	const char *colo, *dest, *key = "colo_name";
-	char ptr[32];
+	const char *dest;
 	long long v;
 	int ret;
 
@@ -174,15 +249,8 @@ static int get_full(struct api_ctx *c, struct xcap_capture_rec *r)
 	if (ret < 0)
 		return -1;
 	r->byte_limit = ret ? v : 0;
-	/* `colo` is accepted as an alias. */
-	if (!api_member(c->body, key) && api_member(c->body, "colo"))
-		key = "colo";
-	if (api_get_string(c, c->body, "", key, true, &colo) < 0)
+	if (get_colo(c, r, true) < 0)
 		return -1;
-	api_pointer_of(ptr, sizeof(ptr), "", key);
-	if (!colo_matches(cfg, colo))
-		return api_fail(c, E_COLO, ptr, cfg->colo, cfg->metro);
-	snprintf(r->colo_name, sizeof(r->colo_name), "%s", colo);
 	if (api_get_string(c, c->body, "", "destination_conf", true, &dest) < 0)
 		return -1;
 	if (strlen(dest) >= sizeof(r->destination_conf))
@@ -244,12 +312,12 @@ static int check_limits(struct api_ctx *c, const struct xcap_capture_rec *r)
 			return api_fail(c, E_RATE_SIMPLE, NULL, acc->simple_per_minute);
 		}
 		if (active)
-			return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+			return api_store_fail(c, active, "cannot read the store");
 		return 0;
 	}
 	active = xcap_store_capture_count_active_full(c->api->store, c->account);
 	if (active < 0)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, active, "cannot read the store");
 	/* An account allowed every slot of the host hears that they are all in use (1017). */
 	if (full_limit(c) < XCAP_MAX_CAPTURES && (uint32_t)active >= full_limit(c))
 		return api_fail(c, E_FULL_BUSY, NULL, (unsigned int)active);
@@ -292,8 +360,13 @@ int api_captures_create(struct api_ctx *c)
 		return api_fail(c, E_NO_INTERFACE, NULL, err);
 	if (ret == -EBUSY)
 		return api_fail(c, E_NO_SLOT, NULL, err);
+	/* A fleet: the live agents and the account's quota are checked as the parts are stored. */
+	if (ret == -ENXIO)
+		return api_fail(c, E_COLO_NONE, colo_pointer(c), err);
+	if (ret == -EDQUOT)
+		return api_fail(c, E_FULL_BUSY, NULL, (unsigned int)strtoul(err, NULL, 10));
 	if (ret)
-		return api_fail(c, E_INTERNAL, NULL, err);
+		return api_store_fail(c, ret, err);
 	return api_respond_result(c, capture_json(c->api, &r));
 }
 
@@ -303,11 +376,16 @@ int api_captures_list(struct api_ctx *c)
 	json_object *items;
 	int i, n = 0, total;
 
+	int err;
+
 	total = xcap_store_capture_count(c->api->store, c->account);
-	if (!recs || total < 0 ||
-	    xcap_store_capture_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n)) {
+	err = !recs ? -ENOMEM :
+	      total < 0 ?
+		      total :
+		      xcap_store_capture_list(c->api->store, c->account, recs, XCAP_LIST_MAX, &n);
+	if (err) {
 		free(recs);
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, err, "cannot read the store");
 	}
 	items = json_object_new_array();
 	for (i = 0; i < n; i++) {
@@ -326,7 +404,7 @@ static int load_capture(struct api_ctx *c, struct xcap_capture_rec *r)
 	if (err == -ENOENT)
 		return api_fail(c, E_CAPTURE_NOT_FOUND, NULL);
 	if (err)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, err, "cannot read the store");
 	xcap_jobs_live(c->api->jobs, r);
 	return 0;
 }
@@ -343,7 +421,6 @@ int api_captures_get(struct api_ctx *c)
 int api_captures_download(struct api_ctx *c)
 {
 	struct xcap_capture_rec r;
-	char path[PATH_MAX + 64];
 	size_t len;
 
 	if (load_capture(c, &r))
@@ -352,8 +429,7 @@ int api_captures_download(struct api_ctx *c)
 		return api_fail(c, E_DOWNLOAD_FULL, NULL);
 	if (r.status != XCAP_ST_SUCCESS)
 		return api_fail(c, E_DOWNLOAD_STATE, NULL, status_names[r.status]);
-	xcap_jobs_simple_file(c->api->jobs, r.id, path, sizeof(path));
-	if (xcap_file_read(path, DOWNLOAD_MAX, &c->resp->body, &len))
+	if (xcap_jobs_simple_read(c->api->jobs, r.id, DOWNLOAD_MAX, &c->resp->body, &len))
 		return api_fail(c, E_INTERNAL, NULL, "the capture file cannot be read");
 	c->resp->status = 200;
 	c->resp->body_len = len;
@@ -364,6 +440,7 @@ int api_captures_download(struct api_ctx *c)
 int api_captures_stop(struct api_ctx *c)
 {
 	struct xcap_capture_rec r;
+	int err;
 
 	if (load_capture(c, &r))
 		return -1;
@@ -371,8 +448,9 @@ int api_captures_stop(struct api_ctx *c)
 	    (r.status != XCAP_ST_PENDING && r.status != XCAP_ST_RUNNING))
 		return api_fail(c, E_STOP_STATE, NULL, r.type == XCAP_TYPE_FULL ? "full" : "simple",
 				status_names[r.status]);
-	if (xcap_jobs_stop(c->api->jobs, &r, c->now_ns))
-		return api_fail(c, E_INTERNAL, NULL, "the capture could not be stopped");
+	err = xcap_jobs_stop(c->api->jobs, &r, c->now_ns);
+	if (err)
+		return api_store_fail(c, err, "the capture could not be stopped");
 	return api_respond_empty(c, 204);
 }
 
@@ -399,7 +477,7 @@ int api_captures_stream(struct api_ctx *c)
 	if (o.fd == -ENOENT)
 		return api_fail(c, E_STREAM_STATE, NULL, "full", "ending");
 	if (o.fd == -EOPNOTSUPP)
-		return api_fail(c, E_INTERNAL, NULL, "the capture's file is on another host");
+		return api_fail(c, E_STREAM_REMOTE, NULL);
 	if (o.fd < 0)
 		return api_fail(c, E_INTERNAL, NULL, "the capture file cannot be read");
 	c->resp->stream = xcap_stream_new(&o);

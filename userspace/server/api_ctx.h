@@ -56,7 +56,10 @@ enum api_err {
 	E_BUCKET_QUOTA,
 	E_STORAGE_QUOTA,
 	E_WORKERS_BUSY,
+	E_COLO_NONE,
+	E_DB_DOWN,
 	E_STREAM_STATE,
+	E_STREAM_REMOTE,
 	E_INTERNAL,
 };
 
@@ -65,6 +68,12 @@ struct xcap_api {
 	struct xcap_store *store;
 	struct xcap_jobs *jobs;
 	struct xcap_metrics *metrics; /* the requests answered */
+	/*
+	 * The API of a fleet: every route runs on the HTTP workers (the store is
+	 * a database across the network), colo_name is checked against the live
+	 * agents when the capture is created, and captures show their parts.
+	 */
+	bool fleet;
 };
 
 /* One request being answered: what a route handler reads, and its answer. */
@@ -86,6 +95,11 @@ struct api_ctx {
  * callers can `return api_fail(...)`.
  */
 int api_fail(struct api_ctx *c, enum api_err err, const char *pointer, ...);
+/*
+ * A store call failed with err: 503 (E_DB_DOWN) while the database is
+ * unreachable, else 500 saying what failed. Returns -1.
+ */
+int api_store_fail(struct api_ctx *c, int err, const char *what);
 /* 200 with result in the envelope; 0. */
 int api_respond_result(struct api_ctx *c, json_object *result);
 /* 200 with a list and its result_info (total: all the account has); 0. */

@@ -44,6 +44,17 @@
  *                        refused, and a full capture stops at what is left of it.
  *   full_slots_per_account integer full captures pending or running for one account, whatever its
  *                        full_active: 1..64 (the host has 64). Default 16.
+ *   database     string  fleet mode (xcapd agent, xcapd api): the PostgreSQL database, a libpq
+ *                        connection string or URL ("host=/run/postgresql dbname=xcap",
+ *                        "postgresql://xcap@db1/xcap"), 1..1023 characters.
+ *   fleet_secret string  fleet mode: the secret the API processes sign their requests to the
+ *                        agents' endpoints with, the same on every process: 16..255 printable
+ *                        ASCII characters without spaces.
+ *   agent_endpoint string  xcapd agent: "IPV4:PORT" where its internal endpoint listens,
+ *                        registered for the API processes to reach (port 1..65535).
+ *   host_name    string  xcapd agent: its name in the fleet and in its objects' names
+ *                        (pcap_<id>_<host>.pcap): 1..63 characters of [0-9A-Za-z._-].
+ *                        Default: the system's host name.
  *   accounts     array   of at most 64 objects:
  *     id                 1..32 characters of [0-9A-Za-z], unique (required)
  *     limits             object, optional; each member an integer, 0 = no limit:
@@ -190,6 +201,32 @@ static bool valid_token(const char *s, size_t max)
 		if (*s < 0x21 || *s > 0x7e)
 			return false;
 	return true;
+}
+
+static bool valid_fleet_secret(const char *s)
+{
+	return strlen(s) >= 16 && valid_token(s, SECRET_MAX);
+}
+
+static bool valid_database(const char *s)
+{
+	return *s;
+}
+
+/* IPv4:PORT, port 1..65535: an address the API processes can reach. */
+static bool valid_endpoint(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr a;
+	uint64_t port;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(addr))
+		return false;
+	memcpy(addr, s, colon - s);
+	addr[colon - s] = '\0';
+	return inet_pton(AF_INET, addr, &a) == 1 &&
+	       !xcap_filter_parse_uint(colon + 1, 1, 65535, &port);
 }
 
 static bool valid_secret(const char *s)
@@ -381,6 +418,13 @@ static const struct scalar_key scalar_keys[] = {
 		"an integer 0..1048576 (MiB; 0 = no limit)"),
 	U32_KEY("full_slots_per_account", full_slots_per_account, 1, XCAP_MAX_CAPTURES,
 		"an integer 1..64 (full captures pending or running per account)"),
+	STR_KEY("database", database, valid_database,
+		"a PostgreSQL connection string or URL (fleet mode)"),
+	STR_KEY("fleet_secret", fleet_secret, valid_fleet_secret,
+		"16..255 printable ASCII characters without spaces"),
+	STR_KEY("agent_endpoint", agent_endpoint, valid_endpoint,
+		"IPV4:PORT with PORT 1..65535 (the agent's internal endpoint)"),
+	STR_KEY("host_name", host_name, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
 };
 
 static const struct scalar_key *find_key(const char *name, bool file)

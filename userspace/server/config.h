@@ -75,6 +75,11 @@ struct xcap_config {
 	uint32_t account_storage_mib; /* capture files kept in the state folder (1024; 0 = none) */
 	uint32_t
 		full_slots_per_account; /* full captures pending or running, whatever full_active */
+	/* Fleet mode (xcapd agent, xcapd api); empty when not set. */
+	char database[1024]; /* libpq connection string or URL */
+	char fleet_secret[256]; /* signs the API's requests to the agents' endpoints */
+	char agent_endpoint[64]; /* IPv4:PORT the agent listens on and registers */
+	char host_name[64]; /* the agent's name in the fleet (default: the system's host name) */
 	struct xcap_account accounts[XCAP_CFG_MAX_ACCOUNTS];
 	int n_accounts;
 	struct xcap_credential creds[XCAP_CFG_MAX_CREDS];

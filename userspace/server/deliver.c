@@ -42,10 +42,10 @@ static int upload(struct xcap_deliver *d, const struct delivery *item, char *msg
 	const struct xcap_capture_rec *r = &item->rec;
 	struct xcap_account acc;
 	struct xcap_dest dest;
-	char name[64];
+	char name[160];
 	int err;
 
-	snprintf(name, sizeof(name), "pcap_%s.%s", r->id, xcap_pcap_format_name(r->format));
+	xcap_deliver_object_name(r, name, sizeof(name));
 	err = xcap_dest_parse(r->destination_conf, d->cfg,
 			      xcap_store_account_get(d->store, r->account, &acc) ? NULL : &acc,
 			      &dest, msg, size);
@@ -137,6 +137,14 @@ int xcap_deliver_submit(struct xcap_deliver *d, const struct xcap_capture_rec *r
 out:
 	pthread_mutex_unlock(&d->lock);
 	return err;
+}
+
+void xcap_deliver_object_name(const struct xcap_capture_rec *r, char *buf, size_t size)
+{
+	if (r->object_key[0])
+		snprintf(buf, size, "%s", r->object_key);
+	else
+		snprintf(buf, size, "pcap_%s.%s", r->id, xcap_pcap_format_name(r->format));
 }
 
 int xcap_deliver_pending(struct xcap_deliver *d)

@@ -64,6 +64,7 @@
 /* Peers are waited on, not computed for: a few threads cover many slow buckets. */
 #define HTTP_WORKERS 4
 #define HTTP_QUEUE_MAX 8
+#define HTTP_WORKERS_MAX 64
 #define STREAM_POLL_MS 100
 #define STREAM_BLOCK (64 << 10) /* chunks of a live stream: several packets each */
 #define MISSED_TRAILER "Xcap-Packets-Missed"
@@ -118,7 +119,9 @@ struct xcap_http {
 	unsigned int waiting;
 	unsigned int running; /* taken by a worker, not answered yet */
 	bool stopping;
-	pthread_t workers[HTTP_WORKERS];
+	unsigned int want_workers; /* HTTP_WORKERS unless the options say */
+	unsigned int queue_max; /* HTTP_QUEUE_MAX unless the options say */
+	pthread_t workers[HTTP_WORKERS_MAX];
 	unsigned int n_workers;
 	/* The main thread's alone. */
 	struct http_stream *idle; /* streams suspended with nothing to send */
@@ -317,7 +320,7 @@ static int queue_request(struct xcap_http *h, struct http_req *r)
 	int err = -EBUSY;
 
 	pthread_mutex_lock(&h->lock);
-	if (h->waiting < HTTP_QUEUE_MAX) {
+	if (h->waiting < h->queue_max) {
 		/* Before a worker can see it: resuming a connection not suspended is undefined. */
 		MHD_suspend_connection(r->conn);
 		r->next = NULL;
@@ -586,7 +589,7 @@ static int start_workers(struct xcap_http *h)
 {
 	int err;
 
-	while (h->n_workers < HTTP_WORKERS) {
+	while (h->n_workers < h->want_workers) {
 		err = pthread_create(&h->workers[h->n_workers], NULL, worker, h);
 		if (err) {
 			pr_err("cannot start an HTTP worker: %s\n", strerror(err));
@@ -610,6 +613,10 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 	if (!h)
 		return NULL;
 	h->api = api;
+	h->want_workers = o->workers ? o->workers : HTTP_WORKERS;
+	if (h->want_workers > HTTP_WORKERS_MAX)
+		h->want_workers = HTTP_WORKERS_MAX;
+	h->queue_max = o->queue_max ? o->queue_max : HTTP_QUEUE_MAX;
 	h->epfd = h->wake_fd = -1;
 	h->tail = &h->head;
 	h->conns.next = h->conns.prev = &h->conns;

@@ -27,6 +27,8 @@ struct xcap_http_opts {
 	unsigned int max_conns;
 	unsigned int max_conns_per_ip;
 	unsigned int request_timeout_s;
+	unsigned int workers; /* threads for deferred routes; 0 = 4 */
+	unsigned int queue_max; /* deferred requests waiting for them at most; 0 = 8 */
 };
 
 struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_api *api);

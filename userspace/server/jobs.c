@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/filter.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -27,12 +28,15 @@
 
 #define SPOOL_DIR "spool"
 #define SIMPLE_DIR "simple" /* the files that /download serves */
+#define SIMPLE_FILE_MAX (4 << 20) /* 10000 samples of 160 bytes at most, and headers */
 
 /* A full capture that this process armed through the runner. */
 struct job {
 	char id[XCAP_ID_LEN + 1];
 	char account[XCAP_ID_LEN + 1];
 	bool armed; /* false: free entry */
+	/* The record as armed: what finish() stores when the store cannot be read then. */
+	struct xcap_capture_rec rec;
 };
 
 /* A record the store did not take (a full disk): retried every tick, shown meanwhile. */
@@ -216,7 +220,7 @@ static void delivery_begin(void *arg, struct xcap_capture_rec *r)
 static void delivery_end(void *arg, struct xcap_capture_rec *r, int err, const char *msg)
 {
 	struct xcap_jobs *j = arg;
-	char spool[PATH_MAX];
+	char spool[PATH_MAX], name[160];
 
 	spool_path(j, r->id, spool, sizeof(spool));
 	if (err) {
@@ -229,8 +233,9 @@ static void delivery_end(void *arg, struct xcap_capture_rec *r, int err, const c
 	if (transition(j, r, XCAP_ST_COMPLETE))
 		return;
 	unlink(spool);
-	pr_info("capture %s: complete, %llu packets delivered as pcap_%s.%s\n", r->id,
-		(unsigned long long)r->packets_captured, r->id, xcap_pcap_format_name(r->format));
+	xcap_deliver_object_name(r, name, sizeof(name));
+	pr_info("capture %s: complete, %llu packets delivered as %s\n", r->id,
+		(unsigned long long)r->packets_captured, name);
 }
 
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
@@ -279,8 +284,9 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 
 	err = xcap_runner_stop(j->runner, job->id, &c);
 	job->armed = false;
+	/* A store that cannot be read now (a database restarting) gets the record as armed. */
 	if (xcap_store_capture_get(j->store, job->account, job->id, &r))
-		return;
+		r = job->rec;
 	copy_counters(&r, &c);
 	if (stop_ns)
 		r.stop_requested_ns = stop_ns;
@@ -352,6 +358,13 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 	struct job *job = NULL;
 	int i, ret;
 
+	file_comment(r, comment, sizeof(comment));
+	if (j->runner->ops->shared) {
+		/* The runner stores the record with what its hosts need, in one transaction. */
+		r->status = XCAP_ST_RUNNING;
+		run.rec = r;
+		return xcap_runner_arm(j->runner, &run, err, err_size);
+	}
 	for (i = 0; i < XCAP_MAX_CAPTURES && !job; i++)
 		if (!j->running[i].armed)
 			job = &j->running[i];
@@ -360,7 +373,6 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 		return -EBUSY;
 	}
 	spool_path(j, r->id, spool, sizeof(spool));
-	file_comment(r, comment, sizeof(comment));
 	ret = xcap_runner_arm(j->runner, &run, err, err_size);
 	if (ret)
 		return ret;
@@ -374,6 +386,7 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 	}
 	snprintf(job->id, sizeof(job->id), "%s", r->id);
 	snprintf(job->account, sizeof(job->account), "%s", r->account);
+	job->rec = *r;
 	job->armed = true;
 	pr_info("capture %s: running\n", r->id);
 	return 0;
@@ -413,6 +426,7 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 	struct xcap_run_result res;
 	int err;
 
+	snprintf(q.colo, sizeof(q.colo), "%s", r->colo_name);
 	r->status = XCAP_ST_RUNNING;
 	file_comment(r, comment, sizeof(comment));
 	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
@@ -420,6 +434,10 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 	if (err == -EOPNOTSUPP) {
 		set_error(r,
 			  "this xcapd keeps no sampled history (no interface, or sample_rate 0)");
+		return;
+	}
+	if (err && res.note[0]) {
+		set_error(r, "%s", res.note);
 		return;
 	}
 	if (err) {
@@ -432,13 +450,55 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 	r->bytes_captured = res.bytes;
 	if (r->packets_captured) {
 		r->status = XCAP_ST_SUCCESS;
+		/* A fleet's hosts that did not answer: the capture has what the others sent. */
+		snprintf(r->error_message, sizeof(r->error_message), "%s", res.note);
 		return;
 	}
 	unlink(path);
 	describe_span(&res.stats, span, sizeof(span));
 	xcap_clock_format(q.from_ns, from, sizeof(from));
 	xcap_clock_format(q.to_ns, to, sizeof(to));
-	set_error(r, "no sampled packet matched the filter between %s and %s; %s", from, to, span);
+	set_error(r, "no sampled packet matched the filter between %s and %s; %s%s%s", from, to,
+		  span, res.note[0] ? "; " : "", res.note);
+}
+
+/* A store shared by several API processes keeps the file for all of them. */
+static int share_simple(struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	char path[PATH_MAX + 64], *data = NULL;
+	size_t len = 0;
+	int err;
+
+	if (r->status != XCAP_ST_SUCCESS || !j->store->ops->simple_put)
+		return 0;
+	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
+	err = xcap_file_read(path, SIMPLE_FILE_MAX, &data, &len);
+	err = err ?: j->store->ops->simple_put(j->store, r->id, data, len);
+	free(data);
+	return err;
+}
+
+int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf, size_t *len)
+{
+	char path[PATH_MAX + 64];
+	int err;
+
+	xcap_jobs_simple_file(j, id, path, sizeof(path));
+	err = xcap_file_read(path, max, buf, len);
+	if (err == -ENOENT && j->store->ops->simple_get)
+		err = j->store->ops->simple_get(j->store, id, max, buf, len);
+	return err;
+}
+
+int xcap_jobs_query(struct xcap_jobs *j, const struct xcap_query *q, const char *path,
+		    struct xcap_run_result *out)
+{
+	int err;
+
+	pthread_mutex_lock(&j->lock);
+	err = xcap_runner_query(j->runner, q, path, out);
+	pthread_mutex_unlock(&j->lock);
+	return err;
 }
 
 int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
@@ -457,7 +517,8 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 	pthread_mutex_lock(&j->lock);
 	run_simple(j, r, f);
 	pthread_mutex_unlock(&j->lock);
-	if (xcap_store_capture_put(j->store, r)) {
+	/* The file first: a record that says success always has its file. */
+	if (share_simple(j, r) || xcap_store_capture_put(j->store, r)) {
 		xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 		unlink(path);
 		snprintf(err, err_size, "cannot store the capture");
@@ -468,9 +529,14 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 
 int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop_ns)
 {
+	struct xcap_capture_counters c;
 	struct job *job;
 	int err = 0;
 
+	/* Its hosts stop it: the runner asks them (from any process) and waits for the end. */
+	if (j->runner->ops->shared)
+		return xcap_runner_stop(j->runner, r->id, &c) ?:
+			       xcap_store_capture_get(j->store, r->account, r->id, r);
 	pthread_mutex_lock(&j->lock);
 	job = find_job(j, r->id);
 	if (job)
@@ -485,6 +551,9 @@ int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id)
 {
 	int fd = -ENOENT;
 
+	/* A fleet's API: the file is written by agents, on their hosts. */
+	if (j->runner->ops->shared)
+		return -EOPNOTSUPP;
 	pthread_mutex_lock(&j->lock);
 	if (find_job(j, id))
 		fd = xcap_runner_stream(j->runner, id);

@@ -44,9 +44,17 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t now_
 /* The pcap file that /download serves for a successful simple capture. */
 void xcap_jobs_simple_file(const struct xcap_jobs *j, const char *id, char *buf, size_t size);
 /*
+ * A successful simple capture's pcap (malloc'd, at most max bytes): the file
+ * of this process, else the store's copy (a fleet's other API processes).
+ */
+int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf, size_t *len);
+/* One query of the sampled history into a pcap file at path (an agent's internal endpoint). */
+int xcap_jobs_query(struct xcap_jobs *j, const struct xcap_query *q, const char *path,
+		    struct xcap_run_result *out);
+/*
  * An fd to read the file of a full capture that runs in this process, from
  * its start (the live stream): -ENOENT when it does not run here (any more),
- * -EOPNOTSUPP when the runner's file is on another host.
+ * -EOPNOTSUPP when the runner's file is on another host (a fleet's API).
  */
 int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id);
 /* True while the full capture runs in this process; once false its file is complete. */

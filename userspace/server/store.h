@@ -6,13 +6,15 @@
  * (the redis ConnectionType pattern). A put returns once the record is
  * durable, so the API may answer 200 after it. Implementations, one file
  * each: store_sqlite.c (one host: SQLite, the config's credentials);
- * PostgreSQL for a fleet of API processes is a new file, not a branch.
+ * store_pg.c (a fleet: PostgreSQL shared by the API processes, and by the
+ * agents, each of which sees its parts of full captures as its captures).
  */
 #ifndef XCAP_STORE_H
 #define XCAP_STORE_H
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "server/config.h"
 #include "server/credentials.h"
@@ -58,6 +60,8 @@ struct xcap_capture_rec {
 	uint64_t packets_matched;
 	uint64_t packets_lost;
 	char error_message[512];
+	/* The object a delivery writes; "": pcap_<id>.pcap (a fleet's agent: its part's key). */
+	char object_key[128];
 };
 
 enum xcap_bucket_status {
@@ -75,6 +79,18 @@ struct xcap_bucket_rec {
 	enum xcap_bucket_status status;
 	int64_t submitted_ns;
 	int64_t validated_ns; /* 0 = not validated */
+};
+
+/* One host's part of a full capture in a fleet (the `parts` member of the API's answers). */
+struct xcap_part {
+	char host[64];
+	char colo[64];
+	enum xcap_status status;
+	uint64_t packets_captured;
+	uint64_t bytes_captured;
+	uint64_t packets_lost;
+	char object_key[128]; /* the object the host delivers, in the capture's bucket */
+	char error_message[256];
 };
 
 struct xcap_store;
@@ -153,6 +169,20 @@ struct xcap_store_ops {
 			 int64_t window_ns, uint32_t limit, int64_t *retry_ns);
 	/* Gives back what rate_take counted, for a request that failed after it. */
 	void (*rate_refund)(struct xcap_store *s, const char *account);
+
+	/*
+	 * Optional (NULL: one host). The parts of a full capture, by host; *n = 0
+	 * for a capture that has none.
+	 */
+	int (*capture_parts)(struct xcap_store *s, const char *id, struct xcap_part *out, int max,
+			     int *n);
+	/*
+	 * Optional (NULL: the file stays on this host only). Keeps a simple
+	 * capture's pcap file for every API process; get returns a malloc'd copy.
+	 */
+	int (*simple_put)(struct xcap_store *s, const char *id, const char *data, size_t len);
+	int (*simple_get)(struct xcap_store *s, const char *id, size_t max, char **data,
+			  size_t *len);
 };
 
 /* An implementation's state starts with this. */
@@ -279,6 +309,19 @@ static inline void xcap_store_rate_refund(struct xcap_store *s, const char *acco
 {
 	s->ops->rate_refund(s, account);
 }
+
+static inline int xcap_store_capture_parts(struct xcap_store *s, const char *id,
+					   struct xcap_part *out, int max, int *n)
+{
+	*n = 0;
+	return s->ops->capture_parts ? s->ops->capture_parts(s, id, out, max, n) : 0;
+}
+
+/*
+ * The database is unreachable: every function of a store that has one may
+ * return it, and the API answers 503 then.
+ */
+#define XCAP_STORE_EDOWN ENOTCONN
 
 /* A rate window kept in one process's memory, for stores that serve one process. */
 struct xcap_store_window {

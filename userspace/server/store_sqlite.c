@@ -375,6 +375,8 @@ static void read_capture(sqlite3_stmt *st, void *out)
 	struct xcap_capture_rec *r = out;
 	int c = 0;
 
+	/* What the table does not keep (object_key: a fleet's) reads as empty. */
+	memset(r, 0, sizeof(*r));
 	col_text(st, c++, r->id, sizeof(r->id));
 	col_text(st, c++, r->account, sizeof(r->account));
 	r->type = sqlite3_column_int64(st, c++);
