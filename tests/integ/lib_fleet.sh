@@ -34,6 +34,7 @@ agent_ip() { echo "$FLEET_NET.$((11 + $1))"; }
 fleet_config() {
 	cat >"$CFG" <<EOF
 {
+	"file_bucket_roots": ["$BUCKET_ROOT"],
 	"accounts": [
 		{ "id": "$ACC_A", "limits": { "simple_per_minute": 0, "full_active": 0 } },
 		{ "id": "$ACC_B" }
@@ -93,7 +94,8 @@ agent_start() {
 	bg_ns "${AGENT_NS[i]}" "$T/agent$i.out" "${AGENT_ERR[i]}" "$XCAPD" agent -i "v$i" \
 		--state-dir "$T/a$i" --sample-rate 1 --colo "${AGENT_COLOS[i]}" \
 		--metro "${AGENT_METROS[i]}" --host-name "${AGENT_HOSTS[i]}" --database "$DB" \
-		--fleet-secret "$SECRET" --agent-endpoint "$(agent_ip "$i"):7070"
+		--fleet-secret "$SECRET" --agent-endpoint "$(agent_ip "$i"):7070" \
+		--file-bucket-root "$BUCKET_ROOT"
 	AGENT_PID[i]=$BG_PID
 	for ((k = 0; k < 200; k++)); do
 		grep -qs registered "${AGENT_ERR[i]}" && return 0

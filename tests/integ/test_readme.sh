@@ -63,12 +63,12 @@ blocks() {
 }
 
 check_begin "readme: the \"Using it\" section has the sh blocks this test runs, and no other"
-for h in "Build" "The service" "With curl" "With xcapctl" "One-shot capture"; do
+for h in "Install" "The service" "With curl" "With xcapctl" "One-shot capture"; do
 	[ -n "$(blocks "$h")" ] || CHECK_WHY+=("no sh block under '### $h'")
 done
 for f in "$T"/blocks/*.sh; do
 	case $(cat "${f%.sh}.heading") in
-	"Build" | "The service" | "With curl" | "With xcapctl" | "One-shot capture") ;;
+	"Install" | "The service" | "With curl" | "With xcapctl" | "One-shot capture") ;;
 	*) CHECK_WHY+=("a sh block under '### $(cat "${f%.sh}.heading")' that this test does not run") ;;
 	esac
 done
@@ -189,8 +189,8 @@ expect_downloaded() {
 
 # Run in the checkout, into this run's build folder: on a ready machine
 # `make deps` only checks and `make` has nothing to do.
-check_begin "readme: Build: the block runs as printed"
-for f in $(blocks "Build"); do
+check_begin "readme: Install: the block runs as printed"
+for f in $(blocks "Install"); do
 	W=$T/build-$(basename "$f" .sh)
 	mkdir -p "$W"
 	script "$f" "$W" >"$W.sh"

@@ -71,7 +71,7 @@ static int check_quota(struct api_ctx *c)
 	int n = xcap_store_bucket_count(c->api->store, c->account);
 
 	if (n < 0)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, n, "cannot read the store");
 	if (max && (uint32_t)n >= max)
 		return api_fail(c, E_BUCKET_QUOTA, NULL, n);
 	return 0;

@@ -257,7 +257,7 @@ static int get_full(struct api_ctx *c, struct xcap_capture_rec *r)
 		return api_fail(c, E_DEST, "/destination_conf", "too long");
 	ret = api_bucket_find(c, dest, &b);
 	if (ret && ret != -ENOENT)
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+		return api_store_fail(c, ret, "cannot read the store");
 	if (ret || b.status != XCAP_BUCKET_SUCCESS)
 		return api_fail(c, E_DEST_NOT_VALIDATED, "/destination_conf");
 	/* The bucket as validated: a URI without its keys names the one added with them. */
@@ -269,11 +269,13 @@ static int get_full(struct api_ctx *c, struct xcap_capture_rec *r)
 static int check_storage(struct api_ctx *c)
 {
 	uint64_t bytes, max = (uint64_t)c->api->cfg->account_storage_mib << 20;
+	int err;
 
 	if (!max)
 		return 0;
-	if (xcap_store_capture_stored_bytes(c->api->store, c->account, &bytes))
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+	err = xcap_store_capture_stored_bytes(c->api->store, c->account, &bytes);
+	if (err)
+		return api_store_fail(c, err, "cannot read the store");
 	if (bytes >= max)
 		return api_fail(c, E_STORAGE_QUOTA, NULL, (unsigned long long)(bytes >> 20),
 				c->api->cfg->account_storage_mib);
