@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The body every entry point runs: samples 1 packet in N into the "samples"
- * ring and copies whole frames that match armed captures into the "frames"
- * ring, once per frame, tagged with the captures it serves. Budgets are taken
- * before the copy; each matched packet is counted in exactly one place.
+ * ring and copies whole frames that match armed captures into the frames ring
+ * of its CPU, once per frame, tagged with the captures it serves. Budgets are
+ * taken before the copy; each matched packet is counted in exactly one place.
  */
 #ifndef XCAP_CAPTURE_BPF_H
 #define XCAP_CAPTURE_BPF_H
@@ -293,10 +293,10 @@ static __always_inline __u32 xcap_ifslot_of(void *ctx, enum xcap_hook hook)
  * into it. The record says its cap_len; the tail of the class is slack that
  * the consumer skips. Same bound pattern as xcap_copy, for 6.1's verifier.
  */
-static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook,
+static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook, void *ring,
 					    const struct xcap_walk *w, __u32 n, const __u32 class)
 {
-	__u64 wakeup = xcap_wakeup(&xcap_frames, sizeof(struct xcap_rec) + class);
+	__u64 wakeup = xcap_wakeup(ring, sizeof(struct xcap_rec) + class);
 	struct xcap_rec *h;
 
 	n -= 1;
@@ -304,7 +304,7 @@ static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook,
 	if (n >= class)
 		return false;
 	n += 1;
-	h = bpf_ringbuf_reserve(&xcap_frames, sizeof(*h) + class, 0);
+	h = bpf_ringbuf_reserve(ring, sizeof(*h) + class, 0);
 	if (!h)
 		return false;
 	if (xcap_hook_load(ctx, hook, 0, (void *)(h + 1), n)) {
@@ -320,8 +320,9 @@ static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook,
 
 static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const struct xcap_walk *w)
 {
+	__u32 key = bpf_get_smp_processor_id(), n = w->copy_len;
 	struct xcap_frame *f;
-	__u32 key = 0, n = w->copy_len;
+	void *ring;
 
 	/*
 	 * The load helpers need n >= 1 provably. 6.1's verifier keeps the lower
@@ -333,22 +334,26 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 	if (n >= XCAP_FRAME_MAX)
 		return false;
 	n += 1;
+	ring = bpf_map_lookup_elem(&xcap_frames, &key);
+	if (!ring)
+		return false;
 	/* Frames up to a page go straight into the ring, in the smallest class that holds them. */
 	if (n <= 128)
-		return xcap_copy_class(ctx, hook, w, n, 128);
+		return xcap_copy_class(ctx, hook, ring, w, n, 128);
 	if (n <= 256)
-		return xcap_copy_class(ctx, hook, w, n, 256);
+		return xcap_copy_class(ctx, hook, ring, w, n, 256);
 	if (n <= 512)
-		return xcap_copy_class(ctx, hook, w, n, 512);
+		return xcap_copy_class(ctx, hook, ring, w, n, 512);
 	if (n <= 1024)
-		return xcap_copy_class(ctx, hook, w, n, 1024);
+		return xcap_copy_class(ctx, hook, ring, w, n, 1024);
 	if (n <= 1536)
-		return xcap_copy_class(ctx, hook, w, n, 1536);
+		return xcap_copy_class(ctx, hook, ring, w, n, 1536);
 	if (n <= 2048)
-		return xcap_copy_class(ctx, hook, w, n, 2048);
+		return xcap_copy_class(ctx, hook, ring, w, n, 2048);
 	if (n <= 4096)
-		return xcap_copy_class(ctx, hook, w, n, 4096);
+		return xcap_copy_class(ctx, hook, ring, w, n, 4096);
 	/* Larger ones (jumbo, multi-buffer): staged, then copied to the ring at their length. */
+	key = 0;
 	f = bpf_map_lookup_elem(&xcap_scratch, &key);
 	if (!f)
 		return false;
@@ -357,8 +362,8 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 	f->hdr.flags |= w->flags;
 	if (xcap_hook_load(ctx, hook, 0, f->data, n))
 		return false;
-	return !bpf_ringbuf_output(&xcap_frames, f, sizeof(f->hdr) + n,
-				   xcap_wakeup(&xcap_frames, sizeof(f->hdr) + n));
+	return !bpf_ringbuf_output(ring, f, sizeof(f->hdr) + n,
+				   xcap_wakeup(ring, sizeof(f->hdr) + n));
 }
 
 /*

@@ -85,9 +85,22 @@ struct {
 	__uint(max_entries, 1 << 22);
 } xcap_samples SEC(".maps");
 
-struct {
+/*
+ * The frames rings, by CPU (bpf_get_smp_processor_id()): xcapd creates the
+ * rings after load, one per CPU unless they would be too small, and fills
+ * every entry (CPUs may share a ring then). No cache line is shared between
+ * CPUs that copy frames into rings of their own.
+ */
+struct xcap_frames_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 23);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* the possible CPUs, set by xcapd */
+	__type(key, __u32);
+	__array(values, struct xcap_frames_ring);
 } xcap_frames SEC(".maps");
 
 /*

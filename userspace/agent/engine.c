@@ -27,8 +27,9 @@
 #include "agent/rules.h"
 #include "xcap.skel.h"
 
-#define DEFAULT_FRAMES_RING (32U << 20) /* about 21000 frames of 1500 bytes */
+#define DEFAULT_FRAMES_RING (32U << 20) /* all CPUs': about 21000 frames of 1500 bytes */
 #define DEFAULT_SAMPLES_RING (4U << 20)
+#define FRAMES_RINGS_MAX 256 /* frames rings at most: more CPUs share them */
 
 _Static_assert(XCAP_MAX_IFACES <= XCAP_IFACE_SLOTS, "every interface has its slot of losses");
 
@@ -39,6 +40,8 @@ struct xcap_engine {
 	bool skb_mode;
 	bool tcx; /* the TC program goes on tcx links, else on clsact filters (probe.c) */
 	int ncpus;
+	int frames_fds[FRAMES_RINGS_MAX]; /* the frames rings; CPU c writes to c % n_frames */
+	int n_frames;
 	struct xcap_cfg *cfg; /* mmap of the xcap_cfg map */
 	struct xcap_rings *rings;
 	struct xcap_attachment ifaces[XCAP_MAX_IFACES];
@@ -49,25 +52,59 @@ struct xcap_engine {
 	bool used[XCAP_MAX_CAPTURES];
 };
 
-static int set_ring_size(struct bpf_map *map, uint32_t bytes, uint32_t dflt)
+static int check_ring_size(uint32_t bytes)
 {
-	long page = sysconf(_SC_PAGESIZE);
-
-	if (!bytes)
-		bytes = dflt;
-	if (bytes < page || (bytes & (bytes - 1))) {
+	if (bytes < sysconf(_SC_PAGESIZE) || (bytes & (bytes - 1))) {
 		pr_err("ring size %u is not a power of 2 of at least one page\n", bytes);
 		return -EINVAL;
 	}
-	return bpf_map__set_max_entries(map, bytes);
+	return 0;
+}
+
+/*
+ * The frames rings share `bytes`: one per CPU, each a power of 2 of at least a
+ * page; fewer (CPUs share them) when the share of each would be smaller, or
+ * when `most` asks so. Made before load: the first is the template of the
+ * program's map of rings (libbpf 1.1 cannot size its own template).
+ */
+static int make_frames_rings(struct xcap_engine *e, uint32_t bytes, uint32_t most)
+{
+	struct bpf_map *outer = e->skel->maps.xcap_frames;
+	uint32_t page = sysconf(_SC_PAGESIZE), each;
+	int i, fd, n = e->ncpus, err;
+
+	if (most && (int)most < n)
+		n = most;
+	if (n > FRAMES_RINGS_MAX)
+		n = FRAMES_RINGS_MAX;
+	if (bytes / n < page)
+		n = bytes / page ?: 1;
+	for (each = page; each <= bytes / n / 2; each *= 2)
+		;
+	for (i = 0; i < n; i++, e->n_frames++) {
+		fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "xcap_frames", 0, 0, each, NULL);
+		if (fd < 0) {
+			err = -errno;
+			pr_err("cannot make the frames rings: %s\n", strerror(-err));
+			return err;
+		}
+		e->frames_fds[i] = fd;
+	}
+	err = bpf_map__set_max_entries(outer, e->ncpus);
+	err = err ?: bpf_map__set_inner_map_fd(outer, e->frames_fds[0]);
+	if (!err)
+		pr_info("frames: %d ring%s of %u KiB for %d CPUs\n", n, n > 1 ? "s" : "",
+			each >> 10, e->ncpus);
+	return err;
 }
 
 struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 {
 	struct xcap_engine_opts none = {};
 	struct xcap_features features;
+	uint32_t samples, frames;
 	struct xcap_engine *e;
-	int err;
+	int i, err;
 
 	if (!opts)
 		opts = &none;
@@ -75,6 +112,8 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	if (!e)
 		return NULL;
 	pthread_mutex_init(&e->ctl, NULL);
+	for (i = 0; i < FRAMES_RINGS_MAX; i++)
+		e->frames_fds[i] = -1;
 	e->skb_mode = opts->skb_mode;
 	err = xcap_probe_features(&features);
 	if (err)
@@ -86,27 +125,38 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 		pr_err("cannot open the BPF object: %s\n", strerror(-err));
 		goto err;
 	}
-	err = set_ring_size(e->skel->maps.xcap_frames, opts->frames_ring_bytes,
-			    DEFAULT_FRAMES_RING);
-	if (!err)
-		err = set_ring_size(e->skel->maps.xcap_samples, opts->samples_ring_bytes,
-				    DEFAULT_SAMPLES_RING);
+	e->ncpus = libbpf_num_possible_cpus();
+	if (e->ncpus < 0) {
+		err = e->ncpus;
+		goto err;
+	}
+	samples = opts->samples_ring_bytes ?: DEFAULT_SAMPLES_RING;
+	frames = opts->frames_ring_bytes ?: DEFAULT_FRAMES_RING;
+	err = check_ring_size(samples) ?: check_ring_size(frames);
+	err = err ?: bpf_map__set_max_entries(e->skel->maps.xcap_samples, samples);
+	err = err ?: make_frames_rings(e, frames, opts->frames_rings);
 	if (!err && features.frags)
 		err = bpf_program__set_flags(e->skel->progs.xcap_xdp,
 					     bpf_program__flags(e->skel->progs.xcap_xdp) |
 						     BPF_F_XDP_HAS_FRAGS);
 	if (err)
 		goto err;
-	e->ncpus = libbpf_num_possible_cpus();
-	if (e->ncpus < 0) {
-		err = e->ncpus;
-		goto err;
-	}
 	return e;
 err:
 	xcap_engine_close(e);
 	errno = -err;
 	return NULL;
+}
+
+/* Gives each CPU its frames ring (or its share of one). */
+static int fill_frames_rings(struct xcap_engine *e)
+{
+	int i, outer = bpf_map__fd(e->skel->maps.xcap_frames);
+
+	for (i = 0; i < e->ncpus; i++)
+		if (bpf_map_update_elem(outer, &i, &e->frames_fds[i % e->n_frames], BPF_ANY))
+			return -errno;
+	return 0;
 }
 
 /* Maps the configuration and starts the ring consumers once the object is loaded. */
@@ -116,6 +166,12 @@ static int after_load(struct xcap_engine *e)
 	void *cfg;
 	int err;
 
+	err = fill_frames_rings(e);
+	if (err) {
+		pr_err("cannot give the CPUs their frames rings: %s\n", strerror(-err));
+		return err;
+	}
+
 	cfg = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, cfg_fd, 0);
 	if (cfg == MAP_FAILED) {
 		err = -errno;
@@ -124,8 +180,8 @@ static int after_load(struct xcap_engine *e)
 	}
 	e->cfg = cfg;
 	e->rules = (struct xcap_rules){ .obj = e->skel->obj, .cfg = cfg };
-	e->rings = xcap_rings_new(bpf_map__fd(e->skel->maps.xcap_samples),
-				  bpf_map__fd(e->skel->maps.xcap_frames));
+	e->rings =
+		xcap_rings_new(bpf_map__fd(e->skel->maps.xcap_samples), e->frames_fds, e->n_frames);
 	if (!e->rings)
 		return -errno;
 	e->loaded = true;
@@ -201,6 +257,9 @@ void xcap_engine_close(struct xcap_engine *e)
 		xcap_attach_detach(e->xdp, &e->ifaces[i]);
 	/* Detached first: the threads' last pass takes all there will be. */
 	xcap_rings_free(e->rings);
+	for (i = 0; i < FRAMES_RINGS_MAX; i++)
+		if (e->frames_fds[i] >= 0)
+			close(e->frames_fds[i]);
 	if (e->cfg)
 		munmap(e->cfg, sysconf(_SC_PAGESIZE));
 	xdp_program__close(e->xdp);

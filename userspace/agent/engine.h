@@ -46,7 +46,9 @@ struct xcap_sink {
 };
 
 struct xcap_engine_opts {
-	uint32_t frames_ring_bytes; /* 0 = default (32 MiB); a power of 2 of pages */
+	uint32_t
+		frames_ring_bytes; /* all CPUs' rings; 0 = default (32 MiB); a power of 2 of pages */
+	uint32_t frames_rings; /* 0 = one per CPU; else at most this many, shared by the CPUs */
 	uint32_t samples_ring_bytes; /* 0 = default (4 MiB) */
 	bool skb_mode; /* generic XDP only */
 };

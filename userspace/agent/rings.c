@@ -2,10 +2,14 @@
 /*
  * The ring consumers (rings.h).
  *
- * One thread per ring, not per CPU: each ring is one BPF ring buffer that
- * every CPU's program writes to, with one consumer position, so a second
- * consumer of a ring could only take turns with the first. Per-CPU rings,
- * and then a thread per ring of them, are the datapath issue's (#15).
+ * The frames are on one BPF ring buffer per CPU (or CPUs sharing one, see
+ * engine.c), so that the CPUs that copy frames share no cache line; samples
+ * are on one ring for all. One thread consumes all the frames rings: the
+ * sinks (a capture's pcap writer) then need no lock, and the thread merges
+ * the rings by time stamp, so a capture file stays in time order whichever
+ * CPUs received its frames. It reads the rings itself (mmap, as libbpf's
+ * ring_buffer does) because libbpf cannot look at a record without
+ * consuming it.
  *
  * Two rings, two threads rather than one for both, measured (2-vCPU VM, 2026-12,
  * loaded): draining 15,000 frames and 15,000 samples takes the same time
@@ -36,7 +40,8 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -58,11 +63,24 @@ struct rings_slot {
 	uint64_t write_errors;
 };
 
+/* One BPF ring buffer, mapped, and its first record not consumed yet. */
+struct rb {
+	uint64_t *consumer_pos;
+	const uint64_t *producer_pos;
+	const uint8_t *data;
+	uint64_t mask;
+	size_t data_len;
+	const struct xcap_rec *head; /* NULL: none committed when last looked at */
+	uint32_t head_size;
+};
+
 struct ring {
 	struct xcap_rings *rs;
-	struct ring_buffer *rb;
-	int map_fd;
+	struct rb *rbs;
+	int n_rbs;
+	struct pollfd *pfds; /* the ring maps', then efd's */
 	int efd; /* eventfd: a request, or stop */
+	void (*handle)(struct ring *g, const void *data, uint32_t size);
 	pthread_t thread;
 	bool running;
 	bool stop;
@@ -119,24 +137,21 @@ static void count(uint64_t *c)
 	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
 }
 
-static int on_sample(void *ctx, void *data, size_t size)
+static void on_sample(struct ring *g, const void *data, uint32_t size)
 {
-	struct ring *g = ctx;
 	const struct xcap_rec *r = data;
 	const struct xcap_sink *s = &g->rs->sampler;
 	struct xcap_packet pkt;
 
 	count(&g->records);
 	if (size < sizeof(*r) || r->cap_len > size - sizeof(*r) || !s->fn)
-		return 0;
+		return;
 	to_packet(g, r, &pkt);
 	s->fn(s->arg, &pkt);
-	return 0;
 }
 
-static int on_frame(void *ctx, void *data, size_t size)
+static void on_frame(struct ring *g, const void *data, uint32_t size)
 {
-	struct ring *g = ctx;
 	const struct xcap_rec *r = data;
 	bool valid = size >= sizeof(*r) && r->cap_len <= size - sizeof(*r);
 	struct xcap_packet pkt;
@@ -146,7 +161,7 @@ static int on_frame(void *ctx, void *data, size_t size)
 
 	count(&g->records);
 	if (size < sizeof(*r))
-		return 0;
+		return;
 	to_packet(g, r, &pkt);
 	__atomic_store_n(&g->busy, r->captures, __ATOMIC_SEQ_CST);
 	for (set = r->captures; set; set &= set - 1) {
@@ -163,7 +178,6 @@ static int on_frame(void *ctx, void *data, size_t size)
 		count(s->sink.fn(s->sink.arg, &pkt) ? &s->write_errors : &s->delivered);
 	}
 	__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
-	return 0;
 }
 
 static void flush_sinks(struct ring *g)
@@ -186,13 +200,96 @@ static void flush_sinks(struct ring *g)
 	__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
 }
 
-/* Consumes what the ring holds; flushes the sinks when it is time. Records handled or -errno. */
+/* What a record of `len` (header word) takes in the ring: its header, rounded up to 8 bytes. */
+static uint64_t rb_span(uint32_t len)
+{
+	len &= ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+	return (len + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+}
+
+/* Looks for the ring's first committed record, consuming discarded ones on the way. */
+static void rb_peek(struct rb *r)
+{
+	uint64_t cons = *r->consumer_pos, prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+	const uint32_t *hdr;
+	uint32_t len;
+
+	r->head = NULL;
+	while (cons < prod) {
+		hdr = (const uint32_t *)(r->data + (cons & r->mask));
+		len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			return;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			r->head = (const void *)(hdr + 2);
+			r->head_size = len;
+			return;
+		}
+		cons += rb_span(len);
+		__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
+	}
+}
+
+/* The ring whose first record is the oldest; NULL when no ring has one. */
+static struct rb *rb_oldest(struct ring *g)
+{
+	struct rb *r, *best = NULL;
+	uint64_t ts, best_ts = 0;
+
+	for (r = g->rbs; r < g->rbs + g->n_rbs; r++) {
+		if (!r->head)
+			continue;
+		ts = r->head_size >= sizeof(*r->head) ? r->head->ts_ns : 0;
+		if (!best || ts < best_ts) {
+			best = r;
+			best_ts = ts;
+		}
+	}
+	return best;
+}
+
+static void rb_peek_all(struct ring *g)
+{
+	int i;
+
+	for (i = 0; i < g->n_rbs; i++)
+		rb_peek(&g->rbs[i]);
+}
+
+/*
+ * Consumes every record committed to the rings before the call, oldest first
+ * among the rings' first records; the rings found empty are looked at again
+ * once the others are. Returns the records handled.
+ */
+static int ring_consume(struct ring *g)
+{
+	struct rb *r;
+	int n = 0;
+
+	rb_peek_all(g);
+	for (;;) {
+		r = rb_oldest(g);
+		if (!r) {
+			rb_peek_all(g);
+			r = rb_oldest(g);
+			if (!r)
+				return n;
+		}
+		g->handle(g, r->head, r->head_size);
+		__atomic_store_n(r->consumer_pos, *r->consumer_pos + rb_span(r->head_size),
+				 __ATOMIC_RELEASE);
+		rb_peek(r);
+		n++;
+	}
+}
+
+/* Consumes what the rings hold; flushes the sinks when it is time. Records handled. */
 static int ring_pass(struct ring *g)
 {
 	int64_t now = refresh_clock_offset(g);
 	int n;
 
-	n = ring_buffer__consume(g->rb);
+	n = ring_consume(g);
 	if (now - g->flushed >= FLUSH_NS) {
 		flush_sinks(g);
 		g->flushed = now;
@@ -203,23 +300,19 @@ static int ring_pass(struct ring *g)
 static void *ring_thread(void *arg)
 {
 	struct ring *g = arg;
-	struct pollfd p[2] = { { .fd = g->map_fd, .events = POLLIN },
-			       { .fd = g->efd, .events = POLLIN } };
+	struct pollfd *efd = &g->pfds[g->n_rbs];
 	uint64_t req, v;
 	bool stop;
-	int n;
 
 	do {
-		if (poll(p, ARRAY_SIZE(p), RING_WAIT_MS) < 0 && errno != EINTR)
+		if (poll(g->pfds, g->n_rbs + 1, RING_WAIT_MS) < 0 && errno != EINTR)
 			pr_warn("ring thread: poll: %s\n", strerror(errno));
-		if ((p[1].revents & POLLIN) && read(g->efd, &v, sizeof(v)) < 0)
+		if ((efd->revents & POLLIN) && read(g->efd, &v, sizeof(v)) < 0)
 			pr_debug("ring thread: eventfd: %s\n", strerror(errno));
 		/* Read before the pass: what was committed before these requests, it consumes. */
 		req = __atomic_load_n(&g->req, __ATOMIC_ACQUIRE);
 		stop = __atomic_load_n(&g->stop, __ATOMIC_ACQUIRE);
-		n = ring_pass(g);
-		if (n < 0)
-			pr_warn("ring thread: consume: %s\n", strerror(-n));
+		ring_pass(g);
 		pthread_mutex_lock(&g->lock);
 		if (g->done != req) {
 			g->done = req;
@@ -230,15 +323,49 @@ static void *ring_thread(void *arg)
 	return NULL;
 }
 
-static int ring_init(struct xcap_rings *rs, enum xcap_ring which, int map_fd,
-		     ring_buffer_sample_fn fn)
+/* Maps a BPF ring buffer: its consumer page, then its producer page and data (twice). */
+static int rb_map(struct rb *r, int fd)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	void *p;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->consumer_pos = p;
+	r->data_len = page + 2 * (size_t)info.max_entries;
+	p = mmap(NULL, r->data_len, PROT_READ, MAP_SHARED, fd, page);
+	if (p == MAP_FAILED) {
+		r->data_len = 0;
+		return -errno;
+	}
+	r->producer_pos = p;
+	r->data = (const uint8_t *)p + page;
+	r->mask = info.max_entries - 1;
+	return 0;
+}
+
+static void rb_unmap(struct rb *r)
+{
+	if (r->consumer_pos)
+		munmap(r->consumer_pos, sysconf(_SC_PAGESIZE));
+	if (r->data_len)
+		munmap((void *)r->producer_pos, r->data_len);
+}
+
+static int ring_init(struct xcap_rings *rs, enum xcap_ring which, const int *fds, int n,
+		     void (*handle)(struct ring *, const void *, uint32_t))
 {
 	struct ring *g = &rs->ring[which];
 	pthread_condattr_t ca;
-	int err;
+	int i, err;
 
 	g->rs = rs;
-	g->map_fd = map_fd;
+	g->handle = handle;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -247,16 +374,23 @@ static int ring_init(struct xcap_rings *rs, enum xcap_ring which, int map_fd,
 	g->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (g->efd < 0)
 		return -errno;
-	g->rb = ring_buffer__new(map_fd, fn, g, NULL);
-	if (!g->rb) {
-		err = -errno;
-		pr_err("cannot map a ring: %s\n", strerror(-err));
-		return err;
+	g->rbs = calloc(n, sizeof(*g->rbs));
+	g->pfds = calloc(n + 1, sizeof(*g->pfds));
+	if (!g->rbs || !g->pfds)
+		return -ENOMEM;
+	for (i = 0; i < n; i++, g->n_rbs++) {
+		err = rb_map(&g->rbs[i], fds[i]);
+		if (err) {
+			pr_err("cannot map a ring: %s\n", strerror(-err));
+			return err;
+		}
+		g->pfds[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	}
+	g->pfds[n] = (struct pollfd){ .fd = g->efd, .events = POLLIN };
 	return 0;
 }
 
-struct xcap_rings *xcap_rings_new(int samples_fd, int frames_fd)
+struct xcap_rings *xcap_rings_new(int samples_fd, const int *frames_fds, int n_frames)
 {
 	struct xcap_rings *rs;
 	int err;
@@ -265,8 +399,8 @@ struct xcap_rings *xcap_rings_new(int samples_fd, int frames_fd)
 	if (!rs)
 		return NULL;
 	rs->ring[XCAP_RING_SAMPLES].efd = rs->ring[XCAP_RING_FRAMES].efd = -1;
-	err = ring_init(rs, XCAP_RING_SAMPLES, samples_fd, on_sample);
-	err = err ?: ring_init(rs, XCAP_RING_FRAMES, frames_fd, on_frame);
+	err = ring_init(rs, XCAP_RING_SAMPLES, &samples_fd, 1, on_sample);
+	err = err ?: ring_init(rs, XCAP_RING_FRAMES, frames_fds, n_frames, on_frame);
 	if (err) {
 		xcap_rings_free(rs);
 		errno = -err;
@@ -298,7 +432,10 @@ void xcap_rings_free(struct xcap_rings *rs)
 	for (i = 0; i < XCAP_RINGS; i++) {
 		g = &rs->ring[i];
 		ring_stop(g);
-		ring_buffer__free(g->rb);
+		while (g->n_rbs)
+			rb_unmap(&g->rbs[--g->n_rbs]);
+		free(g->rbs);
+		free(g->pfds);
 		if (g->efd >= 0)
 			close(g->efd);
 		pthread_cond_destroy(&g->served);
@@ -349,22 +486,17 @@ int xcap_rings_start(struct xcap_rings *rs)
 
 int xcap_rings_poll(struct xcap_rings *rs, int timeout_ms)
 {
-	struct pollfd p[XCAP_RINGS];
-	int i, n, total = 0;
+	struct ring *frames = &rs->ring[XCAP_RING_FRAMES];
+	int total = 0;
 
 	if (rs->started)
 		return -EBUSY;
-	for (i = 0; i < XCAP_RINGS; i++)
-		p[i] = (struct pollfd){ .fd = rs->ring[i].map_fd, .events = POLLIN };
-	if (poll(p, XCAP_RINGS, timeout_ms) < 0 && errno != EINTR)
+	/* Waits for the frames rings (those of the benchmarks and tests); then both rings. */
+	if (poll(frames->pfds, frames->n_rbs, timeout_ms) < 0 && errno != EINTR)
 		return -errno;
 	/* The program wakes us only when a ring fills up: take what came meanwhile anyway. */
-	for (i = 0; i < XCAP_RINGS; i++) {
-		n = ring_pass(&rs->ring[i]);
-		if (n < 0)
-			return n;
-		total += n;
-	}
+	total += ring_pass(&rs->ring[XCAP_RING_SAMPLES]);
+	total += ring_pass(frames);
 	return total;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The ring consumers: drain the program's two rings ("samples", "frames"),
+ * The ring consumers: drain the program's rings ("samples", and "frames": one per CPU),
  * turn each record's monotonic time stamp into epoch time, and hand it to the
  * sampler's sink or to the sinks of the captures it serves, with the per
  * capture counters of what userspace did with it.
@@ -22,8 +22,11 @@ enum xcap_ring { XCAP_RING_SAMPLES, XCAP_RING_FRAMES, XCAP_RINGS };
 
 struct xcap_rings;
 
-/* Consumers of the two ring maps (fds of BPF_MAP_TYPE_RINGBUF maps). NULL + errno on error. */
-struct xcap_rings *xcap_rings_new(int samples_fd, int frames_fd);
+/*
+ * Consumers of the samples ring and of the n_frames frames rings (fds of
+ * BPF_MAP_TYPE_RINGBUF maps, kept open by the caller). NULL + errno on error.
+ */
+struct xcap_rings *xcap_rings_new(int samples_fd, const int *frames_fds, int n_frames);
 /* Stops the threads, after a last pass over each ring, and frees everything. */
 void xcap_rings_free(struct xcap_rings *rs);
 
