@@ -299,37 +299,194 @@ static void print_row(const struct bench_case *c, const struct result *r)
 }
 
 /*
+ * Two CPUs at once: does the copy of matching frames scale? Each CPU's thread
+ * does batches of test runs of SCALE_REPEAT runs, all CPUs in step; between
+ * batches, with the program idle, this thread drains the rings, which hold a
+ * whole batch (no frame refused: a full ring would measure the cheaper
+ * refusal). Packets per second: the sum over the CPUs of 1 / the kernel's
+ * time per run, as a ratio to one CPU alone measured in the same round.
+ */
+#define SCALE_REPEAT 10000
+#define SCALE_BATCHES 20
+#define SCALE_RING (64U << 20) /* all rings: each holds a batch of 1500 B frames */
+
+struct scale_case {
+	const char *name;
+	uint32_t frames_rings; /* as xcap_engine_opts: 0 = one per CPU */
+	uint32_t frame_len;
+	uint64_t pkt_limit; /* 0 = none; else a budget that every CPU takes from */
+	double goal; /* the least ratio of two CPUs to one; 0 = none */
+};
+
+static const struct scale_case scale_cases[] = {
+	{ "64 B matches, per-CPU rings", .frame_len = 64, .goal = 1.8 },
+	{ "1500 B matches, per-CPU rings", .frame_len = 1500, .goal = 1.8 },
+	{ "64 B matches, per-CPU rings, pkt budget", .frame_len = 64, .pkt_limit = 1ULL << 62 },
+	{ "64 B matches, one shared ring", .frames_rings = 1, .frame_len = 64 },
+	{ "1500 B matches, one shared ring", .frames_rings = 1, .frame_len = 1500 },
+};
+
+struct scale_thread {
+	pthread_t thread;
+	int cpu;
+	int prog_fd;
+	const void *frame;
+	uint32_t len;
+	pthread_barrier_t *step;
+	double ns; /* sum over the batches of the kernel's time per run */
+	int err;
+};
+
+static void *scale_run(void *arg)
+{
+	struct scale_thread *t = arg;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = t->frame, .data_size_in = t->len,
+		    .repeat = SCALE_REPEAT);
+	cpu_set_t one;
+	int i;
+
+	CPU_ZERO(&one);
+	CPU_SET(t->cpu, &one);
+	t->err = pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+	for (i = 0; i < SCALE_BATCHES; i++) {
+		pthread_barrier_wait(t->step);
+		if (!t->err && bpf_prog_test_run_opts(t->prog_fd, &opts))
+			t->err = -errno;
+		t->ns += opts.duration;
+		pthread_barrier_wait(t->step);
+	}
+	return NULL;
+}
+
+/* Packets per second of the program on n CPUs at once (the first n of cpus). */
+static int scale_pps(struct xcap_engine *e, const int *cpus, int n, const void *frame, uint32_t len,
+		     double *pps)
+{
+	struct scale_thread t[2];
+	pthread_barrier_t step;
+	int i, k, err = 0;
+
+	pthread_barrier_init(&step, NULL, n + 1);
+	for (i = 0; i < n; i++) {
+		t[i] = (struct scale_thread){ .cpu = cpus[i],
+					      .prog_fd = xcap_engine_prog_fd(e),
+					      .frame = frame,
+					      .len = len,
+					      .step = &step };
+		pthread_create(&t[i].thread, NULL, scale_run, &t[i]);
+	}
+	for (k = 0; k < SCALE_BATCHES; k++) {
+		pthread_barrier_wait(&step); /* go */
+		pthread_barrier_wait(&step); /* all done */
+		xcap_engine_drain(e);
+	}
+	*pps = 0;
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i].thread, NULL);
+		err = err ?: t[i].err;
+		*pps += t[i].ns ? 1e9 * SCALE_BATCHES / t[i].ns : 0;
+	}
+	pthread_barrier_destroy(&step);
+	return err;
+}
+
+/* Rounds of one CPU, then two: the medians of one CPU's rate and of the ratio. */
+static int scale_case(const struct scale_case *c, const int *cpus)
+{
+	const struct frame_opts fo = {
+		.family = 4, .proto = IPPROTO_TCP, .sport = 40000, .dport = 80, .len = c->frame_len
+	};
+	struct xcap_engine_opts opts = { .frames_ring_bytes = SCALE_RING,
+					 .frames_rings = c->frames_rings };
+	const struct xcap_limits limits = { .packets = c->pkt_limit };
+	double one[ROUNDS], ratio[ROUNDS], two;
+	struct xcap_capture_counters cc = {};
+	struct xcap_engine *e;
+	struct xcap_filter f;
+	uint8_t frame[2048];
+	uint32_t len = frame_build(frame, sizeof(frame), &fo);
+	int i, slot, err;
+
+	e = xcap_engine_open(&opts);
+	err = !e ? -errno : xcap_engine_load(e);
+	xcap_filter_init(&f);
+	xcap_filter_set_num(&f, XCAP_FIELD_DPORT, 80);
+	slot = err ? err : xcap_engine_arm(e, &f, &limits, discard, NULL);
+	err = slot < 0 ? slot : 0;
+	for (i = 0; i < ROUNDS && !err; i++) {
+		err = scale_pps(e, cpus, 1, frame, len, &one[i]);
+		err = err ?: scale_pps(e, cpus, 2, frame, len, &two);
+		ratio[i] = one[i] ? two / one[i] : 0;
+	}
+	if (!err)
+		err = xcap_engine_capture_counters(e, slot, &cc);
+	xcap_engine_close(e);
+	if (err)
+		return err;
+	printf("%-40s %8.2f %8.2f %7.1f%%%s", c->name, median(one, ROUNDS) / 1e6,
+	       median(ratio, ROUNDS),
+	       cc.kernel.matched ? 100.0 * cc.kernel.ring_full / cc.kernel.matched : 0.0,
+	       c->goal ? "" : "\n");
+	if (c->goal)
+		printf("  >= %.1fx: %s\n", c->goal,
+		       median(ratio, ROUNDS) >= c->goal ? "met" : "not met");
+	return 0;
+}
+
+static int scale_cases_run(const int *cpus)
+{
+	size_t i;
+	int err;
+
+	printf("\ntwo CPUs at once (CPUs %d and %d), %d batches of %d runs each, rings drained\n"
+	       "between batches; Mpps: one CPU alone; x 1 CPU: median ratio of both CPUs' packets\n"
+	       "per second to one CPU's in the same round; lost: refused by a full ring\n",
+	       cpus[0], cpus[1], SCALE_BATCHES, SCALE_REPEAT);
+	printf("\n%-40s %8s %8s %8s  %s\n", "case", "Mpps", "x 1 CPU", "lost", "goal");
+	for (i = 0; i < ARRAY_SIZE(scale_cases); i++) {
+		err = scale_case(&scale_cases[i], cpus);
+		if (err) {
+			fprintf(stderr, "bench_xdp: %s: %s\n", scale_cases[i].name, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
  * Runs the program on one CPU and the consumer on another, as a NIC's softirq
  * and xcapd would: on a shared CPU the consumer only runs when a test run
  * yields, and the frames ring overflows.
  */
-static void place_threads(struct bench *b)
+static int place_threads(struct bench *b, int *cpus)
 {
-	int cpu, cpus[2], n = 0;
 	cpu_set_t allowed, one;
+	int cpu, n = 0;
 
 	CPU_ZERO(&b->consumer_cpus);
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
-		return;
+		return 0;
 	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
 		if (CPU_ISSET(cpu, &allowed))
 			cpus[n++] = cpu;
 	if (n < 2)
-		return;
+		return n;
 	CPU_ZERO(&one);
 	CPU_SET(cpus[0], &one);
 	if (sched_setaffinity(0, sizeof(one), &one))
-		return;
+		return 0;
 	CPU_SET(cpus[1], &b->consumer_cpus);
 	printf("program on CPU %d, ring consumer on CPU %d\n", cpus[0], cpus[1]);
+	return n;
 }
 
 int main(void)
 {
 	struct bench b = { .bare_fd = -1, .bare_tc_fd = -1 };
+	int err, cpus[2], ncpus;
+	cpu_set_t allowed;
 	struct result r;
 	size_t i;
-	int err;
 
 	if (geteuid()) {
 		printf("bench_xdp: skipped: needs root for BPF_PROG_TEST_RUN\n");
@@ -348,7 +505,8 @@ int main(void)
 		goto out;
 	}
 	print_machine();
-	place_threads(&b);
+	sched_getaffinity(0, sizeof(allowed), &allowed);
+	ncpus = place_threads(&b, cpus);
 	printf("\n%-38s %8s %8s %7s  %s\n", "case", "ns/pkt", "x base", "lost", "goal");
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		err = run_case(&b, &cases[i], &r);
@@ -358,6 +516,12 @@ int main(void)
 		}
 		print_row(&cases[i], &r);
 	}
+	/* The scaling threads pin themselves; this one drains anywhere. */
+	sched_setaffinity(0, sizeof(allowed), &allowed);
+	if (!err && ncpus == 2)
+		err = scale_cases_run(cpus);
+	else if (!err)
+		printf("\ntwo CPUs at once: skipped, this process may run on one CPU only\n");
 out:
 	xcap_engine_close(b.e);
 	if (b.bare_fd >= 0)
