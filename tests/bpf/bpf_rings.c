@@ -4,9 +4,13 @@
  * once started, they alone consume; disarm and drain hand over to them and
  * return with every record delivered, or, when the frames thread is stuck in
  * another capture's sink, give up after a stall and count what is left.
+ * The frames rings are per CPU: frames of two CPUs at once all arrive, merged
+ * in time order, and a budget holds exactly across the CPUs.
  */
+#define _GNU_SOURCE /* CPU affinity */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,10 +80,10 @@ static struct xcap_engine *engine_up(const struct xcap_sink *sampler, bool start
 	return e;
 }
 
-/* A UDP frame to dport, run `repeat` times through the program. */
-static void send_udp(struct xcap_engine *e, uint16_t dport, int repeat)
+/* A UDP frame from sport to dport, run `repeat` times through the program. */
+static void send_udp_from(struct xcap_engine *e, uint16_t sport, uint16_t dport, int repeat)
 {
-	struct frame_opts o = { .family = 4, .proto = IPPROTO_UDP, .sport = 40000, .dport = dport };
+	struct frame_opts o = { .family = 4, .proto = IPPROTO_UDP, .sport = sport, .dport = dport };
 	uint8_t data[256];
 	uint32_t len = frame_build(data, sizeof(data), &o);
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = 1 };
@@ -88,6 +92,11 @@ static void send_udp(struct xcap_engine *e, uint16_t dport, int repeat)
 
 	CHECK(len && !bpf_prog_test_run_opts(xcap_engine_prog_fd(e), &opts), "test run: %s",
 	      strerror(errno));
+}
+
+static void send_udp(struct xcap_engine *e, uint16_t dport, int repeat)
+{
+	send_udp_from(e, 40000, dport, repeat);
 }
 
 static int arm_port(struct xcap_engine *e, uint16_t dport, struct tally *t)
@@ -219,6 +228,139 @@ static void drain_waits_for_the_samples_thread(void)
 	xcap_engine_close(e);
 }
 
+/* Frames from two source ports (one per CPU), and whether they came in time order. */
+struct two_cpus_sink {
+	uint64_t from[2]; /* by source port - TWO_CPUS_SPORT */
+	uint64_t others;
+	uint64_t last_ts;
+	uint64_t backwards; /* frames older than the one before */
+};
+
+#define TWO_CPUS_SPORT 40000
+#define TWO_CPUS_FRAMES 20000 /* per CPU; a default ring of each CPU holds them all */
+
+static int two_cpus_frame(void *arg, const struct xcap_packet *pkt)
+{
+	struct two_cpus_sink *t = arg;
+	/* Ethernet 14 + IPv4 20 (no options): the UDP source port. */
+	unsigned int sport = pkt->cap_len >= 36 ? pkt->data[34] << 8 | pkt->data[35] : 0;
+
+	if (sport - TWO_CPUS_SPORT < 2)
+		t->from[sport - TWO_CPUS_SPORT]++;
+	else
+		t->others++;
+	t->backwards += pkt->ts_ns < t->last_ts;
+	t->last_ts = pkt->ts_ns;
+	return 0;
+}
+
+struct cpu_sender {
+	pthread_t thread;
+	struct xcap_engine *e;
+	int cpu;
+	uint16_t sport;
+	pthread_barrier_t *go;
+};
+
+static void *send_on_cpu(void *arg)
+{
+	struct cpu_sender *s = arg;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(s->cpu, &one);
+	CHECK(!pthread_setaffinity_np(pthread_self(), sizeof(one), &one), "pin to CPU %d", s->cpu);
+	pthread_barrier_wait(s->go);
+	send_udp_from(s->e, s->sport, 53, TWO_CPUS_FRAMES);
+	return NULL;
+}
+
+/* The first two CPUs this process may run on (the same one twice on a single CPU). */
+static void two_cpus(int cpus[2])
+{
+	cpu_set_t allowed;
+	int cpu, n = 0;
+
+	sched_getaffinity(0, sizeof(allowed), &allowed);
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
+		if (CPU_ISSET(cpu, &allowed))
+			cpus[n++] = cpu;
+	if (n < 2) {
+		printf("# one CPU only: both senders share it\n");
+		cpus[1] = cpus[0];
+	}
+}
+
+/* Two CPUs send at once into rings of their own (frames_rings 0) or a shared one (1). */
+static void two_cpus_send(uint32_t frames_rings)
+{
+	const uint64_t limit = TWO_CPUS_FRAMES + TWO_CPUS_FRAMES / 2;
+	struct xcap_engine_opts opts = { .frames_rings = frames_rings };
+	struct xcap_engine *e = xcap_engine_open(&opts);
+	struct two_cpus_sink all = {}, some = {};
+	struct xcap_sink sink_all = { .fn = two_cpus_frame, .arg = &all },
+			 sink_some = { .fn = two_cpus_frame, .arg = &some };
+	struct xcap_limits none = {}, budget = { .packets = limit };
+	struct xcap_capture_counters ca = {}, cs = {};
+	struct cpu_sender s[2];
+	pthread_barrier_t go;
+	struct xcap_filter f;
+	int i, cpus[2], sa, ss, err = e ? xcap_engine_load(e) : -errno;
+
+	CHECK(!err, "engine: %s", strerror(-err));
+	if (err)
+		goto out;
+	xcap_filter_init(&f);
+	xcap_filter_set_num(&f, XCAP_FIELD_DPORT, 53);
+	sa = xcap_engine_arm_sink(e, &f, &none, &sink_all);
+	ss = xcap_engine_arm_sink(e, &f, &budget, &sink_some);
+	CHECK(sa >= 0 && ss >= 0, "arm: %s", strerror(-(sa < 0 ? sa : ss)));
+	if (sa < 0 || ss < 0)
+		goto out;
+	two_cpus(cpus);
+	pthread_barrier_init(&go, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		s[i] = (struct cpu_sender){
+			.e = e, .cpu = cpus[i], .sport = TWO_CPUS_SPORT + i, .go = &go
+		};
+		pthread_create(&s[i].thread, NULL, send_on_cpu, &s[i]);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(s[i].thread, NULL);
+	pthread_barrier_destroy(&go);
+	/* Both rings hold everything now: one pass merges them. */
+	CHECK(xcap_engine_drain(e) >= 0, "drain");
+	CHECK(!xcap_engine_capture_counters(e, sa, &ca), "counters");
+	CHECK(!xcap_engine_capture_counters(e, ss, &cs), "counters");
+	CHECK_EQ(ca.kernel.matched, 2 * TWO_CPUS_FRAMES);
+	CHECK_EQ(ca.kernel.written, 2 * TWO_CPUS_FRAMES);
+	CHECK_EQ(ca.delivered, 2 * TWO_CPUS_FRAMES);
+	CHECK_EQ(all.from[0], TWO_CPUS_FRAMES);
+	CHECK_EQ(all.from[1], TWO_CPUS_FRAMES);
+	CHECK_EQ(all.others, 0);
+	/* The budget, taken by both CPUs: exactly the limit, the rest over it. */
+	CHECK_EQ(cs.kernel.written, limit);
+	CHECK_EQ(cs.delivered, limit);
+	CHECK_EQ(some.from[0] + some.from[1], limit);
+	CHECK_EQ(cs.kernel.matched, cs.kernel.written + cs.kernel.over_budget);
+	CHECK_EQ(cs.kernel.ring_full + cs.user_dropped + cs.write_errors, 0);
+	/* A shared ring is in the order of reservation, stamped a little later: not merged. */
+	if (!frames_rings)
+		CHECK_EQ(all.backwards + some.backwards, 0);
+out:
+	xcap_engine_close(e);
+}
+
+static void frames_of_two_cpus_arrive_in_order_within_budget(void)
+{
+	two_cpus_send(0);
+}
+
+static void frames_of_two_cpus_sharing_a_ring_arrive_within_budget(void)
+{
+	two_cpus_send(1);
+}
+
 static void started_engine_refuses_poll_and_a_new_sampler(void)
 {
 	struct tally t = {};
@@ -232,11 +374,13 @@ static void started_engine_refuses_poll_and_a_new_sampler(void)
 	xcap_engine_close(e);
 }
 
-#define TESTS(X)                                              \
-	X(disarm_returns_with_every_frame_delivered)          \
-	X(disarm_waits_for_a_slow_sink)                       \
-	X(disarm_gives_up_on_a_frames_thread_stuck_elsewhere) \
-	X(drain_waits_for_the_samples_thread)                 \
+#define TESTS(X)                                                  \
+	X(disarm_returns_with_every_frame_delivered)              \
+	X(disarm_waits_for_a_slow_sink)                           \
+	X(disarm_gives_up_on_a_frames_thread_stuck_elsewhere)     \
+	X(drain_waits_for_the_samples_thread)                     \
+	X(frames_of_two_cpus_arrive_in_order_within_budget)       \
+	X(frames_of_two_cpus_sharing_a_ring_arrive_within_budget) \
 	X(started_engine_refuses_poll_and_a_new_sampler)
 
 #define RUN(fn) RUN_TEST(fn);
