@@ -6,10 +6,11 @@
  * packets with flags, interface statistics. Integers in host byte order, as
  * both formats allow (readers look at the magic).
  *
- * A flush always ends at a record boundary: stdio is never left to flush on
- * its own, so that a failed flush knows which records it lost, and a reader
- * of the growing file (the live stream) sees only whole records, unless the
- * disk itself cuts a write short.
+ * Records are built in the writer's buffer (one memcpy of the packet's
+ * bytes) and handed to the kernel with one write() per flush: no stdio call
+ * per packet. A flush always ends at a record boundary, so that a failed flush
+ * knows which records it lost, and a reader of the growing file (the live
+ * stream) sees only whole records, unless the disk itself cuts a write short.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +83,7 @@ struct ng_iface {
 };
 
 struct xcap_pcap {
-	FILE *f;
+	int fd;
 	enum xcap_pcap_format format;
 	int err; /* first write error, sticky */
 	size_t buffered; /* bytes in buf not yet handed to the kernel */
@@ -94,7 +95,7 @@ struct xcap_pcap {
 	uint64_t dropped_elsewhere; /* of no known interface */
 	int n_ifaces;
 	struct ng_iface ifaces[NG_IFACES_MAX];
-	uint8_t *blk; /* the block being built: NG_BLOCK_MAX bytes */
+	uint8_t *blk; /* the block being built, at the end of buf */
 	size_t blk_len;
 	char buf[PCAP_BUF_SIZE];
 };
@@ -126,11 +127,11 @@ const char *xcap_pcap_media_type(enum xcap_pcap_format f)
 	return f == XCAP_PCAPNG ? "application/x-pcapng" : "application/vnd.tcpdump.pcap";
 }
 
-static int put(struct xcap_pcap *p, const void *data, size_t len)
+/* Appends to the buffer; the caller made room (xcap_pcap_write_packet, or an empty buffer). */
+static void put(struct xcap_pcap *p, const void *data, size_t len)
 {
-	if (!p->err && fwrite(data, 1, len, p->f) != len)
-		p->err = errno ? -errno : -EIO;
-	return p->err;
+	memcpy(p->buf + p->buffered, data, len);
+	p->buffered += len;
 }
 
 /* --- pcapng blocks, built in p->blk --- */
@@ -151,8 +152,12 @@ static void blk_u32(struct xcap_pcap *p, uint32_t v)
 	blk_bytes(p, &v, sizeof(v));
 }
 
+/* A block is built where it goes, in buf: NG_BLOCK_MAX bytes are free there. */
 static void blk_begin(struct xcap_pcap *p, uint32_t type)
 {
+	if (p->buffered + NG_BLOCK_MAX > sizeof(p->buf))
+		xcap_pcap_flush(p);
+	p->blk = (uint8_t *)p->buf + p->buffered;
 	p->blk_len = 0;
 	blk_u32(p, type);
 	blk_u32(p, 0); /* the length, once known */
@@ -181,7 +186,7 @@ static void blk_opt_time(struct xcap_pcap *p, uint16_t code, uint64_t ns)
 	blk_opt(p, code, t, sizeof(t));
 }
 
-/* Ends the options and the block, and puts it into the file. */
+/* Ends the options and the block, which joins the buffer's records. */
 static int blk_put(struct xcap_pcap *p, bool options)
 {
 	uint32_t total;
@@ -191,7 +196,8 @@ static int blk_put(struct xcap_pcap *p, bool options)
 	total = p->blk_len + 4;
 	memcpy(p->blk + 4, &total, 4);
 	blk_u32(p, total);
-	return put(p, p->blk, p->blk_len);
+	p->buffered += p->blk_len;
+	return p->err;
 }
 
 static int put_shb(struct xcap_pcap *p, const char *comment)
@@ -294,20 +300,16 @@ static void put_isbs(struct xcap_pcap *p)
 
 /* --- writing --- */
 
-/* A new file of xcapd's own: see xcap_pcap_opts.create_new. NULL + errno. */
-static FILE *create_new(const char *path)
+/* The file to write: "-" is stdout; see xcap_pcap_opts.create_new. A descriptor or -errno. */
+static int open_file(const char *path, bool new)
 {
-	int fd = xcap_file_create_at(AT_FDCWD, path, 0600);
-	FILE *f;
+	int fd;
 
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	f = fdopen(fd, "wb");
-	if (!f)
-		close(fd);
-	return f;
+	if (new)
+		return xcap_file_create_at(AT_FDCWD, path, 0600);
+	fd = strcmp(path, "-") ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666) :
+				 fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
 }
 
 struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_opts *o)
@@ -328,28 +330,20 @@ struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_o
 	p->format = o->format;
 	p->snaplen = o->snaplen;
 	p->start_ns = xcap_clock_ns(CLOCK_REALTIME);
-	if (p->format == XCAP_PCAPNG && !(p->blk = malloc(NG_BLOCK_MAX))) {
-		free(p);
-		errno = ENOMEM;
-		return NULL;
-	}
-	p->f = o->create_new	 ? create_new(path) :
-	       strcmp(path, "-") ? fopen(path, "wb") :
-				   fdopen(dup(STDOUT_FILENO), "wb");
-	if (!p->f) {
-		err = errno;
-		free(p->blk);
+	p->fd = open_file(path, o->create_new);
+	if (p->fd < 0) {
+		err = -p->fd;
 		free(p);
 		errno = err;
 		return NULL;
 	}
-	setvbuf(p->f, p->buf, _IOFBF, sizeof(p->buf));
+	err = 0;
 	if (p->format == XCAP_PCAPNG) {
 		err = put_shb(p, o->comment);
 		for (i = 0; !err && i < o->n_ifaces && i < NG_IFACES_MAX; i++)
 			err = put_idb(p, o->ifindexes[i]) < 0 ? p->err ?: -ENOSPC : 0;
 	} else {
-		err = put(p, &h, sizeof(h));
+		put(p, &h, sizeof(h));
 	}
 	if (!err)
 		err = xcap_pcap_flush(p);
@@ -390,14 +384,10 @@ int xcap_pcap_write_packet(struct xcap_pcap *p, const struct xcap_packet *pkt)
 			return id;
 		put_epb(p, id, pkt);
 		p->ifaces[id].pending++;
-		p->buffered += p->blk_len;
 	} else {
 		put(p, &r, sizeof(r));
 		put(p, pkt->data, pkt->cap_len);
-		p->buffered += sizeof(r) + pkt->cap_len;
 	}
-	if (p->err)
-		return p->err;
 	p->pending++;
 	return 0;
 }
@@ -424,8 +414,8 @@ int xcap_pcap_flush(struct xcap_pcap *p)
 {
 	int i;
 
-	if (!p->err && fflush(p->f))
-		p->err = -errno;
+	if (!p->err && p->buffered)
+		p->err = xcap_file_write_all(p->fd, p->buf, p->buffered);
 	if (p->err)
 		p->lost += p->pending;
 	for (i = 0; i < p->n_ifaces; i++) {
@@ -462,11 +452,10 @@ int xcap_pcap_close(struct xcap_pcap *p)
 	err = xcap_pcap_flush(p);
 	if (!err && p->format == XCAP_PCAPNG) {
 		put_isbs(p);
-		err = p->err ?: (fflush(p->f) ? -errno : 0);
+		err = xcap_pcap_flush(p);
 	}
-	if (fclose(p->f) && !err)
+	if (close(p->fd) && !err)
 		err = -errno;
-	free(p->blk);
 	free(p);
 	return err;
 }

@@ -3,9 +3,14 @@
  * Unit tier: the pcapng side of agent/pcap.c. Files are read back block by
  * block here (what each block must hold), and by libpcap (that a reader takes
  * them); the record walk and the packet comment that the live stream uses.
+ * The writer's buffer, in both formats: records reach the file at a flush,
+ * and a write error counts every record it lost.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
@@ -315,6 +320,103 @@ static void comment_packet_keeps_the_block_and_adds_the_comment(void)
 	      "comment '%s', flags %u", c.comment, c.epb_flags);
 }
 
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+static struct xcap_pcap *open_format(const char *path, enum xcap_pcap_format format)
+{
+	struct xcap_pcap_opts o = { .format = format, .snaplen = 16384 };
+	struct xcap_pcap *w = xcap_pcap_open_opts(path, &o);
+
+	CHECK(w, "open %s: %s", path, strerror(errno));
+	return w;
+}
+
+/* Fifty records stay in the buffer until the flush, which hands over all of them. */
+static void check_records_wait_for_a_flush(enum xcap_pcap_format format)
+{
+	static const uint8_t data[1000];
+	struct xcap_packet pkt = packet(IF_A, false, 1700000000000000000ULL, data, sizeof(data));
+	uint64_t packets, bytes;
+	struct xcap_pcap *w;
+	char path[256];
+	long head;
+	int i;
+
+	test_path(path, sizeof(path), format == XCAP_PCAP ? "buffered.pcap" : "buffered.pcapng");
+	w = open_format(path, format);
+	if (!w)
+		return;
+	head = file_size(path);
+	CHECK(head > 0, "the header is on disk at open: %ld bytes", head);
+	for (i = 0; i < 50; i++)
+		CHECK_EQ(xcap_pcap_write_packet(w, &pkt), 0);
+	CHECK_EQ(file_size(path), head);
+	CHECK_EQ(xcap_pcap_flush(w), 0);
+	CHECK_EQ(xcap_pcap_count(path, &packets, &bytes), 0);
+	CHECK_EQ(packets, 50);
+	CHECK_EQ(bytes, 50 * sizeof(data));
+	CHECK_EQ(xcap_pcap_lost(w), 0);
+	CHECK_EQ(xcap_pcap_close(w), 0);
+}
+
+static void pcap_records_wait_for_a_flush(void)
+{
+	check_records_wait_for_a_flush(XCAP_PCAP);
+}
+
+static void pcapng_records_wait_for_a_flush(void)
+{
+	check_records_wait_for_a_flush(XCAP_PCAPNG);
+}
+
+/*
+ * A file that may not grow past 8 KiB (RLIMIT_FSIZE: write() fails with
+ * EFBIG, as with ENOSPC): the flush of 100 records fails, says so, and counts
+ * all of them lost; the writer refuses more.
+ */
+static void check_write_error_counts_the_lost(enum xcap_pcap_format format)
+{
+	static const uint8_t data[1000];
+	struct xcap_packet pkt = packet(IF_A, true, 1700000000000000000ULL, data, sizeof(data));
+	struct rlimit old, small = { .rlim_cur = 8192 };
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	struct xcap_pcap *w;
+	char path[256];
+	int i;
+
+	test_path(path, sizeof(path), format == XCAP_PCAP ? "full.pcap" : "full.pcapng");
+	w = open_format(path, format);
+	getrlimit(RLIMIT_FSIZE, &old);
+	small.rlim_max = old.rlim_max;
+	CHECK(!setrlimit(RLIMIT_FSIZE, &small), "setrlimit: %s", strerror(errno));
+	if (!w)
+		goto out;
+	for (i = 0; i < 100; i++)
+		CHECK_EQ(xcap_pcap_write_packet(w, &pkt), 0);
+	CHECK_EQ(-xcap_pcap_flush(w), EFBIG);
+	CHECK_EQ(xcap_pcap_lost(w), 100);
+	CHECK_EQ(-xcap_pcap_write_packet(w, &pkt), EFBIG);
+	CHECK_EQ(-xcap_pcap_close(w), EFBIG);
+out:
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, was);
+}
+
+static void pcap_write_error_counts_the_lost(void)
+{
+	check_write_error_counts_the_lost(XCAP_PCAP);
+}
+
+static void pcapng_write_error_counts_the_lost(void)
+{
+	check_write_error_counts_the_lost(XCAP_PCAPNG);
+}
+
 int main(void)
 {
 	if (test_tmpdir_init("pcap"))
@@ -324,5 +426,9 @@ int main(void)
 	RUN_TEST(pcap_count_stops_at_a_torn_block);
 	RUN_TEST(record_walk_tells_packets_and_wants_whole_headers);
 	RUN_TEST(comment_packet_keeps_the_block_and_adds_the_comment);
+	RUN_TEST(pcap_records_wait_for_a_flush);
+	RUN_TEST(pcapng_records_wait_for_a_flush);
+	RUN_TEST(pcap_write_error_counts_the_lost);
+	RUN_TEST(pcapng_write_error_counts_the_lost);
 	return tests_failed_total ? 1 : 0;
 }
