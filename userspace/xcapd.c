@@ -115,7 +115,7 @@ static const char capture_usage_more[] =
 	"  -s, --snaplen N        bytes kept of each frame, 0 (whole frame) or 1..16384\n"
 	"other:\n"
 	"      --skb-mode         use generic XDP instead of the driver's native mode\n"
-	"      --ring-mib N       ring for captured frames, a power of 2 in 1..1024 (32)\n"
+	"      --ring-mib N       rings for captured frames, all CPUs', a power of 2 in 1..1024 (32)\n"
 	"  -v, --verbose          more log output (-vv adds libbpf and libxdp detail)\n"
 	"  -q, --quiet            errors only\n"
 	"  -h, --help             this text\n"

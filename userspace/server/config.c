@@ -18,8 +18,9 @@
  *   history_mib    integer  ... within this disk budget in MiB: 16..1048576. Default 4096.
  *   history_rate   integer  ... at most this many samples per second: 1..1000000. Default 5000.
  *                           Whichever limit is hit first wins; the oldest minutes go first.
- *   frames_ring_mib integer the ring that carries captured frames to xcapd, in MiB: a power
- *                           of 2 in 1..1024. Default 32 (about 21000 frames of 1500 bytes).
+ *   frames_ring_mib integer the rings that carry captured frames to xcapd, in MiB, shared
+ *                           by the CPUs (one ring each): a power of 2 in 1..1024. Default 32
+ *                           (about 21000 frames of 1500 bytes in all).
  *   file_bucket_roots array of at most 16 absolute directory paths (no "..", not "/"): a
  *                        file:// bucket must be one of them or below one, once links are
  *                        resolved. Default: STATE_DIR/buckets. One that is missing is
