@@ -97,7 +97,7 @@ EOF
 	tables
 	cat <<EOF
 
-## Goals (issue 7)
+## Goals (issue 15)
 
 EOF
 	goals
