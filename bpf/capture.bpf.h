@@ -366,6 +366,46 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 				   xcap_wakeup(ring, sizeof(f->hdr) + n));
 }
 
+/* The index of the one bit set in `bit`. */
+static __always_inline __u32 xcap_bit_index(__u64 bit)
+{
+	__u32 i = 0;
+
+	if (bit >> 32) {
+		i += 32;
+		bit >>= 32;
+	}
+	if (bit >> 16) {
+		i += 16;
+		bit >>= 16;
+	}
+	if (bit >> 8) {
+		i += 8;
+		bit >>= 8;
+	}
+	if (bit >> 4) {
+		i += 4;
+		bit >>= 4;
+	}
+	if (bit >> 2) {
+		i += 2;
+		bit >>= 2;
+	}
+	return i + (bit >> 1);
+}
+
+/*
+ * Visits the captures of w->todo with fn: most frames match one capture, and
+ * a direct call costs less than a bpf_loop.
+ */
+static __always_inline void xcap_walk(struct xcap_walk *w, long (*fn)(__u32, void *))
+{
+	if (w->todo & (w->todo - 1))
+		bpf_loop(XCAP_MAX_CAPTURES, fn, w, 0);
+	else
+		fn(xcap_bit_index(w->todo), w);
+}
+
 /*
  * Samples, matches and copies one frame. Capture is passive: the caller always
  * lets it pass. Only the captures that take the hook's direction are matched.
@@ -402,13 +442,13 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 	w.cfg = cfg;
 	/* The whole frame, fragments of a multi-buffer frame included. */
 	w.len = xcap_hook_len(ctx, hook);
-	bpf_loop(XCAP_MAX_CAPTURES, xcap_admit_one, &w, 0);
+	xcap_walk(&w, xcap_admit_one);
 	if (!w.accepted)
 		return;
 	w.copied = xcap_copy(ctx, hook, &w);
 	w.ifslot = w.copied ? XCAP_IFACE_SLOTS : xcap_ifslot_of(ctx, hook);
 	w.todo = w.accepted;
-	bpf_loop(XCAP_MAX_CAPTURES, xcap_account_one, &w, 0);
+	xcap_walk(&w, xcap_account_one);
 }
 
 #endif /* XCAP_CAPTURE_BPF_H */
