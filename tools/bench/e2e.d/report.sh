@@ -57,7 +57,8 @@ receiver does not own; its stack drops them after the route lookup.
 Exact commands of the tools (IF = veth1):
 
     xcapd capture -i IF -w FILE
-    xcapd -i IF --listen 127.0.0.1:18080 --state-dir DIR --sample-rate 0|100 --colo bench --metro BENCH
+    xcapd -i IF --listen 127.0.0.1:18080 --state-dir DIR/state --sample-rate 0|100 --colo bench --metro BENCH
+          --file-bucket-root DIR/bucket
       xcapctl bucket add file://DIR/bucket; xcapctl bucket validate ...
       xcapctl create full --time 3600 --colo BENCH --dest file://DIR/bucket; (traffic); xcapctl stop ID; xcapctl wait ID
     tcpdump -i IF -w FILE -n -Z root [-B 262144]
@@ -101,6 +102,11 @@ EOF
 
 EOF
 	goals
+	if grep -qE ': (met|not met)$' "$BENCH_XDP_OUT"; then
+		printf -- '- The goals of `%s/bench_xdp` (its cases below):\n\n```\n' "$BUILD"
+		grep -E ': (met|not met)$' "$BENCH_XDP_OUT"
+		printf '```\n'
+	fi
 	cat <<EOF
 
 ## The XDP program alone (\`$BUILD/bench_xdp\`)
