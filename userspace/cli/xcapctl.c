@@ -671,13 +671,17 @@ static json_object *create_body(const struct ctl *ctl, const char *type)
 /*
  * A server that does not know a filter member ignores it (Cloudflare's does
  * with xcap's address and port): its answer echoes filter_v1 without it, and
- * the capture takes more than asked. Says so.
+ * the capture takes more than asked. Says so, and of interfaces likewise.
  */
 static void warn_unapplied(const struct ctl *ctl, json_object *cap)
 {
 	json_object *echo = xcap_json_get(cap, "filter_v1");
 	int id;
 
+	if (ctl->ifaces.n_ifaces && !xcap_json_get(cap, "interfaces"))
+		fprintf(stderr,
+			"xcapctl: warning: the server did not apply interfaces (--interface): "
+			"the capture takes every interface\n");
 	if (!echo || !json_object_is_type(echo, json_type_object))
 		return;
 	for (id = 0; id < XCAP_FIELD_N; id++)
