@@ -437,6 +437,8 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 		w.flags = XCAP_REC_PARSE_ERR;
 	}
 	w.todo = xcap_match(cfg, &pkt) & cfg->dir[dir];
+	if (w.todo & ~cfg->iface_any)
+		w.todo &= xcap_match_iface(cfg, xcap_hook_ifindex(ctx, hook));
 	if (!w.todo)
 		return;
 	w.cfg = cfg;

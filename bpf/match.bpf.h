@@ -86,4 +86,18 @@ static __always_inline __u64 xcap_match(const struct xcap_cfg *cfg, const struct
 	return set;
 }
 
+/*
+ * The captures that take frames of interface ifindex: those that take every
+ * interface, and those restricted to its slot. One lookup; callers look only
+ * when a capture left is restricted.
+ */
+static __always_inline __u64 xcap_match_iface(const struct xcap_cfg *cfg, __u32 ifindex)
+{
+	__u32 *slot = bpf_map_lookup_elem(&xcap_ifslot, &ifindex);
+
+	if (!slot || *slot >= XCAP_IFACE_SLOTS)
+		return cfg->iface_any;
+	return cfg->iface_any | cfg->iface[*slot];
+}
+
 #endif /* XCAP_MATCH_BPF_H */

@@ -84,7 +84,10 @@ enum xcap_field_id {
  * Run-time configuration (array map "xcap_cfg", one entry). A capture is armed
  * when its bit is in `active`; it takes packets of direction d when its bit is
  * in dir[d] too. wild[id] holds the captures that accept any value of field
- * id; the others accept what the field's rule table says.
+ * id; the others accept what the field's rule table says. Likewise for the
+ * interface of a frame: iface_any holds the captures that take every
+ * interface, iface[s] those restricted to interfaces that include the one of
+ * slot s ("xcap_ifslot").
  */
 struct xcap_cfg {
 	__u32 sample_every; /* sample 1 packet in N per CPU; 0 = off */
@@ -92,8 +95,11 @@ struct xcap_cfg {
 	__u64 active;
 	__u64 dir[XCAP_DIR_N];
 	__u64 wild[XCAP_FIELD_N];
+	__u64 iface_any;
+	__u64 iface[XCAP_IFACE_SLOTS];
 };
-_Static_assert(sizeof(struct xcap_cfg) == 16 + 8 * XCAP_DIR_N + 8 * XCAP_FIELD_N,
+_Static_assert(sizeof(struct xcap_cfg) ==
+		       24 + 8 * XCAP_DIR_N + 8 * XCAP_FIELD_N + 8 * XCAP_IFACE_SLOTS,
 	       "xcap_cfg layout");
 
 /* Per capture slot (array map "xcap_slots"): limits and the budget taken so far. */

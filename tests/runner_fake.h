@@ -27,6 +27,7 @@ struct fake_run {
 	uint64_t packet_limit;
 	uint64_t byte_limit; /* what the jobs allowed it */
 	uint64_t packets;
+	char ifaces[XCAP_MAX_IFACES * IF_NAMESIZE]; /* the filter's, as records keep them */
 	bool used;
 };
 
@@ -114,6 +115,7 @@ static int fake_arm(struct xcap_runner *base, const struct xcap_run *run, char *
 				   .used = true };
 	snprintf(slot->id, sizeof(slot->id), "%s", run->id);
 	snprintf(slot->account, sizeof(slot->account), "%s", run->account);
+	xcap_filter_format_ifaces(&run->filter, slot->ifaces, sizeof(slot->ifaces));
 	f->armed++;
 	return 0;
 }

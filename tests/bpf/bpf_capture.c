@@ -235,6 +235,57 @@ out:
 	xcap_engine_close(e);
 }
 
+/*
+ * The test runs' frames arrive on lo, slot 0 as an attach would give it: a
+ * capture restricted to lo takes them, one restricted to an interface this
+ * host lacks matches nothing and spends none of its budget, one without a
+ * restriction takes them all.
+ */
+static void a_capture_by_interface_takes_only_its_interface(void)
+{
+	static const char *const ifaces[] = { "lo", "xcap-none0", NULL };
+	const struct want all = { .matched = 2, .written = 2, .bytes = 200, .delivered = 2 };
+	struct xcap_capture_opts o = { .limits = { .packets = 2 } };
+	struct xcap_capture *c[ARRAY_SIZE(ifaces)] = {};
+	struct xcap_engine *e = engine_new(0);
+	char path[ARRAY_SIZE(ifaces)][PATH_MAX], name[32];
+	struct frame f;
+	size_t i;
+
+	if (!e || !frame_make(&f, 100, 40000))
+		goto out;
+	CHECK(!bpf_map_update_elem(xcap_engine_map_fd(e, "xcap_ifslot"), &(uint32_t){ LO_IFINDEX },
+				   &(uint32_t){ 0 }, BPF_ANY),
+	      "cannot give lo a slot");
+	for (i = 0; i < ARRAY_SIZE(ifaces); i++) {
+		snprintf(name, sizeof(name), "iface%zu.pcap", i);
+		test_path(path[i], sizeof(path[i]), name);
+		o.path = path[i];
+		xcap_filter_init(&o.filter);
+		xcap_filter_set_num(&o.filter, XCAP_FIELD_DPORT, 80);
+		if (ifaces[i])
+			xcap_filter_add_iface(&o.filter, ifaces[i]);
+		c[i] = xcap_capture_start(e, &o);
+		CHECK(c[i], "cannot start the capture on %s: %s", ifaces[i] ?: "every interface",
+		      strerror(errno));
+		if (!c[i])
+			goto out;
+	}
+	send_frame(e, &f, 2);
+	check_counters("restricted to lo", c[0], &all);
+	check_counters("restricted to an interface not here", c[1], &(struct want){});
+	CHECK(!xcap_capture_done(c[1], mono_ns()), "its packet budget was spent");
+	check_counters("every interface", c[2], &all);
+	for (i = 0; i < ARRAY_SIZE(ifaces); i++)
+		CHECK_EQ(xcap_capture_stop(c[i]), 0);
+	CHECK_EQ(check_pcap(path[0], FRAME_MAX, &f, 1), 2);
+	CHECK_EQ(check_pcap(path[1], FRAME_MAX, &f, 1), 0);
+out:
+	for (i = 0; i < ARRAY_SIZE(ifaces); i++)
+		xcap_capture_free(c[i]);
+	xcap_engine_close(e);
+}
+
 /* 1000 bytes of 300-byte frames: 3 fit, the 4th is over budget and ends it. */
 static void the_byte_limit_ends_the_capture_at_the_first_frame_over_it(void)
 {
@@ -443,7 +494,8 @@ out:
 	X(every_packet_is_counted_in_exactly_one_place)               \
 	X(records_a_failed_flush_lost_are_write_errors)               \
 	X(a_stopped_capture_is_done_and_keeps_its_counters)           \
-	X(an_unwritable_file_starts_no_capture)
+	X(an_unwritable_file_starts_no_capture)                       \
+	X(a_capture_by_interface_takes_only_its_interface)
 #define RUN(fn) RUN_TEST(fn);
 #define FAIL(fn) printf("not ok - %s: %s\n", #fn, why);
 

@@ -184,10 +184,12 @@ else
 fi
 check_end "$T/comp.err"
 
-check_begin "completion: bucket ids and URIs from xcapctl bucket list"
+check_begin "completion: bucket ids and URIs from xcapctl bucket list, interfaces from xcapctl list"
 comp "xcapctl bucket delete " && expect_words "bucket delete <TAB>" "$B_ID"
 comp "xcapctl bucket validate " && expect_words "bucket validate <TAB>" "$DEST1"
 comp "xcapctl create full --dest " && expect_words "--dest <TAB> (validated)" "$DEST1"
+comp "xcapctl create full --interface " && expect_words "--interface <TAB> (the captures')" "$DEV"
+comp "xcapctl create simple -i " && expect_words "-i <TAB> (the captures')" "$DEV"
 check_end "$T/comp.err"
 
 COMP_ENV=(CLOUDFLARE_BASE_URL="$BASE" CLOUDFLARE_EMAIL="$EMAIL_A" CLOUDFLARE_API_KEY="$KEY_A"

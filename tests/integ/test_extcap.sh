@@ -6,14 +6,19 @@
 # `tshark -i xcap -o extcap.xcap.ARG:VALUE -a duration:5` creates a full
 # capture on xcapd (between namespaces), prints the pings sent meanwhile
 # live, the packets of the capture's delivered file, and stops the capture
-# when tshark ends (status complete, before its time limit).
+# when tshark ends (status complete, before its time limit). xcapd captures
+# on rx0 and rx1 (a second veth pair, $RX1); the dialog's Interfaces field
+# picks rx0: the pings to $RX1 on rx1 are not captured.
 . "$(dirname "$0")/lib_api.sh"
 . "$(dirname "$0")/lib_wait.sh"
 api_init
 
-if ! xcapd_start || ! bucket_add_validate "$DEST1"; then
-	not_ok "extcap: xcapd serve starts, with a bucket" "no 'listening on' line, or no bucket"
-	diag "$XERR"
+RX1=10.231.2.2 # rx1's address
+if ! veth_add tx1 rx1 10.231.2 02:e7:00:00:02 >"$T/veth.err" 2>&1 || ! xcapd_start -i rx1 ||
+	! bucket_add_validate "$DEST1"; then
+	not_ok "extcap: xcapd serve starts, with a bucket" \
+		"no second veth pair, no 'listening on' line, or no bucket"
+	diag "$T/veth.err" "$XERR"
 	integ_done
 fi
 XCAPCTL=$BUILD/xcapctl
@@ -45,7 +50,7 @@ expect_eq "--extcap-dlts" "dlt {number=1}{name=EN10MB}{display=Ethernet}" "$(cat
 expect_eq "--extcap-config exit status" 0 "$?"
 calls=$(sed -n 's/^arg {number=[0-9]*}{call=--\([^}]*\)}.*/\1/p' "$T/cfg.out" | one_line)
 expect_eq "the dialog's fields" \
-	"url token account colo dest time packets bytes direction format src dst host sport dport port proto" \
+	"url token account colo dest time packets bytes direction format interface src dst host sport dport port proto" \
 	"$calls"
 expect "the account's default is not XCAP_ACCOUNT" \
 	grep -q "{call=--account}.*{default=$ACC_A}" "$T/cfg.out"
@@ -74,10 +79,12 @@ FIELDS=(ip.src ip.dst icmp.type icmp.seq frame.len)
 check_begin "extcap: tshark -i xcap shows the full capture's packets live and stops the capture"
 bg_rx "$T/live.out" "$T/live.err" timeout 30 "${ENV[@]}" tshark -i xcap -l -n \
 	-o "extcap.xcap.colo:$METRO" -o "extcap.xcap.dest:$DEST1" -o extcap.xcap.proto:icmp \
-	-o extcap.xcap.direction:in -o extcap.xcap.time:300 -f "host $RX4" -a duration:5 \
+	-o extcap.xcap.direction:in -o extcap.xcap.time:300 -o extcap.xcap.interface:rx0 \
+	-f "net 10.231.0.0/16" -a duration:5 \
 	-T fields $(printf -- ' -e %s' "${FIELDS[@]}")
 TS=$BG_PID
 expect_within 5 "a running full capture" running_capture
+ping_rx 5 $RX1
 ping_rx 5 $RX4
 expect_within 5 "tshark prints the 5 echo requests" eval '[ "$(grep -c . "$T/live.out")" -ge 5 ]'
 wait_exit "$TS" 15
@@ -86,7 +93,8 @@ expect_capture "$ID" complete 10
 expect_eq "packets_captured" 5 "$(jget result.packets_captured)"
 expect_eq "time_limit" 300 "$(jget result.time_limit)"
 expect_eq "direction" in "$(jget result.direction)"
-expect_eq "filter_v1" '{"address": "'$RX4'", "protocol": 1}' \
+expect_eq "interfaces" '["rx0"]' "$(jget result.interfaces)"
+expect_eq "filter_v1" '{"address": "10.231.0.0/16", "protocol": 1}' \
 	"$(jeval 'json.dumps(d["result"]["filter_v1"], sort_keys=True)')"
 FILE=$BUCKET1/pcap_$ID.pcap
 expect_within 5 "the delivered file" test -s "$FILE"
@@ -94,6 +102,7 @@ pcap_fields "$FILE" "${FIELDS[@]}" >"$T/file.out"
 expect "tshark printed other packets than the capture's file has" \
 	diff -u "$T/file.out" "$T/live.out" >"$T/diff"
 expect_eq "packets printed" 5 "$(grep -c . "$T/live.out")"
+expect_eq "packets printed from $RX1's pings (rx1)" 0 "$(grep -c "$RX1" "$T/live.out")"
 check_end "$T/live.out" "$T/live.err" "$T/diff"
 
 integ_done

@@ -155,6 +155,25 @@ expect "pcap_$CID.pcapng delivered" test -s "$BUCKET1/pcap_$CID.pcapng"
 expect_eq "packets in it" 2 "$(pcap_count "$BUCKET1/pcap_$CID.pcapng" icmp)"
 fleet_check_end
 
+check_begin "fleet: interfaces reach the agents, each takes the names it has (full: v1 on ORD; simple: v3)"
+full_create ORD '"packet_limit":3,"interfaces":["v1"]'
+expect_ok
+expect_json result.interfaces '["v1"]'
+expect_within 10 "ord01-b's part (on v1) complete" parts_are "$CID" complete 1
+api aw PUT "$PA/$CID/stop" ""
+expect_capture "$CID" complete 10
+expect_eq "parts" "ord01-a:0,ord01-b:3,ord02-a:0" \
+	"$(jeval "','.join('%s:%d' % (p['host'], p['packets_captured']) for p in d['result']['parts'])")"
+expect_eq "hosts in ord01-b's object" "10.232.0.12" \
+	"$(pcap_fields "$BUCKET1/pcap_${CID}_ord01-b.pcap" ip.dst | sort -u | one_line)"
+api aw POST "$PA" '{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":10,"direction":"in","interfaces":["v3"],"filter_v1":{"protocol":1}}'
+expect_ok
+expect_json result.status success
+api aw GET "$PA/$(jget result.id)/download"
+cp "$RB" "$T/v3.pcap"
+expect_eq "hosts in the simple capture on v3" "10.232.0.14" "$(pcap_fields "$T/v3.pcap" ip.dst | sort -u | one_line)"
+fleet_check_end
+
 check_begin "fleet: the live stream is refused by the fleet's API (501, 1031)"
 full_create ord02
 expect_ok

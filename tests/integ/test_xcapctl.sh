@@ -80,6 +80,7 @@ usage "--dport 70000" "--dport: '70000'" create full --dport 70000
 usage "--src 10.0.0.0/33" "--src: '10.0.0.0/33'" create full --src 10.0.0.0/33
 usage "--proto bogus" "--proto: 'bogus'" create simple --proto bogus
 usage "--packets abc" "--packets: 'abc'" create simple --time 5 --packets abc
+usage "--interface a/b" "--interface: 'a/b'" create simple --time 5 --packets 5 -i a/b
 CTL_ENV=(XCAP_URL="$BASE" XCAP_ACCOUNT="$ACC_A")
 usage "no credentials" "no credentials" list
 CTL_ENV=(XCAP_URL="$BASE" XCAP_TOKEN="$TOK_AW")
@@ -246,7 +247,7 @@ BG_PIDS+=("$PING_PID")
 
 check_begin "xcapctl: create full --wait shows progress lines and ends complete"
 ctl create full --time 20 --packets 20 --proto icmp --src "$TX4" --colo "$METRO" \
-	--dest "$DEST1" --wait
+	--dest "$DEST1" --interface "$DEV" --wait
 expect_rc 0
 expect_err "^xcapctl: created full capture [0-9a-f]{32}$"
 FULL_ID=$(sed -n 's/^xcapctl: created full capture \([0-9a-f]*\)$/\1/p' "$ERR")
@@ -266,6 +267,13 @@ check_begin "xcapctl: create full with --packets 20000 prints the server's error
 ctl create full --time 5 --packets 20000 --colo "$METRO" --dest "$DEST1"
 expect_rc 1
 expect_eq "stderr" "xcapctl: error 1007: packet_limit must be between 1 and 10000" "$(cat "$ERR")"
+check_end
+
+check_begin "xcapctl: create full -i on an interface xcapd lacks prints the server's error 1032 (exit 1)"
+ctl create full --time 5 --colo "$METRO" --dest "$DEST1" -i "$DEV,rx9"
+expect_rc 1
+expect_eq "stderr" "xcapctl: error 1032: interfaces[1]: rx9 is not one of this xcapd's interfaces ($DEV)" \
+	"$(cat "$ERR")"
 check_end
 
 check_begin "xcapctl: list shows the capture in the table"
@@ -290,6 +298,7 @@ expect_out "^id: +$FULL_ID$"
 expect_out "^status: +complete$"
 expect_out "^packets_captured: +20$"
 expect_out "^filter_v1: +\{.*\"protocol\":1"
+expect_out "^interfaces: +\[\"$DEV\"\]$"
 check_end "$ERR"
 
 api_error "get of an unknown id is error 1404" "1404: capture not found$" get "$(hex 32)"

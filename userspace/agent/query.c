@@ -30,7 +30,23 @@ struct query_run {
 	struct hit *slots;
 	struct hit **heap; /* min-heap: heap[0] is the oldest match kept */
 	uint32_t n;
+	/* The filter's interfaces that this host has, when it restricts them (n_ifindexes >= 0). */
+	int n_ifindexes;
+	uint32_t ifindexes[XCAP_MAX_IFACES];
 };
+
+/* True when the filter takes samples of interface ifindex. */
+static bool query_takes_iface(const struct query_run *qr, uint32_t ifindex)
+{
+	int i;
+
+	if (qr->n_ifindexes < 0)
+		return true;
+	for (i = 0; i < qr->n_ifindexes; i++)
+		if (qr->ifindexes[i] == ifindex)
+			return true;
+	return false;
+}
 
 static bool hit_before(const struct hit *a, const struct hit *b)
 {
@@ -109,7 +125,8 @@ static void query_one(void *arg, const struct xcap_packet *pkt, uint64_t seq)
 	struct xcap_tuple t;
 
 	if (!xcap_filter_takes_dir(&qr->q->filter,
-				   pkt->flags & XCAP_REC_OUT ? XCAP_DIR_OUT : XCAP_DIR_IN))
+				   pkt->flags & XCAP_REC_OUT ? XCAP_DIR_OUT : XCAP_DIR_IN) ||
+	    !query_takes_iface(qr, pkt->ifindex))
 		return;
 	xcap_frame_parse(pkt->data, pkt->cap_len, &t);
 	if (!xcap_filter_match(&qr->q->filter, &t))
@@ -172,7 +189,7 @@ out:
 int xcap_query_run(struct xcap_recorder *r, const struct xcap_query *q, const char *path,
 		   struct xcap_query_stats *st)
 {
-	struct query_run qr = { .q = q, .st = st };
+	struct query_run qr = { .q = q, .st = st, .n_ifindexes = -1 };
 	struct xcap_recorder_scan scan = {
 		.from_ns = q->from_ns,
 		.to_ns = q->to_ns,
@@ -190,6 +207,8 @@ int xcap_query_run(struct xcap_recorder *r, const struct xcap_query *q, const ch
 	st->newest_ns = rs.newest_ns;
 	if (q->from_ns >= q->to_ns || !q->limit || q->limit > XCAP_QUERY_LIMIT_MAX)
 		return -EINVAL;
+	if (q->filter.n_ifaces)
+		qr.n_ifindexes = xcap_filter_ifindexes(&q->filter, qr.ifindexes);
 	qr.slots = malloc(q->limit * sizeof(*qr.slots));
 	qr.heap = malloc(q->limit * sizeof(*qr.heap));
 	if (!qr.slots || !qr.heap) {

@@ -765,7 +765,8 @@ static bool parse_name(const char *name, int64_t *minute, uint32_t *n, char ext[
 	snprintf(canon, sizeof(canon), "%lld-%u.%s", m, k, ext);
 	*minute = m;
 	*n = k;
-	return !strcmp(canon, name);
+	/* A minute no sample time can have is not ours (and seg_start_ns would wrap). */
+	return m >= 0 && (unsigned long long)m <= UINT64_MAX / NSEC_PER_SEC && !strcmp(canon, name);
 }
 
 static int seg_cmp(const void *a, const void *b)
@@ -936,13 +937,22 @@ static void seg_close(struct xcap_recorder *r)
 }
 
 /* Makes the open segment one that takes a sample of time ts. */
+/*
+ * Unsigned: a sample's time is any u64, so its minute times 10^9 can pass
+ * INT64_MAX (a clock set past 2262 must not be undefined behaviour).
+ */
+static uint64_t seg_start_ns(const struct seg *s)
+{
+	return (uint64_t)s->minute * NSEC_PER_SEC;
+}
+
 static int seg_for(struct xcap_recorder *r, uint64_t ts)
 {
 	uint64_t start;
 	int err;
 
 	if (r->fd >= 0) {
-		start = seg_open(r)->minute * NSEC_PER_SEC;
+		start = seg_start_ns(seg_open(r));
 		/*
 		 * Samples from other CPUs' rings come a little late: up to a
 		 * minute before its start, they stay in the open segment, whose
@@ -1056,7 +1066,7 @@ void xcap_recorder_expire(struct xcap_recorder *r, uint64_t now_ns)
 
 	/* Late samples of its minute can no longer come: write its index now. */
 	if (r->fd >= 0 &&
-	    now_ns >= (uint64_t)(seg_open(r)->minute * NSEC_PER_SEC + 2 * SEG_SPAN_NS))
+	    now_ns >= seg_start_ns(seg_open(r)) + 2 * SEG_SPAN_NS)
 		seg_close(r);
 	for (i = 0; i < r->nsegs;) {
 		if (!seg_is_open(r, i) && r->segs[i].max_ts < cutoff) {

@@ -5,7 +5,8 @@
  * value (its slice of "xcap_num"); for an address field, the set under each
  * armed prefix (the "xcap_addr" trie); for every field, the set that accepts
  * any value (xcap_cfg.wild); for each direction, the set that takes it
- * (xcap_cfg.dir).
+ * (xcap_cfg.dir); for each interface slot, the set restricted to interfaces
+ * that include it, and the set that takes every interface (xcap_cfg.iface).
  */
 #include <errno.h>
 #include <string.h>
@@ -107,6 +108,34 @@ static int sync_addr(struct xcap_rules *r)
 	return err == -ENOENT ? 0 : err;
 }
 
+/*
+ * The interface sets: a capture restricted to interfaces is in the set of the
+ * slot of each one the program is attached to (the others match nothing here).
+ */
+static void sync_ifaces(struct xcap_rules *r)
+{
+	uint64_t any = 0, by_slot[XCAP_IFACE_SLOTS] = {};
+	uint32_t ifindexes[XCAP_MAX_IFACES], slot;
+	int fd = map_fd(r, "xcap_ifslot"), i, k, n;
+
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++) {
+		if (!r->used[i])
+			continue;
+		if (!r->filter[i].n_ifaces) {
+			any |= 1ULL << i;
+			continue;
+		}
+		n = xcap_filter_ifindexes(&r->filter[i], ifindexes);
+		for (k = 0; k < n; k++)
+			if (!bpf_map_lookup_elem(fd, &ifindexes[k], &slot) &&
+			    slot < XCAP_IFACE_SLOTS)
+				by_slot[slot] |= 1ULL << i;
+	}
+	for (i = 0; i < XCAP_IFACE_SLOTS; i++)
+		r->cfg->iface[i] = by_slot[i];
+	r->cfg->iface_any = any;
+}
+
 /* Brings every table in line with the used slots; `f` is the filter that changed. */
 static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 {
@@ -140,6 +169,7 @@ static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 				dir |= 1ULL << i;
 		r->cfg->dir[id] = dir;
 	}
+	sync_ifaces(r);
 	return 0;
 }
 

@@ -74,6 +74,7 @@ enum opt {
 	O_OUTPUT,
 	O_DIRECTION,
 	O_FORMAT,
+	O_INTERFACE,
 	O_EXTCAP_INTERFACES, /* Wireshark's extcap protocol: the modes ... */
 	O_EXTCAP_DLTS,
 	O_EXTCAP_CONFIG,
@@ -94,6 +95,7 @@ enum kind {
 	K_SECONDS,
 	K_DIRECTION, /* in, out or inout */
 	K_FORMAT, /* pcap or pcapng */
+	K_IFACES, /* interface names, separated by commas; repeatable */
 };
 
 static const struct {
@@ -107,6 +109,7 @@ static const struct {
 	[K_SECONDS] = { "a number of seconds in 1..3600", 1, 3600 },
 	[K_DIRECTION] = { "in, out or inout" },
 	[K_FORMAT] = { "pcap or pcapng" },
+	[K_IFACES] = { "interface names separated by commas" },
 };
 
 /* Bits of the commands, for the options each one takes. */
@@ -160,6 +163,8 @@ static struct opt_def {
 	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD | C_STREAM, NULL, 'o' },
 	[O_DIRECTION] = { "direction", K_DIRECTION, C_CREATE_ANY, "direction", 'Q' },
 	[O_FORMAT] = { "format", K_FORMAT, C_CREATE_ANY, "format", 0 },
+	/* The create body's `interfaces`: create_body adds what ctl->ifaces gathered. */
+	[O_INTERFACE] = { "interface", K_IFACES, C_CREATE_ANY, NULL, 'i' },
 	[O_EXTCAP_INTERFACES] = { "extcap-interfaces", K_SWITCH, C_EXTCAP, NULL, 0 },
 	[O_EXTCAP_DLTS] = { "extcap-dlts", K_SWITCH, C_EXTCAP, NULL, 0 },
 	[O_EXTCAP_CONFIG] = { "extcap-config", K_SWITCH, C_EXTCAP, NULL, 0 },
@@ -205,6 +210,7 @@ struct ctl {
 	bool json;
 	bool quiet;
 	struct xcap_filter_build filter; /* create: the filter flags and the expression */
+	struct xcap_filter ifaces; /* create: the names of every --interface (its ifaces only) */
 	struct xcap_client *client;
 };
 
@@ -618,6 +624,9 @@ static int parse_value(int o, const char *s, json_object **out)
 		if (out)
 			*out = json_object_new_string(s);
 		return 0;
+	case K_IFACES:
+		/* Only checked: parse_args gathers them into ctl->ifaces. */
+		return !*s || xcap_filter_parse_ifaces(&(struct xcap_filter){}, s) ? -EINVAL : 0;
 	case K_FIELD:
 		/* Only checked: build_filter puts the fields into filter_v1. */
 		return xcap_filter_parse_value(o - O_FIELD, s, &value) ? -EINVAL : 0;
@@ -650,19 +659,29 @@ static json_object *create_body(const struct ctl *ctl, const char *type)
 	}
 	if (ctl->filter.f.set)
 		json_object_object_add(body, "filter_v1", xcap_filter_to_json(&ctl->filter.f));
+	if (ctl->ifaces.n_ifaces) {
+		v = json_object_new_array();
+		for (i = 0; i < (int)ctl->ifaces.n_ifaces; i++)
+			json_object_array_add(v, json_object_new_string(ctl->ifaces.ifaces[i]));
+		json_object_object_add(body, "interfaces", v);
+	}
 	return body;
 }
 
 /*
  * A server that does not know a filter member ignores it (Cloudflare's does
  * with xcap's address and port): its answer echoes filter_v1 without it, and
- * the capture takes more than asked. Says so.
+ * the capture takes more than asked. Says so, and of interfaces likewise.
  */
 static void warn_unapplied(const struct ctl *ctl, json_object *cap)
 {
 	json_object *echo = xcap_json_get(cap, "filter_v1");
 	int id;
 
+	if (ctl->ifaces.n_ifaces && !xcap_json_get(cap, "interfaces"))
+		fprintf(stderr,
+			"xcapctl: warning: the server did not apply interfaces (--interface): "
+			"the capture takes every interface\n");
 	if (!echo || !json_object_is_type(echo, json_type_object))
 		return;
 	for (id = 0; id < XCAP_FIELD_N; id++)
@@ -952,6 +971,8 @@ static void extcap_config(const struct ctl *ctl)
 			ARRAY_SIZE(dirs));
 	extcap_selector(&n, "format", "Format", "the stream's and the delivered file's format",
 			formats, ARRAY_SIZE(formats));
+	extcap_arg(&n, "interface", "Interfaces", "string", "Capture",
+		   "the server's interfaces to capture on, separated by commas (empty: all)", NULL);
 	for (id = 0; id < XCAP_FIELD_N; id++)
 		extcap_arg(&n, xcap_fields[id].flag, xcap_fields[id].member, "string", "Filter",
 			   xcap_fields[id].help, NULL);
@@ -1123,12 +1144,14 @@ static const char create_help_more[] =
 	"full captures:\n"
 	"      --colo NAME         colo_name, the site or metro to capture in (required)\n"
 	"      --dest URI          destination_conf, a validated bucket (required)\n"
-	"both (xcapd's extensions direction and format: leave them out with another\n"
-	"server):\n"
+	"both (xcapd's extensions direction, format and interfaces: leave them out\n"
+	"with another server):\n"
 	"  -Q, --direction DIR     in (received), out (sent) or inout (both; the\n"
 	"                          server's default)\n"
 	"      --format FORMAT     pcap (the default) or pcapng, with each packet's\n"
 	"                          interface and direction\n"
+	"  -i, --interface NAME    only the packets of the server's interface NAME\n"
+	"                          (repeatable, or NAME,NAME...; default: all of them)\n"
 	"      --wait              then follow the capture as 'xcapctl wait' does\n";
 
 static const char extcap_help[] =
@@ -1152,8 +1175,9 @@ static const char extcap_help[] =
 	"\n"
 	"The dialog's fields are options of 'xcapctl create full': --url, --token,\n"
 	"--account (defaults: the environment), --colo, --dest, --time (default\n"
-	"" EXTCAP_TIME "), --packets, --bytes, --direction, --format and the filter flags\n"
-	"(--src, --dst, --host, --sport, --dport, --port, --proto). tshark sets them\n"
+	"" EXTCAP_TIME "), --packets, --bytes, --direction, --format, --interface\n"
+	"(NAME,NAME...) and the filter flags (--src, --dst, --host, --sport, --dport,\n"
+	"--port, --proto). tshark sets them\n"
 	"with -o extcap." EXTCAP_IFACE ".NAME:VALUE, e.g.\n"
 	"  tshark -i " EXTCAP_IFACE " -o extcap." EXTCAP_IFACE ".colo:ORD -o extcap." EXTCAP_IFACE
 	".dest:s3://b?region=x -f 'icmp'\n";
@@ -1658,6 +1682,9 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 						   xcap_fields[i - O_FIELD].what :
 						   kinds[opt_defs[i].kind].what);
 		ctl->val[i] = optarg ?: "";
+		if (i == O_INTERFACE && xcap_filter_parse_ifaces(&ctl->ifaces, optarg))
+			return usage_error(NULL, "--interface: more than %d interfaces",
+					   XCAP_MAX_IFACES);
 	}
 	words = argv + optind;
 	n = argc - optind;

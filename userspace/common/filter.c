@@ -5,6 +5,7 @@
  * from the field table (fields.c); nothing here names a field.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -335,4 +336,72 @@ const char *xcap_filter_dirs_name(uint32_t dirs)
 	return dirs && dirs < sizeof(dir_names) / sizeof(dir_names[0]) && dir_names[dirs] ?
 		       dir_names[dirs] :
 		       "inout";
+}
+
+bool xcap_filter_valid_ifname(const char *s)
+{
+	if (!*s || strlen(s) >= IF_NAMESIZE || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || *s == ',' || isspace((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int xcap_filter_add_iface(struct xcap_filter *f, const char *name)
+{
+	uint32_t i;
+
+	if (!xcap_filter_valid_ifname(name))
+		return -EINVAL;
+	for (i = 0; i < f->n_ifaces; i++)
+		if (!strcmp(f->ifaces[i], name))
+			return 0;
+	if (f->n_ifaces == XCAP_MAX_IFACES)
+		return -E2BIG;
+	snprintf(f->ifaces[f->n_ifaces++], IF_NAMESIZE, "%s", name);
+	return 0;
+}
+
+void xcap_filter_format_ifaces(const struct xcap_filter *f, char *buf, size_t size)
+{
+	size_t len = 0;
+	uint32_t i;
+
+	buf[0] = 0;
+	for (i = 0; i < f->n_ifaces && len < size; i++)
+		len += snprintf(buf + len, size - len, "%s%s", i ? "," : "", f->ifaces[i]);
+}
+
+int xcap_filter_parse_ifaces(struct xcap_filter *f, const char *s)
+{
+	char name[IF_NAMESIZE];
+	size_t len;
+	int err;
+
+	while (*s) {
+		len = strcspn(s, ",");
+		if (len >= sizeof(name))
+			return -EINVAL;
+		memcpy(name, s, len);
+		name[len] = 0;
+		err = xcap_filter_add_iface(f, name);
+		if (err)
+			return err;
+		s += len + (s[len] == ',');
+	}
+	return 0;
+}
+
+int xcap_filter_ifindexes(const struct xcap_filter *f, uint32_t ifindexes[XCAP_MAX_IFACES])
+{
+	uint32_t i, ifindex;
+	int n = 0;
+
+	for (i = 0; i < f->n_ifaces; i++) {
+		ifindex = if_nametoindex(f->ifaces[i]);
+		if (ifindex)
+			ifindexes[n++] = ifindex;
+	}
+	return n;
 }

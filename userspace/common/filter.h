@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <net/if.h>
 #include "common/fields.h"
+#include "common/util.h"
 
 struct json_object;
 struct xcap_tuple;
@@ -22,6 +24,12 @@ struct xcap_filter {
 	/* bit (1 << XCAP_DIR_*): the directions taken (received, sent); 0 takes both */
 	uint32_t dirs;
 	struct xcap_value v[XCAP_FIELD_N];
+	/*
+	 * The interfaces taken, by name (the extension `interfaces`); 0 takes
+	 * every interface. A host that has none of them takes nothing.
+	 */
+	uint32_t n_ifaces;
+	char ifaces[XCAP_MAX_IFACES][IF_NAMESIZE];
 };
 
 /* True when f takes packets of direction dir (XCAP_DIR_*). */
@@ -34,6 +42,23 @@ static inline bool xcap_filter_takes_dir(const struct xcap_filter *f, int dir)
 int xcap_filter_parse_dirs(const char *s, uint32_t *dirs);
 /* The name of a filter's dirs: "in", "out" or "inout" (both, and 0). */
 const char *xcap_filter_dirs_name(uint32_t dirs);
+
+/* 1..15 characters without '/', ':', ',' or white space (',' separates them in records). */
+bool xcap_filter_valid_ifname(const char *s);
+/*
+ * Restricts f to one more interface (a name taken twice counts once).
+ * Returns 0, -EINVAL (not an interface name) or -E2BIG (XCAP_MAX_IFACES already).
+ */
+int xcap_filter_add_iface(struct xcap_filter *f, const char *name);
+/* The interfaces as "eth0,eth1" ("" for every interface), as records keep them. */
+void xcap_filter_format_ifaces(const struct xcap_filter *f, char *buf, size_t size);
+/* Adds the interfaces of s, as xcap_filter_format_ifaces writes them, to f. 0, -EINVAL or -E2BIG. */
+int xcap_filter_parse_ifaces(struct xcap_filter *f, const char *s);
+/*
+ * The indexes of f's interfaces that this host (its network namespace) has;
+ * returns how many (names it lacks are left out). f must restrict interfaces.
+ */
+int xcap_filter_ifindexes(const struct xcap_filter *f, uint32_t ifindexes[XCAP_MAX_IFACES]);
 
 /* A filter that accepts every packet. */
 void xcap_filter_init(struct xcap_filter *f);

@@ -101,6 +101,7 @@ static const struct {
 			     "only a running full capture can be streamed; this one is %s %s" },
 	[E_STREAM_REMOTE] = { 501, 1031, 0,
 			      "streaming is served by the agent; not through the fleet API yet" },
+	[E_INTERFACE] = { 400, 1032, 0, "%s: %s is not one of this xcapd's interfaces (%s)" },
 	[E_INTERNAL] = { 500, 1500, 0, "internal error: %s" },
 };
 

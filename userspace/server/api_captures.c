@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The capture routes: create (validation of a simple or full capture,
- * filter_v1, the extensions direction and format, the account's limits),
+ * filter_v1, the extensions direction, format and interfaces, the account's
+ * limits),
  * list, get, download, stop, and the live stream of a running full capture.
  */
 #include <errno.h>
@@ -72,10 +73,28 @@ static void add_parts(const struct xcap_api *api, json_object *o, const struct x
 	free(parts);
 }
 
+/* The capture's interfaces (extension): those it was created with, or every one of the host's. */
+static json_object *ifaces_json(const struct xcap_config *cfg, const struct xcap_capture_rec *r)
+{
+	json_object *arr = json_object_new_array();
+	struct xcap_filter f;
+	uint32_t i;
+
+	xcap_filter_init(&f);
+	if (!r->ifaces[0]) {
+		for (i = 0; i < (uint32_t)cfg->n_ifaces; i++)
+			json_object_array_add(arr, json_object_new_string(cfg->ifaces[i]));
+		return arr;
+	}
+	xcap_filter_parse_ifaces(&f, r->ifaces);
+	for (i = 0; i < f.n_ifaces; i++)
+		json_object_array_add(arr, json_object_new_string(f.ifaces[i]));
+	return arr;
+}
+
 static json_object *capture_json(const struct xcap_api *api, const struct xcap_capture_rec *r)
 {
-	json_object *o = json_object_new_object(), *ifaces;
-	int i;
+	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_object_new_string(r->id));
 	json_object_object_add(
@@ -93,6 +112,8 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 		json_object_object_add(o, "packet_limit", json_object_new_int(r->packet_limit));
 	if (r->type == XCAP_TYPE_SIMPLE) {
 		api_add_time(o, "offset_time", r->offset_time_ns);
+		if (r->ifaces[0])
+			json_object_object_add(o, "interfaces", ifaces_json(api->cfg, r));
 	} else {
 		json_object_object_add(o, "colo_name", json_object_new_string(r->colo_name));
 		json_object_object_add(o, "destination_conf", api_masked_conf(r->destination_conf));
@@ -100,10 +121,7 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 			api_add_u64(o, "byte_limit", r->byte_limit);
 		if (r->stop_requested_ns)
 			api_add_time(o, "stop_requested", r->stop_requested_ns);
-		ifaces = json_object_new_array();
-		for (i = 0; i < api->cfg->n_ifaces; i++)
-			json_object_array_add(ifaces, json_object_new_string(api->cfg->ifaces[i]));
-		json_object_object_add(o, "interfaces", ifaces);
+		json_object_object_add(o, "interfaces", ifaces_json(api->cfg, r));
 		if (api->fleet)
 			add_parts(api, o, r);
 	}
@@ -163,6 +181,53 @@ static int get_colo(struct api_ctx *c, struct xcap_capture_rec *r, bool required
 		return api_fail(c, E_COLO_NONE, ptr, "too long");
 	snprintf(r->colo_name, sizeof(r->colo_name), "%s", colo);
 	return 1;
+}
+
+static bool host_has_iface(const struct xcap_config *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->n_ifaces; i++)
+		if (!strcmp(cfg->ifaces[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * The extension `interfaces`: names of interfaces the capture takes (absent:
+ * every one). One host knows its own; a fleet's agents each take the names
+ * they have, so the fleet's API checks only that they are names.
+ */
+static int get_ifaces(struct api_ctx *c, struct xcap_filter *f, struct xcap_capture_rec *r)
+{
+	const struct xcap_config *cfg = c->api->cfg;
+	json_object *arr = api_member(c->body, "interfaces"), *j;
+	char ptr[32], member[32], list[XCAP_MAX_IFACES * IF_NAMESIZE + 2] = "";
+	size_t i, k, n, len = 0;
+
+	if (!arr)
+		return 0;
+	n = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+	if (!n || n > XCAP_MAX_IFACES)
+		return api_fail(c, E_TYPE, "/interfaces", "interfaces",
+				"an array of 1 to 16 interface names");
+	for (i = 0; i < n; i++) {
+		j = json_object_array_get_idx(arr, i);
+		snprintf(ptr, sizeof(ptr), "/interfaces/%zu", i);
+		snprintf(member, sizeof(member), "interfaces[%zu]", i);
+		if (!json_object_is_type(j, json_type_string) ||
+		    xcap_filter_add_iface(f, json_object_get_string(j)))
+			return api_fail(c, E_TYPE, ptr, member, "an interface name");
+		if (c->api->fleet || host_has_iface(cfg, json_object_get_string(j)))
+			continue;
+		for (k = 0; k < (size_t)cfg->n_ifaces && len < sizeof(list); k++)
+			len += snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "",
+					cfg->ifaces[k]);
+		return api_fail(c, E_INTERFACE, ptr, member, json_object_get_string(j),
+				len ? list : "none");
+	}
+	xcap_filter_format_ifaces(f, r->ifaces, sizeof(r->ifaces));
+	return 0;
 }
 
 /*
@@ -346,7 +411,8 @@ int api_captures_create(struct api_ctx *c)
 		return api_fail(c, E_ENUM, "/system", "system", "\"magic-transit\"");
 	r.type = strcmp(type, "full") ? XCAP_TYPE_SIMPLE : XCAP_TYPE_FULL;
 	if ((r.type == XCAP_TYPE_FULL ? get_full(c, &r) : get_simple(c, &r)) ||
-	    get_filter(c, &f, &r) || get_extensions(c, &f, &r) || check_limits(c, &r))
+	    get_filter(c, &f, &r) || get_extensions(c, &f, &r) || get_ifaces(c, &f, &r) ||
+	    check_limits(c, &r))
 		return -1;
 	snprintf(r.account, sizeof(r.account), "%s", c->account);
 	r.submitted_ns = c->now_ns;

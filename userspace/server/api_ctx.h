@@ -60,6 +60,7 @@ enum api_err {
 	E_DB_DOWN,
 	E_STREAM_STATE,
 	E_STREAM_REMOTE,
+	E_INTERFACE,
 	E_INTERNAL,
 };
 

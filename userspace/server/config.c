@@ -9,8 +9,9 @@
  *   tls_key      string  (neither = plain HTTP).
  *   state_dir    string  where xcapd keeps its state. Default "xcap-state", relative to the
  *                        working directory.
- *   interfaces   array   of interface names, at most 16, each 1..15 characters without '/', ':'
- *                        or white space (the kernel's rule), no duplicates. Default: none.
+ *   interfaces   array   of interface names, at most 16, each 1..15 characters without '/', ':',
+ *                        ',' or white space (the kernel's rule, and ',' that records use
+ *                        between names), no duplicates. Default: none.
  *   colo         string  this host's site, e.g. "ord02"; metro its metro, e.g. "ORD": 1..63
  *   metro        string  characters of [0-9A-Za-z._-]. Defaults "local" and "LOCAL".
  *   sample_rate  integer the sampler keeps 1 packet in N; 0 = off; 0..1000000. Default 100.
@@ -246,16 +247,6 @@ static bool valid_s3_token(const char *s)
 }
 
 /* The kernel's dev_valid_name(), so that a name we accept is one the kernel could have. */
-static bool valid_ifname(const char *s)
-{
-	if (!*s || strlen(s) >= IF_NAMESIZE || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (*s == '/' || *s == ':' || isspace((unsigned char)*s))
-			return false;
-	return true;
-}
-
 /*
  * The scalar keys. A setter returns 0, -EINVAL (the value is not what `expect` says), -E2BIG
  * (a list is full) or -EEXIST (a list has it already), and changes nothing on error.
@@ -380,8 +371,9 @@ static const struct scalar_key scalar_keys[] = {
 	STR_KEY("tls_cert", tls_cert, valid_path, "a non-empty file path"),
 	STR_KEY("tls_key", tls_key, valid_path, "a non-empty file path"),
 	STR_KEY("state_dir", state_dir, valid_path, "a non-empty directory path"),
-	LIST_KEY("interface", "interfaces", ifaces, n_ifaces, XCAP_MAX_IFACES, valid_ifname,
-		 "an interface name of 1..15 characters without '/', ':' or white space"),
+	LIST_KEY("interface", "interfaces", ifaces, n_ifaces, XCAP_MAX_IFACES,
+		 xcap_filter_valid_ifname,
+		 "an interface name of 1..15 characters without '/', ':', ',' or white space"),
 	STR_KEY("colo", colo, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
 	STR_KEY("metro", metro, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
 	{ .name = "sample_rate",

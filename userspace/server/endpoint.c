@@ -137,6 +137,11 @@ static int parse_query(const struct request *req, struct xcap_query *q)
 	    (!json_object_is_type(v, json_type_string) ||
 	     xcap_filter_parse_dirs(json_object_get_string(v), &q->filter.dirs)))
 		err = -EINVAL;
+	/* The interfaces ("eth0,eth1"); absent: every one. */
+	if (!err && json_object_object_get_ex(doc, "interfaces", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     xcap_filter_parse_ifaces(&q->filter, json_object_get_string(v))))
+		err = -EINVAL;
 	json_object_put(doc);
 	return err;
 }

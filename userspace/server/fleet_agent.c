@@ -41,9 +41,11 @@ static int start_part(void *arg, struct xcap_capture_rec *r)
 	doc = json_tokener_parse(r->filter_json);
 	ret = xcap_filter_from_json(&f, doc, canon, sizeof(canon), &fe) ? -EINVAL : 0;
 	json_object_put(doc);
-	f.dirs = r->dirs; /* not a filter_v1 member: the record's `direction` */
+	/* Not filter_v1 members: the record's `direction` and `interfaces` (those this host has). */
+	f.dirs = r->dirs;
+	ret = ret ?: xcap_filter_parse_ifaces(&f, r->ifaces);
 	if (ret)
-		snprintf(err, sizeof(err), "the capture's filter_v1 is not one this agent reads");
+		snprintf(err, sizeof(err), "the capture's filter is not one this agent reads");
 	else
 		ret = xcap_jobs_start(fa->jobs, r, &f, err, sizeof(err));
 	if (!ret)

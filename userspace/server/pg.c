@@ -107,6 +107,8 @@ static const char *const migrations[] = {
 	/* 2: the direction taken (as xcap_filter.dirs: 0 both) and the file format (0 pcap, 1 pcapng) */
 	"ALTER TABLE captures ADD COLUMN direction integer NOT NULL DEFAULT 0;"
 	"ALTER TABLE captures ADD COLUMN format integer NOT NULL DEFAULT 0;",
+	/* 3: the interfaces taken, "eth0,eth1" ('': every one); each agent takes those it has */
+	"ALTER TABLE captures ADD COLUMN interfaces text NOT NULL DEFAULT '';",
 };
 
 struct xcap_pg {

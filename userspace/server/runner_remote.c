@@ -126,11 +126,11 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* The body of a query: the window, the limit, the filter and the direction. */
+/* The body of a query: the window, the limit, the filter, the direction and interfaces. */
 static char *query_body(const struct xcap_query *q)
 {
 	json_object *o = json_object_new_object();
-	char *body;
+	char *body, ifaces[XCAP_MAX_IFACES * IF_NAMESIZE];
 
 	json_object_object_add(o, "from_ns", json_object_new_int64(q->from_ns));
 	json_object_object_add(o, "to_ns", json_object_new_int64(q->to_ns));
@@ -139,6 +139,11 @@ static char *query_body(const struct xcap_query *q)
 	/* Not a filter_v1 member: the agent filters the sampled directions itself. */
 	json_object_object_add(o, "direction",
 			       json_object_new_string(xcap_filter_dirs_name(q->filter.dirs)));
+	/* Nor are the interfaces: each agent takes the samples of those it has. */
+	if (q->filter.n_ifaces) {
+		xcap_filter_format_ifaces(&q->filter, ifaces, sizeof(ifaces));
+		json_object_object_add(o, "interfaces", json_object_new_string(ifaces));
+	}
 	body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return body;

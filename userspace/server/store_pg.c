@@ -44,8 +44,8 @@ static struct store_pg *store_of(struct xcap_store *base)
 	"c.id, c.account, c.type, c.status, c.submitted_ns, c.stop_requested_ns, c.time_limit, " \
 	"c.packet_limit, c.byte_limit, c.offset_time_ns, c.filter_json, c.colo_name, "           \
 	"c.destination_conf, c.packets_captured, c.bytes_captured, c.packets_matched, "          \
-	"c.packets_lost, c.error_message, c.direction, c.format"
-#define N_CAPTURE_COLS 20
+	"c.packets_lost, c.error_message, c.direction, c.format, c.interfaces"
+#define N_CAPTURE_COLS 21
 
 /* The parts' summary after CAPTURE_COLS (API view), in the order read_parts_summary reads. */
 #define PARTS_SUMMARY                                                                           \
@@ -87,6 +87,7 @@ static void read_capture(const PGresult *res, int row, struct xcap_capture_rec *
 	xcap_pg_get_str(res, row, c++, r->error_message, sizeof(r->error_message));
 	r->dirs = xcap_pg_get_int(res, row, c++);
 	r->format = xcap_pg_get_int(res, row, c++) == XCAP_PCAPNG ? XCAP_PCAPNG : XCAP_PCAP;
+	xcap_pg_get_str(res, row, c++, r->ifaces, sizeof(r->ifaces));
 }
 
 /* A full capture's status and counters from its parts (the API view). */
@@ -201,6 +202,7 @@ static void capture_params(struct xcap_pg_params *p, const struct xcap_capture_r
 	xcap_pg_str(p, r->error_message);
 	xcap_pg_int(p, r->dirs);
 	xcap_pg_int(p, r->format);
+	xcap_pg_str(p, r->ifaces);
 }
 
 /* The insert of a capture row; xcap_fleet_create uses it too. */
@@ -208,8 +210,8 @@ const char xcap_store_pg_capture_upsert[] =
 	"INSERT INTO captures (id, account, type, status, submitted_ns, stop_requested_ns, "
 	"time_limit, packet_limit, byte_limit, offset_time_ns, filter_json, colo_name, "
 	"destination_conf, packets_captured, bytes_captured, packets_matched, packets_lost, "
-	"error_message, direction, format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-	"$13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (id) DO UPDATE SET status = $4, stop_requested_ns = $6, "
+	"error_message, direction, format, interfaces) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+	"$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (id) DO UPDATE SET status = $4, stop_requested_ns = $6, "
 	"packets_captured = $14, bytes_captured = $15, packets_matched = $16, packets_lost = $17, "
 	"error_message = $18 WHERE captures.account = $2";
 
@@ -755,7 +757,7 @@ struct xcap_store *xcap_store_pg_open(struct xcap_pg *pg, const struct xcap_conf
 	"c.id, c.account, c.type, p.status, c.submitted_ns, p.stop_requested_ns, c.time_limit, " \
 	"c.packet_limit, c.byte_limit, c.offset_time_ns, c.filter_json, c.colo_name, "           \
 	"c.destination_conf, p.packets_captured, p.bytes_captured, p.packets_matched, "          \
-	"p.packets_lost, p.error_message, c.direction, c.format, p.object_key"
+	"p.packets_lost, p.error_message, c.direction, c.format, c.interfaces, p.object_key"
 #define PART_FROM " FROM parts p JOIN captures c ON c.id = p.capture_id "
 
 const char xcap_store_pg_part_cols[] = PART_COLS PART_FROM;

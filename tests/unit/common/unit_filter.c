@@ -552,6 +552,60 @@ static void expressions_print_and_read_back(void)
 	}
 }
 
+/* The extension `interfaces`: names as the kernel takes them, kept once each, at most 16. */
+static void filter_interfaces_are_names(void)
+{
+	static const char *const bad[] = { "",
+					   ".",
+					   "..",
+					   "a/b",
+					   "a:1",
+					   "a,b",
+					   "a b",
+					   "sixteen-chars-x"
+					   "y" };
+	struct xcap_filter f, g;
+	char name[IF_NAMESIZE], text[XCAP_MAX_IFACES * IF_NAMESIZE];
+	size_t i;
+
+	xcap_filter_init(&f);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK_EQ(-xcap_filter_add_iface(&f, bad[i]), EINVAL);
+	CHECK_EQ(f.n_ifaces, 0);
+	CHECK_EQ(xcap_filter_add_iface(&f, "eth0"), 0);
+	CHECK_EQ(xcap_filter_add_iface(&f, "veth-a.10"), 0);
+	CHECK_EQ(xcap_filter_add_iface(&f, "eth0"), 0);
+	CHECK_EQ(f.n_ifaces, 2);
+	xcap_filter_format_ifaces(&f, text, sizeof(text));
+	CHECK(!strcmp(text, "eth0,veth-a.10"), "got '%s'", text);
+	xcap_filter_init(&g);
+	CHECK_EQ(xcap_filter_parse_ifaces(&g, text), 0);
+	CHECK(!memcmp(&f, &g, sizeof(f)), "'%s' reads back otherwise", text);
+	CHECK_EQ(-xcap_filter_parse_ifaces(&g, "eth1,,eth2"), EINVAL);
+	for (i = f.n_ifaces; i < XCAP_MAX_IFACES; i++) {
+		snprintf(name, sizeof(name), "if%zu", i);
+		CHECK_EQ(xcap_filter_add_iface(&f, name), 0);
+	}
+	CHECK_EQ(-xcap_filter_add_iface(&f, "one-more"), E2BIG);
+	CHECK_EQ(xcap_filter_add_iface(&f, "eth0"), 0);
+	xcap_filter_format_ifaces(&f, text, sizeof(text));
+	xcap_filter_init(&g);
+	CHECK(!xcap_filter_parse_ifaces(&g, text) && !memcmp(&f, &g, sizeof(f)),
+	      "16 names do not round-trip: '%s'", text);
+}
+
+/* Names resolve to this host's interfaces; a name it lacks is left out. */
+static void filter_interfaces_resolve_on_this_host(void)
+{
+	uint32_t idx[XCAP_MAX_IFACES];
+	struct xcap_filter f;
+
+	xcap_filter_init(&f);
+	CHECK_EQ(xcap_filter_parse_ifaces(&f, "lo,xcap-none0"), 0);
+	CHECK_EQ(xcap_filter_ifindexes(&f, idx), 1);
+	CHECK_EQ(idx[0], if_nametoindex("lo"));
+}
+
 int main(void)
 {
 	RUN_TEST(filter_parses_addresses_and_prefixes);
@@ -568,5 +622,7 @@ int main(void)
 	RUN_TEST(expressions_add_to_flags);
 	RUN_TEST(expressions_print_and_read_back);
 	RUN_TEST(expressions_have_bounds);
+	RUN_TEST(filter_interfaces_are_names);
+	RUN_TEST(filter_interfaces_resolve_on_this_host);
 	return tests_failed_total ? 1 : 0;
 }

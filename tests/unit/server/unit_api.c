@@ -1241,6 +1241,61 @@ static void runner_refusals_answer_1016_and_1017(void)
 	CHECK_EQ(env->store->n_caps, 1);
 }
 
+/* The interfaces member of an answer's result, as compact JSON ("" when it has none). */
+static const char *result_ifaces(const struct answer *a)
+{
+	json_object *result = a->doc ? json_object_object_get(a->doc, "result") : NULL;
+	json_object *v = result ? json_object_object_get(result, "interfaces") : NULL;
+
+	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "";
+}
+
+/* The extension `interfaces`: names of this host's interfaces, checked, armed, kept and shown. */
+static void interfaces_are_this_hosts(void)
+{
+	static const char array[] = "interfaces must be an array of 1 to 16 interface names";
+	static const struct {
+		const char *extra, *pointer, *message;
+		int code;
+	} bad[] = {
+		{ ",\"interfaces\":\"eth0\"", "/interfaces", array, 1006 },
+		{ ",\"interfaces\":[]", "/interfaces", array, 1006 },
+		{ ",\"interfaces\":[\"eth0\",7]", "/interfaces/1",
+		  "interfaces[1] must be an interface name", 1006 },
+		{ ",\"interfaces\":[\"eth0\",\"a/b\"]", "/interfaces/1",
+		  "interfaces[1] must be an interface name", 1006 },
+		{ ",\"interfaces\":[\"eth0\",\"eth9\"]", "/interfaces/1",
+		  "interfaces[1]: eth9 is not one of this xcapd's interfaces (eth0, eth1)", 1032 },
+	};
+	struct answer a;
+	size_t i;
+
+	env->cfg.accounts[0].full_active = 0; /* no per-account limit */
+	env->cfg.n_ifaces = 2;
+	snprintf(env->cfg.ifaces[0], IF_NAMESIZE, "eth0");
+	snprintf(env->cfg.ifaces[1], IF_NAMESIZE, "eth1");
+	put_validated_bucket();
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		call_full_create(&a, bad[i].extra);
+		check_failure(&a, 400, bad[i].code, bad[i].pointer);
+		CHECK_STR(message_of(&a), bad[i].message);
+		answer_free(&a);
+	}
+	CHECK_EQ(env->store->capture_puts, 0);
+	call_full_create(&a, ",\"interfaces\":[\"eth1\",\"eth1\"]");
+	CHECK_EQ(a.resp.status, 200);
+	CHECK_STR(result_ifaces(&a), "[\"eth1\"]");
+	answer_free(&a);
+	CHECK_STR(env->runner->runs[0].ifaces, "eth1");
+	CHECK_STR(env->store->caps[0].ifaces, "eth1");
+	/* Without the member: every interface, as before. */
+	call_full_create(&a, "");
+	CHECK_EQ(a.resp.status, 200);
+	CHECK_STR(result_ifaces(&a), "[\"eth0\",\"eth1\"]");
+	answer_free(&a);
+	CHECK_STR(env->runner->runs[1].ifaces, "");
+}
+
 /* The errors of get, download and stop on stored captures. */
 static void capture_routes_answer_by_type_and_status(void)
 {
@@ -1492,6 +1547,7 @@ int main(void)
 	RUN_API_TEST(member_errors_name_the_member_and_the_rule);
 	RUN_API_TEST(bucket_errors_name_the_member);
 	RUN_API_TEST(runner_refusals_answer_1016_and_1017);
+	RUN_API_TEST(interfaces_are_this_hosts);
 	RUN_API_TEST(capture_routes_answer_by_type_and_status);
 	RUN_API_TEST(stop_answers_204_and_the_capture_ends);
 	RUN_API_TEST(get_answers_the_capture_in_the_envelope);

@@ -94,6 +94,7 @@ static void full_capture(struct xcap_capture_rec *r)
 	snprintf(r->error_message, sizeof(r->error_message), "quote ' and \" survive");
 	r->dirs = 2; /* out */
 	r->format = 1; /* pcapng */
+	snprintf(r->ifaces, sizeof(r->ifaces), "eth0,veth-a.10");
 }
 
 static void check_capture(const struct xcap_capture_rec *got, const struct xcap_capture_rec *want)
@@ -118,6 +119,7 @@ static void check_capture(const struct xcap_capture_rec *got, const struct xcap_
 	CHECK_STR(got->error_message, want->error_message);
 	CHECK_EQ(got->dirs, want->dirs);
 	CHECK_EQ(got->format, want->format);
+	CHECK_STR(got->ifaces, want->ifaces);
 }
 
 static void check_bucket(const struct xcap_bucket_rec *got, const struct xcap_bucket_rec *want)
@@ -589,8 +591,8 @@ static void database_uses_wal_and_typed_columns(void)
 	raw_query("wal", "PRAGMA journal_mode", val, sizeof(val));
 	CHECK_STR(val, "wal");
 	raw_query("wal", "PRAGMA user_version", val, sizeof(val));
-	CHECK_STR(val, "2");
-	CHECK_EQ(xcap_store_schema_version(s), 2);
+	CHECK_STR(val, "3");
+	CHECK_EQ(xcap_store_schema_version(s), 3);
 	raw_query(
 		"wal",
 		"SELECT typeof(id) || typeof(account) || typeof(filter_json) || typeof(status) || "
@@ -743,7 +745,10 @@ static const char schema_v1[] =
 	" 1700000000000000000, 0, 60, 10, 0, 0, '{}', 'lab', 'file:///x', 3, 300, 3, 0, '');"
 	"PRAGMA user_version = 1;";
 
-/* A database of version 1 is upgraded in place: its captures read as both directions, pcap. */
+/*
+ * A database of version 1 is upgraded in place: its captures read as both
+ * directions, pcap, every interface.
+ */
 static void open_upgrades_a_version_1_database(void)
 {
 	struct xcap_capture_rec c, got;
@@ -760,11 +765,12 @@ static void open_upgrades_a_version_1_database(void)
 	CHECK(s, "open %s: %s", dir, strerror(errno));
 	if (!s)
 		return;
-	CHECK_EQ(xcap_store_schema_version(s), 2);
+	CHECK_EQ(xcap_store_schema_version(s), 3);
 	CHECK_EQ(xcap_store_capture_get(s, ACC_A, "00000000000000000000000000000001", &got), 0);
 	CHECK_EQ(got.packets_captured, 3);
 	CHECK_EQ(got.dirs, 0);
 	CHECK_EQ(got.format, 0);
+	CHECK_STR(got.ifaces, "");
 	full_capture(&c);
 	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
 	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &got), 0);
