@@ -47,6 +47,14 @@ static __always_inline long xcap_hook_load(void *ctx, enum xcap_hook hook, __u32
 	return bpf_xdp_load_bytes(ctx, off, to, len);
 }
 
+/* The interface the frame came in on. */
+static __always_inline __u32 xcap_hook_ifindex(void *ctx, enum xcap_hook hook)
+{
+	struct xdp_md *xdp = ctx;
+
+	return xdp->ingress_ifindex;
+}
+
 /* Where a frame of len bytes came from, and whether it goes beyond the linear part. */
 static __always_inline void xcap_hook_origin(void *ctx, enum xcap_hook hook, struct xcap_rec *h,
 					     __u32 len)
@@ -100,8 +108,31 @@ static __always_inline __u64 xcap_wakeup(void *ring, __u64 len)
 	return avail <= quarter && avail + taken > quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * XCAP_REC_L3 when the frame came in on an interface without Ethernet header
+ * (xcapd lists them in cfg->l3_ifindex), else 0: one compare on a host without one.
+ */
+static __always_inline __u32 xcap_link_flags(void *ctx, enum xcap_hook hook,
+					     const struct xcap_cfg *cfg)
+{
+	__u32 ifindex;
+	int i;
+
+	if (!cfg->l3_ifindex[0])
+		return 0;
+	ifindex = xcap_hook_ifindex(ctx, hook);
+#pragma unroll
+	for (i = 0; i < XCAP_L3_IFACES; i++) {
+		if (!cfg->l3_ifindex[i])
+			break;
+		if (cfg->l3_ifindex[i] == ifindex)
+			return XCAP_REC_L3;
+	}
+	return 0;
+}
+
 static __always_inline void xcap_sample(void *ctx, enum xcap_hook hook, struct xcap_counters *gc,
-					__u32 len)
+					const struct xcap_cfg *cfg, __u32 len)
 {
 	__u64 wakeup = xcap_wakeup(&xcap_samples, sizeof(struct xcap_sample));
 	__u32 cap_len = len;
@@ -127,7 +158,7 @@ static __always_inline void xcap_sample(void *ctx, enum xcap_hook hook, struct x
 	cap_len += 1;
 	xcap_fill_hdr(&s->hdr, ctx, hook, len, cap_len);
 	s->hdr.captures = 0;
-	s->hdr.flags |= XCAP_REC_SAMPLE;
+	s->hdr.flags |= XCAP_REC_SAMPLE | xcap_link_flags(ctx, hook, cfg);
 	bpf_ringbuf_submit(s, wakeup);
 	gc->sampled++;
 }
@@ -263,13 +294,61 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 				   xcap_wakeup(&xcap_frames, sizeof(f->hdr) + n));
 }
 
+/*
+ * Parses the frame, at both levels when it carries a tunnel, and returns the
+ * armed captures that take it: those matching at the outer level whose rule
+ * accepts its outer headers, and those matching at the inner level whose rule
+ * accepts the packet in the tunnel. Sets the record flags of a copy in w.
+ */
+static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, struct xcap_cfg *cfg,
+					       struct xcap_counters *gc, struct xcap_walk *w)
+{
+	struct xcap_parse_opts o;
+	struct xcap_levels *lv;
+	struct xcap_cursor cur;
+	struct xcap_pkt *pkt;
+	__u64 set, inner;
+	__u32 key = 0;
+	int parsed;
+
+	lv = bpf_map_lookup_elem(&xcap_levels, &key);
+	if (!lv)
+		return 0;
+	pkt = lv->pkt;
+
+	w->flags = xcap_link_flags(ctx, hook, cfg);
+	inner = cfg->active & cfg->level[XCAP_LEVEL_INNER];
+	o = (struct xcap_parse_opts){
+		.vxlan_port = cfg->vxlan_port,
+		.geneve_port = cfg->geneve_port,
+		.l3 = w->flags & XCAP_REC_L3,
+		.tunnels = inner != 0,
+	};
+	cur = xcap_hook_linear(ctx, hook);
+	/* The rest of pkt is set field by field (parse.bpf.h). */
+	pkt[XCAP_LEVEL_OUTER].has = 0;
+	pkt[XCAP_LEVEL_INNER].has = 0;
+	parsed = xcap_parse(&cur, pkt, &o);
+	if (parsed & XCAP_PARSE_ERR) {
+		gc->parse_errors++;
+		w->flags |= XCAP_REC_PARSE_ERR;
+	}
+	if (parsed & XCAP_PARSE_TUNNEL_ERR) {
+		gc->tunnel_errors++;
+		w->flags |= XCAP_REC_TUNNEL_ERR;
+	}
+	set = xcap_match(cfg, &pkt[XCAP_LEVEL_OUTER], cfg->active & cfg->level[XCAP_LEVEL_OUTER]);
+	/* The inner level only for the captures that its outer one did not take already. */
+	if (parsed & XCAP_PARSE_INNER)
+		set |= xcap_match(cfg, &pkt[XCAP_LEVEL_INNER], inner & ~set);
+	return set;
+}
+
 /* Samples, matches and copies one frame. Capture is passive: the caller always lets it pass. */
 static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 {
-	struct xcap_pkt pkt;
 	struct xcap_walk w = {};
 	struct xcap_counters *gc;
-	struct xcap_cursor cur;
 	struct xcap_cfg *cfg;
 	__u32 key = 0;
 
@@ -279,17 +358,11 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 		return;
 	gc->seen++;
 	if (xcap_sample_due(cfg))
-		xcap_sample(ctx, hook, gc, xcap_hook_len(ctx, hook));
+		xcap_sample(ctx, hook, gc, cfg, xcap_hook_len(ctx, hook));
 	/* Parsing only pays off while a capture is armed. */
 	if (!cfg->active)
 		return;
-	cur = xcap_hook_linear(ctx, hook);
-	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
-	if (xcap_parse(&cur, &pkt)) {
-		gc->parse_errors++;
-		w.flags = XCAP_REC_PARSE_ERR;
-	}
-	w.todo = xcap_match(cfg, &pkt);
+	w.todo = xcap_match_levels(ctx, hook, cfg, gc, &w);
 	if (!w.todo)
 		return;
 	w.cfg = cfg;

@@ -6,6 +6,8 @@
 #ifndef XCAP_MAPS_BPF_H
 #define XCAP_MAPS_BPF_H
 
+#include "parse.bpf.h"
+
 /* Memory-mapped: xcapd arms and disarms with atomic bit operations on `active`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -88,5 +90,21 @@ struct {
 	__type(key, struct xcap_lpm);
 	__type(value, __u64);
 } xcap_addr SEC(".maps");
+
+/*
+ * Per-CPU: the fields of the frame being matched, at each level. In map
+ * memory rather than on the stack, the verifier does not know them: the paths
+ * through the parser meet again before the matcher.
+ */
+struct xcap_levels {
+	struct xcap_pkt pkt[XCAP_LEVEL_N];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcap_levels);
+} xcap_levels SEC(".maps");
 
 #endif /* XCAP_MAPS_BPF_H */

@@ -4,7 +4,8 @@
  * field table: for a number field, the set of armed captures that accept each
  * value (its slice of "xcap_num"); for an address field, the set under each
  * armed prefix (the "xcap_addr" trie); for every field, the set that accepts
- * any value (xcap_cfg.wild).
+ * any value (xcap_cfg.wild); for each level of a frame, the set that matches
+ * there (xcap_cfg.level).
  */
 #include <errno.h>
 #include <string.h>
@@ -106,6 +107,21 @@ static int sync_addr(struct xcap_rules *r)
 	return err == -ENOENT ? 0 : err;
 }
 
+/* The captures that match at each level of a frame (the outer one, inside a tunnel). */
+static void sync_levels(struct xcap_rules *r)
+{
+	uint64_t set;
+	int l, i;
+
+	for (l = 0; l < XCAP_LEVEL_N; l++) {
+		set = 0;
+		for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+			if (r->used[i] && xcap_filter_at_level(&r->filter[i], l))
+				set |= 1ULL << i;
+		r->cfg->level[l] = set;
+	}
+}
+
 /* Brings every table in line with the used slots; `f` is the filter that changed. */
 static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 {
@@ -132,6 +148,7 @@ static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 				wild |= 1ULL << i;
 		r->cfg->wild[id] = wild;
 	}
+	sync_levels(r);
 	return 0;
 }
 

@@ -15,11 +15,21 @@
 
 struct json_object;
 struct xcap_tuple;
+struct xcap_frame;
+
+/* The levels of a frame (XCAP_LEVEL_*) at which a filter matches: the API's `tunnel`. */
+enum xcap_tunnel {
+	XCAP_TUNNEL_ANY, /* the outer headers, or those of the packet inside a tunnel */
+	XCAP_TUNNEL_OUTER, /* the outer headers only: a tunnel is not looked into */
+	XCAP_TUNNEL_INNER, /* the packet inside a tunnel only: frames without one never match */
+	XCAP_TUNNEL_N,
+};
 
 struct xcap_filter {
 	uint32_t
 		set; /* bit (1 << id): the filter restricts field id to v[id]; 0 takes every frame */
 	struct xcap_value v[XCAP_FIELD_N];
+	enum xcap_tunnel tunnel; /* XCAP_TUNNEL_ANY unless set */
 };
 
 /* A filter that accepts every packet. */
@@ -67,7 +77,20 @@ struct xcap_filter_error {
 int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, char *canon,
 			  size_t size, struct xcap_filter_error *e);
 
-/* True when f accepts t, as the XDP program's matcher decides. */
+/* True when f accepts t, as the XDP program's matcher decides (one level; f->tunnel aside). */
 bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t);
+
+/* Tunnels: the levels of a filter and the frames it takes. */
+/* "any", "outer" or "inner" into *out; 0 or -EINVAL. */
+int xcap_filter_parse_tunnel(const char *s, enum xcap_tunnel *out);
+const char *xcap_filter_tunnel_name(enum xcap_tunnel t);
+/* True when f matches at level l (XCAP_LEVEL_*). */
+bool xcap_filter_at_level(const struct xcap_filter *f, int level);
+/*
+ * True when f accepts the frame at one of its levels, as the XDP program
+ * decides: the whole filter at the outer level or the whole filter at the
+ * inner one, among the levels f->tunnel names and the frame has.
+ */
+bool xcap_filter_match_frame(const struct xcap_filter *f, const struct xcap_frame *fr);
 
 #endif /* XCAP_FILTER_H */
