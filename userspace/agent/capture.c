@@ -6,6 +6,7 @@
 #include "agent/capture.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "agent/link.h"
 #include "agent/pcap.h"
 
 struct xcap_capture {
@@ -32,7 +33,8 @@ static int write_frame(void *arg, const struct xcap_packet *pkt)
 	struct xcap_capture *c = arg;
 	int err;
 
-	err = xcap_pcap_write(c->pcap, pkt->ts_ns, pkt->data, pkt->cap_len, pkt->orig_len);
+	err = xcap_pcap_write_frame(c->pcap, pkt->ts_ns, pkt->data, pkt->cap_len, pkt->orig_len,
+				    pkt->flags);
 	publish_lost(c);
 	return err;
 }
@@ -49,6 +51,9 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 {
 	struct xcap_sink sink = { .fn = write_frame,
 				  .flush = o->flush_each_batch ? flush_frames : NULL };
+	uint32_t snap = o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
+				o->limits.snaplen :
+				XCAP_FRAME_MAX;
 	struct xcap_capture *c;
 	int err;
 
@@ -58,9 +63,14 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	c->engine = e;
 	c->slot = -1;
 	sink.arg = c;
-	c->pcap = xcap_pcap_open(o->path, o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
-						  o->limits.snaplen :
-						  XCAP_FRAME_MAX);
+	/*
+	 * Raw IP when every interface is an L3 one; else Ethernet, where frames
+	 * of L3 interfaces get a made-up Ethernet header (pcap.h), 14 bytes more.
+	 */
+	if (xcap_engine_l3_only(e))
+		c->pcap = xcap_pcap_open_link(o->path, snap, XCAP_LINKTYPE_RAW);
+	else
+		c->pcap = xcap_pcap_open(o->path, snap + (xcap_engine_has_l3(e) ? 14 : 0));
 	if (!c->pcap) {
 		err = -errno;
 		pr_err("cannot write %s: %s\n", o->path, strerror(-err));

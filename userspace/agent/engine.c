@@ -184,6 +184,11 @@ bool xcap_engine_l3_only(const struct xcap_engine *e)
 	return e->n_ifaces && e->n_l3_attached == e->n_ifaces;
 }
 
+bool xcap_engine_has_l3(const struct xcap_engine *e)
+{
+	return e->n_l3_attached;
+}
+
 int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t geneve)
 {
 	e->vxlan_port = vxlan;

@@ -77,12 +77,14 @@ void xcap_engine_close(struct xcap_engine *e);
  * header (gre, ipip, tun, wg...) from its device type: the program parses its
  * frames from the IP header and flags their records XCAP_REC_L3. set_l3 does
  * the same for any ifindex (tests: BPF_PROG_TEST_RUN on lo). l3_only: every
- * attached interface is one (a pcap file of raw IP). set_udp_ports: the
+ * attached interface is one (a pcap file of raw IP); has_l3: one at least
+ * (its frames in an Ethernet file get a made-up header). set_udp_ports: the
  * destination ports of VXLAN and GENEVE (0 = none; by default 4789 and 6081),
  * for the program and the reference parser (common/frame.h) alike.
  */
 int xcap_engine_set_l3(struct xcap_engine *e, uint32_t ifindex);
 bool xcap_engine_l3_only(const struct xcap_engine *e);
+bool xcap_engine_has_l3(const struct xcap_engine *e);
 int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t geneve);
 
 int xcap_engine_prog_fd(const struct xcap_engine *e);

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "agent/link.h"
 #include "agent/pcap.h"
+#include "xcap_abi.h"
 
 #define PCAP_MAGIC_NS 0xa1b23c4d
-#define PCAP_LINKTYPE_ETHERNET 1
 #define PCAP_BUF_SIZE (1 << 20)
+#define PCAP_ETH_HLEN 14
 
 struct pcap_file_hdr {
 	uint32_t magic;
@@ -30,6 +32,7 @@ struct pcap_rec_hdr {
 
 struct xcap_pcap {
 	FILE *f;
+	uint32_t linktype;
 	int err; /* first write error, sticky */
 	size_t buffered; /* bytes in buf not yet handed to the kernel */
 	uint64_t pending; /* records among them */
@@ -46,12 +49,17 @@ static int put(struct xcap_pcap *p, const void *data, size_t len)
 
 struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
 {
+	return xcap_pcap_open_link(path, snaplen, XCAP_LINKTYPE_ETHERNET);
+}
+
+struct xcap_pcap *xcap_pcap_open_link(const char *path, uint32_t snaplen, uint32_t linktype)
+{
 	struct pcap_file_hdr h = {
 		.magic = PCAP_MAGIC_NS,
 		.version_major = 2,
 		.version_minor = 4,
 		.snaplen = snaplen,
-		.linktype = PCAP_LINKTYPE_ETHERNET,
+		.linktype = linktype,
 	};
 	struct xcap_pcap *p;
 	int err;
@@ -59,6 +67,7 @@ struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->linktype = linktype;
 	p->f = strcmp(path, "-") ? fopen(path, "wb") : fdopen(dup(STDOUT_FILENO), "wb");
 	if (!p->f) {
 		err = errno;
@@ -97,6 +106,23 @@ int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint3
 	p->buffered += sizeof(r) + cap_len;
 	p->pending++;
 	return 0;
+}
+
+int xcap_pcap_write_frame(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint32_t cap_len,
+			  uint32_t orig_len, uint32_t flags)
+{
+	uint8_t frame[PCAP_ETH_HLEN + XCAP_FRAME_MAX];
+	const uint8_t *ip = data;
+
+	if (!(flags & XCAP_REC_L3) || p->linktype != XCAP_LINKTYPE_ETHERNET ||
+	    cap_len > XCAP_FRAME_MAX)
+		return xcap_pcap_write(p, ts_ns, data, cap_len, orig_len);
+	/* Addresses zero; the type from the IP version, as the program read it. */
+	memset(frame, 0, 12);
+	frame[12] = cap_len && ip[0] >> 4 == 6 ? 0x86 : 0x08;
+	frame[13] = cap_len && ip[0] >> 4 == 6 ? 0xdd : 0x00;
+	memcpy(frame + PCAP_ETH_HLEN, data, cap_len);
+	return xcap_pcap_write(p, ts_ns, frame, cap_len + PCAP_ETH_HLEN, orig_len + PCAP_ETH_HLEN);
 }
 
 uint64_t xcap_pcap_lost(const struct xcap_pcap *p)

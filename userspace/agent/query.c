@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "common/log.h"
 #include "common/frame.h"
+#include "agent/link.h"
 #include "agent/pcap.h"
 #include "agent/query.h"
 
@@ -19,6 +20,7 @@ struct hit {
 	uint64_t seq; /* orders equal time stamps as they were recorded */
 	uint32_t cap_len;
 	uint32_t orig_len;
+	uint32_t flags; /* XCAP_REC_*: XCAP_REC_L3 for raw IP */
 	uint8_t data[XCAP_SAMPLE_BYTES];
 };
 
@@ -81,6 +83,7 @@ static void hit_set(struct hit *h, const struct xcap_packet *pkt, uint64_t seq)
 	h->seq = seq;
 	h->cap_len = pkt->cap_len;
 	h->orig_len = pkt->orig_len;
+	h->flags = pkt->flags;
 	memcpy(h->data, pkt->data, pkt->cap_len);
 }
 
@@ -102,10 +105,10 @@ static void query_keep(struct query_run *qr, const struct xcap_packet *pkt, uint
 static void query_one(void *arg, const struct xcap_packet *pkt, uint64_t seq)
 {
 	struct query_run *qr = arg;
-	struct xcap_tuple t;
+	struct xcap_frame fr;
 
-	xcap_frame_parse(pkt->data, pkt->cap_len, &t);
-	if (!xcap_filter_match(&qr->q->filter, &t))
+	xcap_frame_parse_levels(pkt->data, pkt->cap_len, pkt->flags, &fr);
+	if (!xcap_filter_match_frame(&qr->q->filter, &fr))
 		return;
 	qr->st->matched++;
 	query_keep(qr, pkt, seq);
@@ -123,10 +126,16 @@ static int query_write(const struct query_run *qr, const char *path)
 {
 	struct xcap_pcap *p;
 	const struct hit *h;
-	uint32_t i;
+	uint32_t i, l3 = 0;
 	int err;
 
-	p = xcap_pcap_open(path, XCAP_SAMPLE_BYTES);
+	/* Raw IP when every sample came from an L3 interface; else Ethernet (pcap.h). */
+	for (i = 0; i < qr->n; i++)
+		l3 += !!(qr->heap[i]->flags & XCAP_REC_L3);
+	if (l3 && l3 == qr->n)
+		p = xcap_pcap_open_link(path, XCAP_SAMPLE_BYTES, XCAP_LINKTYPE_RAW);
+	else
+		p = xcap_pcap_open(path, XCAP_SAMPLE_BYTES + (l3 ? 14 : 0));
 	if (!p) {
 		err = -errno;
 		goto out;
@@ -134,7 +143,7 @@ static int query_write(const struct query_run *qr, const char *path)
 	/* Errors are sticky: close reports the first. */
 	for (i = 0; i < qr->n; i++) {
 		h = qr->heap[i];
-		xcap_pcap_write(p, h->ts_ns, h->data, h->cap_len, h->orig_len);
+		xcap_pcap_write_frame(p, h->ts_ns, h->data, h->cap_len, h->orig_len, h->flags);
 	}
 	err = xcap_pcap_close(p);
 	if (err)
