@@ -69,6 +69,7 @@ enum opt {
 	O_DEST,
 	O_WAIT,
 	O_OUTPUT,
+	O_TUNNEL,
 	N_OPTS,
 };
 
@@ -79,6 +80,7 @@ enum kind {
 	K_FIELD, /* a filter field's value: the field table says what it is */
 	K_COUNT,
 	K_SECONDS,
+	K_TUNNEL, /* any, outer or inner */
 };
 
 static const struct {
@@ -90,6 +92,7 @@ static const struct {
 	/* The server checks the ranges of the limits: they are its to define. */
 	[K_COUNT] = { "a whole number", 0, JSON_INT_MAX },
 	[K_SECONDS] = { "a number of seconds in 1..3600", 1, 3600 },
+	[K_TUNNEL] = { "any, outer or inner" },
 };
 
 /* Bits of the commands, for the options each one takes. */
@@ -138,6 +141,7 @@ static struct opt_def {
 	[O_DEST] = { "dest", K_TEXT, C_FULL, "destination_conf", false, 0 },
 	[O_WAIT] = { "wait", K_SWITCH, C_CREATE, NULL, false, 0 },
 	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD, NULL, false, 'o' },
+	[O_TUNNEL] = { "tunnel", K_TUNNEL, C_CREATE, "tunnel", false, 0 },
 };
 
 #define OPT(o) (1ULL << (o))
@@ -510,6 +514,7 @@ static int parse_value(int o, const char *s, json_object **out)
 {
 	enum kind k = opt_defs[o].kind;
 	struct xcap_value value;
+	enum xcap_tunnel tunnel;
 	uint64_t v;
 
 	switch (k) {
@@ -520,6 +525,12 @@ static int parse_value(int o, const char *s, json_object **out)
 			if ((unsigned char)s[v] < ' ' || s[v] == 0x7f)
 				return -EINVAL;
 		if (!*s)
+			return -EINVAL;
+		if (out)
+			*out = json_object_new_string(s);
+		return 0;
+	case K_TUNNEL:
+		if (xcap_filter_parse_tunnel(s, &tunnel))
 			return -EINVAL;
 		if (out)
 			*out = json_object_new_string(s);
@@ -734,6 +745,10 @@ static const char create_help_more[] =
 	"      --bytes N           byte_limit, 1..1000000000 (full only)\n"
 	"      --offset-time TIME  simple only: the end of the window, RFC 3339, within\n"
 	"                          the last 24 hours (default: now)\n"
+	"tunnels:\n"
+	"      --tunnel LEVEL      any (the default): the filter matches a packet's own\n"
+	"                          headers or those of the packet in its tunnel (GRE, IP\n"
+	"                          in IP, VXLAN, GENEVE); outer: its own; inner: the tunnel's\n"
 	"full captures:\n"
 	"      --colo NAME         colo_name, the site or metro to capture in (required)\n"
 	"      --dest URI          destination_conf, a validated bucket (required)\n"

@@ -47,6 +47,10 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 	api_add_time(o, "submitted", r->submitted_ns);
 	json_object_object_add(o, "time_limit", json_object_new_int(r->time_limit));
 	json_object_object_add(o, "filter_v1", json_tokener_parse(r->filter_json));
+	/* An extension: shown when the filter does not match at any level. */
+	if (r->tunnel)
+		json_object_object_add(o, "tunnel",
+				       json_object_new_string(xcap_filter_tunnel_name(r->tunnel)));
 	if (r->packet_limit)
 		json_object_object_add(o, "packet_limit", json_object_new_int(r->packet_limit));
 	if (r->type == XCAP_TYPE_SIMPLE) {
@@ -73,6 +77,21 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 	return o;
 }
 
+/* The extension `tunnel`: the levels of a frame the filter matches at (any, outer, inner). */
+static int get_tunnel(struct api_ctx *c, struct xcap_filter *f, struct xcap_capture_rec *r)
+{
+	const char *s;
+	int ret;
+
+	ret = api_get_string(c, c->body, "", "tunnel", false, &s);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && xcap_filter_parse_tunnel(s, &f->tunnel))
+		return api_fail(c, E_ENUM, "/tunnel", "tunnel", "\"any\", \"outer\" or \"inner\"");
+	r->tunnel = f->tunnel;
+	return 0;
+}
+
 /* filter_v1 as the field table reads it: into f, its canonical JSON into r. -1 after an error. */
 static int get_filter(struct api_ctx *c, struct xcap_filter *f, struct xcap_capture_rec *r)
 {
@@ -80,7 +99,7 @@ static int get_filter(struct api_ctx *c, struct xcap_filter *f, struct xcap_capt
 
 	if (!xcap_filter_from_json(f, api_member(c->body, "filter_v1"), r->filter_json,
 				   sizeof(r->filter_json), &e))
-		return 0;
+		return get_tunnel(c, f, r);
 	if (e.kind == XCAP_FILTER_ERANGE)
 		return api_fail(c, E_RANGE, e.pointer, e.member, e.min, e.max);
 	if (e.kind == XCAP_FILTER_EADDRESS)

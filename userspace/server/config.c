@@ -20,6 +20,9 @@
  *                           Whichever limit is hit first wins; the oldest minutes go first.
  *   frames_ring_mib integer the ring that carries captured frames to xcapd, in MiB: a power
  *                           of 2 in 1..1024. Default 32 (about 21000 frames of 1500 bytes).
+ *   vxlan_port   integer the UDP destination ports whose payload is read as VXLAN and as
+ *   geneve_port          GENEVE (a tunnel, whose packet filters match too): 0..65535, 0 =
+ *                        none. Defaults 4789 and 6081.
  *   accounts     array   of at most 64 objects:
  *     id                 1..32 characters of [0-9A-Za-z], unique (required)
  *     limits             object, optional; each member an integer, 0 = no limit:
@@ -60,6 +63,7 @@
 #include <json-c/json.h>
 #include "common/util.h"
 #include "server/config.h"
+#include "xcap_abi.h"
 #include "common/file.h"
 #include "common/ids.h"
 #include "common/filter.h"
@@ -314,6 +318,9 @@ static const struct scalar_key scalar_keys[] = {
 	  .max = 1024,
 	  .off = offsetof(struct xcap_config, frames_ring_mib),
 	  .expect = "a power of 2 in 1..1024 (MiB)" },
+	/* Tunnels. */
+	U32_KEY("vxlan_port", vxlan_port, 0, 65535, "a UDP port 0..65535 (0 = no VXLAN)"),
+	U32_KEY("geneve_port", geneve_port, 0, 65535, "a UDP port 0..65535 (0 = no GENEVE)"),
 };
 
 static const struct scalar_key *find_key(const char *name, bool file)
@@ -825,6 +832,8 @@ void xcap_config_init(struct xcap_config *c)
 	c->history_mib = 4096;
 	c->history_rate = 5000;
 	c->frames_ring_mib = 32;
+	c->vxlan_port = XCAP_VXLAN_PORT;
+	c->geneve_port = XCAP_GENEVE_PORT;
 }
 
 int xcap_config_load(struct xcap_config *c, const char *path, char *err, size_t err_size)

@@ -51,6 +51,8 @@ struct xcap_config {
 	uint32_t history_mib; /* its disk budget in MiB (default 4096) */
 	uint32_t history_rate; /* its cap in samples per second (default 5000) */
 	uint32_t frames_ring_mib; /* the ring that carries captured frames (default 32) */
+	uint32_t vxlan_port; /* UDP destination ports of VXLAN and GENEVE; 0 = none */
+	uint32_t geneve_port; /* (default 4789, 6081) */
 	struct xcap_account accounts[XCAP_CFG_MAX_ACCOUNTS];
 	int n_accounts;
 	struct xcap_credential creds[XCAP_CFG_MAX_CREDS];

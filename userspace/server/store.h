@@ -55,6 +55,7 @@ struct xcap_capture_rec {
 	uint64_t packets_matched;
 	uint64_t packets_lost;
 	char error_message[512];
+	int tunnel; /* enum xcap_tunnel: the levels filter_json matches at (0: any) */
 };
 
 enum xcap_bucket_status {

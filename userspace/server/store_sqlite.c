@@ -25,7 +25,7 @@
 #include "server/store.h"
 
 #define STORE_FILE "xcap.db"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STR(x) #x
 #define XSTR(x) STR(x)
 /* Another process (sqlite3 CLI, a backup) may hold a lock for a moment. */
@@ -39,7 +39,8 @@
 #define CAPTURE_COLS                                                                             \
 	"id, account, type, status, submitted_ns, stop_requested_ns, time_limit, packet_limit, " \
 	"byte_limit, offset_time_ns, filter_json, colo_name, destination_conf, "                 \
-	"packets_captured, bytes_captured, packets_matched, packets_lost, error_message"
+	"packets_captured, bytes_captured, packets_matched, packets_lost, error_message, "       \
+	"tunnel"
 #define BUCKET_COLS \
 	"id, account, destination_conf, filename, token, status, submitted_ns, validated_ns"
 
@@ -64,7 +65,8 @@ static const char schema_sql[] =
 	"  bytes_captured INTEGER NOT NULL,"
 	"  packets_matched INTEGER NOT NULL,"
 	"  packets_lost INTEGER NOT NULL,"
-	"  error_message TEXT NOT NULL"
+	"  error_message TEXT NOT NULL,"
+	"  tunnel INTEGER NOT NULL DEFAULT 0"
 	") STRICT;"
 	/* The list order; an index entry ends with the rowid, the tie breaker. */
 	"CREATE INDEX IF NOT EXISTS captures_by_time ON captures (account, submitted_ns);"
@@ -80,6 +82,14 @@ static const char schema_sql[] =
 	") STRICT;"
 	"CREATE INDEX IF NOT EXISTS buckets_by_conf ON buckets (account, destination_conf);"
 	"PRAGMA user_version = " XSTR(STORE_SCHEMA_VERSION) "; COMMIT;";
+
+/* Upgrades: migrations[v] takes a database of schema version v to v + 1. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	/* 2: the capture's tunnel mode (filter levels, enum xcap_tunnel). */
+	[1] = "BEGIN IMMEDIATE;"
+	      "ALTER TABLE captures ADD COLUMN tunnel INTEGER NOT NULL DEFAULT 0;"
+	      "PRAGMA user_version = 2; COMMIT;",
+};
 
 enum stmt_id {
 	CAPTURE_PUT,
@@ -107,12 +117,13 @@ static const struct {
 	[CAPTURE_PUT] = { "capture put",
 			  "INSERT INTO captures (" CAPTURE_COLS
 			  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-			  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+			  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
 			  "ON CONFLICT (id) DO UPDATE SET type = ?3, status = ?4, submitted_ns = ?5, "
 			  "stop_requested_ns = ?6, time_limit = ?7, packet_limit = ?8, "
 			  "byte_limit = ?9, offset_time_ns = ?10, filter_json = ?11, colo_name = ?12, "
 			  "destination_conf = ?13, packets_captured = ?14, bytes_captured = ?15, "
-			  "packets_matched = ?16, packets_lost = ?17, error_message = ?18 "
+			  "packets_matched = ?16, packets_lost = ?17, error_message = ?18, "
+			  "tunnel = ?19 "
 			  "WHERE account = ?2" },
 	[CAPTURE_GET] = { "capture get",
 			  "SELECT " CAPTURE_COLS " FROM captures WHERE account = ?1 AND id = ?2" },
@@ -332,6 +343,7 @@ static void bind_capture(struct query *q, const struct xcap_capture_rec *r)
 	bind_int(q, (int64_t)r->packets_matched);
 	bind_int(q, (int64_t)r->packets_lost);
 	bind_field(q, r->error_message);
+	bind_int(q, r->tunnel);
 }
 
 static void read_capture(sqlite3_stmt *st, void *out)
@@ -357,6 +369,7 @@ static void read_capture(sqlite3_stmt *st, void *out)
 	r->packets_matched = sqlite3_column_int64(st, c++);
 	r->packets_lost = sqlite3_column_int64(st, c++);
 	col_text(st, c++, r->error_message, sizeof(r->error_message));
+	r->tunnel = sqlite3_column_int64(st, c++);
 }
 
 static void bind_bucket(struct query *q, const struct xcap_bucket_rec *r)
@@ -445,6 +458,12 @@ static int db_setup(struct store_sqlite *s)
 	s->version = STORE_SCHEMA_VERSION;
 	if (version == 0)
 		return db_exec(s, "schema", schema_sql, val);
+	for (; version > 0 && version < STORE_SCHEMA_VERSION && !err; version++) {
+		pr_info("store %s: schema version %ld to %ld\n", s->path, version, version + 1);
+		err = db_exec(s, "schema upgrade", migrations[version], val);
+	}
+	if (err)
+		return err;
 	/* A newer schema is left alone rather than misread. */
 	if (version != STORE_SCHEMA_VERSION) {
 		pr_err("store %s: schema version %ld, this program knows %d\n", s->path, version,
