@@ -507,7 +507,8 @@ pcap_bytes() {
 # --- xcapd's summary (stderr) ---
 
 # summary_field FILE NAME: one number of the summary xcapd prints on exit:
-# seen, matched, written, bytes, over_limit, ring_full, user_lost, write_errors, unparsable.
+# seen, matched, written, bytes, over_limit, ring_full, user_lost, write_errors, unparsable,
+# tunnel_errors.
 summary_field() {
 	local re
 
@@ -520,7 +521,8 @@ summary_field() {
 	ring_full) re='.*; lost: \([0-9]*\) ring full, .*' ;;
 	user_lost) re='.*; lost: [0-9]* ring full, \([0-9]*\) in userspace, .*' ;;
 	write_errors) re='.* in userspace, \([0-9]*\) write errors; .*' ;;
-	unparsable) re='.* write errors; \([0-9]*\) unparsable frames$' ;;
+	unparsable) re='.* write errors; \([0-9]*\) unparsable frames, .*' ;;
+	tunnel_errors) re='.* unparsable frames, \([0-9]*\) malformed tunnels$' ;;
 	*) return 1 ;;
 	esac
 	sed -n "s/$re/\\1/p" "$1" | head -n 1
