@@ -295,52 +295,59 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 }
 
 /*
- * Parses the frame, at both levels when it carries a tunnel, and returns the
- * armed captures that take it: those matching at the outer level whose rule
- * accepts its outer headers, and those matching at the inner level whose rule
- * accepts the packet in the tunnel. Sets the record flags of a copy in w.
+ * Parses the frame and returns the armed captures that take it: those
+ * matching at the outer level whose rule accepts its headers, and, when it
+ * carries a tunnel, those matching at the inner level whose rule accepts the
+ * packet inside. A frame without a tunnel is parsed and matched on the stack
+ * as it always was; only the packet inside a tunnel goes to map memory
+ * (parse.bpf.h). Sets the record flags of a copy in w.
  */
 static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, struct xcap_cfg *cfg,
 					       struct xcap_counters *gc, struct xcap_walk *w)
 {
-	struct xcap_parse_opts o;
-	struct xcap_levels *lv;
+	struct xcap_parse_opts o = {};
+	struct xcap_pkt pkt, *in;
 	struct xcap_cursor cur;
-	struct xcap_pkt *pkt;
-	__u64 set, inner;
+	__u64 set, inner = 0;
 	__u32 key = 0;
+	long off = -1;
+	void *start;
 	int parsed;
 
-	lv = bpf_map_lookup_elem(&xcap_levels, &key);
-	if (!lv)
-		return 0;
-	pkt = lv->pkt;
-
 	w->flags = xcap_link_flags(ctx, hook, cfg);
-	inner = cfg->active & cfg->level[XCAP_LEVEL_INNER];
-	o = (struct xcap_parse_opts){
-		.vxlan_port = cfg->vxlan_port,
-		.geneve_port = cfg->geneve_port,
-		.l3 = w->flags & XCAP_REC_L3,
-		.tunnels = inner != 0,
-	};
+	o.l3 = w->flags & XCAP_REC_L3;
 	cur = xcap_hook_linear(ctx, hook);
-	/* The rest of pkt is set field by field (parse.bpf.h). */
-	pkt[XCAP_LEVEL_OUTER].has = 0;
-	pkt[XCAP_LEVEL_INNER].has = 0;
-	parsed = xcap_parse(&cur, pkt, &o);
+	start = cur.pos;
+	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
+	parsed = xcap_parse(&cur, &pkt, &o);
 	if (parsed & XCAP_PARSE_ERR) {
 		gc->parse_errors++;
 		w->flags |= XCAP_REC_PARSE_ERR;
 	}
+	/* Tunnels are looked into while a capture matches at the inner level. */
+	if (parsed & XCAP_PARSE_L4)
+		inner = cfg->active & cfg->level[XCAP_LEVEL_INNER];
+	if (inner) {
+		o.vxlan_port = cfg->vxlan_port;
+		o.geneve_port = cfg->geneve_port;
+		/* Where the tunnel starts: the cursor's paths end here (parse.bpf.h). */
+		if (xcap_tunnel_maybe(&pkt, &o))
+			off = xcap_cursor_off(&cur, start);
+	}
+	set = xcap_match(cfg, &pkt, cfg->active & cfg->level[XCAP_LEVEL_OUTER]);
+	if (off < 0)
+		return set;
+	in = bpf_map_lookup_elem(&xcap_inner, &key);
+	if (!in)
+		return set;
+	parsed = xcap_parse_inner(start, cur.end, off, &pkt, in, &o);
 	if (parsed & XCAP_PARSE_TUNNEL_ERR) {
 		gc->tunnel_errors++;
 		w->flags |= XCAP_REC_TUNNEL_ERR;
 	}
-	set = xcap_match(cfg, &pkt[XCAP_LEVEL_OUTER], cfg->active & cfg->level[XCAP_LEVEL_OUTER]);
-	/* The inner level only for the captures that its outer one did not take already. */
+	/* The inner level only for the captures that the outer one did not take already. */
 	if (parsed & XCAP_PARSE_INNER)
-		set |= xcap_match(cfg, &pkt[XCAP_LEVEL_INNER], inner & ~set);
+		set |= xcap_match(cfg, in, inner & ~set);
 	return set;
 }
 

@@ -92,19 +92,15 @@ struct {
 } xcap_addr SEC(".maps");
 
 /*
- * Per-CPU: the fields of the frame being matched, at each level. In map
- * memory rather than on the stack, the verifier does not know them: the paths
- * through the parser meet again before the matcher.
+ * Per-CPU: the fields of the packet inside the tunnel of the frame being
+ * matched. In map memory rather than on the stack, the verifier does not know
+ * them: the paths through the parser meet again before the matcher.
  */
-struct xcap_levels {
-	struct xcap_pkt pkt[XCAP_LEVEL_N];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct xcap_levels);
-} xcap_levels SEC(".maps");
+	__type(value, struct xcap_pkt);
+} xcap_inner SEC(".maps");
 
 #endif /* XCAP_MAPS_BPF_H */

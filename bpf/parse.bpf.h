@@ -288,8 +288,22 @@ struct xcap_parse_opts {
 	__u16 vxlan_port; /* UDP destination ports of VXLAN and GENEVE; 0 = none */
 	__u16 geneve_port;
 	bool l3; /* the frame begins with its IP header (an L3 interface) */
-	bool tunnels; /* look inside tunnels (some capture matches at the inner level) */
 };
+
+/* True when the outer level p, whose L4 header follows, may carry a tunnel. */
+static __always_inline bool xcap_tunnel_maybe(const struct xcap_pkt *p,
+					      const struct xcap_parse_opts *o)
+{
+	__u32 proto = p->num[XCAP_FIELD_PROTO], dport;
+
+	if (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6 || proto == IPPROTO_GRE)
+		return true;
+	if (proto != IPPROTO_UDP)
+		return false;
+	dport = p->num[XCAP_FIELD_DPORT];
+	return (o->vxlan_port && dport == o->vxlan_port) ||
+	       (o->geneve_port && dport == o->geneve_port);
+}
 
 /* The tunnel that the outer level p (whose L4 header is under the cursor) carries. */
 static __always_inline int xcap_parse_tunnel(struct xcap_cursor *c, const struct xcap_pkt *p,
@@ -313,54 +327,81 @@ static __always_inline int xcap_parse_tunnel(struct xcap_cursor *c, const struct
 	return 0;
 }
 
-/* What xcap_parse found, in bits. */
-#define XCAP_PARSE_ERR 1 /* the frame cannot be parsed: p[0] describes a non-IP frame */
-#define XCAP_PARSE_INNER 2 /* p[1] holds the packet inside a tunnel (its fields, if IP) */
-#define XCAP_PARSE_TUNNEL_ERR 4 /* a tunnel header or its packet is malformed: no p[1] */
+/* What the parser found, in bits. */
+#define XCAP_PARSE_ERR 1 /* the frame cannot be parsed: its level describes a non-IP frame */
+#define XCAP_PARSE_L4 2 /* the L4 header of the outer level follows: it may carry a tunnel */
+#define XCAP_PARSE_INNER \
+	4 /* the inner level holds the packet inside a tunnel (if IP, its fields) */
+#define XCAP_PARSE_TUNNEL_ERR 8 /* a tunnel header or its packet is malformed: no inner level */
 
 /*
- * Fills p[XCAP_LEVEL_OUTER] from the bytes under the cursor (the linear part
- * of the frame) and, when they carry a tunnel, p[XCAP_LEVEL_INNER] from the
- * packet in it. Returns XCAP_PARSE_* bits. A frame that cannot be parsed has
- * no field, so that no rule naming an address, port or protocol matches it; a
- * malformed tunnel leaves the outer level as it is and has no inner one.
+ * Fills p, the outer level, from the bytes under the cursor (the linear part
+ * of the frame). Returns XCAP_PARSE_ERR, or XCAP_PARSE_L4 when the cursor is
+ * at its L4 header (after the ports), else 0. A frame that cannot be parsed
+ * has no field, so that no rule naming an address, port or protocol matches it.
  */
 static __always_inline int xcap_parse(struct xcap_cursor *c, struct xcap_pkt *p,
 				      const struct xcap_parse_opts *o)
 {
-	void *start = c->pos;
-	int proto, l4, inner;
-	__u64 off;
+	int proto, l4;
 
 	proto = o->l3 ? xcap_parse_l3(c) : xcap_parse_eth(c);
 	if (proto < 0)
 		return XCAP_PARSE_ERR;
-	l4 = xcap_parse_ip(c, &p[XCAP_LEVEL_OUTER], proto);
+	l4 = xcap_parse_ip(c, p, proto);
 	if (l4 < 0) {
-		p[XCAP_LEVEL_OUTER].has = 0;
+		p->has = 0;
 		return XCAP_PARSE_ERR;
 	}
-	if (!l4 || !o->tunnels)
-		return 0;
-	inner = xcap_parse_tunnel(c, &p[XCAP_LEVEL_OUTER], o);
-	if (!inner)
-		return 0;
-	/*
-	 * The verifier follows each path through the outer headers apart (their
-	 * lengths differ): from an offset it does not know, they are one again.
-	 * A pointer difference is such a value; the barrier keeps clang from
-	 * folding it away, the bound keeps the inner headers in a packet range.
-	 */
-	off = c->pos - start;
+	return l4 ? XCAP_PARSE_L4 : 0;
+}
+
+/*
+ * The offset of the cursor from start, the frame's first byte, as a value the
+ * verifier does not know: it follows each path through the headers apart
+ * (their lengths differ), and from here on they are one again. A pointer
+ * difference is such a value; the barrier keeps clang from folding it away.
+ * Returns -1 when it is beyond XCAP_INNER_MAX.
+ */
+static __always_inline long xcap_cursor_off(const struct xcap_cursor *c, void *start)
+{
+	__u64 off = c->pos - start;
+
 	barrier_var(off);
-	if (inner > 0 && off <= XCAP_INNER_MAX) {
-		c->pos = start + off;
-		if (inner == ETH_P_TEB)
-			inner = xcap_parse_eth(c);
-		if (inner >= 0 && xcap_parse_ip(c, &p[XCAP_LEVEL_INNER], inner) >= 0)
+	return off <= XCAP_INNER_MAX ? (long)off : -1;
+}
+
+/*
+ * After xcap_parse found an L4 header at offset off (xcap_cursor_off) of the
+ * frame [start, end): the packet inside the tunnel that the outer level
+ * carries, into inner. Returns XCAP_PARSE_INNER, XCAP_PARSE_TUNNEL_ERR (inner
+ * has no field), or 0 when the outer level carries no tunnel. The caller
+ * keeps inner in map memory: the verifier then does not know its fields, and
+ * the paths through the inner headers meet again before the matcher.
+ */
+static __always_inline int xcap_parse_inner(void *start, void *end, long off,
+					    const struct xcap_pkt *outer, struct xcap_pkt *inner,
+					    const struct xcap_parse_opts *o)
+{
+	struct xcap_cursor c = { .end = end };
+	int next;
+
+	if (off < 0 || off > XCAP_INNER_MAX)
+		return 0;
+	c.pos = start + off;
+	next = xcap_parse_tunnel(&c, outer, o);
+	if (!next)
+		return 0;
+	off = xcap_cursor_off(&c, start);
+	inner->has = 0;
+	if (next > 0 && off >= 0) {
+		c.pos = start + off;
+		if (next == ETH_P_TEB)
+			next = xcap_parse_eth(&c);
+		if (next >= 0 && xcap_parse_ip(&c, inner, next) >= 0)
 			return XCAP_PARSE_INNER;
 	}
-	p[XCAP_LEVEL_INNER].has = 0;
+	inner->has = 0;
 	return XCAP_PARSE_TUNNEL_ERR;
 }
 

@@ -287,7 +287,8 @@ int xcap_frame_parse_levels(const uint8_t *data, size_t len, uint32_t rec_flags,
 		memset(outer, 0, sizeof(*outer));
 		return -EINVAL;
 	}
-	if (!l4)
+	/* The program's bound on where a tunnel starts: past it, none is looked for. */
+	if (!l4 || c.pos - data > XCAP_INNER_MAX)
 		return 0;
 	next = frame_parse_tunnel(&c, outer, &fr->encap);
 	if (!next)
