@@ -318,7 +318,11 @@ static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, s
 	o.l3 = w->flags & XCAP_REC_L3;
 	cur = xcap_hook_linear(ctx, hook);
 	start = cur.pos;
-	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
+	/*
+	 * Zeroed whole: clang may load a field before it tests the field's bit,
+	 * and 6.1's verifier refuses a read of stack that was never written.
+	 */
+	__builtin_memset(&pkt, 0, sizeof(pkt));
 	parsed = xcap_parse(&cur, &pkt, &o);
 	if (parsed & XCAP_PARSE_ERR) {
 		gc->parse_errors++;
