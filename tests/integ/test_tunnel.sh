@@ -217,6 +217,8 @@ check_end "$T/cap.err"
 # ======== an L3 interface: tun ========
 
 tun_setup() {
+	# A system without udev (the vmtest guests) has no /dev/net/tun until the module is in.
+	[ -c /dev/net/tun ] || modprobe tun || return 1
 	ip -n "$NS_RX" tuntap add dev tun0 mode tun &&
 		ip -n "$NS_RX" addr add 10.233.0.1/24 dev tun0 &&
 		ip -n "$NS_RX" link set tun0 up
