@@ -170,26 +170,17 @@ static void run_cases(const struct tcase *cases, size_t n, bool l3)
 
 /* The same frame under the three modes: a filter on the inner flow, and one on the outer. */
 #define UNPAREN(...) __VA_ARGS__
-#define MODES(nm, tun, in, out)                                                                         \
-	{                                                                                               \
-		nm ": inner flow, any",	       UNPAREN tun, false,                                      \
-		{ UNPAREN in, .tunnel = ANY }, true,	    false                                       \
-	},                                                                                              \
-		{ nm ": inner flow, inner",	   UNPAREN tun, false,                                  \
-		  { UNPAREN in, .tunnel = INNER }, true,	false },                                \
-		{ nm ": inner flow, outer",	   UNPAREN tun, false,                                  \
-		  { UNPAREN in, .tunnel = OUTER }, false,	false },                                \
-		{ nm ": outer, any", UNPAREN tun, false, { UNPAREN out, .tunnel = ANY }, true, false }, \
-		{ nm ": outer, outer",                                                                  \
-		  UNPAREN tun,                                                                          \
-		  false,                                                                                \
-		  { UNPAREN out, .tunnel = OUTER },                                                     \
-		  true,                                                                                 \
-		  false },                                                                              \
-	{                                                                                               \
-		nm ": outer, inner", UNPAREN tun, false, { UNPAREN out, .tunnel = INNER }, false,       \
-			false                                                                           \
-	}
+/* clang-format off */
+#define MODE(nm, tun, rule, mode, m) \
+	{ nm, UNPAREN tun, false, { UNPAREN rule, .tunnel = mode }, m, false }
+#define MODES(nm, tun, in, out)                               \
+	MODE(nm ": inner flow, any", tun, in, ANY, true),      \
+	MODE(nm ": inner flow, inner", tun, in, INNER, true),  \
+	MODE(nm ": inner flow, outer", tun, in, OUTER, false), \
+	MODE(nm ": outer, any", tun, out, ANY, true),          \
+	MODE(nm ": outer, outer", tun, out, OUTER, true),      \
+	MODE(nm ": outer, inner", tun, out, INNER, false)
+/* clang-format on */
 
 #define FLOW4 .dst = "10.9.0.0/24", .dport = 443, .proto = IPPROTO_TCP
 #define FLOW6 .src = "2001:db8:9::1", .sport = 40002, .proto = IPPROTO_UDP
@@ -275,7 +266,9 @@ static void a_filter_matches_at_one_level_never_across(void)
 		  false },
 		/* Matching at both levels: one record, counted once. */
 		{ "both levels",
-		  { .encap = FRAME_IPIP, .outer = { .family = 4, .src = "10.9.0.7", .dst = "198.51.100.20" }, .inner = { IN4 } },
+		  { .encap = FRAME_IPIP,
+		    .outer = { .family = 4, .src = "10.9.0.7", .dst = "198.51.100.20" },
+		    .inner = { IN4 } },
 		  false,
 		  { .src = "10.9.0.0/24" },
 		  true,

@@ -367,14 +367,20 @@ fi
 
 # ======== the sampled history: a simple capture of the inner flow ========
 
+# simple_flow TUNNEL: the body of a simple capture of the overlay flow to $VX_RX:5577.
+simple_flow() {
+	printf '{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":100,'
+	printf '"tunnel":"%s","filter_v1":{"destination_address":"%s","destination_port":5577}}' \
+		"$1" $VX_RX
+}
+
 check_begin "tunnel: a simple capture (tunnel inner) of the inner flow finds its VXLAN packets in the history"
 if xcapd_start --sample-rate 1; then
 	vxlan_udp 4 5577
 	vxlan_udp 2 5578
 	rx_settle
 	# The window ends now: the runner drains the samples ring before it reads.
-	body='{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":100,"tunnel":"inner","filter_v1":{"destination_address":"'$VX_RX'","destination_port":5577}}'
-	api aw POST "$PA" "$body"
+	api aw POST "$PA" "$(simple_flow inner)"
 	expect_eq "create status" 200 "$ST"
 	expect_eq "status" success "$(jget result.status)"
 	expect_eq "tunnel" inner "$(jget result.tunnel)"
@@ -385,8 +391,7 @@ if xcapd_start --sample-rate 1; then
 	cp "$RB" "$T/simple.pcap"
 	expect_eq "VXLAN packets of the flow in the file" 4 \
 		"$(frames_in "$T/simple.pcap" "vxlan && udp.dstport == 5577")"
-	body='{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":100,"tunnel":"outer","filter_v1":{"destination_address":"'$VX_RX'","destination_port":5577}}'
-	api bw POST "$PB" "$body"
+	api bw POST "$PB" "$(simple_flow outer)"
 	expect_eq "outer: create status" 200 "$ST"
 	expect_eq "outer: nothing in the history at the outer level" failed "$(jget result.status)"
 	xcapd_term
