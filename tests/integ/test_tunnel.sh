@@ -151,7 +151,7 @@ for mode in inner any; do
 		expect_eq "VXLAN to port 4789 from $TX4" 5 \
 			"$(frames_in "$f" "ip.src == $TX4 && vxlan && udp.dstport == 4789")"
 		expect_eq "VNI, inner destination and port (tshark)" \
-			"$(for i in 1 2 3 4 5; do echo 42 $VX_RX 5555; done | one_line)" \
+			"$(for _ in 1 2 3 4 5; do echo 42 $VX_RX 5555; done | one_line)" \
 			"$(pcap_fields "$f" vxlan.vni ip.dst udp.dstport |
 				awk -F'\t' '{ split($2, d, ","); split($3, p, ","); print $1, d[2], p[2] }' | one_line)"
 		expect_eq "matched (summary)" 5 "$(summary_field "$T/cap.err" matched)"
