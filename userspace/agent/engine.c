@@ -217,7 +217,7 @@ static int prepare_link(struct xcap_engine *e, const char *ifname, bool *l3)
 		return 0;
 	*l3 = true;
 	pr_info("%s: no Ethernet header (device type %u): frames are parsed from their IP "
-		"header and written as raw IP (link type %u)\n",
+		"header; pcap link type %u\n",
 		ifname, type, xcap_link_pcap_type(link));
 	return add_l3(e, ifindex);
 }
