@@ -305,24 +305,25 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, struct xcap_cfg *cfg,
 					       struct xcap_counters *gc, struct xcap_walk *w)
 {
+	struct xcap_pkt pkt __attribute__((aligned(8))), *in = NULL;
 	struct xcap_parse_opts o = {};
-	struct xcap_pkt pkt, *in;
 	struct xcap_cursor cur;
 	__u64 set, inner = 0;
+	int parsed, tunnel = 0;
 	__u32 key = 0;
-	long off = -1;
 	void *start;
-	int parsed;
+	long off;
 
 	w->flags = xcap_link_flags(ctx, hook, cfg);
 	o.l3 = w->flags & XCAP_REC_L3;
 	cur = xcap_hook_linear(ctx, hook);
 	start = cur.pos;
 	/*
-	 * Zeroed whole: clang may load a field before it tests the field's bit,
-	 * and 6.1's verifier refuses a read of stack that was never written.
+	 * The scalar fields zeroed (4 stores): clang may load one before it
+	 * tests its bit, and 6.1's verifier refuses a read of stack that was
+	 * never written. The addresses are copied under their bit only.
 	 */
-	__builtin_memset(&pkt, 0, sizeof(pkt));
+	__builtin_memset(&pkt, 0, offsetof(struct xcap_pkt, addr));
 	parsed = xcap_parse(&cur, &pkt, &o);
 	if (parsed & XCAP_PARSE_ERR) {
 		gc->parse_errors++;
@@ -334,23 +335,21 @@ static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, s
 	if (inner) {
 		o.vxlan_port = cfg->vxlan_port;
 		o.geneve_port = cfg->geneve_port;
-		/* Where the tunnel starts: the cursor's paths end here (parse.bpf.h). */
 		if (xcap_tunnel_maybe(&pkt, &o))
-			off = xcap_cursor_off(&cur, start);
+			in = bpf_map_lookup_elem(&xcap_inner, &key);
+	}
+	if (in) {
+		/* Where the tunnel starts: the cursor's paths end here (parse.bpf.h). */
+		off = xcap_cursor_off(&cur, start);
+		tunnel = xcap_parse_inner(start, cur.end, off, &pkt, in, &o);
+		if (tunnel & XCAP_PARSE_TUNNEL_ERR) {
+			gc->tunnel_errors++;
+			w->flags |= XCAP_REC_TUNNEL_ERR;
+		}
 	}
 	set = xcap_match(cfg, &pkt, cfg->active & cfg->level[XCAP_LEVEL_OUTER]);
-	if (off < 0)
-		return set;
-	in = bpf_map_lookup_elem(&xcap_inner, &key);
-	if (!in)
-		return set;
-	parsed = xcap_parse_inner(start, cur.end, off, &pkt, in, &o);
-	if (parsed & XCAP_PARSE_TUNNEL_ERR) {
-		gc->tunnel_errors++;
-		w->flags |= XCAP_REC_TUNNEL_ERR;
-	}
 	/* The inner level only for the captures that the outer one did not take already. */
-	if (parsed & XCAP_PARSE_INNER)
+	if (in && (tunnel & XCAP_PARSE_INNER))
 		set |= xcap_match(cfg, in, inner & ~set);
 	return set;
 }
