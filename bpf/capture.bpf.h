@@ -330,14 +330,14 @@ static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, s
 		w->flags |= XCAP_REC_PARSE_ERR;
 	}
 	/* Tunnels are looked into while a capture matches at the inner level. */
-	if (parsed & XCAP_PARSE_L4)
-		inner = cfg->active & cfg->level[XCAP_LEVEL_INNER];
-	if (inner) {
+	if (parsed & XCAP_PARSE_L4) {
 		o.vxlan_port = cfg->vxlan_port;
 		o.geneve_port = cfg->geneve_port;
 		if (xcap_tunnel_maybe(&pkt, &o))
-			in = bpf_map_lookup_elem(&xcap_inner, &key);
+			inner = cfg->active & cfg->level[XCAP_LEVEL_INNER];
 	}
+	if (inner)
+		in = bpf_map_lookup_elem(&xcap_inner, &key);
 	if (in) {
 		/* Where the tunnel starts: the cursor's paths end here (parse.bpf.h). */
 		off = xcap_cursor_off(&cur, start);
