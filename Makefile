@@ -23,7 +23,7 @@ endif
 # snprintf truncation is bounded and checked where it matters; the warning is noise.
 XCAP_CFLAGS := $(CFLAGS) $(SAN_FLAGS) -Wall -Wextra -Werror -Wno-format-truncation -std=gnu11 -DXCAP_VERSION='"$(VERSION)"' -I$(BUILD) -Iinclude -Iuserspace
 XCAP_LDFLAGS := $(LDFLAGS) $(SAN_FLAGS)
-LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3 -lcurl -lcrypto -lpthread
+LDLIBS := -lxdp -lbpf -lelf -lz -lmicrohttpd -ljson-c -lsqlite3 -lpq -lcurl -lcrypto -lpthread
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Iinclude -Ibpf \
 	-Wall -Werror
 
@@ -48,7 +48,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
 BENCH_BINS := $(BUILD)/bench_xdp $(BUILD)/bench_recorder
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test mutate bench bench-e2e fuzz sanitize demo install deb vmtest vmlinux format clean help
+.PHONY: all deps test mutate bench bench-e2e fuzz sanitize demo demo-fleet install deb vmtest vmlinux format clean help
 
 all: $(BINS)
 
@@ -58,8 +58,9 @@ deps:
 $(BUILD) $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
-# One object, one skeleton (xcap_bpf): the entry points share the maps.
-$(BUILD)/xcap.bpf.o: bpf/xdp.bpf.c bpf/*.bpf.h include/xcap_abi.h $(VMLINUX) | $(BUILD)
+# One object, one skeleton (xcap_bpf): bpf/xcap.bpf.c compiles both entry points (xdp.bpf.c,
+# tc.bpf.c) as one unit, so that they share the maps.
+$(BUILD)/xcap.bpf.o: bpf/xcap.bpf.c bpf/*.bpf.c bpf/*.bpf.h include/xcap_abi.h $(VMLINUX) | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -128,6 +129,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tools/demo
 
+# The fleet: a PostgreSQL cluster, four agents and two API processes on a throwaway network.
+demo-fleet: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tools/demo-fleet
+
 PREFIX ?= /usr/local
 install: all
 	$(Q)PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BUILD=$(BUILD) tools/install
@@ -156,6 +162,7 @@ help:
 	@echo 'make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)'
 	@echo 'make sanitize   unit and integ tiers under ASan+UBSan, valgrind on the unit tier'
 	@echo 'make demo       the service on a throwaway network: buckets, full and simple captures'
+	@echo 'make demo-fleet four agents and two API processes on PostgreSQL, on a throwaway network'
 	@echo 'make install    binaries, BPF object, config example, systemd unit (PREFIX, DESTDIR)'
 	@echo 'make deb        the Debian package into $(BUILD)/deb/ (dpkg-buildpackage -b, lintian)'
 	@echo 'make vmtest     bpf and integ tiers in QEMU on other kernels (KERNELS="6.1 6.12")'

@@ -16,27 +16,44 @@
  * The program types the body runs in. What it needs from the context (the
  * linear bytes, the whole length, a copy, where the frame came from) goes
  * through the xcap_hook_* functions below; each entry point passes its hook
- * as a constant, so that only its own branch is compiled in. A TC entry point
- * adds its value here and bpf_skb_load_bytes, skb->len... to each hook.
+ * as a constant, so that only its own branch is compiled in. The parser sees
+ * the linear part only, from its Ethernet header on, in both; or from the IP
+ * header on for the interfaces without one (cfg->l3_ifindex).
  */
 enum xcap_hook {
-	XCAP_HOOK_XDP,
+	XCAP_HOOK_XDP, /* received frames: struct xdp_md */
+	XCAP_HOOK_TC_EGRESS, /* sent frames: struct __sk_buff at TC egress */
 };
+
+static __always_inline enum xcap_dir xcap_hook_dir(enum xcap_hook hook)
+{
+	return hook == XCAP_HOOK_TC_EGRESS ? XCAP_DIR_OUT : XCAP_DIR_IN;
+}
 
 /* The linear part of the frame, for the parser. */
 static __always_inline struct xcap_cursor xcap_hook_linear(void *ctx, enum xcap_hook hook)
 {
+	struct __sk_buff *skb = ctx;
 	struct xdp_md *xdp = ctx;
 
+	if (hook == XCAP_HOOK_TC_EGRESS)
+		return (struct xcap_cursor){
+			.pos = (void *)(long)skb->data,
+			.end = (void *)(long)skb->data_end,
+		};
 	return (struct xcap_cursor){
 		.pos = (void *)(long)xdp->data,
 		.end = (void *)(long)xdp->data_end,
 	};
 }
 
-/* Length of the whole frame, fragments of a multi-buffer frame included. */
+/* Length of the whole frame, fragments of a multi-buffer frame (or skb pages) included. */
 static __always_inline __u32 xcap_hook_len(void *ctx, enum xcap_hook hook)
 {
+	struct __sk_buff *skb = ctx;
+
+	if (hook == XCAP_HOOK_TC_EGRESS)
+		return skb->len;
 	return bpf_xdp_get_buff_len(ctx);
 }
 
@@ -44,24 +61,33 @@ static __always_inline __u32 xcap_hook_len(void *ctx, enum xcap_hook hook)
 static __always_inline long xcap_hook_load(void *ctx, enum xcap_hook hook, __u32 off, void *to,
 					   __u32 len)
 {
+	if (hook == XCAP_HOOK_TC_EGRESS)
+		return bpf_skb_load_bytes(ctx, off, to, len);
 	return bpf_xdp_load_bytes(ctx, off, to, len);
 }
 
-/* The interface the frame came in on. */
+/* The interface that received or sends the frame. */
 static __always_inline __u32 xcap_hook_ifindex(void *ctx, enum xcap_hook hook)
 {
+	struct __sk_buff *skb = ctx;
 	struct xdp_md *xdp = ctx;
 
-	return xdp->ingress_ifindex;
+	return hook == XCAP_HOOK_TC_EGRESS ? skb->ifindex : xdp->ingress_ifindex;
 }
 
 /* Where a frame of len bytes came from, and whether it goes beyond the linear part. */
 static __always_inline void xcap_hook_origin(void *ctx, enum xcap_hook hook, struct xcap_rec *h,
 					     __u32 len)
 {
+	struct __sk_buff *skb = ctx;
 	struct xdp_md *xdp = ctx;
 
-	h->ifindex = xdp->ingress_ifindex;
+	h->ifindex = xcap_hook_ifindex(ctx, hook);
+	if (hook == XCAP_HOOK_TC_EGRESS) {
+		h->rx_queue = skb->queue_mapping;
+		h->flags = XCAP_REC_OUT | (len > skb->data_end - skb->data ? XCAP_REC_FRAGS : 0);
+		return;
+	}
 	h->rx_queue = xdp->rx_queue_index;
 	h->flags = len > xdp->data_end - xdp->data ? XCAP_REC_FRAGS : 0;
 }
@@ -76,9 +102,9 @@ static __always_inline void xcap_fill_hdr(struct xcap_rec *h, void *ctx, enum xc
 	h->pad = 0;
 }
 
-static __always_inline bool xcap_sample_due(const struct xcap_cfg *cfg)
+static __always_inline bool xcap_sample_due(const struct xcap_cfg *cfg, enum xcap_dir dir)
 {
-	__u32 key = 0, *left;
+	__u32 key = dir, *left;
 
 	if (!cfg->sample_every)
 		return false;
@@ -210,6 +236,7 @@ struct xcap_walk {
 	__u32 len;
 	__u32 copy_len; /* longest snap among the accepted captures */
 	__u32 flags; /* XCAP_REC_* of the copy */
+	__u32 ifslot; /* "xcap_ifslot" of the interface when the copy failed; else XCAP_IFACE_SLOTS */
 	bool copied;
 };
 
@@ -253,8 +280,10 @@ static long xcap_admit_one(__u32 i, void *ctx)
 static long xcap_account_one(__u32 i, void *ctx)
 {
 	struct xcap_walk *w = ctx;
+	__u32 key = (i & (XCAP_MAX_CAPTURES - 1)) * XCAP_IFACE_SLOTS + w->ifslot;
 	struct xcap_cap_counters *cnt;
 	struct xcap_slot *slot;
+	__u64 *lost;
 
 	if (xcap_walk_slot(i, w, &slot, &cnt) > 0) {
 		if (w->copied) {
@@ -262,9 +291,54 @@ static long xcap_account_one(__u32 i, void *ctx)
 			cnt->bytes += xcap_snap(slot, w->len);
 		} else {
 			cnt->ring_full++;
+			lost = w->ifslot < XCAP_IFACE_SLOTS ?
+				       bpf_map_lookup_elem(&xcap_iflost, &key) :
+				       NULL;
+			if (lost)
+				(*lost)++;
 		}
 	}
 	return w->todo ? 0 : 1;
+}
+
+/* The interface's slot in "xcap_iflost", or XCAP_IFACE_SLOTS when it has none. */
+static __always_inline __u32 xcap_ifslot_of(void *ctx, enum xcap_hook hook)
+{
+	__u32 ifindex = xcap_hook_ifindex(ctx, hook);
+	__u32 *slot = bpf_map_lookup_elem(&xcap_ifslot, &ifindex);
+
+	return slot && *slot < XCAP_IFACE_SLOTS ? *slot : XCAP_IFACE_SLOTS;
+}
+
+/*
+ * One copy: reserves a record of `class` data bytes (a constant, as
+ * bpf_ringbuf_reserve needs) in the frames ring and loads the frame straight
+ * into it. The record says its cap_len; the tail of the class is slack that
+ * the consumer skips. Same bound pattern as xcap_copy, for 6.1's verifier.
+ */
+static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook,
+					    const struct xcap_walk *w, __u32 n, const __u32 class)
+{
+	__u64 wakeup = xcap_wakeup(&xcap_frames, sizeof(struct xcap_rec) + class);
+	struct xcap_rec *h;
+
+	n -= 1;
+	barrier_var(n);
+	if (n >= class)
+		return false;
+	n += 1;
+	h = bpf_ringbuf_reserve(&xcap_frames, sizeof(*h) + class, 0);
+	if (!h)
+		return false;
+	if (xcap_hook_load(ctx, hook, 0, (void *)(h + 1), n)) {
+		bpf_ringbuf_discard(h, BPF_RB_NO_WAKEUP);
+		return false;
+	}
+	xcap_fill_hdr(h, ctx, hook, w->len, n);
+	h->captures = w->accepted;
+	h->flags |= w->flags;
+	bpf_ringbuf_submit(h, wakeup);
+	return true;
 }
 
 static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const struct xcap_walk *w)
@@ -272,9 +346,6 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 	struct xcap_frame *f;
 	__u32 key = 0, n = w->copy_len;
 
-	f = bpf_map_lookup_elem(&xcap_scratch, &key);
-	if (!f)
-		return false;
 	/*
 	 * The load helpers need n >= 1 provably. 6.1's verifier keeps the lower
 	 * bound at 0 after "!n" (6.12's does not): one unsigned compare of n - 1
@@ -285,6 +356,25 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 	if (n >= XCAP_FRAME_MAX)
 		return false;
 	n += 1;
+	/* Frames up to a page go straight into the ring, in the smallest class that holds them. */
+	if (n <= 128)
+		return xcap_copy_class(ctx, hook, w, n, 128);
+	if (n <= 256)
+		return xcap_copy_class(ctx, hook, w, n, 256);
+	if (n <= 512)
+		return xcap_copy_class(ctx, hook, w, n, 512);
+	if (n <= 1024)
+		return xcap_copy_class(ctx, hook, w, n, 1024);
+	if (n <= 1536)
+		return xcap_copy_class(ctx, hook, w, n, 1536);
+	if (n <= 2048)
+		return xcap_copy_class(ctx, hook, w, n, 2048);
+	if (n <= 4096)
+		return xcap_copy_class(ctx, hook, w, n, 4096);
+	/* Larger ones (jumbo, multi-buffer): staged, then copied to the ring at their length. */
+	f = bpf_map_lookup_elem(&xcap_scratch, &key);
+	if (!f)
+		return false;
 	xcap_fill_hdr(&f->hdr, ctx, hook, w->len, n);
 	f->hdr.captures = w->accepted;
 	f->hdr.flags |= w->flags;
@@ -295,7 +385,7 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 }
 
 /*
- * Parses the frame and returns the armed captures that take it: those
+ * Parses the frame and returns the captures of `armed` that take it: those
  * matching at the outer level whose rule accepts its headers, and, when it
  * carries a tunnel, those matching at the inner level whose rule accepts the
  * packet inside. A frame without a tunnel is parsed and matched on the stack
@@ -303,7 +393,8 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
  * (parse.bpf.h). Sets the record flags of a copy in w.
  */
 static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, struct xcap_cfg *cfg,
-					       struct xcap_counters *gc, struct xcap_walk *w)
+					       struct xcap_counters *gc, struct xcap_walk *w,
+					       __u64 armed)
 {
 	struct xcap_pkt pkt __attribute__((aligned(8))), *in = NULL;
 	struct xcap_parse_opts o = {};
@@ -334,7 +425,7 @@ static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, s
 		o.vxlan_port = cfg->vxlan_port;
 		o.geneve_port = cfg->geneve_port;
 		if (xcap_tunnel_maybe(&pkt, &o))
-			inner = cfg->active & cfg->level[XCAP_LEVEL_INNER];
+			inner = armed & cfg->level[XCAP_LEVEL_INNER];
 	}
 	if (inner)
 		in = bpf_map_lookup_elem(&xcap_inner, &key);
@@ -347,16 +438,20 @@ static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, s
 			w->flags |= XCAP_REC_TUNNEL_ERR;
 		}
 	}
-	set = xcap_match(cfg, &pkt, cfg->active & cfg->level[XCAP_LEVEL_OUTER]);
+	set = xcap_match(cfg, &pkt, armed & cfg->level[XCAP_LEVEL_OUTER]);
 	/* The inner level only for the captures that the outer one did not take already. */
 	if (in && (tunnel & XCAP_PARSE_INNER))
 		set |= xcap_match(cfg, in, inner & ~set);
 	return set;
 }
 
-/* Samples, matches and copies one frame. Capture is passive: the caller always lets it pass. */
+/*
+ * Samples, matches and copies one frame. Capture is passive: the caller always
+ * lets it pass. Only the captures that take the hook's direction are matched.
+ */
 static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 {
+	enum xcap_dir dir = xcap_hook_dir(hook);
 	struct xcap_walk w = {};
 	struct xcap_counters *gc;
 	struct xcap_cfg *cfg;
@@ -367,12 +462,12 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 	if (!cfg || !gc)
 		return;
 	gc->seen++;
-	if (xcap_sample_due(cfg))
+	if (xcap_sample_due(cfg, dir))
 		xcap_sample(ctx, hook, gc, cfg, xcap_hook_len(ctx, hook));
-	/* Parsing only pays off while a capture is armed. */
-	if (!cfg->active)
+	/* Parsing only pays off while a capture of this direction is armed. */
+	if (!(cfg->active & cfg->dir[dir]))
 		return;
-	w.todo = xcap_match_levels(ctx, hook, cfg, gc, &w);
+	w.todo = xcap_match_levels(ctx, hook, cfg, gc, &w, cfg->active & cfg->dir[dir]);
 	if (!w.todo)
 		return;
 	w.cfg = cfg;
@@ -382,6 +477,7 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 	if (!w.accepted)
 		return;
 	w.copied = xcap_copy(ctx, hook, &w);
+	w.ifslot = w.copied ? XCAP_IFACE_SLOTS : xcap_ifslot_of(ctx, hook);
 	w.todo = w.accepted;
 	bpf_loop(XCAP_MAX_CAPTURES, xcap_account_one, &w, 0);
 }

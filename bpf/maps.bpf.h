@@ -38,10 +38,32 @@ struct {
 	__type(value, struct xcap_counters);
 } xcap_gcnt SEC(".maps");
 
-/* Per-CPU packets left until the next sample. */
+/*
+ * The captured interfaces, each with its slot (below XCAP_IFACE_SLOTS), and
+ * per capture and slot the packets lost because the frames ring was full:
+ * a pcapng file says what was lost on each interface. Looked up only then.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCAP_IFACE_SLOTS);
+	__type(key, __u32); /* ifindex */
+	__type(value, __u32);
+} xcap_ifslot SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, XCAP_MAX_CAPTURES *XCAP_IFACE_SLOTS);
+	__type(key, __u32); /* capture slot * XCAP_IFACE_SLOTS + interface slot */
+	__type(value, __u64);
+} xcap_iflost SEC(".maps");
+
+/*
+ * Per-CPU packets left until the next sample, per direction: one countdown for
+ * both would sample only requests (or only replies) of a ping at 1 in 2.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XCAP_DIR_N);
 	__type(key, __u32);
 	__type(value, __u32);
 } xcap_countdown SEC(".maps");

@@ -12,34 +12,62 @@
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 
+/*
+ * The field whose frame value field id is looked up with: its own, or for an
+ * either-direction field (include/xcap_abi.h) the source's (dir 0) or the
+ * destination's (dir 1). Constant after unrolling.
+ */
+static __always_inline int xcap_value_of(int id, int dir)
+{
+	if (id == XCAP_FIELD_ADDR)
+		return dir ? XCAP_FIELD_DADDR : XCAP_FIELD_SADDR;
+	if (id == XCAP_FIELD_PORT)
+		return dir ? XCAP_FIELD_DPORT : XCAP_FIELD_SPORT;
+	return id;
+}
+
+/* The captures whose rule for field id accepts the frame's value of field `from`. */
+static __always_inline __u64 xcap_lookup(const struct xcap_pkt *p, int id, int from)
+{
+	struct xcap_lpm lpm = { .field = id };
+	__u64 *accept;
+	__u32 key;
+
+	if (id < XCAP_FIELD_ADDR_N) {
+		lpm.family = p->family[from];
+		if (lpm.family == 4) {
+			lpm.prefixlen = XCAP_LPM_LEAD_BITS + 32;
+			__builtin_memcpy(lpm.addr, p->addr[from], 4);
+		} else {
+			lpm.prefixlen = XCAP_LPM_LEAD_BITS + 128;
+			__builtin_memcpy(lpm.addr, p->addr[from], 16);
+		}
+		accept = bpf_map_lookup_elem(&xcap_addr, &lpm);
+	} else {
+		key = XCAP_NUM_KEY(id, p->num[from]);
+		accept = bpf_map_lookup_elem(&xcap_num, &key);
+	}
+	return accept ? *accept : 0;
+}
+
 /* The captures of `set` that accept the frame's value of field id (or any value). */
 static __always_inline __u64 xcap_match_field(__u64 set, const struct xcap_cfg *cfg,
 					      const struct xcap_pkt *p, int id)
 {
-	struct xcap_lpm lpm = { .field = id };
-	__u64 wild = cfg->wild[id], *accept;
-	__u32 key;
+	int src = xcap_value_of(id, 0), dst = xcap_value_of(id, 1);
+	__u64 wild = cfg->wild[id], accept;
 
 	/* No capture left, or every one left accepts any value: no lookup. */
 	if (!set || !(set & ~wild))
 		return set;
-	if (!(p->has & (1U << id)))
+	/* A frame has both directions' values of a field, or neither. */
+	if (!(p->has & (1U << src)))
 		return set & wild;
-	if (id < XCAP_FIELD_ADDR_N) {
-		lpm.family = p->family[id];
-		if (lpm.family == 4) {
-			lpm.prefixlen = XCAP_LPM_LEAD_BITS + 32;
-			__builtin_memcpy(lpm.addr, p->addr[id], 4);
-		} else {
-			lpm.prefixlen = XCAP_LPM_LEAD_BITS + 128;
-			__builtin_memcpy(lpm.addr, p->addr[id], 16);
-		}
-		accept = bpf_map_lookup_elem(&xcap_addr, &lpm);
-	} else {
-		key = XCAP_NUM_KEY(id, p->num[id]);
-		accept = bpf_map_lookup_elem(&xcap_num, &key);
-	}
-	return set & (wild | (accept ? *accept : 0));
+	accept = xcap_lookup(p, id, src);
+	/* Either direction: the destination, unless the source satisfied every capture left. */
+	if (dst != src && (set & ~wild & ~accept))
+		accept |= xcap_lookup(p, id, dst);
+	return set & (wild | accept);
 }
 
 /* Returns the captures of `set` whose rule accepts the packet's fields p (one level of it). */

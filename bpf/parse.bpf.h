@@ -23,6 +23,7 @@
 #define IP_OFFSET 0x1FFF
 #define XCAP_VLAN_MAX 2
 #define XCAP_IPV6_EXT_MAX 6
+#define XCAP_PKT_ADDRS 2 /* the addresses a frame has: source and destination */
 /* Tunnels. */
 #define ETH_P_TEB 0x6558 /* transparent Ethernet bridging: an Ethernet frame follows */
 #define XCAP_GRE_CSUM 0x8000
@@ -35,16 +36,19 @@
 /*
  * What the matcher needs to know about a frame: the value of each filter field
  * (XCAP_FIELD_*) that it has. A frame without a field (no ports, not IP) is
- * taken only by the captures that accept any value of it. Only `has` is set
- * before parsing: a field's members are written, and read, under its bit, so
- * that clang need not carry zeros for every member to each early exit.
+ * taken only by the captures that accept any value of it. Either-direction
+ * fields have no value of their own: the matcher reads the source's and the
+ * destination's (match.bpf.h), so only those two addresses are kept. Only
+ * `has` is set before parsing: a field's members are written, and read, under
+ * its bit, so that clang need not carry zeros for every member to each early
+ * exit.
  */
 struct xcap_pkt {
 	__u32 has; /* bit (1 << id): the frame has a value of field id */
 	__u32 num[XCAP_FIELD_N]; /* number fields, host order */
-	__u8 family[XCAP_FIELD_ADDR_N]; /* address fields: 4 or 6 */
+	__u8 family[XCAP_PKT_ADDRS]; /* XCAP_FIELD_SADDR, XCAP_FIELD_DADDR: 4 or 6 */
 	__u8 pad[2];
-	__u8 addr[XCAP_FIELD_ADDR_N][16]; /* network order; IPv4 in the first 4 bytes */
+	__u8 addr[XCAP_PKT_ADDRS][16]; /* network order; IPv4 in the first 4 bytes */
 };
 
 static __always_inline void xcap_pkt_num(struct xcap_pkt *p, int id, __u32 value)

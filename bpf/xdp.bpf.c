@@ -10,8 +10,6 @@
 #include "xcap_abi.h"
 #include "capture.bpf.h"
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
 SEC("xdp")
 int xcap_xdp(struct xdp_md *ctx)
 {

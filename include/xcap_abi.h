@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The ABI shared by the XDP program (bpf/) and xcapd (userspace/): ring record
- * headers, the run-time configuration, capture slots and counters.
+ * The ABI shared by the programs (bpf/: XDP on receive, TC on send) and xcapd
+ * (userspace/): ring record headers, the run-time configuration, capture slots
+ * and counters.
  * Fixed-width types, explicit padding, sizes pinned by _Static_assert.
  */
 #ifndef XCAP_ABI_H
@@ -14,11 +15,20 @@
 #define XCAP_MAX_CAPTURES 64 /* one bit each in a __u64 capture set */
 #define XCAP_SAMPLE_BYTES 160 /* bytes of a sampled packet kept in the history */
 #define XCAP_FRAME_MAX 16384 /* largest copy of one frame (jumbo frames fit) */
+#define XCAP_IFACE_SLOTS 16 /* interfaces whose losses are counted apart ("xcap_ifslot") */
+
+/* Directions of a packet at an interface: which program saw it. */
+enum xcap_dir {
+	XCAP_DIR_IN, /* received: the XDP program */
+	XCAP_DIR_OUT, /* sent: the TC egress program */
+	XCAP_DIR_N,
+};
 
 /* xcap_rec.flags */
 #define XCAP_REC_SAMPLE (1U << 0) /* record came from the sampler */
 #define XCAP_REC_PARSE_ERR (1U << 1) /* headers could not be parsed */
-#define XCAP_REC_FRAGS (1U << 2) /* frame was multi-buffer (xdp frags) */
+#define XCAP_REC_FRAGS (1U << 2) /* frame goes beyond its linear part (xdp frags, skb pages) */
+#define XCAP_REC_OUT (1U << 3) /* the interface sent the frame (XCAP_DIR_OUT); else received it */
 /* Tunnels and L3 interfaces (bpf/parse.bpf.h): bits 8 and up. */
 #define XCAP_REC_L3 (1U << 8) /* the frame begins with its IP header (gre, ipip, tun, wg...) */
 #define XCAP_REC_TUNNEL_ERR (1U << 9) /* a tunnel header, or the packet in it, is malformed */
@@ -32,7 +42,7 @@ struct xcap_rec {
 	__u64 ts_ns;
 	__u64 captures; /* frames: set of capture slots this copy serves */
 	__u32 ifindex;
-	__u32 rx_queue;
+	__u32 rx_queue; /* the receive queue; sent frames (XCAP_REC_OUT): the transmit queue */
 	__u32 orig_len;
 	__u32 cap_len;
 	__u32 flags;
@@ -53,17 +63,22 @@ _Static_assert(sizeof(struct xcap_sample) == 200, "xcap_sample layout");
  * userspace field table (userspace/common/fields.c). Address fields take the
  * ids below XCAP_FIELD_ADDR_N: their prefixes share the "xcap_addr" LPM trie,
  * keyed by field. The others are numbers of at most 16 bits: each has its
- * slice of the "xcap_num" array, indexed by XCAP_NUM_KEY.
+ * slice of the "xcap_num" array, indexed by XCAP_NUM_KEY. An either-direction
+ * field (ADDR, PORT) has no value of its own in a frame: its rule table is
+ * looked up with the frame's source value and with its destination value,
+ * and a capture takes the frame when it accepts either (bpf/match.bpf.h).
  */
 enum xcap_field_id {
 	XCAP_FIELD_SADDR, /* source address */
 	XCAP_FIELD_DADDR, /* destination address */
+	XCAP_FIELD_ADDR, /* source or destination address */
 	XCAP_FIELD_SPORT, /* TCP, UDP or SCTP source port */
 	XCAP_FIELD_DPORT, /* destination port */
+	XCAP_FIELD_PORT, /* source or destination port */
 	XCAP_FIELD_PROTO, /* IP protocol, after IPv6 extension headers */
 	XCAP_FIELD_N,
 };
-#define XCAP_FIELD_ADDR_N 2
+#define XCAP_FIELD_ADDR_N 3
 #define XCAP_NUM_SLICE (1U << 16)
 #define XCAP_NUM_ENTRIES ((XCAP_FIELD_N - XCAP_FIELD_ADDR_N) * XCAP_NUM_SLICE)
 #define XCAP_NUM_KEY(id, value) (((id)-XCAP_FIELD_ADDR_N) * XCAP_NUM_SLICE + (value))
@@ -86,13 +101,15 @@ enum xcap_level {
 
 /*
  * Run-time configuration (array map "xcap_cfg", one entry). A capture is armed
- * when its bit is in `active`. wild[id] holds the captures that accept any
- * value of field id; the others accept what the field's rule table says.
+ * when its bit is in `active`; it takes packets of direction d when its bit is
+ * in dir[d] too. wild[id] holds the captures that accept any value of field
+ * id; the others accept what the field's rule table says.
  */
 struct xcap_cfg {
 	__u32 sample_every; /* sample 1 packet in N per CPU; 0 = off */
 	__u32 pad;
 	__u64 active;
+	__u64 dir[XCAP_DIR_N];
 	__u64 wild[XCAP_FIELD_N];
 	/* Tunnels and L3 interfaces. */
 	__u64 level[XCAP_LEVEL_N]; /* the captures that match at level l (XCAP_LEVEL_*) */
@@ -101,8 +118,8 @@ struct xcap_cfg {
 	__u32 pad2;
 	__u32 l3_ifindex[XCAP_L3_IFACES]; /* frames of these begin with IP; a 0 ends the list */
 };
-_Static_assert(sizeof(struct xcap_cfg) ==
-		       16 + 8 * XCAP_FIELD_N + 8 * XCAP_LEVEL_N + 8 + 4 * XCAP_L3_IFACES,
+_Static_assert(sizeof(struct xcap_cfg) == 16 + 8 * XCAP_DIR_N + 8 * XCAP_FIELD_N +
+						  8 * XCAP_LEVEL_N + 8 + 4 * XCAP_L3_IFACES,
 	       "xcap_cfg layout");
 
 /* Per capture slot (array map "xcap_slots"): limits and the budget taken so far. */

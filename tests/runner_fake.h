@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "common/util.h"
 #include "server/runner.h"
 
@@ -24,6 +25,7 @@ struct fake_run {
 	int64_t armed_ns;
 	uint32_t time_limit_s;
 	uint64_t packet_limit;
+	uint64_t byte_limit; /* what the jobs allowed it */
 	uint64_t packets;
 	bool used;
 };
@@ -34,6 +36,12 @@ struct runner_fake {
 	bool no_interface; /* arm answers -ENODEV */
 	bool no_history; /* query answers -EOPNOTSUPP */
 	uint64_t query_packets; /* what a query finds */
+	int query_err; /* a query answers this (-errno), 0 = none */
+	int stop_err; /* stop answers this (-errno) after the counters, as a failed write */
+	/* Added to every run's counters: losses of each kind, matches that were not kept. */
+	struct xcap_capture_counters extra;
+	/* What a spool file that a dead run left holds (a missing file: -ENOENT). */
+	uint64_t leftover_packets, leftover_bytes;
 	int slots; /* captures armed at once; 0 = XCAP_MAX_CAPTURES */
 	struct fake_run runs[XCAP_MAX_CAPTURES];
 	int armed, stopped; /* calls that succeeded */
@@ -64,12 +72,15 @@ static int fake_write(const char *path, const char *what)
 	return fclose(out) ? -EIO : 0;
 }
 
-static void fake_counters(const struct fake_run *run, struct xcap_capture_counters *c)
+/* packets delivered of 100 bytes each, and the runner's extra counters. */
+static void fake_counters(const struct runner_fake *f, const struct fake_run *run,
+			  struct xcap_capture_counters *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->delivered = run->packets;
-	c->kernel.matched = run->packets;
-	c->kernel.bytes = run->packets * 100;
+	*c = f->extra;
+	c->delivered += run->packets;
+	c->kernel.matched += run->packets;
+	c->kernel.written += run->packets;
+	c->kernel.bytes += run->packets * 100;
 }
 
 static int fake_arm(struct xcap_runner *base, const struct xcap_run *run, char *err,
@@ -99,6 +110,7 @@ static int fake_arm(struct xcap_runner *base, const struct xcap_run *run, char *
 	*slot = (struct fake_run){ .armed_ns = *f->now_ns,
 				   .time_limit_s = run->time_limit_s,
 				   .packet_limit = run->packet_limit,
+				   .byte_limit = run->byte_limit,
 				   .used = true };
 	snprintf(slot->id, sizeof(slot->id), "%s", run->id);
 	snprintf(slot->account, sizeof(slot->account), "%s", run->account);
@@ -109,11 +121,12 @@ static int fake_arm(struct xcap_runner *base, const struct xcap_run *run, char *
 static int fake_progress(struct xcap_runner *base, const char *id, int64_t now_ns,
 			 struct xcap_run_progress *out)
 {
-	struct fake_run *run = fake_find(runner_fake_of(base), id);
+	struct runner_fake *f = runner_fake_of(base);
+	struct fake_run *run = fake_find(f, id);
 
 	if (!run)
 		return -ENOENT;
-	fake_counters(run, &out->counters);
+	fake_counters(f, run, &out->counters);
 	out->done = now_ns >= run->armed_ns + (int64_t)run->time_limit_s * NSEC_PER_SEC ||
 		    (run->packet_limit && run->packets >= run->packet_limit);
 	return 0;
@@ -126,10 +139,10 @@ static int fake_stop(struct xcap_runner *base, const char *id, struct xcap_captu
 
 	if (!run)
 		return -ENOENT;
-	fake_counters(run, out);
+	fake_counters(f, run, out);
 	run->used = false;
 	f->stopped++;
-	return 0;
+	return f->stop_err;
 }
 
 static int fake_query(struct xcap_runner *base, const struct xcap_query *q, const char *path,
@@ -141,6 +154,8 @@ static int fake_query(struct xcap_runner *base, const struct xcap_query *q, cons
 	memset(out, 0, sizeof(*out));
 	if (f->no_history)
 		return -EOPNOTSUPP;
+	if (f->query_err)
+		return f->query_err;
 	out->packets = f->query_packets;
 	out->bytes = f->query_packets * 60;
 	out->stats.matched = f->query_packets;
@@ -150,10 +165,14 @@ static int fake_query(struct xcap_runner *base, const struct xcap_query *q, cons
 static int fake_leftover(struct xcap_runner *base, const char *path, uint64_t *packets,
 			 uint64_t *bytes)
 {
-	(void)base;
-	(void)path;
+	struct runner_fake *f = runner_fake_of(base);
+
 	*packets = 0;
 	*bytes = 0;
+	if (access(path, F_OK))
+		return -errno;
+	*packets = f->leftover_packets;
+	*bytes = f->leftover_bytes;
 	return 0;
 }
 
@@ -169,7 +188,7 @@ static void fake_stats(struct xcap_runner *base, struct xcap_host_stats *out)
 		snprintf(out->runs[out->n_runs].id, sizeof(out->runs[0].id), "%s", f->runs[i].id);
 		snprintf(out->runs[out->n_runs].account, sizeof(out->runs[0].account), "%s",
 			 f->runs[i].account);
-		fake_counters(&f->runs[i], &out->runs[out->n_runs].counters);
+		fake_counters(f, &f->runs[i], &out->runs[out->n_runs].counters);
 		out->n_runs++;
 	}
 }

@@ -6,9 +6,11 @@
  * 802.1ad, IPv6 extension header chains of up to 8, IPv4 options, fragments,
  * random L4 protocols, random bytes; tunnels: IP in IP, GRE with random
  * flags and payload types, VXLAN, GENEVE with options, around such a frame)
- * go through BPF_PROG_TEST_RUN with a set of armed captures, some matching at
- * the inner or the outer level only, and the set of captures the kernel
- * delivered each frame to is compared with the userspace reference
+ * go through BPF_PROG_TEST_RUN with a set of armed captures over every field
+ * (the either-direction host and port too, their values put on one side or
+ * the other of the frames that aim at them), some matching at the inner or
+ * the outer level only, and the set of captures the kernel delivered each
+ * frame to is compared with the userspace reference
  * (xcap_frame_parse_levels and xcap_filter_match_frame on the same bytes), as
  * are the parse error and the tunnel error. A second phase runs raw IP frames
  * (lo marked as an L3 interface) with other VXLAN and GENEVE ports.
@@ -66,42 +68,63 @@ struct rule {
 	const char *src, *dst; /* prefixes; NULL = any */
 	int sport, dport, proto; /* -1 = any */
 	bool never; /* no frame can match it (an IPv4 source and an IPv6 destination) */
+	const char *host, *port; /* either direction: a prefix, a port; NULL = any */
 };
 
 #define ANY -1
 static const struct rule rules[] = {
-	{ "wildcard", NULL, NULL, ANY, ANY, ANY, false },
-	{ "proto tcp", NULL, NULL, ANY, ANY, P_TCP, false },
-	{ "proto udp", NULL, NULL, ANY, ANY, P_UDP, false },
-	{ "proto sctp", NULL, NULL, ANY, ANY, P_SCTP, false },
-	{ "proto 0", NULL, NULL, ANY, ANY, 0, false },
-	{ "proto 44 (fragment)", NULL, NULL, ANY, ANY, P_FRAG, false },
-	{ "proto icmpv6", NULL, NULL, ANY, ANY, P_ICMP6, false },
-	{ "sport 40000", NULL, NULL, 40000, ANY, ANY, false },
-	{ "dport 80", NULL, NULL, ANY, 80, ANY, false },
-	{ "sport 0", NULL, NULL, 0, ANY, ANY, false },
-	{ "dport 65535", NULL, NULL, ANY, 65535, ANY, false },
-	{ "src 0.0.0.0/0", "0.0.0.0/0", NULL, ANY, ANY, ANY, false },
-	{ "dst ::/0", NULL, "::/0", ANY, ANY, ANY, false },
-	{ "src 10.1.2.3 (host)", "10.1.2.3", NULL, ANY, ANY, ANY, false },
-	{ "src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false },
-	{ "src 10.1.0.0/16", "10.1.0.0/16", NULL, ANY, ANY, ANY, false },
-	{ "dst 198.51.100.0/23", NULL, "198.51.100.0/23", ANY, ANY, ANY, false },
-	{ "dst 198.51.100.1/31", NULL, "198.51.100.1/31", ANY, ANY, ANY, false },
-	{ "dst 10.1.2.3 (host)", NULL, "10.1.2.3", ANY, ANY, ANY, false },
-	{ "src 2001:db8::/32", "2001:db8::/32", NULL, ANY, ANY, ANY, false },
-	{ "src 2001:db8::1 (host)", "2001:db8::1", NULL, ANY, ANY, ANY, false },
-	{ "dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false },
-	{ "dst 2001:db8:0:8::/61", NULL, "2001:db8:0:8::/61", ANY, ANY, ANY, false },
-	{ "dst 2001:db8::/127", NULL, "2001:db8::/127", ANY, ANY, ANY, false },
-	{ "udp dport 53", NULL, NULL, ANY, 53, P_UDP, false },
-	{ "sport 40000 dport 80", NULL, NULL, 40000, 80, ANY, false },
-	{ "tcp 5-tuple v4", "10.0.0.0/8", "198.51.100.0/24", 40000, 80, P_TCP, false },
-	{ "udp v6 src /32 dport 53", "2001:db8::/32", NULL, ANY, 53, P_UDP, false },
-	{ "tcp v6 dst host dport 443", NULL, "2001:db8::2", ANY, 443, P_TCP, false },
-	{ "v4 src and v6 dst (never)", "10.0.0.0/8", "2001:db8::/32", ANY, ANY, ANY, true },
-	{ "src 0.0.0.0/0 proto icmp", "0.0.0.0/0", NULL, ANY, ANY, P_ICMP, false },
-	{ "dst ::/0 sport 53", NULL, "::/0", 53, ANY, ANY, false },
+	{ "wildcard", NULL, NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "proto tcp", NULL, NULL, ANY, ANY, P_TCP, false, NULL, NULL },
+	{ "proto udp", NULL, NULL, ANY, ANY, P_UDP, false, NULL, NULL },
+	{ "proto sctp", NULL, NULL, ANY, ANY, P_SCTP, false, NULL, NULL },
+	{ "proto 0", NULL, NULL, ANY, ANY, 0, false, NULL, NULL },
+	{ "proto 44 (fragment)", NULL, NULL, ANY, ANY, P_FRAG, false, NULL, NULL },
+	{ "proto icmpv6", NULL, NULL, ANY, ANY, P_ICMP6, false, NULL, NULL },
+	{ "sport 40000", NULL, NULL, 40000, ANY, ANY, false, NULL, NULL },
+	{ "dport 80", NULL, NULL, ANY, 80, ANY, false, NULL, NULL },
+	{ "sport 0", NULL, NULL, 0, ANY, ANY, false, NULL, NULL },
+	{ "dport 65535", NULL, NULL, ANY, 65535, ANY, false, NULL, NULL },
+	{ "src 0.0.0.0/0", "0.0.0.0/0", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst ::/0", NULL, "::/0", ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 10.1.2.3 (host)", "10.1.2.3", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 10.1.0.0/16", "10.1.0.0/16", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 198.51.100.0/23", NULL, "198.51.100.0/23", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 198.51.100.1/31", NULL, "198.51.100.1/31", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 10.1.2.3 (host)", NULL, "10.1.2.3", ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 2001:db8::/32", "2001:db8::/32", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "src 2001:db8::1 (host)", "2001:db8::1", NULL, ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 2001:db8:0:8::/61", NULL, "2001:db8:0:8::/61", ANY, ANY, ANY, false, NULL, NULL },
+	{ "dst 2001:db8::/127", NULL, "2001:db8::/127", ANY, ANY, ANY, false, NULL, NULL },
+	{ "udp dport 53", NULL, NULL, ANY, 53, P_UDP, false, NULL, NULL },
+	{ "sport 40000 dport 80", NULL, NULL, 40000, 80, ANY, false, NULL, NULL },
+	{ "tcp 5-tuple v4", "10.0.0.0/8", "198.51.100.0/24", 40000, 80, P_TCP, false, NULL, NULL },
+	{ "udp v6 src /32 dport 53", "2001:db8::/32", NULL, ANY, 53, P_UDP, false, NULL, NULL },
+	{ "tcp v6 dst host dport 443", NULL, "2001:db8::2", ANY, 443, P_TCP, false, NULL, NULL },
+	{ "v4 src and v6 dst (never)", "10.0.0.0/8", "2001:db8::/32", ANY, ANY, ANY, true, NULL,
+	  NULL },
+	{ "src 0.0.0.0/0 proto icmp", "0.0.0.0/0", NULL, ANY, ANY, P_ICMP, false, NULL, NULL },
+	{ "dst ::/0 sport 53", NULL, "::/0", 53, ANY, ANY, false, NULL, NULL },
+	{ "host 10.1.2.3", NULL, NULL, ANY, ANY, ANY, false, "10.1.2.3", NULL },
+	{ "host 10.0.0.0/8", NULL, NULL, ANY, ANY, ANY, false, "10.0.0.0/8", NULL },
+	{ "host 198.51.100.0/23", NULL, NULL, ANY, ANY, ANY, false, "198.51.100.0/23", NULL },
+	{ "host 2001:db8::2", NULL, NULL, ANY, ANY, ANY, false, "2001:db8::2", NULL },
+	{ "host 2001:db8::/32", NULL, NULL, ANY, ANY, ANY, false, "2001:db8::/32", NULL },
+	{ "host ::/0", NULL, NULL, ANY, ANY, ANY, false, "::/0", NULL },
+	{ "port 80", NULL, NULL, ANY, ANY, ANY, false, NULL, "80" },
+	{ "port 0", NULL, NULL, ANY, ANY, ANY, false, NULL, "0" },
+	{ "udp port 53", NULL, NULL, ANY, ANY, P_UDP, false, NULL, "53" },
+	{ "tcp port 40000 host 10.0.0.0/8", NULL, NULL, ANY, ANY, P_TCP, false, "10.0.0.0/8",
+	  "40000" },
+	{ "src 10.1.0.0/16 host 198.51.100.1/31", "10.1.0.0/16", NULL, ANY, ANY, ANY, false,
+	  "198.51.100.1/31", NULL },
+	{ "dst 2001:db8::2 host 2001:db8::1", NULL, "2001:db8::2", ANY, ANY, ANY, false,
+	  "2001:db8::1", NULL },
+	{ "sport 53 port 443", NULL, NULL, 53, ANY, ANY, false, NULL, "443" },
+	{ "dport 80 port 80", NULL, NULL, ANY, 80, ANY, false, NULL, "80" },
+	{ "host v4 and src v6 (never)", "2001:db8::/32", NULL, ANY, ANY, ANY, true, "10.0.0.0/8",
+	  NULL },
 };
 
 /* Captures that match at one level only (the others: at any level). */
@@ -113,24 +136,35 @@ struct level_rule {
 #define IN XCAP_TUNNEL_INNER
 #define OUT XCAP_TUNNEL_OUTER
 static const struct level_rule level_rules[] = {
-	{ { "inner: wildcard", NULL, NULL, ANY, ANY, ANY, false }, IN },
-	{ { "inner: proto tcp", NULL, NULL, ANY, ANY, P_TCP, false }, IN },
-	{ { "inner: proto icmpv6", NULL, NULL, ANY, ANY, P_ICMP6, false }, IN },
-	{ { "inner: dport 80", NULL, NULL, ANY, 80, ANY, false }, IN },
-	{ { "inner: src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false }, IN },
-	{ { "inner: dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false }, IN },
-	{ { "inner: tcp 5-tuple v4", "10.0.0.0/8", "198.51.100.0/24", 40000, 80, P_TCP, false },
+	{ { "inner: wildcard", NULL, NULL, ANY, ANY, ANY, false, NULL, NULL }, IN },
+	{ { "inner: proto tcp", NULL, NULL, ANY, ANY, P_TCP, false, NULL, NULL }, IN },
+	{ { "inner: proto icmpv6", NULL, NULL, ANY, ANY, P_ICMP6, false, NULL, NULL }, IN },
+	{ { "inner: dport 80", NULL, NULL, ANY, 80, ANY, false, NULL, NULL }, IN },
+	{ { "inner: src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false, NULL, NULL }, IN },
+	{ { "inner: dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false, NULL,
+	    NULL },
 	  IN },
-	{ { "inner: udp v6 src /32 dport 53", "2001:db8::/32", NULL, ANY, 53, P_UDP, false }, IN },
-	{ { "inner: v4 src, v6 dst (never)", "10.0.0.0/8", "2001:db8::/32", ANY, ANY, ANY, true },
+	{ { "inner: tcp 5-tuple v4", "10.0.0.0/8", "198.51.100.0/24", 40000, 80, P_TCP, false, NULL,
+	    NULL },
 	  IN },
-	{ { "outer: wildcard", NULL, NULL, ANY, ANY, ANY, false }, OUT },
-	{ { "outer: proto gre", NULL, NULL, ANY, ANY, 47, false }, OUT },
-	{ { "outer: proto 4 (ipip)", NULL, NULL, ANY, ANY, 4, false }, OUT },
-	{ { "outer: udp dport 4789", NULL, NULL, ANY, 4789, P_UDP, false }, OUT },
-	{ { "outer: src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false }, OUT },
-	{ { "outer: dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false }, OUT },
-	{ { "outer: dport 80", NULL, NULL, ANY, 80, ANY, false }, OUT },
+	{ { "inner: udp v6 src /32 dport 53", "2001:db8::/32", NULL, ANY, 53, P_UDP, false, NULL,
+	    NULL },
+	  IN },
+	{ { "inner: host 198.51.100.0/23 port 80", NULL, NULL, ANY, ANY, ANY, false,
+	    "198.51.100.0/23", "80" },
+	  IN },
+	{ { "inner: v4 src, v6 dst (never)", "10.0.0.0/8", "2001:db8::/32", ANY, ANY, ANY, true,
+	    NULL, NULL },
+	  IN },
+	{ { "outer: wildcard", NULL, NULL, ANY, ANY, ANY, false, NULL, NULL }, OUT },
+	{ { "outer: proto gre", NULL, NULL, ANY, ANY, 47, false, NULL, NULL }, OUT },
+	{ { "outer: proto 4 (ipip)", NULL, NULL, ANY, ANY, 4, false, NULL, NULL }, OUT },
+	{ { "outer: udp dport 4789", NULL, NULL, ANY, 4789, P_UDP, false, NULL, NULL }, OUT },
+	{ { "outer: src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false, NULL, NULL }, OUT },
+	{ { "outer: dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false, NULL,
+	    NULL },
+	  OUT },
+	{ { "outer: dport 80", NULL, NULL, ANY, 80, ANY, false, NULL, NULL }, OUT },
 };
 #undef IN
 #undef OUT
@@ -290,6 +324,37 @@ static const struct xcap_prefix *target_prefix(int id)
 	return target && target->set & (1U << id) ? &target->v[id].prefix : NULL;
 }
 
+/* The side of the frame where the target's either-direction values go: 0 source, 1 destination. */
+static int either_dir;
+
+/*
+ * The value the frame aims at in directional field id: the target's own, or
+ * that of its either-direction field whose side this frame puts it on.
+ */
+static int aim_num(int id)
+{
+	int e;
+
+	if (target_num(id) >= 0)
+		return target_num(id);
+	for (e = 0; e < XCAP_FIELD_N; e++)
+		if (xcap_fields[e].either && xcap_field_value_of(e, either_dir) == id)
+			return target_num(e);
+	return -1;
+}
+
+static const struct xcap_prefix *aim_prefix(int id)
+{
+	int e;
+
+	if (target_prefix(id))
+		return target_prefix(id);
+	for (e = 0; e < XCAP_FIELD_N; e++)
+		if (xcap_fields[e].either && xcap_field_value_of(e, either_dir) == id)
+			return target_prefix(e);
+	return NULL;
+}
+
 static uint16_t pick_port(void)
 {
 	static const uint16_t ports[] = { 40000, 80, 53, 443, 0, 65535, 8080, 257, 4789, 6081 };
@@ -441,12 +506,10 @@ static void put_l4(struct fbuf *f, uint8_t proto)
 		n = chance(50) ? 8 : 0;
 	}
 	if (n) {
-		put16(f, target_num(XCAP_FIELD_SPORT) >= 0 && chance(90) ?
-				 target_num(XCAP_FIELD_SPORT) :
-				 pick_port());
-		put16(f, target_num(XCAP_FIELD_DPORT) >= 0 && chance(90) ?
-				 target_num(XCAP_FIELD_DPORT) :
-				 pick_port());
+		put16(f, aim_num(XCAP_FIELD_SPORT) >= 0 && chance(90) ? aim_num(XCAP_FIELD_SPORT) :
+									pick_port());
+		put16(f, aim_num(XCAP_FIELD_DPORT) >= 0 && chance(90) ? aim_num(XCAP_FIELD_DPORT) :
+									pick_port());
 		put_rand(f, n - 4);
 	}
 	put_rand(f, chance(50) ? 0 : below(64));
@@ -491,8 +554,8 @@ static void gen_ipv4(struct fbuf *f, struct gen_info *g)
 	put8(f, rnd()); /* ttl */
 	put8(f, proto);
 	put16(f, rnd()); /* checksum: nobody checks it */
-	put_v4addr(f, target_prefix(XCAP_FIELD_SADDR));
-	put_v4addr(f, target_prefix(XCAP_FIELD_DADDR));
+	put_v4addr(f, aim_prefix(XCAP_FIELD_SADDR));
+	put_v4addr(f, aim_prefix(XCAP_FIELD_DADDR));
 	g->opts = optlen;
 	for (i = 0; i < optlen; i++)
 		put8(f, chance(60) ? 1 : chance(30) ? 0 : rnd()); /* NOP, EOL, anything */
@@ -515,8 +578,8 @@ static void gen_ipv6(struct fbuf *f, struct gen_info *g)
 	next_at = f->len;
 	put8(f, 0);
 	put8(f, rnd()); /* hop limit */
-	put_v6addr(f, target_prefix(XCAP_FIELD_SADDR));
-	put_v6addr(f, target_prefix(XCAP_FIELD_DADDR));
+	put_v6addr(f, aim_prefix(XCAP_FIELD_SADDR));
+	put_v6addr(f, aim_prefix(XCAP_FIELD_DADDR));
 	g->exts = ext_dist[below(sizeof(ext_dist))];
 	for (i = 0; i < (uint32_t)g->exts; i++) {
 		type = ext_types[below(ARRAY_SIZE(ext_types))];
@@ -715,7 +778,8 @@ static void gen_frame(struct fbuf *f, struct gen_info *g)
 	f->len = 0;
 	*g = (struct gen_info){};
 	target = chance(35) ? &filters[below(N_RULES)] : NULL;
-	p = target_prefix(XCAP_FIELD_SADDR) ?: target_prefix(XCAP_FIELD_DADDR);
+	either_dir = below(2);
+	p = aim_prefix(XCAP_FIELD_SADDR) ?: aim_prefix(XCAP_FIELD_DADDR);
 	family = p ? p->family : 0;
 	if (family && chance(90))
 		r = chance(70) ? (family == 4 ? 6 : 36) : 66;
@@ -1458,7 +1522,7 @@ static void random_frames_agree(uint64_t frames)
 		      (unsigned long long)cc.kernel.written,
 		      (unsigned long long)cc.kernel.ring_full,
 		      (unsigned long long)cc.kernel.over_budget, (unsigned long long)cc.delivered);
-		printf("#   %-28s %llu\n", rl->name, (unsigned long long)st.matched[j]);
+		printf("#   %-36s %llu\n", rl->name, (unsigned long long)st.matched[j]);
 		if (frames >= 100000)
 			CHECK(rl->never || st.matched[j] - before_matched[j] > 0,
 			      "%s never matched: the generator does not reach it", rl->name);
@@ -1498,7 +1562,8 @@ static int arm_all(void)
 
 		xcap_filter_init(&filters[i]);
 		if ((r->src && xcap_filter_set(&filters[i], XCAP_FIELD_SADDR, r->src)) ||
-		    (r->dst && xcap_filter_set(&filters[i], XCAP_FIELD_DADDR, r->dst))) {
+		    (r->dst && xcap_filter_set(&filters[i], XCAP_FIELD_DADDR, r->dst)) ||
+		    (r->host && xcap_filter_set(&filters[i], XCAP_FIELD_ADDR, r->host))) {
 			printf("# bad prefix in %s\n", r->name);
 			return -EINVAL;
 		}
@@ -1508,6 +1573,10 @@ static int arm_all(void)
 			xcap_filter_set_num(&filters[i], XCAP_FIELD_DPORT, r->dport);
 		if (r->proto != ANY)
 			xcap_filter_set_num(&filters[i], XCAP_FIELD_PROTO, r->proto);
+		if (r->port && xcap_filter_set(&filters[i], XCAP_FIELD_PORT, r->port)) {
+			printf("# bad port in %s\n", r->name);
+			return -EINVAL;
+		}
 		if (i >= N_PLAIN)
 			filters[i].tunnel = level_rules[i - N_PLAIN].tunnel;
 		slot_args[i].rule = i;

@@ -32,8 +32,9 @@
  *     secret of a stored bucket) that the request did not itself contain;
  *   - a created capture can be read back with GET.
  * Sandbox: curl_easy_perform is replaced below (it always fails to connect),
- * so s3:// and r2:// buckets never reach the network, and open() refuses to
- * create or write files outside the scratch folder (file:///ANY/DIR buckets).
+ * so s3:// and r2:// buckets never reach the network; the scratch folder is
+ * the one file_bucket_root, and open() refuses to create or write files
+ * outside it besides.
  *
  * State is kept between inputs for speed and reset every XCAP_FUZZ_RESET
  * inputs (default 100): set XCAP_FUZZ_RESET=1 to reproduce an input alone,
@@ -270,6 +271,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	snprintf(text, sizeof(text),
 		 "{\"state_dir\": \"%s\", \"colo\": \"ord02\", \"metro\": \"ORD\",\n"
+		 " \"file_bucket_roots\": [\"%s\"],\n"
 		 " \"accounts\": [\n"
 		 "  {\"id\": \"a1\", \"limits\": {\"simple_per_minute\": 0, \"full_active\": 1}},\n"
 		 "  {\"id\": \"b2\", \"s3_access_key_id\": \"" S3_ID "\","
@@ -283,14 +285,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		 " \"accounts\": [\"a1\"]},\n"
 		 "  {\"token\": \"" TOKEN_B
 		 "\", \"permission\": \"write\", \"accounts\": [\"b2\"]}]}\n",
-		 state_dir);
+		 state_dir, top);
 	snprintf(path, sizeof(path), "%s/xcapd.json", top);
 	fuzz_write_file(path, text, strlen(text));
 	cfg = malloc(sizeof(*cfg));
 	if (!cfg)
 		abort();
 	xcap_config_init(cfg);
-	if (xcap_config_load(cfg, path, err, sizeof(err))) {
+	if (xcap_config_load(cfg, path, err, sizeof(err)) ||
+	    xcap_config_make_state(cfg, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_api: config: %s\n", err);
 		abort();
 	}

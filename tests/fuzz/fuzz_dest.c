@@ -5,7 +5,8 @@
  * Input: byte 0 picks the account (bit 0: one with S3 keys, else NULL) and
  * the size of the mask's output buffer (bits 1-7: 16..1024 bytes, or 1 byte);
  * the rest, up to a NUL, is the destination_conf. Parsing touches no network
- * (file:// stats a directory at most).
+ * (file:// opens a directory below the one root, /tmp, at most). The config
+ * lists one endpoint, http://127.0.0.1:9000.
  *
  * Invariants, checked by a differential run on a "twin" of the input in which
  * the value of every secret query parameter (a name holding "secret", "token"
@@ -21,6 +22,14 @@
 #include "server/dest.h"
 
 #define CONF_MAX 4096
+
+static struct xcap_config cfg = {
+	.file_bucket_roots = { "/tmp" },
+	.file_bucket_real = { "/tmp" },
+	.n_roots = 1,
+	.s3_endpoints = { "http://127.0.0.1:9000" },
+	.n_endpoints = 1,
+};
 
 static struct xcap_account acc = {
 	.id = "a1",
@@ -103,12 +112,16 @@ static void check_dest(const struct xcap_dest *d)
 	size_t n, seg;
 
 	if (d->type == &xcap_dest_file) {
-		check_str(d->dir, sizeof(d->dir), "dir");
-		FUZZ_CHECK(d->dir[0] == '/', "dir %s", d->dir);
-		FUZZ_CHECK(!strstr(d->dir, "/../"), "dir %s", d->dir);
+		check_str(d->file.dir, sizeof(d->file.dir), "dir");
+		FUZZ_CHECK(!strncmp(d->file.dir, "/tmp", 4), "dir %s outside the root",
+			   d->file.dir);
+		FUZZ_CHECK(!strstr(d->file.dir, "/../"), "dir %s", d->file.dir);
+		FUZZ_CHECK(d->file.dirfd >= 0, "no descriptor");
+		FUZZ_CHECK(!d->own_keys, "file:// has keys of its own");
 		return;
 	}
-	FUZZ_CHECK(d->type == &xcap_dest_s3 || d->type == &xcap_dest_r2, "type %p", (void *)d->type);
+	FUZZ_CHECK(d->type == &xcap_dest_s3 || d->type == &xcap_dest_r2 || d->type == &xcap_dest_gs,
+		   "type %p", (void *)d->type);
 	check_str(d->s3.bucket, sizeof(d->s3.bucket), "bucket");
 	check_str(d->s3.prefix, sizeof(d->s3.prefix), "prefix");
 	check_str(d->s3.region, sizeof(d->s3.region), "region");
@@ -128,8 +141,8 @@ static void check_dest(const struct xcap_dest *d)
 	}
 	FUZZ_CHECK(d->s3.region[0], "no region");
 	FUZZ_CHECK(!strncmp(d->s3.endpoint, "https://", 8) ||
-			   !strncmp(d->s3.endpoint, "http://", 7),
-		   "endpoint %s", d->s3.endpoint);
+			   !strcmp(d->s3.endpoint, cfg.s3_endpoints[0]),
+		   "endpoint %s is neither a service's nor listed", d->s3.endpoint);
 	FUZZ_CHECK(d->s3.access_key_id[0] && d->s3.secret_access_key[0], "no keys");
 }
 
@@ -140,8 +153,8 @@ static int parse(const char *conf, const struct xcap_account *a, struct xcap_des
 
 	memset(d, 0xa5, sizeof(*d));
 	memset(err, 0, err_size);
-	ret = xcap_dest_parse(conf, a, d, err, err_size);
-	FUZZ_CHECK(ret == 0 || ret == -EINVAL || ret == -ENOENT, "ret %d", ret);
+	ret = xcap_dest_parse(conf, &cfg, a, d, err, err_size);
+	FUZZ_CHECK(ret == 0 || ret == -EINVAL || ret == -ENOENT || ret == -EPERM, "ret %d", ret);
 	if (ret)
 		FUZZ_CHECK(err[0] && memchr(err, '\0', err_size), "error without a message");
 	else
@@ -204,8 +217,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!strcmp(d.s3.bucket, twin_d.s3.bucket) &&
 				   !strcmp(d.s3.prefix, twin_d.s3.prefix) &&
 				   !strcmp(d.s3.region, twin_d.s3.region) &&
-				   !strcmp(d.s3.endpoint, twin_d.s3.endpoint),
+				   !strcmp(d.s3.endpoint, twin_d.s3.endpoint) &&
+				   d.own_keys == twin_d.own_keys,
 			   "non-secret fields depend on a secret");
+	}
+	if (!ret) {
+		xcap_dest_close(&d);
+		xcap_dest_close(&twin_d);
 	}
 
 	ret = mask(conf, out, out_size);

@@ -2,13 +2,15 @@
 # Helpers of the API tests (tests/integ/test_api_*.sh), on top of lib.sh.
 #
 # api_init makes what lib.sh's integ_init makes (the veth pair in two
-# namespaces, $T, the cleanup trap) plus a state folder, two bucket folders and
-# a config file with two accounts:
+# namespaces, $T, the cleanup trap) plus a state folder, a bucket root $BUCKET_ROOT
+# (the config's file_bucket_roots) with two bucket folders in it, and a config
+# file with two accounts:
 #   account A ($ACC_A): write token $TOK_AW, read token $TOK_AR,
 #                       e-mail + key ($EMAIL_A, $KEY_A) with write permission
 #   account B ($ACC_B): write token $TOK_BW
-# colo "$COLO", metro "$METRO". xcapd_start runs `xcapd serve` in the receiving
-# namespace (through nsenter, like lib.sh) capturing on $DEV and listening on
+# colo "$COLO", metro "$METRO", no s3_endpoints (api_allow_endpoint adds one).
+# xcapd_start runs `xcapd serve` in the receiving namespace (through nsenter,
+# like lib.sh) capturing on $DEV and listening on
 # that namespace's loopback at a free port; `api` sends one request with curl
 # from the same namespace and records the status and the body. With API_HOST=1,
 # both run in the host's namespace instead, and xcapd captures on no interface.
@@ -32,6 +34,7 @@ api_write_config() {
 {
 	"colo": "$COLO",
 	"metro": "$METRO",
+	"file_bucket_roots": ["$BUCKET_ROOT"],
 	"accounts": [
 		{ "id": "$ACC_A" },
 		{ "id": "$ACC_B" }
@@ -65,8 +68,9 @@ api_init() {
 	PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 	[ -x "$PY" ] || PY=python3
 	STATE=$(mktemp -d "$T/state.XXXXXX") || exit 1
-	BUCKET1=$(mktemp -d "$T/bucket1.XXXXXX") || exit 1
-	BUCKET2=$(mktemp -d "$T/bucket2.XXXXXX") || exit 1
+	BUCKET_ROOT=$(mktemp -d "$T/buckets.XXXXXX") || exit 1
+	BUCKET1=$(mktemp -d "$BUCKET_ROOT/bucket1.XXXXXX") || exit 1
+	BUCKET2=$(mktemp -d "$BUCKET_ROOT/bucket2.XXXXXX") || exit 1
 	DEST1=file://$BUCKET1
 	DEST2=file://$BUCKET2
 	CFG=$T/xcapd.json
@@ -76,6 +80,17 @@ api_init() {
 	PA=/accounts/$ACC_A/pcaps
 	PB=/accounts/$ACC_B/pcaps
 	api_write_config
+}
+
+# api_allow_endpoint URL: adds URL to the s3_endpoints of $CFG (as a test edited it so far):
+# the only endpoints an s3://, r2:// or gs:// URI may name with endpoint=.
+api_allow_endpoint() {
+	"$PY" -S - "$CFG" "$1" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d.setdefault("s3_endpoints", []).append(sys.argv[2])
+json.dump(d, open(sys.argv[1], "w"), indent=1)
+EOF
 }
 
 # --- the daemon ---

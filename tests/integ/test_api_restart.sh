@@ -18,11 +18,12 @@ fi
 
 # --- SIGKILL during a full capture ---
 
+# Captures take the echo requests from tx only (source_address): rx0's replies would count too.
 check_begin "restart: setup (a validated bucket, a full capture with 4 ICMP packets captured)"
 expect "bucket $DEST1 could not be added and validated" bucket_add_validate "$DEST1"
 bucket=$BUCKET_ID
 validated=$(jget result.validated)
-api aw POST "$PA" "$(full_body 300 "$DEST1" '"filter_v1":{"protocol":1}')"
+api aw POST "$PA" "$(full_body 300 "$DEST1" "\"filter_v1\":{\"protocol\":1,\"source_address\":\"$TX4\"}")"
 expect_ok
 killed_id=$(jget result.id)
 spool=$STATE/spool/$killed_id.pcap
@@ -90,7 +91,7 @@ api_check_end
 # --- SIGTERM during a full capture ---
 
 check_begin "restart: a new full capture can start after the recovery (3 ICMP packets captured)"
-api aw POST "$PA" "$(full_body 300 "$DEST1" '"filter_v1":{"protocol":1}')"
+api aw POST "$PA" "$(full_body 300 "$DEST1" "\"filter_v1\":{\"protocol\":1,\"source_address\":\"$TX4\"}")"
 expect_ok
 term_id=$(jget result.id)
 ping_rx 3 $RX4

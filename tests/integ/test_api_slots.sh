@@ -14,11 +14,13 @@ SLOTS=64 # XCAP_MAX_CAPTURES (include/xcap_abi.h)
 M1016='this xcapd captures on no interface (configure interfaces)'
 M1017="all $SLOTS capture slots are in use; try again when a capture ends"
 
-# Account A without limits: no cap on full captures at once nor on simple ones per minute.
+# Account A without limits: no cap on full captures at once nor on simple ones per minute,
+# and a host that lets one account have every slot (full_slots_per_account 64).
 "$PY" -S - "$CFG" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 d["accounts"][0]["limits"] = {"full_active": 0, "simple_per_minute": 0}
+d["full_slots_per_account"] = 64
 json.dump(d, open(sys.argv[1], "w"), indent=1)
 EOF
 
@@ -127,8 +129,8 @@ api aw PUT "$PA/${ids[0]}/stop" ""
 expect_empty_204
 expect "the stopped capture did not end within 5 s (last: ${CAP_STATUS:-})" \
 	wait_capture "${ids[0]}" 'complete|failed' 5
-expect_json result.status failed
-expect_json result.error_message "no packet matched the filter before the stop"
+expect_json result.status complete
+expect_json result.packets_captured 0
 api aw POST "$PA" "$(full_body 300 "$DEST1" '"filter_v1":{"protocol":6}')"
 expect_ok
 expect_json result.status running

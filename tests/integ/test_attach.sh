@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# XDP attachment by xcapd capture: nothing is left attached (or loaded) after a
+# Attachment by xcapd capture (XDP, and TC egress: a capture has the requests
+# it receives and the replies it sends): nothing is left attached (or loaded) after a
 # normal exit or a signal; a program left by a process that died (kill -9) is
 # removed by the next start; a live capture and a foreign program are never
 # replaced.
@@ -38,7 +39,8 @@ for sig in INT TERM; do
 		expect_eq "exit status" 0 "$CAP_RC"
 		expect "an XDP program is still attached to $DEV" eval '! xdp_attached'
 		expect "program $id is still loaded" eval "! prog_loaded $id"
-		expect_eq "packets in the file" 2 "$(pcap_count "$f")"
+		expect_eq "packets in the file (requests received, replies sent)" 4 \
+			"$(pcap_count "$f")"
 	else
 		CHECK_WHY+=("the capture did not start")
 	fi
@@ -96,7 +98,7 @@ if capture_start "$f" --proto icmp; then
 	ping_rx 2 $RX4
 	capture_stop
 	expect_eq "exit status of the first" 0 "$CAP_RC"
-	expect_eq "packets captured by the first" 2 "$(pcap_count "$f")"
+	expect_eq "packets captured by the first (requests and replies)" 4 "$(pcap_count "$f")"
 	expect "an XDP program is still attached to $DEV" eval '! xdp_attached'
 else
 	CHECK_WHY+=("the first capture did not start")

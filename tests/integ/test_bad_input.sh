@@ -229,6 +229,8 @@ M_AUTHFMT='Invalid format for Authorization header'
 M_KEYFMT='Invalid format for X-Auth-Key header'
 M_TOKEN='Invalid access token'
 M_AUTH='Authentication error'
+M_AUTH_ACC='Authentication error: the %s is valid, but not for account %s' # token, account
+M_AUTH_RO='Authentication error: the %s may read account %s, but not write' # token, account
 M_DEST='destination_conf: %s' # the reason (userspace/storage.c)
 D_FILE="a file:// destination is file:///ABSOLUTE/DIR, without '..' or a query"
 M_NOCAP='capture not found'
@@ -245,8 +247,8 @@ m() {
 # --- setup ---
 
 # BUCKET3: a second validated bucket of A, for the wrong challenge; BUCKET4: never added.
-BUCKET3=$(mktemp -d "$T/bucket3.XXXXXX") || exit 1
-BUCKET4=$(mktemp -d "$T/bucket4.XXXXXX") || exit 1
+BUCKET3=$(mktemp -d "$BUCKET_ROOT/bucket3.XXXXXX") || exit 1
+BUCKET4=$(mktemp -d "$BUCKET_ROOT/bucket4.XXXXXX") || exit 1
 DEST3=file://$BUCKET3 DEST4=file://$BUCKET4
 setup=yes
 bucket_add_validate "$DEST1" || setup="A's bucket $DEST1 ($ST)"
@@ -534,7 +536,7 @@ bad "bucket add: a relative file:// path" 400 1012 /destination_conf "$(m "$M_DE
 bad "bucket add: a file:// path with .." 400 1012 /destination_conf "$(m "$M_DEST" "$D_FILE")" \
 	aw POST "$PA/ownership" "{\"destination_conf\":\"file://$BUCKET2/../$(basename "$BUCKET2")\"}"
 bad "bucket add: an empty destination_conf" 400 1012 /destination_conf \
-	"$(m "$M_DEST" "unsupported destination ''; supported schemes: file://, s3://, r2://")" \
+	"$(m "$M_DEST" "unsupported destination ''; supported schemes: file://, s3://, r2://, gs://")" \
 	aw POST "$PA/ownership" '{"destination_conf":""}'
 bad "bucket add: an escaped NUL in destination_conf (DIR\\u0000/x) is not DIR" 400 1006 \
 	/destination_conf "$(m "$M_NUL" destination_conf)" aw POST "$PA/ownership" \
@@ -650,18 +652,21 @@ bad "a bad Bearer wins over a right e-mail and key" 403 9109 none "$M_TOKEN" bea
 bad "a wrong key on bucket delete" 403 10000 none "$M_AUTH" "ek:$EMAIL_A:wrong-$KEY_A" \
 	DELETE "$PA/ownership/$A_BUCKET"
 bad "a 20 KB token" 403 9109 none "$M_TOKEN" "bearer:$(head -c 20000 /dev/zero | tr '\0' a)" GET "$PA"
-bad "the read token on stop" 403 10000 none "$M_AUTH" ar PUT "$PA/$RUNNING/stop" ""
-bad "B's token on A's create" 403 10000 none "$M_AUTH" bw POST "$PA" "$(simple "$S_OK")"
-bad "B's token on A's stop" 403 10000 none "$M_AUTH" bw PUT "$PA/$RUNNING/stop" ""
-bad "B's token on A's download" 403 10000 none "$M_AUTH" bw GET "$PA/$RUNNING/download"
-bad "B's token on A's bucket add" 403 10000 none "$M_AUTH" bw POST "$PA/ownership" \
+M_READ_ON_A=$(m "$M_AUTH_RO" token "$ACC_A")
+M_B_ON_A=$(m "$M_AUTH_ACC" token "$ACC_A")
+bad "the read token on stop" 403 10000 none "$M_READ_ON_A" ar PUT "$PA/$RUNNING/stop" ""
+bad "B's token on A's create" 403 10000 none "$M_B_ON_A" bw POST "$PA" "$(simple "$S_OK")"
+bad "B's token on A's stop" 403 10000 none "$M_B_ON_A" bw PUT "$PA/$RUNNING/stop" ""
+bad "B's token on A's download" 403 10000 none "$M_B_ON_A" bw GET "$PA/$RUNNING/download"
+bad "B's token on A's bucket add" 403 10000 none "$M_B_ON_A" bw POST "$PA/ownership" \
 	"{\"destination_conf\":\"$DEST2\"}"
-bad "B's token on A's bucket validate" 403 10000 none "$M_AUTH" bw POST "$PA/ownership/validate" \
+bad "B's token on A's bucket validate" 403 10000 none "$M_B_ON_A" bw POST "$PA/ownership/validate" \
 	"{\"destination_conf\":\"$DEST1\",\"ownership_challenge\":\"x\"}"
-bad "B's token on A's bucket delete" 403 10000 none "$M_AUTH" bw DELETE "$PA/ownership/$A_BUCKET"
-bad "B's token on A's bucket list" 403 10000 none "$M_AUTH" bw GET "$PA/ownership"
-bad "an account that does not exist (well formed)" 403 10000 none "$M_AUTH" \
-	aw GET "/accounts/$(hex 32)/pcaps"
+bad "B's token on A's bucket delete" 403 10000 none "$M_B_ON_A" bw DELETE "$PA/ownership/$A_BUCKET"
+bad "B's token on A's bucket list" 403 10000 none "$M_B_ON_A" bw GET "$PA/ownership"
+NOACC=$(hex 32)
+bad "an account that does not exist (well formed)" 403 10000 none \
+	"$(m "$M_AUTH_ACC" token "$NOACC")" aw GET "/accounts/$NOACC/pcaps"
 bad "B's capture on A's path: get" 404 1404 none "$M_NOCAP" aw GET "$PA/$B_CAP"
 bad "B's capture on A's path: download" 404 1404 none "$M_NOCAP" aw GET "$PA/$B_CAP/download"
 bad "B's capture on A's path: stop" 404 1404 none "$M_NOCAP" aw PUT "$PA/$B_CAP/stop" ""

@@ -124,8 +124,9 @@ xcap_armed() {
 }
 
 # xcap_start FILE: an ICMP capture into FILE, waited for until armed; sets CAP_PID.
+# -Q in: the echo requests rx0 receives, not the replies it sends.
 xcap_start() {
-	bg_rx "$T/cap.out" "$T/cap.err" "$XCAPD" capture -i "$DEV" -w "$1" --proto icmp
+	bg_rx "$T/cap.out" "$T/cap.err" "$XCAPD" capture -i "$DEV" -w "$1" --proto icmp -Q in
 	CAP_PID=$BG_PID
 	xcap_armed "$CAP_PID"
 }

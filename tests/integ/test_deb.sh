@@ -119,10 +119,14 @@ has /usr/share/doc/xcap/README.md
 has /usr/share/doc/xcap/copyright
 has /usr/share/doc/xcap/examples/xcap.json
 has /usr/share/doc/xcap/examples/xcap-alerts.yml
+MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+link=$(dpkg-deb -c "$DEB" | awk -v p="./usr/lib/$MA/wireshark/extcap/xcapctl" '$6 == p { print $1, $8 }')
+expect_eq "the Wireshark extcap link usr/lib/$MA/wireshark/extcap/xcapctl" "lrwxrwxrwx ../../../../bin/xcapctl" "$link"
+expect "Suggests does not name wireshark | tshark" grep -q '^Suggests:.*\bwireshark | tshark\b' "$T/control"
 expect "var/lib/xcap is in the package (postinst makes it, purge only removes it)" \
 	eval "! grep -q ' /var/lib/xcap' '$T/list'"
 expect_eq "conffiles" /etc/xcap/xcapd.json "$(cat "$T/ctl/conffiles" 2>/dev/null)"
-report "programs, XDP program, conffile (0600), unit, man pages, completion, docs and examples" "$T/list"
+report "programs, XDP program, conffile (0600), unit, man pages, completion, docs, examples, the extcap link" "$T/list"
 
 R=$T/root
 if ! dpkg -x "$DEB" "$R" 2>"$T/x.err"; then

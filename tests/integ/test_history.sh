@@ -29,6 +29,9 @@ DPORT=7777 # the hand-written samples' destination port
 # hand-written segments leave the last 10 minutes out.)
 in_tx sysctl -qw net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.tx0.router_solicitations=0 \
 	net.ipv6.conf.tx0.disable_ipv6=1
+# rx0's own IPv6 traffic neither: what it sends is sampled too.
+in_rx sysctl -qw net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.rx0.router_solicitations=0 \
+	net.ipv6.conf.rx0.disable_ipv6=1
 
 # Account A without a limit on simple captures per minute.
 "$PY" -S - "$CFG" <<'EOF'
@@ -301,6 +304,20 @@ STATE=$T/state-rate
 mkdir -p "$STATE"
 use_config rate history_rate=50 sample_rate=1
 RATE=50 N_BURST=150
+
+# What rx0 sends is sampled too: datagrams to a closed port would make it send
+# ICMP errors, which would take part of each second's samples. A socket takes them.
+bg_rx "$T/sink.out" "$T/sink.err" timeout 120 "$PY" -S -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7001))
+while True:
+    s.recv(2048)'
+for ((i = 0; i < 100; i++)); do
+	in_rx ss -Hlun | grep -q ':7001 ' && break
+	sleep 0.05
+done
+in_rx ss -Hlun | grep -q ':7001 ' || helper_failed "the UDP sink on port 7001 does not listen"
 
 # burst TAG DPORT: N_BURST datagrams "TAG NNNN" from one socket to $RX4:DPORT,
 # starting 0.1 s into the next second; sets BURST_START, BURST_END (the sender's

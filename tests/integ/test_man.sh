@@ -278,7 +278,8 @@ keys |= set(json_keys(json.loads(read(os.path.join(root, "userspace/xcapd.exampl
 for f in help_flags("xcapd-serve") or set():
     if f.startswith("--") and f not in ("--config", "--check-config", "--verbose", "--quiet", "--help"):
         k = f[2:].replace("-", "_")
-        keys.add("interfaces" if k == "interface" else k)
+        # A flag that adds one item to a list key: --interface, --file-bucket-root, ...
+        keys.add(k + "s" if k + "s" in keys or k == "interface" else k)
 conf = D.get("CONFIGURATION", "")
 nodoc = {k for k in keys if f"*{k}*" not in conf}
 result(not nodoc, "every config key is in xcapd(8) CONFIGURATION", f"missing: {fmt(nodoc)}")

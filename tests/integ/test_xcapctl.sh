@@ -7,46 +7,15 @@
 # simple capture that this xcapd cannot make yet, and answers that are not the
 # API's are checked against a stand-in server.
 . "$(dirname "$0")/lib_api.sh"
+. "$(dirname "$0")/lib_ctl.sh"
 api_init
-XCAPCTL=$BUILD/xcapctl
-if [ ! -x "$XCAPCTL" ]; then
-	not_ok "xcapctl setup" "$XCAPCTL not found (run make)"
-	exit 1
-fi
 # shellcheck disable=SC2119 # no extra xcapd arguments
 if ! xcapd_start; then
 	not_ok "xcapctl setup" "xcapd does not start"
 	diag "$XERR"
 	exit 1
 fi
-
-# The environment of every run: nothing of the caller's (no XCAP_* or CLOUDFLARE_*).
-CTL_ENV=(XCAP_URL="$BASE" XCAP_TOKEN="$TOK_AW" XCAP_ACCOUNT="$ACC_A")
-OUT=$T/ctl.out ERR=$T/ctl.err
-
-# ctl ARGS...: runs xcapctl in the receiving namespace (30 s at most) with
-# CTL_ENV; stdout in $OUT, stderr in $ERR, exit status in RC.
-ctl() {
-	in_rx timeout -s KILL 30 env -i PATH="$PATH" "${CTL_ENV[@]}" "$XCAPCTL" "$@" \
-		>"$OUT" 2>"$ERR"
-	RC=$?
-}
-
-excerpt() { head -c 400 "$1" | tr '\n' '|'; }
-expect_rc() {
-	[ "$RC" = "$1" ] || CHECK_WHY+=("exit status: expected $1, got $RC (stderr: $(excerpt "$ERR"))")
-}
-# expect_out REGEX / expect_err REGEX: an extended regex matches a line of stdout / stderr.
-expect_out() {
-	grep -Eq -- "$1" "$OUT" || CHECK_WHY+=("stdout has no line matching /$1/: $(excerpt "$OUT")")
-}
-expect_err() {
-	grep -Eq -- "$1" "$ERR" || CHECK_WHY+=("stderr has no line matching /$1/: $(excerpt "$ERR")")
-}
-# field NAME: the value of a "name: value" line of stdout.
-field() {
-	sed -n "s/^$1: *//p" "$OUT" | head -n 1
-}
+ctl_init xcapctl
 
 # api_error NAME WANT ARGS...: xcapctl ARGS exits 1, and stderr has the line
 # "xcapctl: error WANT..." (WANT: the server's code and, as a regex, more of its message).
@@ -216,11 +185,12 @@ expect_rc 0
 expect "stdout differs from what the server sent" cmp -s "$T/standin.body" "$OUT"
 check_end "$ERR"
 
-check_begin "xcapctl: download without -o writes pcap_ID.pcap in the current directory"
+# (On a terminal it writes pcap_ID.pcap: test_cli_xcapctl.)
+check_begin "xcapctl: download without -o writes to stdout when it is not a terminal, as curl does"
 rm -f "$T/dl"/*
 (cd "$T/dl" && ctl --url "$STANDIN" download abc)
-expect_eq "files" "pcap_abc.pcap" "$(find "$T/dl" -mindepth 1 -printf '%f ' | sed 's/ $//')"
-expect "the file differs" cmp -s "$T/standin.body" "$T/dl/pcap_abc.pcap"
+expect_eq "files" "" "$(find "$T/dl" -mindepth 1 -printf '%f ' | sed 's/ $//')"
+expect "stdout differs from what the server sent" cmp -s "$T/standin.body" "$OUT"
 check_end "$ERR"
 
 # --- buckets ---
@@ -380,7 +350,9 @@ grep -q "interrupted; capture $QUIET_ID continues on the server" "$T/wait.err" |
 expect_eq "status after Ctrl-C" running "$(capture_status "$QUIET_ID")"
 check_end "$T/wait.err"
 
+# Its bucket is gone when it ends: the delivery fails for real (an empty capture would not).
 check_begin "xcapctl: stop ends a running full capture"
+mv "$BUCKET1" "$BUCKET1.gone"
 ctl stop "$QUIET_ID"
 expect_rc 0
 expect_out "^stopped capture $QUIET_ID$"
@@ -390,14 +362,20 @@ check_begin "xcapctl: wait of a failed capture exits 4 with its error message"
 ctl wait "$QUIET_ID"
 expect_rc 4
 expect_out "^status: +failed$"
-expect_err "^xcapctl: capture $QUIET_ID failed: no packet matched"
+expect_err "^xcapctl: capture $QUIET_ID failed: delivery to the bucket failed"
 check_end "$ERR"
+mv "$BUCKET1.gone" "$BUCKET1"
 
 # --- simple captures ---
 
+# A simple capture is answered at once: failed (exit 4) when the sampled
+# history has no match yet; the id is printed either way.
 check_begin "xcapctl: create simple returns an id, and wait ends with a final status"
 ctl create simple -q --time 10 --packets 100 --proto icmp
-expect_rc 0
+case $RC in
+0 | 4) ;;
+*) CHECK_WHY+=("create: exit status $RC is neither 0 nor 4 ($(excerpt "$ERR"))") ;;
+esac
 SIMPLE_ID=$(cat "$OUT")
 expect "stdout is not one 32-hex id: $(excerpt "$OUT")" grep -Eqx '[0-9a-f]{32}' "$OUT"
 ctl wait "$SIMPLE_ID"
@@ -422,7 +400,7 @@ if [ "$(capture_status "$SIMPLE_ID")" = failed ]; then
 else
 	ctl download "$SIMPLE_ID" -o "$T/dl/simple.pcap"
 	expect_rc 0
-	expect "$T/dl/simple.pcap is not a pcap file" pcap_count "$T/dl/simple.pcap"
+	expect "$T/dl/simple.pcap is not a pcap file" eval 'pcap_count "$T/dl/simple.pcap" >/dev/null'
 	check_end "$ERR"
 fi
 

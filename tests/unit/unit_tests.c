@@ -2,6 +2,7 @@
 /* Unit tier: pure userspace, no privileges. pcap writer, clock, ids, ABI layout. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 /* libpcap and linux/bpf.h both define struct bpf_insn. */
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
@@ -105,6 +106,40 @@ static void pcap_writer_refuses_an_unwritable_path(void)
 {
 	CHECK(!xcap_pcap_open("/nonexistent-dir/x.pcap", 100), "opened");
 	CHECK_EQ(errno, ENOENT);
+}
+
+/*
+ * Issue 14, finding 2: xcapd's own files (spool, simple captures) are new
+ * files, 0600 whatever the umask, never written through a link or over a
+ * file standing at the name.
+ */
+static void pcap_create_makes_a_new_private_file(void)
+{
+	struct xcap_pcap_opts o = { .format = XCAP_PCAP, .snaplen = 100, .create_new = true };
+	char path[256], link[256], victim[256], buf[16] = "";
+	mode_t old = umask(0);
+	struct xcap_pcap *w;
+	struct stat st;
+	FILE *f;
+
+	test_path(path, sizeof(path), "new.pcap");
+	w = xcap_pcap_open_opts(path, &o);
+	umask(old);
+	CHECK(w, "create: %s", strerror(errno));
+	CHECK_EQ(xcap_pcap_close(w), 0);
+	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
+	CHECK(!xcap_pcap_open_opts(path, &o) && errno == EEXIST, "an existing file was reused");
+
+	test_path(victim, sizeof(victim), "victim");
+	f = fopen(victim, "w");
+	CHECK(f && fputs("keep\n", f) >= 0 && !fclose(f), "victim");
+	test_path(link, sizeof(link), "planted.pcap");
+	CHECK(!symlink(victim, link), "symlink");
+	CHECK(!xcap_pcap_open_opts(link, &o) && errno == EEXIST, "written through a link");
+	f = fopen(victim, "r");
+	CHECK(f && fgets(buf, sizeof(buf), f) && !strcmp(buf, "keep\n"), "the victim changed");
+	if (f)
+		fclose(f);
 }
 
 /* xcap_pcap_count, the packets and bytes a job reports, counts whole records only. */
@@ -243,6 +278,7 @@ int main(void)
 	RUN_TEST(pcap_writer_uses_nanosecond_magic);
 	RUN_TEST(pcap_writer_reports_a_full_disk);
 	RUN_TEST(pcap_writer_refuses_an_unwritable_path);
+	RUN_TEST(pcap_create_makes_a_new_private_file);
 	RUN_TEST(pcap_count_reads_back_whole_records);
 	RUN_TEST(clock_parses_rfc3339);
 	RUN_TEST(ids_are_lowercase_hex);

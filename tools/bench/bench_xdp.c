@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Micro-benchmark of the XDP program: the kernel's time per BPF_PROG_TEST_RUN
- * run of xcap in several configurations, as a ratio to a bare XDP_PASS program
- * measured in the same run. Prints the design goals as met or not met; a
- * timing never makes it fail.
+ * Micro-benchmark of the programs: the kernel's time per BPF_PROG_TEST_RUN run
+ * of xcap in several configurations, as a ratio to a bare program of the same
+ * type measured in the same run: XDP (received frames) against XDP_PASS, TC
+ * egress (sent frames) against TC_ACT_UNSPEC. Prints the design goals as met
+ * or not met; a timing never makes it fail.
  */
 #define _GNU_SOURCE /* CPU affinity */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #define REPEAT 1000000 /* runs per test run; the kernel reports their mean */
 #define ROUNDS 5 /* test runs per case, each next to one of the baseline; medians are kept */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TC_ACT_UNSPEC (-1)
 
 enum rules {
 	RULES_NONE,
@@ -34,6 +36,7 @@ enum rules {
 
 struct bench_case {
 	const char *name;
+	bool tc; /* the TC egress programs (xcap's and the baseline) instead of XDP */
 	bool bare; /* the baseline program instead of xcap */
 	uint32_t sample_every;
 	enum rules rules;
@@ -70,11 +73,20 @@ static const struct bench_case cases[] = {
 	  .encap = FRAME_VXLAN + 1, .vs = MISS8 },
 	{ "xcap, 8 armed, dport misses, v6 in v6", .rules = RULES_DPORT_MISS, .armed = 8,
 	  .encap = FRAME_IPIP + 1, .vs = MISS8 },
+	{ "bare TC_ACT_UNSPEC (TC baseline)", .tc = true, .bare = true, .frame_len = 64 },
+	{ "xcap TC, sampler off, none armed", .tc = true, .frame_len = 64 },
+	{ "xcap TC, sampler 1/100, none armed", .tc = true, .sample_every = 100, .frame_len = 64,
+	  .goal = 1.3 },
+	{ "xcap TC, 64 armed, dport misses", .tc = true, .rules = RULES_DPORT_MISS, .armed = 64,
+	  .frame_len = 64, .goal = 2 },
+	{ "xcap TC, 1500 B frame matches, copied", .tc = true, .rules = RULES_MATCH, .armed = 1,
+	  .frame_len = 1500 },
 };
 
 struct bench {
 	struct xcap_engine *e;
 	int bare_fd;
+	int bare_tc_fd;
 	int slots[XCAP_MAX_CAPTURES];
 	int armed;
 	cpu_set_t consumer_cpus; /* empty: anywhere */
@@ -110,15 +122,15 @@ static void *consume(void *arg)
 	return NULL;
 }
 
-static int load_bare(void)
+/* A program of that type that returns verdict and does nothing else. */
+static int load_bare(enum bpf_prog_type type, int verdict)
 {
 	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = verdict },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
-	return bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_pass", "GPL", insns, ARRAY_SIZE(insns),
-			     NULL);
+	return bpf_prog_load(type, "bench_pass", "GPL", insns, ARRAY_SIZE(insns), NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -134,8 +146,8 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
-/* One test run of REPEAT runs: the kernel's mean time per run. */
-static int time_run(int prog_fd, const void *frame, uint32_t len, double *ns)
+/* One test run of REPEAT runs: the kernel's mean time per run; the verdict is the type's pass. */
+static int time_run(int prog_fd, bool tc, const void *frame, uint32_t len, double *ns)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len,
 		    .repeat = REPEAT);
@@ -144,19 +156,19 @@ static int time_run(int prog_fd, const void *frame, uint32_t len, double *ns)
 	if (err)
 		return err;
 	*ns = opts.duration;
-	return opts.retval == XDP_PASS ? 0 : -EPROTO;
+	return opts.retval == (tc ? (uint32_t)TC_ACT_UNSPEC : XDP_PASS) ? 0 : -EPROTO;
 }
 
 /* Alternates test runs of the baseline and of the program, so both see the same load. */
-static int measure(const struct bench *b, int prog_fd, const void *frame, uint32_t len,
+static int measure(const struct bench *b, bool tc, int prog_fd, const void *frame, uint32_t len,
 		   struct result *r)
 {
+	int i, err, base_fd = tc ? b->bare_tc_fd : b->bare_fd;
 	double ns[ROUNDS], base, ratio[ROUNDS];
-	int i, err;
 
 	for (i = 0; i < ROUNDS; i++) {
-		err = time_run(b->bare_fd, frame, len, &base);
-		err = err ?: time_run(prog_fd, frame, len, &ns[i]);
+		err = time_run(base_fd, tc, frame, len, &base);
+		err = err ?: time_run(prog_fd, tc, frame, len, &ns[i]);
 		if (err)
 			return err;
 		ratio[i] = base ? ns[i] / base : 0;
@@ -238,7 +250,8 @@ static int run_xcap(struct bench *b, const struct bench_case *c, const void *fra
 	err = pthread_create(&b->consumer, NULL, consume, b);
 	if (err)
 		return -err;
-	err = measure(b, xcap_engine_prog_fd(b->e), frame, len, r);
+	err = measure(b, c->tc, c->tc ? xcap_engine_tc_prog_fd(b->e) : xcap_engine_prog_fd(b->e),
+		      frame, len, r);
 	__atomic_store_n(&b->stop, true, __ATOMIC_RELEASE);
 	pthread_join(b->consumer, NULL);
 	tally(b, &r->records, &r->lost);
@@ -265,7 +278,7 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 	if (!len)
 		return -EINVAL;
 	if (c->bare)
-		return measure(b, b->bare_fd, frame, len, r);
+		return measure(b, c->tc, c->tc ? b->bare_tc_fd : b->bare_fd, frame, len, r);
 	return run_xcap(b, c, frame, len, r);
 }
 
@@ -332,7 +345,7 @@ static void place_threads(struct bench *b)
 
 int main(void)
 {
-	struct bench b = { .bare_fd = -1 };
+	struct bench b = { .bare_fd = -1, .bare_tc_fd = -1 };
 	struct result r[ARRAY_SIZE(cases)];
 	size_t i;
 	int err;
@@ -342,9 +355,13 @@ int main(void)
 		return 0;
 	}
 	xcap_log_set_level(XCAP_LOG_WARN);
-	b.bare_fd = load_bare();
+	b.bare_fd = load_bare(BPF_PROG_TYPE_XDP, XDP_PASS);
+	b.bare_tc_fd = load_bare(BPF_PROG_TYPE_SCHED_CLS, TC_ACT_UNSPEC);
 	b.e = xcap_engine_open(NULL);
-	err = b.bare_fd < 0 ? b.bare_fd : !b.e ? -errno : xcap_engine_load(b.e);
+	err = b.bare_fd < 0    ? b.bare_fd :
+	      b.bare_tc_fd < 0 ? b.bare_tc_fd :
+	      !b.e	       ? -errno :
+				 xcap_engine_load(b.e);
 	if (err) {
 		fprintf(stderr, "bench_xdp: cannot load the programs: %s\n", strerror(-err));
 		goto out;
@@ -364,5 +381,7 @@ out:
 	xcap_engine_close(b.e);
 	if (b.bare_fd >= 0)
 		close(b.bare_fd);
+	if (b.bare_tc_fd >= 0)
+		close(b.bare_tc_fd);
 	return err ? 1 : 0;
 }

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* XDP attachment through libxdp, and the owner check that keeps xcap from replacing a live program. */
+/*
+ * XDP attachment through libxdp, TC egress attachment (tcx links or a clsact
+ * filter), and the owner check that keeps xcap from replacing a live program.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -8,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "common/log.h"
 #include "agent/attach.h"
+#include "agent/probe.h"
 
 /* True when some other process holds an fd of the program (a live xcap owns it). */
 static bool prog_has_owner(uint32_t prog_id)
@@ -117,9 +123,141 @@ int xcap_attach_xdp(struct xdp_program *prog, const char *ifname, bool skb_mode,
 		pr_err("%s: cannot attach the XDP program: %s\n", ifname, strerror(-err));
 		return err;
 	}
-	*out = (struct xcap_attachment){ ifindex, mode };
+	*out = (struct xcap_attachment){ .ifindex = ifindex, .mode = mode, .tc_link = -1 };
 	pr_info("%s: attached (%s mode)\n", ifname, mode == XDP_MODE_SKB ? "generic" : "native");
 	return 0;
+}
+
+/* The clsact egress hook of an interface, and xcap's filter on it. */
+#define TC_HOOK(name, idx) \
+	LIBBPF_OPTS(bpf_tc_hook, name, .ifindex = (idx), .attach_point = BPF_TC_EGRESS)
+#define TC_FILTER(name) \
+	LIBBPF_OPTS(bpf_tc_opts, name, .handle = XCAP_TC_HANDLE, .priority = XCAP_TC_PRIORITY)
+
+/* The name of program `id`, or "" when it cannot be read. */
+static void prog_name(uint32_t id, char *buf, size_t size)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		snprintf(buf, size, "%s", info.name);
+	close(fd);
+}
+
+/*
+ * A clsact filter outlives the process that added it (a tcx link does not):
+ * removes xcap's filter when its owner died, refuses a live owner or a filter
+ * that is not xcap's at xcap's handle and priority. 0 when attaching may go on.
+ */
+static int clear_tc(int ifindex, const char *ifname)
+{
+	TC_HOOK(hook, ifindex);
+	TC_FILTER(opts);
+	char name[BPF_OBJ_NAME_LEN];
+	int err;
+
+	/* No clsact qdisc, or no filter there: nothing to clear. */
+	if (bpf_tc_query(&hook, &opts))
+		return 0;
+	prog_name(opts.prog_id, name, sizeof(name));
+	if (strcmp(name, XCAP_TC_PROG_NAME)) {
+		pr_err("%s: TC egress filter handle 0x%x priority %d is program '%s' (id %u), which "
+		       "xcap did not load; refusing to replace it\n",
+		       ifname, XCAP_TC_HANDLE, XCAP_TC_PRIORITY, name, opts.prog_id);
+		return -EEXIST;
+	}
+	if (prog_has_owner(opts.prog_id)) {
+		pr_err("%s: another xcap process is capturing here (TC program id %u)\n", ifname,
+		       opts.prog_id);
+		return -EBUSY;
+	}
+	pr_warn("%s: removing xcap TC filter (program id %u) left by a process that died\n", ifname,
+		opts.prog_id);
+	TC_FILTER(del);
+	err = bpf_tc_detach(&hook, &del);
+	if (err)
+		pr_err("%s: cannot remove it: %s\n", ifname, strerror(-err));
+	return err;
+}
+
+static int attach_clsact(int prog_fd, struct xcap_attachment *a, const char *ifname)
+{
+	TC_HOOK(hook, a->ifindex);
+	TC_FILTER(opts);
+	int err;
+
+	/*
+	 * The qdisc stays when xcap detaches: other filters may have joined it,
+	 * and destroying it would remove them. An empty clsact costs nothing.
+	 */
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_err("%s: cannot add a clsact qdisc: %s\n", ifname, strerror(-err));
+		return err;
+	}
+	opts.prog_fd = prog_fd;
+	/* No BPF_TC_F_REPLACE: a filter at this handle and priority is never replaced. */
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		pr_err("%s: cannot add the TC egress filter: %s\n", ifname, strerror(-err));
+		return err;
+	}
+	a->tc_filter = true;
+	return 0;
+}
+
+static int attach_tcx(int prog_fd, struct xcap_attachment *a, const char *ifname)
+{
+	/* In front of the programs there: they may end the walk (TCX_PASS) before xcap's turn. */
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XCAP_BPF_F_BEFORE);
+	int fd;
+
+	fd = bpf_link_create(prog_fd, a->ifindex, XCAP_BPF_TCX_EGRESS, &opts);
+	if (fd < 0) {
+		pr_err("%s: cannot attach the TC egress program (tcx): %s\n", ifname,
+		       strerror(-fd));
+		return fd;
+	}
+	a->tc_link = fd;
+	return 0;
+}
+
+int xcap_attach_tc(int prog_fd, bool tcx, struct xcap_attachment *a)
+{
+	char ifname[IF_NAMESIZE];
+	int err;
+
+	if (!if_indextoname(a->ifindex, ifname))
+		snprintf(ifname, sizeof(ifname), "ifindex %d", a->ifindex);
+	/* Also with tcx: a filter of an xcap that ran before with clsact and died. */
+	err = clear_tc(a->ifindex, ifname);
+	if (err)
+		return err;
+	err = tcx ? attach_tcx(prog_fd, a, ifname) : attach_clsact(prog_fd, a, ifname);
+	if (!err)
+		pr_info("%s: sent frames too (%s)\n", ifname, tcx ? "tcx" : "clsact filter");
+	return err;
+}
+
+static void detach_tc(const struct xcap_attachment *a, const char *ifname)
+{
+	TC_HOOK(hook, a->ifindex);
+	TC_FILTER(opts);
+	int err;
+
+	/* A tcx link that is not pinned goes with its last fd. */
+	if (a->tc_link >= 0)
+		close(a->tc_link);
+	if (!a->tc_filter)
+		return;
+	err = bpf_tc_detach(&hook, &opts);
+	if (err)
+		pr_err("%s: cannot remove the TC egress filter: %s\n", ifname, strerror(-err));
 }
 
 void xcap_attach_detach(struct xdp_program *prog, const struct xcap_attachment *a)
@@ -127,8 +265,10 @@ void xcap_attach_detach(struct xdp_program *prog, const struct xcap_attachment *
 	char name[IF_NAMESIZE];
 	int err;
 
+	if (!if_indextoname(a->ifindex, name))
+		snprintf(name, sizeof(name), "?");
+	detach_tc(a, name);
 	err = xdp_program__detach(prog, a->ifindex, a->mode, 0);
 	if (err)
-		pr_err("%s: cannot detach: %s\n", if_indextoname(a->ifindex, name) ?: "?",
-		       strerror(-err));
+		pr_err("%s: cannot detach: %s\n", name, strerror(-err));
 }

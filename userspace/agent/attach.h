@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Attaching the program to interfaces through libxdp: native mode first, then
- * generic; a program another live process owns, or that xcap did not load, is
- * never replaced; an xcap program whose owner died is removed first.
+ * Attaching the programs to interfaces. The XDP program (received frames)
+ * through libxdp: native mode first, then generic. The TC program (sent
+ * frames) at egress: a tcx link where the kernel has them (6.6), else a clsact
+ * filter of xcap's own handle and priority. A program or filter another live
+ * process owns, or that xcap did not load, is never replaced or moved; an xcap
+ * program or filter whose owner died is removed first.
  */
 #ifndef XCAP_ATTACH_H
 #define XCAP_ATTACH_H
@@ -11,16 +14,32 @@
 #include <xdp/libxdp.h>
 
 #define XCAP_PROG_NAME "xcap_xdp"
+#define XCAP_TC_PROG_NAME "xcap_tc"
+/*
+ * The clsact filter's handle ("xc") and priority. Lower priorities run first
+ * (tc numbers filters from 49152 down): xcap sees what is sent before another
+ * filter's verdict ends the walk, as its tcx link goes in front of the others.
+ */
+#define XCAP_TC_HANDLE 0x7863
+#define XCAP_TC_PRIORITY 1
 
 struct xcap_attachment {
 	int ifindex;
 	enum xdp_attach_mode mode;
+	int tc_link; /* fd of the TC program's tcx link; -1: none */
+	bool tc_filter; /* the TC program is xcap's clsact filter */
 };
 
 /* Attaches prog to ifname and fills *out; a negative errno names the failure in the log. */
 int xcap_attach_xdp(struct xdp_program *prog, const char *ifname, bool skb_mode,
 		    struct xcap_attachment *out);
-/* Detaches what xcap_attach_xdp attached; failures are logged. */
+/*
+ * Attaches the TC program (prog_fd) at egress of a->ifindex: a tcx link in
+ * front of the others when tcx is true, else a clsact filter. 0 or a negative
+ * errno, named in the log.
+ */
+int xcap_attach_tc(int prog_fd, bool tcx, struct xcap_attachment *a);
+/* Detaches what xcap_attach_xdp and xcap_attach_tc attached; failures are logged. */
 void xcap_attach_detach(struct xdp_program *prog, const struct xcap_attachment *a);
 
 #endif /* XCAP_ATTACH_H */

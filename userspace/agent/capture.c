@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Full captures: one armed rule, one pcap file, the limits that end it. */
+/* Full captures: one armed rule, one pcap or pcapng file, the limits that end it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +12,22 @@
 struct xcap_capture {
 	struct xcap_engine *engine;
 	struct xcap_pcap *pcap; /* the frames thread's while armed */
+	uint32_t ifindexes[XCAP_IFACE_SLOTS]; /* the engine's, in its order (iface_lost) */
+	int n_ifaces;
 	int slot; /* -1 once stopped */
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
 	uint64_t lost; /* xcap_pcap_lost as of the last write or flush, for other threads */
+	bool reader_gone; /* the reader of a pipe went away (EPIPE): the capture is done */
 	struct xcap_capture_counters final;
 };
+
+/* A write or flush found the pipe without a reader: that ends the capture, as a limit would. */
+static int note_epipe(struct xcap_capture *c, int err)
+{
+	if (err == -EPIPE)
+		__atomic_store_n(&c->reader_gone, true, __ATOMIC_RELAXED);
+	return err;
+}
 
 /* The pcap writer is the frames thread's alone: other threads read the copy of its losses. */
 static void publish_lost(struct xcap_capture *c)
@@ -33,17 +44,16 @@ static int write_frame(void *arg, const struct xcap_packet *pkt)
 	struct xcap_capture *c = arg;
 	int err;
 
-	err = xcap_pcap_write_frame(c->pcap, pkt->ts_ns, pkt->data, pkt->cap_len, pkt->orig_len,
-				    pkt->flags);
+	err = xcap_pcap_write_packet(c->pcap, pkt);
 	publish_lost(c);
-	return err;
+	return note_epipe(c, err);
 }
 
 static void flush_frames(void *arg)
 {
 	struct xcap_capture *c = arg;
 
-	xcap_pcap_flush(c->pcap);
+	note_epipe(c, xcap_pcap_flush(c->pcap));
 	publish_lost(c);
 }
 
@@ -51,11 +61,17 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 {
 	struct xcap_sink sink = { .fn = write_frame,
 				  .flush = o->flush_each_batch ? flush_frames : NULL };
-	uint32_t snap = o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
-				o->limits.snaplen :
-				XCAP_FRAME_MAX;
+	struct xcap_pcap_opts po = {
+		.format = o->format,
+		.snaplen = o->limits.snaplen && o->limits.snaplen < XCAP_FRAME_MAX ?
+				   o->limits.snaplen :
+				   XCAP_FRAME_MAX,
+		.comment = o->comment,
+		.create_new = o->create_new,
+	};
+	uint32_t linktypes[XCAP_IFACE_SLOTS];
 	struct xcap_capture *c;
-	int err;
+	int err, n, i;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -63,17 +79,21 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	c->engine = e;
 	c->slot = -1;
 	sink.arg = c;
-	/*
-	 * Raw IP when every interface is an L3 one; else Ethernet, where frames
-	 * of L3 interfaces get a made-up Ethernet header (pcap.h), 14 bytes more.
-	 */
-	if (xcap_engine_l3_only(e))
-		c->pcap = xcap_pcap_open_link(o->path, snap, XCAP_LINKTYPE_RAW);
-	else
-		c->pcap = xcap_pcap_open(o->path, snap + (xcap_engine_has_l3(e) ? 14 : 0));
+	n = xcap_engine_ifaces(e, c->ifindexes, XCAP_IFACE_SLOTS);
+	c->n_ifaces = n < XCAP_IFACE_SLOTS ? n : XCAP_IFACE_SLOTS;
+	po.ifindexes = c->ifindexes;
+	po.n_ifaces = c->n_ifaces;
+	for (i = 0; i < c->n_ifaces; i++)
+		linktypes[i] = xcap_engine_linktype(e, c->ifindexes[i]);
+	po.linktypes = linktypes;
+	/* pcap, one link type: raw IP when every interface is an L3 one (pcap.h). */
+	xcap_pcap_opts_frames(&po, n, xcap_engine_n_l3(e));
+	c->pcap = xcap_pcap_open_opts(o->path, &po);
 	if (!c->pcap) {
 		err = -errno;
-		pr_err("cannot write %s: %s\n", o->path, strerror(-err));
+		/* A reader gone before the header (EPIPE) is the caller's to tell. */
+		if (err != -EPIPE)
+			pr_err("cannot write %s: %s\n", o->path, strerror(-err));
 		goto err;
 	}
 	if (o->time_limit_s)
@@ -93,11 +113,16 @@ err:
 
 bool xcap_capture_done(const struct xcap_capture *c, int64_t now_ns)
 {
-	if (c->slot < 0)
+	if (c->slot < 0 || xcap_capture_reader_gone(c))
 		return true;
 	if (c->deadline_ns && now_ns >= c->deadline_ns)
 		return true;
 	return !xcap_engine_armed(c->engine, c->slot);
+}
+
+bool xcap_capture_reader_gone(const struct xcap_capture *c)
+{
+	return __atomic_load_n(&c->reader_gone, __ATOMIC_RELAXED);
 }
 
 /* A packet the callback took counts as a write error once a flush of it failed. */
@@ -124,17 +149,21 @@ int xcap_capture_counters(const struct xcap_capture *c, struct xcap_capture_coun
 
 int xcap_capture_stop(struct xcap_capture *c)
 {
-	int err, cerr;
+	int err, cerr, i;
 
 	if (c->slot < 0)
 		return 0;
 	/* From here on, the file is this thread's. */
 	err = xcap_engine_disarm(c->engine, c->slot, &c->final);
 	c->slot = -1;
-	xcap_pcap_flush(c->pcap);
+	/* What never reached the file, by interface where the kernel could tell (pcapng). */
+	for (i = 0; i < c->n_ifaces; i++)
+		xcap_pcap_add_dropped(c->pcap, c->ifindexes[i], c->final.iface_lost[i]);
+	xcap_pcap_add_dropped(c->pcap, 0, c->final.user_dropped);
+	note_epipe(c, xcap_pcap_flush(c->pcap));
 	publish_lost(c);
 	count_flush_losses(c, &c->final);
-	cerr = xcap_pcap_close(c->pcap);
+	cerr = note_epipe(c, xcap_pcap_close(c->pcap));
 	if (cerr || c->final.write_errors)
 		err = err ?: cerr ?: -EIO;
 	c->pcap = NULL;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The capture engine owns the XDP program and its maps: it loads the object
- * (after the probes in probe.c), attaches it (attach.c), arms and disarms
- * captures (slots, budgets and the rule tables of rules.c) and reads
- * counters. The ring consumers and their threads are rings.c's.
+ * The capture engine owns the programs (XDP for received frames, TC for sent
+ * ones) and their maps: it loads the object (after the probes in probe.c),
+ * attaches both to each interface (attach.c), arms and disarms captures
+ * (slots, budgets and the rule tables of rules.c) and reads counters. The ring
+ * consumers and their threads are rings.c's.
  */
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -32,11 +33,14 @@
 #define DEFAULT_FRAMES_RING (32U << 20) /* about 21000 frames of 1500 bytes */
 #define DEFAULT_SAMPLES_RING (4U << 20)
 
+_Static_assert(XCAP_MAX_IFACES <= XCAP_IFACE_SLOTS, "every interface has its slot of losses");
+
 struct xcap_engine {
 	struct xcap_bpf *skel;
 	struct xdp_program *xdp; /* created on the first attach */
 	bool loaded;
 	bool skb_mode;
+	bool tcx; /* the TC program goes on tcx links, else on clsact filters (probe.c) */
 	int ncpus;
 	struct xcap_cfg *cfg; /* mmap of the xcap_cfg map */
 	struct xcap_rings *rings;
@@ -88,6 +92,7 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	err = xcap_probe_features(&features);
 	if (err)
 		goto err;
+	e->tcx = features.tcx;
 	e->skel = xcap_bpf__open();
 	if (!e->skel) {
 		err = -errno;
@@ -151,20 +156,27 @@ int xcap_engine_load(struct xcap_engine *e)
 		return 0;
 	err = xcap_bpf__load(e->skel);
 	if (err) {
-		pr_err("cannot load the XDP program: %s\n", strerror(-err));
+		pr_err("cannot load the programs: %s\n", strerror(-err));
 		return err;
 	}
 	return after_load(e);
 }
 
-/* Adds an interface to the program's list of L3 ones (its frames begin with IP). */
-static int add_l3(struct xcap_engine *e, uint32_t ifindex)
+static bool is_l3(const struct xcap_engine *e, uint32_t ifindex)
 {
 	int i;
 
 	for (i = 0; i < e->n_l3; i++)
 		if (e->l3_ifindex[i] == ifindex)
-			return 0;
+			return true;
+	return false;
+}
+
+/* Adds an interface to the program's list of L3 ones (its frames begin with IP). */
+static int add_l3(struct xcap_engine *e, uint32_t ifindex)
+{
+	if (is_l3(e, ifindex))
+		return 0;
 	if (e->n_l3 == XCAP_L3_IFACES)
 		return -E2BIG;
 	e->l3_ifindex[e->n_l3++] = ifindex;
@@ -179,14 +191,14 @@ int xcap_engine_set_l3(struct xcap_engine *e, uint32_t ifindex)
 	return ifindex ? add_l3(e, ifindex) : -EINVAL;
 }
 
-bool xcap_engine_l3_only(const struct xcap_engine *e)
-{
-	return e->n_ifaces && e->n_l3_attached == e->n_ifaces;
-}
-
-bool xcap_engine_has_l3(const struct xcap_engine *e)
+int xcap_engine_n_l3(const struct xcap_engine *e)
 {
 	return e->n_l3_attached;
+}
+
+uint32_t xcap_engine_linktype(const struct xcap_engine *e, uint32_t ifindex)
+{
+	return xcap_link_pcap_type(is_l3(e, ifindex) ? XCAP_LINK_L3 : XCAP_LINK_ETHER);
 }
 
 int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t geneve)
@@ -252,8 +264,17 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 	err = xcap_attach_xdp(e->xdp, ifname, e->skb_mode, a);
 	if (err)
 		return err;
-	/* libxdp loads the object on the first attach: the maps exist from now on. */
+	/* libxdp loads the object, the TC program too, on the first attach: the maps exist now. */
 	err = e->loaded ? 0 : after_load(e);
+	/* Its losses are counted apart from the other interfaces' before it sends anything. */
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(e->skel->maps.xcap_ifslot), &a->ifindex,
+					  &(uint32_t){ e->n_ifaces }, BPF_ANY);
+	if (!err) {
+		err = xcap_attach_tc(bpf_program__fd(e->skel->progs.xcap_tc), e->tcx, a);
+		if (err)
+			bpf_map_delete_elem(bpf_map__fd(e->skel->maps.xcap_ifslot), &a->ifindex);
+	}
 	if (err) {
 		xcap_attach_detach(e->xdp, a);
 		return err;
@@ -284,6 +305,20 @@ void xcap_engine_close(struct xcap_engine *e)
 int xcap_engine_prog_fd(const struct xcap_engine *e)
 {
 	return bpf_program__fd(e->skel->progs.xcap_xdp);
+}
+
+int xcap_engine_tc_prog_fd(const struct xcap_engine *e)
+{
+	return bpf_program__fd(e->skel->progs.xcap_tc);
+}
+
+int xcap_engine_ifaces(const struct xcap_engine *e, uint32_t *ifindexes, int max)
+{
+	int i;
+
+	for (i = 0; i < e->n_ifaces && i < max; i++)
+		ifindexes[i] = e->ifaces[i].ifindex;
+	return e->n_ifaces;
 }
 
 int xcap_engine_map_fd(const struct xcap_engine *e, const char *name)
@@ -317,15 +352,22 @@ int xcap_engine_start(struct xcap_engine *e)
 	return e->loaded ? xcap_rings_start(e->rings) : -EINVAL;
 }
 
+/* Zeroes the slot's counters, those of its losses by interface too. */
 static int reset_counters(struct xcap_engine *e, uint32_t slot)
 {
 	size_t size = (size_t)e->ncpus * sizeof(struct xcap_cap_counters);
+	int lost_fd = bpf_map__fd(e->skel->maps.xcap_iflost), err, i;
 	void *zeros = calloc(1, size);
-	int err;
+	uint32_t key;
 
 	if (!zeros)
 		return -ENOMEM;
 	err = bpf_map_update_elem(bpf_map__fd(e->skel->maps.xcap_cnt), &slot, zeros, BPF_ANY);
+	/* A per-CPU __u64 is smaller than the counters: the same zeros do. */
+	for (i = 0; !err && i < XCAP_IFACE_SLOTS; i++) {
+		key = slot * XCAP_IFACE_SLOTS + i;
+		err = bpf_map_update_elem(lost_fd, &key, zeros, BPF_ANY);
+	}
 	free(zeros);
 	return err;
 }
@@ -409,6 +451,18 @@ static int kernel_counters(const struct xcap_engine *e, int slot, struct xcap_ca
 	return read_percpu(bpf_map__fd(e->skel->maps.xcap_cnt), slot, out, sizeof(*out), e->ncpus);
 }
 
+/* The kernel's losses of the slot by interface, in attach order. */
+static int iface_lost(const struct xcap_engine *e, int slot, uint64_t *lost)
+{
+	int fd = bpf_map__fd(e->skel->maps.xcap_iflost), i, err = 0;
+
+	for (i = 0; i < XCAP_IFACE_SLOTS; i++)
+		err = err   ?:
+			      read_percpu(fd, slot * XCAP_IFACE_SLOTS + i, &lost[i], sizeof(*lost),
+					  e->ncpus);
+	return err;
+}
+
 int xcap_engine_capture_counters(const struct xcap_engine *e, int slot,
 				 struct xcap_capture_counters *out)
 {
@@ -417,7 +471,8 @@ int xcap_engine_capture_counters(const struct xcap_engine *e, int slot,
 	if (slot < 0 || slot >= XCAP_MAX_CAPTURES || !e->loaded)
 		return -ENOENT;
 	err = xcap_rings_counters(e->rings, slot, out);
-	return err ?: kernel_counters(e, slot, &out->kernel);
+	err = err ?: kernel_counters(e, slot, &out->kernel);
+	return err ?: iface_lost(e, slot, out->iface_lost);
 }
 
 /*
@@ -464,7 +519,7 @@ int xcap_engine_disarm(struct xcap_engine *e, int slot, struct xcap_capture_coun
 	__atomic_fetch_and(&e->cfg->active, ~(1ULL << slot), __ATOMIC_SEQ_CST);
 	wait_programs(e);
 	synced = xcap_rings_sync(e->rings, XCAP_RING_FRAMES);
-	err = kernel_counters(e, slot, &c.kernel);
+	err = kernel_counters(e, slot, &c.kernel) ?: iface_lost(e, slot, c.iface_lost);
 	xcap_rings_counters(e->rings, slot, &seen);
 	/* Records the frames thread has not handled: skipped from now on, and counted below. */
 	stale = synced < 0 || c.kernel.written > handled(&seen);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The capture engine: loads the XDP program, attaches it to interfaces through
- * libxdp, arms and disarms capture rules at run time, and drains the two rings
+ * The capture engine: loads the programs, attaches them to interfaces (XDP
+ * through libxdp for received frames, TC at egress for sent ones), arms and
+ * disarms capture rules at run time, and drains the two rings
  * (rings.c), handing each record to the sampler's sink or to the sinks of the
  * captures it serves.
  *
@@ -29,8 +30,8 @@ struct xcap_packet {
 	uint32_t cap_len;
 	uint32_t orig_len;
 	uint32_t ifindex;
-	uint32_t rx_queue;
-	uint32_t flags; /* XCAP_REC_* */
+	uint32_t rx_queue; /* sent frames: the transmit queue */
+	uint32_t flags; /* XCAP_REC_*: XCAP_REC_OUT for a sent frame */
 };
 
 /* Returns 0, or a negative errno when the packet could not be kept (counted by the caller). */
@@ -62,12 +63,16 @@ struct xcap_capture_counters {
 	uint64_t delivered; /* handed to the callback, which kept it */
 	uint64_t user_dropped; /* malformed ring record, not delivered */
 	uint64_t write_errors; /* the callback could not keep it */
+	uint64_t iface_lost[XCAP_IFACE_SLOTS]; /* kernel.ring_full by interface, in attach order */
 };
 
 struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts);
 /* Loads the program without attaching it (BPF_PROG_TEST_RUN, benchmarks). */
 int xcap_engine_load(struct xcap_engine *e);
-/* Attaches to an interface (loading through libxdp on first use). */
+/*
+ * Attaches to an interface (loading through libxdp on first use): XDP for what
+ * it receives, TC egress for what it sends.
+ */
 int xcap_engine_attach(struct xcap_engine *e, const char *ifname);
 /* Detaches from every interface and frees everything. */
 void xcap_engine_close(struct xcap_engine *e);
@@ -76,19 +81,24 @@ void xcap_engine_close(struct xcap_engine *e);
  * Tunnels and L3 interfaces. attach finds an interface without Ethernet
  * header (gre, ipip, tun, wg...) from its device type: the program parses its
  * frames from the IP header and flags their records XCAP_REC_L3. set_l3 does
- * the same for any ifindex (tests: BPF_PROG_TEST_RUN on lo). l3_only: every
- * attached interface is one (a pcap file of raw IP); has_l3: one at least
- * (its frames in an Ethernet file get a made-up header). set_udp_ports: the
+ * the same for any ifindex (tests: BPF_PROG_TEST_RUN on lo). n_l3: how many
+ * of the attached interfaces are such (a pcap file is raw IP when all are,
+ * pcap.h); linktype: the pcap
+ * link type of an interface's frames (XCAP_LINKTYPE_*). set_udp_ports: the
  * destination ports of VXLAN and GENEVE (0 = none; by default 4789 and 6081),
  * for the program and the reference parser (common/frame.h) alike.
  */
 int xcap_engine_set_l3(struct xcap_engine *e, uint32_t ifindex);
-bool xcap_engine_l3_only(const struct xcap_engine *e);
-bool xcap_engine_has_l3(const struct xcap_engine *e);
+int xcap_engine_n_l3(const struct xcap_engine *e);
+uint32_t xcap_engine_linktype(const struct xcap_engine *e, uint32_t ifindex);
 int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t geneve);
 
+/* The XDP program, and the TC egress program (BPF_PROG_TEST_RUN, benchmarks). */
 int xcap_engine_prog_fd(const struct xcap_engine *e);
+int xcap_engine_tc_prog_fd(const struct xcap_engine *e);
 int xcap_engine_map_fd(const struct xcap_engine *e, const char *name);
+/* The attached interfaces' indexes, in attach order (up to max); returns how many there are. */
+int xcap_engine_ifaces(const struct xcap_engine *e, uint32_t *ifindexes, int max);
 
 /* Samples 1 packet in `every` (0 = off) per CPU into the sink; before xcap_engine_start. */
 int xcap_engine_set_sampler_sink(struct xcap_engine *e, uint32_t every,
@@ -102,7 +112,10 @@ int xcap_engine_set_sampler(struct xcap_engine *e, uint32_t every, xcap_packet_f
  */
 int xcap_engine_start(struct xcap_engine *e);
 
-/* Arms a capture; returns its slot (>= 0) or a negative errno (-ENOSPC when 64 are armed). */
+/*
+ * Arms a capture of the packets of f's directions that match f; returns its
+ * slot (>= 0) or a negative errno (-ENOSPC when 64 are armed).
+ */
 int xcap_engine_arm_sink(struct xcap_engine *e, const struct xcap_filter *f,
 			 const struct xcap_limits *lim, const struct xcap_sink *sink);
 /* The same with a sink that needs no flush. */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Kernel feature probes: one place for every "does this kernel have X". */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -22,6 +24,32 @@ static bool probe_frags(void)
 		return false;
 	close(fd);
 	return true;
+}
+
+/*
+ * A tcx link to ifindex 0: a kernel with tcx looks the device up and finds
+ * none (-ENODEV); one without does not know the attach type (-EINVAL).
+ * XCAP_PROBE_NO_TCX=1 takes the clsact path of older kernels anyway (tests).
+ */
+static bool probe_tcx(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = 0xb7, .dst_reg = 0, .imm = -1 }, /* r0 = TC_ACT_UNSPEC */
+		{ .code = 0x95 }, /* exit */
+	};
+	const char *no = getenv("XCAP_PROBE_NO_TCX");
+	int fd, link;
+
+	if (no && *no && strcmp(no, "0"))
+		return false;
+	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, NULL, "GPL", insns, 2, NULL);
+	if (fd < 0)
+		return false;
+	link = bpf_link_create(fd, 0, XCAP_BPF_TCX_EGRESS, NULL);
+	if (link >= 0)
+		close(link); /* cannot happen: there is no device 0 */
+	close(fd);
+	return link == -ENODEV;
 }
 
 /* The program needs ring buffers (5.8), bpf_loop (5.17) and bpf_xdp_load_bytes (5.18). */
@@ -48,7 +76,10 @@ int xcap_probe_features(struct xcap_features *f)
 		}
 	}
 	f->frags = probe_frags();
+	f->tcx = probe_tcx();
 	pr_debug("features: ring buffer, bpf_loop, bpf_xdp_load_bytes; multi-buffer frames: %s\n",
 		 f->frags ? "yes" : "no (frames larger than a page are not seen)");
+	pr_debug("sent frames: %s\n",
+		 f->tcx ? "tcx links (Linux 6.6)" : "a clsact filter (tcx links need Linux 6.6)");
 	return 0;
 }

@@ -20,7 +20,8 @@ struct hit {
 	uint64_t seq; /* orders equal time stamps as they were recorded */
 	uint32_t cap_len;
 	uint32_t orig_len;
-	uint32_t flags; /* XCAP_REC_*: XCAP_REC_L3 for raw IP */
+	uint32_t ifindex;
+	uint32_t flags; /* XCAP_REC_*: the direction */
 	uint8_t data[XCAP_SAMPLE_BYTES];
 };
 
@@ -83,6 +84,7 @@ static void hit_set(struct hit *h, const struct xcap_packet *pkt, uint64_t seq)
 	h->seq = seq;
 	h->cap_len = pkt->cap_len;
 	h->orig_len = pkt->orig_len;
+	h->ifindex = pkt->ifindex;
 	h->flags = pkt->flags;
 	memcpy(h->data, pkt->data, pkt->cap_len);
 }
@@ -107,6 +109,9 @@ static void query_one(void *arg, const struct xcap_packet *pkt, uint64_t seq)
 	struct query_run *qr = arg;
 	struct xcap_frame fr;
 
+	if (!xcap_filter_takes_dir(&qr->q->filter,
+				   pkt->flags & XCAP_REC_OUT ? XCAP_DIR_OUT : XCAP_DIR_IN))
+		return;
 	xcap_frame_parse_levels(pkt->data, pkt->cap_len, pkt->flags, &fr);
 	if (!xcap_filter_match_frame(&qr->q->filter, &fr))
 		return;
@@ -124,18 +129,28 @@ static bool query_want(void *arg, uint64_t newest_ns)
 
 static int query_write(const struct query_run *qr, const char *path)
 {
+	struct xcap_pcap_opts o = {
+		.format = qr->q->format,
+		.snaplen = XCAP_SAMPLE_BYTES,
+		.comment = qr->q->comment,
+		/* xcapd's own file, under a fresh id: never written through a link planted there. */
+		.create_new = true,
+	};
+	struct xcap_packet pkt;
 	struct xcap_pcap *p;
 	const struct hit *h;
 	uint32_t i, l3 = 0;
 	int err;
 
-	/* Raw IP when every sample came from an L3 interface; else Ethernet (pcap.h). */
+	/*
+	 * Raw IP when every sample came from an L3 interface; else Ethernet
+	 * (pcap.h). pcapng: each interface is described where its first sample
+	 * is, with its own link type.
+	 */
 	for (i = 0; i < qr->n; i++)
 		l3 += !!(qr->heap[i]->flags & XCAP_REC_L3);
-	if (l3 && l3 == qr->n)
-		p = xcap_pcap_open_link(path, XCAP_SAMPLE_BYTES, XCAP_LINKTYPE_RAW);
-	else
-		p = xcap_pcap_open(path, XCAP_SAMPLE_BYTES + (l3 ? 14 : 0));
+	xcap_pcap_opts_frames(&o, qr->n, l3);
+	p = xcap_pcap_open_opts(path, &o);
 	if (!p) {
 		err = -errno;
 		goto out;
@@ -143,7 +158,15 @@ static int query_write(const struct query_run *qr, const char *path)
 	/* Errors are sticky: close reports the first. */
 	for (i = 0; i < qr->n; i++) {
 		h = qr->heap[i];
-		xcap_pcap_write_frame(p, h->ts_ns, h->data, h->cap_len, h->orig_len, h->flags);
+		pkt = (struct xcap_packet){
+			.ts_ns = h->ts_ns,
+			.data = h->data,
+			.cap_len = h->cap_len,
+			.orig_len = h->orig_len,
+			.ifindex = h->ifindex,
+			.flags = h->flags,
+		};
+		xcap_pcap_write_packet(p, &pkt);
 	}
 	err = xcap_pcap_close(p);
 	if (err)

@@ -2,13 +2,15 @@
 /*
  * Simple captures: the newest matching samples of a time window, read from
  * the flight recorder and written as a pcap file (nanosecond magic, snaplen
- * 160, time order). Memory is bounded by the limit, not by the window.
+ * 160, time order), or as pcapng with each sample's interface and direction.
+ * Memory is bounded by the limit, not by the window.
  */
 #ifndef XCAP_QUERY_H
 #define XCAP_QUERY_H
 
 #include <stdint.h>
 #include "common/filter.h"
+#include "agent/pcap.h"
 #include "agent/recorder.h"
 
 #define XCAP_QUERY_LIMIT_MAX 10000 /* the API's packet_limit range is 1..10000 */
@@ -16,8 +18,11 @@
 struct xcap_query {
 	uint64_t from_ns; /* window [from_ns, to_ns): from inclusive, to exclusive */
 	uint64_t to_ns;
-	struct xcap_filter filter;
+	struct xcap_filter filter; /* its dirs too: samples of the other direction do not match */
 	uint32_t limit; /* the newest `limit` matches are kept: 1..XCAP_QUERY_LIMIT_MAX */
+	char colo[64]; /* a fleet's API asks the agents of this site or metro ("": all of them) */
+	enum xcap_pcap_format format;
+	const char *comment; /* pcapng: the section's comment; NULL: none */
 };
 
 struct xcap_query_stats {
@@ -40,7 +45,7 @@ struct xcap_query_stats {
 
 /*
  * Writes the newest q->limit samples of the window that match q->filter to a
- * pcap file at path, in time order (an empty window gives a file with no
+ * file of q->format at path, in time order (an empty window gives a file with no
  * record). The file includes what the recorder held at the call, the samples
  * it has not written yet too. Returns 0, -EINVAL for a bad window or limit, or another
  * -errno (the file is then removed). The recorder's span is in *st either way,

@@ -613,7 +613,9 @@ static int idx_write(struct xcap_recorder *r, struct seg *s, struct summary *sum
 	h.bloom_crc = crc32c(sum->bits, BLOOM_BYTES(sum->log2));
 	h.hdr_crc = crc32c(&h, sizeof(h));
 	seg_path(r, s, "idx", path);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	/* A new file, never one written through a link planted under the name. */
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -898,7 +900,7 @@ static int seg_create(struct xcap_recorder *r, int64_t minute)
 	/* A foreign file may hold a name: take the next one. */
 	for (tries = 0;; tries++) {
 		seg_path(r, &s, "seg", path);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST || tries == 100)
 			break;
 		s.n++;
@@ -1156,7 +1158,7 @@ struct xcap_recorder *xcap_recorder_open(const struct xcap_recorder_opts *opts)
 		err = -ENOMEM;
 		goto err;
 	}
-	if (mkdir(r->dir, 0750) && errno != EEXIST) {
+	if (mkdir(r->dir, 0700) && errno != EEXIST) {
 		err = -errno;
 		pr_err("recorder %s: cannot create: %s\n", r->dir, strerror(-err));
 		goto err;

@@ -4,8 +4,9 @@
  * field table: for a number field, the set of armed captures that accept each
  * value (its slice of "xcap_num"); for an address field, the set under each
  * armed prefix (the "xcap_addr" trie); for every field, the set that accepts
- * any value (xcap_cfg.wild); for each level of a frame, the set that matches
- * there (xcap_cfg.level).
+ * any value (xcap_cfg.wild); for each direction, the set that takes it
+ * (xcap_cfg.dir); for each level of a frame, the set that matches there
+ * (xcap_cfg.level).
  */
 #include <errno.h>
 #include <string.h>
@@ -107,19 +108,17 @@ static int sync_addr(struct xcap_rules *r)
 	return err == -ENOENT ? 0 : err;
 }
 
-/* The captures that match at each level of a frame (the outer one, inside a tunnel). */
-static void sync_levels(struct xcap_rules *r)
+/* The used slots whose filter `takes` k: a direction (XCAP_DIR_*), a level (XCAP_LEVEL_*). */
+static uint64_t slots_taking(const struct xcap_rules *r,
+			     bool (*takes)(const struct xcap_filter *f, int k), int k)
 {
-	uint64_t set;
-	int l, i;
+	uint64_t set = 0;
+	int i;
 
-	for (l = 0; l < XCAP_LEVEL_N; l++) {
-		set = 0;
-		for (i = 0; i < XCAP_MAX_CAPTURES; i++)
-			if (r->used[i] && xcap_filter_at_level(&r->filter[i], l))
-				set |= 1ULL << i;
-		r->cfg->level[l] = set;
-	}
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+		if (r->used[i] && takes(&r->filter[i], k))
+			set |= 1ULL << i;
+	return set;
 }
 
 /* Brings every table in line with the used slots; `f` is the filter that changed. */
@@ -148,7 +147,10 @@ static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 				wild |= 1ULL << i;
 		r->cfg->wild[id] = wild;
 	}
-	sync_levels(r);
+	for (id = 0; id < XCAP_DIR_N; id++)
+		r->cfg->dir[id] = slots_taking(r, xcap_filter_takes_dir, id);
+	for (id = 0; id < XCAP_LEVEL_N; id++)
+		r->cfg->level[id] = slots_taking(r, xcap_filter_at_level, id);
 	return 0;
 }
 

@@ -35,6 +35,7 @@ struct xcap_client {
 struct sink {
 	CURL *curl;
 	FILE *out;
+	bool flush; /* a live stream: each piece reaches `out`'s reader as it comes */
 	uint64_t written;
 	int write_err;
 	char *buf;
@@ -134,7 +135,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (s->out && status >= 200 && status < 300) {
-		if (fwrite(data, 1, len, s->out) != len) {
+		if (fwrite(data, 1, len, s->out) != len || (s->flush && fflush(s->out))) {
 			s->write_err = errno ?: EIO;
 			return 0;
 		}
@@ -444,10 +445,10 @@ static int64_t now_ms(void)
 }
 
 static int perform(struct xcap_client *c, const char *method, const char *const *path,
-		   const char *body, const char *accept, FILE *out, struct xcap_reply *r,
-		   uint64_t *written)
+		   const char *body, const char *accept, FILE *out, bool stream,
+		   struct xcap_reply *r, uint64_t *written)
 {
-	struct sink s = { .curl = c->curl, .out = out };
+	struct sink s = { .curl = c->curl, .out = out, .flush = stream };
 	struct curl_slist *headers = NULL;
 	int64_t start = now_ms();
 	char *url = NULL;
@@ -464,6 +465,9 @@ static int perform(struct xcap_client *c, const char *method, const char *const 
 		goto out;
 	}
 	set_options(c, url, headers, &s);
+	/* A live stream lasts as long as its capture: the timeout is the connection's only. */
+	if (stream)
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 0L);
 	set_method(c->curl, method, body);
 	rc = curl_easy_perform(c->curl);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
@@ -488,12 +492,30 @@ int xcap_client_call(struct xcap_client *c, const char *method, const char *cons
 	if (body)
 		text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
 								    JSON_C_TO_STRING_NOSLASHESCAPE);
-	return perform(c, method, path, text, "Accept: application/json", NULL, r, NULL);
+	return perform(c, method, path, text, "Accept: application/json", NULL, false, r, NULL);
 }
 
 int xcap_client_download(struct xcap_client *c, const char *const *path, FILE *out, uint64_t *bytes,
 			 struct xcap_reply *r)
 {
 	return perform(c, "GET", path, NULL,
-		       "Accept: application/vnd.tcpdump.pcap, application/json", out, r, bytes);
+		       "Accept: application/vnd.tcpdump.pcap, application/json", out, false, r,
+		       bytes);
+}
+
+int xcap_client_stream(struct xcap_client *c, const char *const *path, FILE *out, uint64_t *bytes,
+		       int64_t *missed, struct xcap_reply *r)
+{
+	struct curl_header *h;
+	int err;
+
+	err = perform(
+		c, "GET", path, NULL,
+		"Accept: application/vnd.tcpdump.pcap, application/x-pcapng, application/json", out,
+		true, r, bytes);
+	*missed = -1;
+	if (!err &&
+	    curl_easy_header(c->curl, "Xcap-Packets-Missed", 0, CURLH_TRAILER, -1, &h) == CURLHE_OK)
+		*missed = strtoll(h->value, NULL, 10);
+	return err;
 }

@@ -65,6 +65,14 @@ int xcap_client_call(struct xcap_client *c, const char *method, const char *cons
 int xcap_client_download(struct xcap_client *c, const char *const *path, FILE *out, uint64_t *bytes,
 			 struct xcap_reply *r);
 
+/*
+ * A GET of a live stream: like download, each piece flushed to out as it
+ * comes, for as long as the server sends (no overall timeout). *missed: the
+ * packets the server skipped (the Xcap-Packets-Missed trailer), -1 without it.
+ */
+int xcap_client_stream(struct xcap_client *c, const char *const *path, FILE *out, uint64_t *bytes,
+		       int64_t *missed, struct xcap_reply *r);
+
 void xcap_reply_free(struct xcap_reply *r);
 
 /* Members of answers; NULL, 0 or -1 when absent or of another type (o may be NULL). */

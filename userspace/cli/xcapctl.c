@@ -2,15 +2,17 @@
 /*
  * xcapctl: the command-line client of the PCAP collection API, for xcapd or
  * any other server of that API (Cloudflare's included). It creates captures,
- * follows them with a progress display, downloads and stops them, and manages
- * the buckets that full captures are delivered to.
+ * follows them with a progress display, downloads, streams and stops them,
+ * and manages the buckets that full captures are delivered to.
  *
  * One option table serves every command: GNU getopt permutes, so options may
  * come before or after the command words, and each command names the options
  * it takes and those it requires. Simple commands are one request described
- * in the command table; create, wait and download have their own functions.
+ * in the command table; create, wait, download and stream have their own
+ * functions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include "common/util.h"
 #include "cli/client.h"
 #include "common/filter.h"
+#include "agent/pcap.h"
 
 #define EXIT_API 1
 #define EXIT_USAGE 2
@@ -69,7 +72,17 @@ enum opt {
 	O_DEST,
 	O_WAIT,
 	O_OUTPUT,
+	O_DIRECTION,
+	O_FORMAT,
 	O_TUNNEL,
+	O_EXTCAP_INTERFACES, /* Wireshark's extcap protocol: the modes ... */
+	O_EXTCAP_DLTS,
+	O_EXTCAP_CONFIG,
+	O_CAPTURE,
+	O_EXTCAP_VERSION, /* ... and what they take */
+	O_EXTCAP_INTERFACE,
+	O_EXTCAP_FILTER,
+	O_FIFO,
 	N_OPTS,
 };
 
@@ -80,6 +93,8 @@ enum kind {
 	K_FIELD, /* a filter field's value: the field table says what it is */
 	K_COUNT,
 	K_SECONDS,
+	K_DIRECTION, /* in, out or inout */
+	K_FORMAT, /* pcap or pcapng */
 	K_TUNNEL, /* any, outer or inner */
 };
 
@@ -92,6 +107,8 @@ static const struct {
 	/* The server checks the ranges of the limits: they are its to define. */
 	[K_COUNT] = { "a whole number", 0, JSON_INT_MAX },
 	[K_SECONDS] = { "a number of seconds in 1..3600", 1, 3600 },
+	[K_DIRECTION] = { "in, out or inout" },
+	[K_FORMAT] = { "pcap or pcapng" },
 	[K_TUNNEL] = { "any, outer or inner" },
 };
 
@@ -108,7 +125,11 @@ enum {
 	C_BUCKET_LIST = 1 << 8,
 	C_BUCKET_VALIDATE = 1 << 9,
 	C_BUCKET_DELETE = 1 << 10,
+	C_STREAM = 1 << 11,
+	C_EXTCAP = 1 << 12, /* a full capture streamed into Wireshark: create full's options */
 	C_CREATE = C_SIMPLE | C_FULL,
+	C_FULL_ANY = C_FULL | C_EXTCAP,
+	C_CREATE_ANY = C_CREATE | C_EXTCAP,
 	C_ALL = ~0U,
 };
 
@@ -117,31 +138,40 @@ static struct opt_def {
 	const char *name;
 	enum kind kind;
 	unsigned int cmds; /* the commands that take it */
-	const char *member; /* create: the body member it sets */
-	bool in_filter; /* ... inside filter_v1 */
+	const char *member; /* create: the body member it sets (filter flags: the filter does) */
 	char short_name;
 } opt_defs[N_OPTS] = {
-	[O_URL] = { "url", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_TOKEN] = { "token", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_EMAIL] = { "email", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_KEY] = { "key", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_ACCOUNT] = { "account", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_CACERT] = { "cacert", K_TEXT, C_ALL, NULL, false, 0 },
-	[O_TIMEOUT] = { "timeout", K_SECONDS, C_ALL, NULL, false, 0 },
-	[O_JSON] = { "json", K_SWITCH, C_ALL, NULL, false, 0 },
-	[O_QUIET] = { "quiet", K_SWITCH, C_ALL, NULL, false, 'q' },
-	[O_VERBOSE] = { "verbose", K_SWITCH, C_ALL, NULL, false, 'v' },
-	[O_HELP] = { "help", K_SWITCH, C_ALL, NULL, false, 'h' },
-	[O_VERSION] = { "version", K_SWITCH, C_ALL, NULL, false, 0 },
-	[O_TIME] = { "time", K_COUNT, C_CREATE, "time_limit", false, 0 },
-	[O_PACKETS] = { "packets", K_COUNT, C_CREATE, "packet_limit", false, 0 },
-	[O_BYTES] = { "bytes", K_COUNT, C_FULL, "byte_limit", false, 0 },
-	[O_OFFSET_TIME] = { "offset-time", K_TEXT, C_SIMPLE, "offset_time", false, 0 },
-	[O_COLO] = { "colo", K_TEXT, C_FULL, "colo_name", false, 0 },
-	[O_DEST] = { "dest", K_TEXT, C_FULL, "destination_conf", false, 0 },
-	[O_WAIT] = { "wait", K_SWITCH, C_CREATE, NULL, false, 0 },
-	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD, NULL, false, 'o' },
-	[O_TUNNEL] = { "tunnel", K_TUNNEL, C_CREATE, "tunnel", false, 0 },
+	[O_URL] = { "url", K_TEXT, C_ALL, NULL, 0 },
+	[O_TOKEN] = { "token", K_TEXT, C_ALL, NULL, 0 },
+	[O_EMAIL] = { "email", K_TEXT, C_ALL, NULL, 0 },
+	[O_KEY] = { "key", K_TEXT, C_ALL, NULL, 0 },
+	[O_ACCOUNT] = { "account", K_TEXT, C_ALL, NULL, 0 },
+	[O_CACERT] = { "cacert", K_TEXT, C_ALL, NULL, 0 },
+	[O_TIMEOUT] = { "timeout", K_SECONDS, C_ALL, NULL, 0 },
+	[O_JSON] = { "json", K_SWITCH, C_ALL, NULL, 0 },
+	[O_QUIET] = { "quiet", K_SWITCH, C_ALL, NULL, 'q' },
+	[O_VERBOSE] = { "verbose", K_SWITCH, C_ALL, NULL, 'v' },
+	[O_HELP] = { "help", K_SWITCH, C_ALL, NULL, 'h' },
+	[O_VERSION] = { "version", K_SWITCH, C_ALL, NULL, 0 },
+	[O_TIME] = { "time", K_COUNT, C_CREATE_ANY, "time_limit", 0 },
+	[O_PACKETS] = { "packets", K_COUNT, C_CREATE_ANY, "packet_limit", 0 },
+	[O_BYTES] = { "bytes", K_COUNT, C_FULL_ANY, "byte_limit", 0 },
+	[O_OFFSET_TIME] = { "offset-time", K_TEXT, C_SIMPLE, "offset_time", 0 },
+	[O_COLO] = { "colo", K_TEXT, C_FULL_ANY, "colo_name", 0 },
+	[O_DEST] = { "dest", K_TEXT, C_FULL_ANY, "destination_conf", 0 },
+	[O_WAIT] = { "wait", K_SWITCH, C_CREATE, NULL, 0 },
+	[O_OUTPUT] = { "output", K_TEXT, C_DOWNLOAD | C_STREAM, NULL, 'o' },
+	[O_DIRECTION] = { "direction", K_DIRECTION, C_CREATE_ANY, "direction", 'Q' },
+	[O_FORMAT] = { "format", K_FORMAT, C_CREATE_ANY, "format", 0 },
+	[O_TUNNEL] = { "tunnel", K_TUNNEL, C_CREATE_ANY, "tunnel", 0 },
+	[O_EXTCAP_INTERFACES] = { "extcap-interfaces", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_DLTS] = { "extcap-dlts", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_CONFIG] = { "extcap-config", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_CAPTURE] = { "capture", K_SWITCH, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_VERSION] = { "extcap-version", K_TEXT, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_INTERFACE] = { "extcap-interface", K_TEXT, C_EXTCAP, NULL, 0 },
+	[O_EXTCAP_FILTER] = { "extcap-capture-filter", K_TEXT, C_EXTCAP, NULL, 0 },
+	[O_FIFO] = { "fifo", K_TEXT, C_EXTCAP, NULL, 0 },
 };
 
 #define OPT(o) (1ULL << (o))
@@ -154,6 +184,8 @@ struct command {
 	const char *name;
 	unsigned int bit;
 	int n_args;
+	bool filter; /* words after the arguments: a filter expression */
+	bool capture; /* one request whose answer is a capture: a failed one exits EXIT_CAPTURE */
 	const char *synopsis; /* after the command's words */
 	const char *summary;
 	const char *help;
@@ -176,6 +208,7 @@ struct ctl {
 	const char *account;
 	bool json;
 	bool quiet;
+	struct xcap_filter_build filter; /* create: the filter flags and the expression */
 	struct xcap_client *client;
 };
 
@@ -341,20 +374,57 @@ static double fraction(json_object *cap, const char *status, int64_t elapsed)
 	return f > 1 ? 1 : f;
 }
 
-static void draw_bar(struct progress *p, const char *status, double f, const char *counts,
-		     const char *times)
-{
-	char bar[BAR_WIDTH + 1], line[256];
-	int i, fill = f * BAR_WIDTH, cols = terminal_columns();
+#define BAR_MIN 8 /* a narrower bar says too little: the line goes without one */
 
-	for (i = 0; i < BAR_WIDTH; i++)
-		bar[i] = i < fill ? '#' : '-';
-	bar[BAR_WIDTH] = '\0';
-	snprintf(line, sizeof(line), "%-18s [%s] %3d%%  %s%s", status, bar, (int)(f * 100), counts,
-		 times);
-	/* A line longer than the terminal wraps, and \r would redraw only its last part. */
-	if (cols > 1 && (int)strlen(line) >= cols)
-		line[cols - 1] = '\0';
+static void fill_bar(char *bar, int width, double f)
+{
+	int i;
+
+	for (i = 0; i < width; i++)
+		bar[i] = i < (int)(f * width) ? '#' : '-';
+	bar[width] = '\0';
+}
+
+/*
+ * The bar line, as much as fits the terminal: the whole line; without the
+ * status padding and with a narrower bar; without the bar; without the bytes;
+ * and only then cut. The counts and the clock are what a reader looks at.
+ */
+static void fit_bar_line(char *line, size_t size, int cols, const char *status, double f,
+			 const char *pk, const char *by, const char *times)
+{
+	char bar[BAR_WIDTH + 1];
+	int pct = f * 100, width, len;
+
+	fill_bar(bar, BAR_WIDTH, f);
+	len = snprintf(line, size, "%-18s [%s] %3d%%  %s, %s%s", status, bar, pct, pk, by, times);
+	if (len <= cols)
+		return;
+	/* status, ' [', the bar, '] ', the rest */
+	len = snprintf(line, size, "%s %3d%%  %s, %s%s", status, pct, pk, by, times);
+	width = cols - len - 3;
+	if (width >= BAR_MIN) {
+		fill_bar(bar, width > BAR_WIDTH ? BAR_WIDTH : width, f);
+		snprintf(line, size, "%s [%s] %3d%%  %s, %s%s", status, bar, pct, pk, by, times);
+		return;
+	}
+	if (len <= cols)
+		return;
+	len = snprintf(line, size, "%s %d%% %s%s", status, pct, pk, times);
+	if (len > cols && cols > 0 && (size_t)cols < size)
+		line[cols] = '\0';
+}
+
+static void draw_bar(struct progress *p, const char *status, double f, const char *pk,
+		     const char *by, const char *times)
+{
+	char line[256];
+
+	/*
+	 * The last column stays free: a line as wide as the terminal wraps, and \r
+	 * would redraw only its last part.
+	 */
+	fit_bar_line(line, sizeof(line), terminal_columns() - 1, status, f, pk, by, times);
 	fprintf(stderr, "\r\033[K%s", line);
 	fflush(stderr);
 	p->drawn = true;
@@ -379,15 +449,15 @@ static void progress_show(struct progress *p, const char *id, json_object *cap)
 		xcap_json_u64(cap, "packet_limit"), false);
 	against(by, sizeof(by), xcap_json_u64(cap, "bytes_captured"),
 		xcap_json_u64(cap, "byte_limit"), true);
-	snprintf(counts, sizeof(counts), "%s, %s", pk, by);
 	if (p->elapsed >= 0)
 		snprintf(times, sizeof(times), ", %lld/%llu s", (long long)p->elapsed,
 			 (unsigned long long)time_limit);
 	if (p->tty) {
-		draw_bar(p, status, fraction(cap, status, p->elapsed), counts, times);
+		draw_bar(p, status, fraction(cap, status, p->elapsed), pk, by, times);
 		return;
 	}
 	/* The clock alone is no change: a capture that sees no traffic prints nothing new. */
+	snprintf(counts, sizeof(counts), "%s, %s", pk, by);
 	snprintf(pk, sizeof(pk), "%s %s", status, counts);
 	if (strcmp(p->last, pk))
 		fprintf(stderr, "capture %s: %s, %s%s\n", id, status, counts, times);
@@ -447,8 +517,23 @@ static void show_capture(const struct ctl *ctl, json_object *cap)
 		print_object(cap);
 }
 
-/* Polls the capture until it ends; prints it; returns the exit status. */
-static int follow(struct ctl *ctl, const char *id)
+/* A capture that failed: says why on stderr and gives EXIT_CAPTURE; else 0. */
+static int capture_exit(json_object *cap)
+{
+	const char *status = xcap_json_string(cap, "status");
+
+	if (!status || strcmp(status, "failed"))
+		return 0;
+	fprintf(stderr, "xcapctl: capture %s failed: %s\n", xcap_json_string(cap, "id") ?: "-",
+		xcap_json_string(cap, "error_message") ?: "the server gave no reason");
+	return EXIT_CAPTURE;
+}
+
+/*
+ * Polls the capture until it ends; prints it (not its id again when -q
+ * printed it already); returns the exit status.
+ */
+static int follow(struct ctl *ctl, const char *id, bool id_shown)
 {
 	struct progress p = { .on = !ctl->quiet, .tty = isatty(STDERR_FILENO), .elapsed = -1 };
 	struct timespec pause = { 0, POLL_MS * 1000000L };
@@ -490,17 +575,16 @@ static int follow(struct ctl *ctl, const char *id)
 		err = report(ctl, err, &r);
 		goto out;
 	}
-	show_capture(ctl, r.result);
+	if (!(id_shown && ctl->quiet && !ctl->json))
+		show_capture(ctl, r.result);
 	if (!is_final(status)) {
 		fprintf(stderr,
 			"xcapctl: capture %s is still %s after its time limit and %d s; "
 			"it continues on the server\n",
 			id, status, WAIT_MARGIN_S);
 		err = EXIT_CAPTURE;
-	} else if (!strcmp(status, "failed")) {
-		fprintf(stderr, "xcapctl: capture %s failed: %s\n", id,
-			xcap_json_string(r.result, "error_message") ?: "the server gave no reason");
-		err = EXIT_CAPTURE;
+	} else {
+		err = capture_exit(r.result);
 	}
 out:
 	xcap_reply_free(&r);
@@ -513,12 +597,24 @@ out:
 static int parse_value(int o, const char *s, json_object **out)
 {
 	enum kind k = opt_defs[o].kind;
+	enum xcap_pcap_format format;
 	struct xcap_value value;
 	enum xcap_tunnel tunnel;
+	uint32_t dirs;
 	uint64_t v;
 
 	switch (k) {
 	case K_SWITCH:
+		return 0;
+	case K_DIRECTION:
+	case K_FORMAT:
+	case K_TUNNEL:
+		if (k == K_DIRECTION ? xcap_filter_parse_dirs(s, &dirs) :
+		    k == K_FORMAT    ? xcap_pcap_format_parse(s, &format) :
+				       xcap_filter_parse_tunnel(s, &tunnel))
+			return -EINVAL;
+		if (out)
+			*out = json_object_new_string(s);
 		return 0;
 	case K_TEXT:
 		for (v = 0; s[v]; v++)
@@ -529,19 +625,9 @@ static int parse_value(int o, const char *s, json_object **out)
 		if (out)
 			*out = json_object_new_string(s);
 		return 0;
-	case K_TUNNEL:
-		if (xcap_filter_parse_tunnel(s, &tunnel))
-			return -EINVAL;
-		if (out)
-			*out = json_object_new_string(s);
-		return 0;
 	case K_FIELD:
-		if (xcap_filter_parse_value(o - O_FIELD, s, &value))
-			return -EINVAL;
-		/* The canonical form (host bits cleared, names as numbers), as the server stores it. */
-		if (out)
-			*out = xcap_filter_value_json(o - O_FIELD, &value);
-		return 0;
+		/* Only checked: build_filter puts the fields into filter_v1. */
+		return xcap_filter_parse_value(o - O_FIELD, s, &value) ? -EINVAL : 0;
 	default:
 		if (xcap_filter_parse_uint(s, kinds[k].min, kinds[k].max, &v))
 			return -EINVAL;
@@ -551,31 +637,53 @@ static int parse_value(int o, const char *s, json_object **out)
 	}
 }
 
-/* The create body: type, system and a member per option given, filter_v1 when any. */
-static json_object *create_body(const struct ctl *ctl)
+/*
+ * The create body: type, system, a member per option given, and filter_v1
+ * (canonical: host bits cleared, names as numbers, as the server stores it)
+ * when the flags or the expression restrict a field.
+ */
+static json_object *create_body(const struct ctl *ctl, const char *type)
 {
-	json_object *body = json_object_new_object(), *filter = json_object_new_object(), *v;
+	json_object *body = json_object_new_object(), *v;
 	int i;
 
-	json_object_object_add(body, "type", json_object_new_string(ctl->cmd->name));
+	json_object_object_add(body, "type", json_object_new_string(type));
 	json_object_object_add(body, "system", json_object_new_string("magic-transit"));
 	for (i = 0; i < N_OPTS; i++) {
 		v = NULL;
 		if (!opt_defs[i].member || !ctl->val[i] || parse_value(i, ctl->val[i], &v))
 			continue;
-		json_object_object_add(opt_defs[i].in_filter ? filter : body, opt_defs[i].member,
-				       v);
+		json_object_object_add(body, opt_defs[i].member, v);
 	}
-	if (json_object_object_length(filter))
-		json_object_object_add(body, "filter_v1", filter);
-	else
-		json_object_put(filter);
+	if (ctl->filter.f.set)
+		json_object_object_add(body, "filter_v1", xcap_filter_to_json(&ctl->filter.f));
 	return body;
+}
+
+/*
+ * A server that does not know a filter member ignores it (Cloudflare's does
+ * with xcap's address and port): its answer echoes filter_v1 without it, and
+ * the capture takes more than asked. Says so.
+ */
+static void warn_unapplied(const struct ctl *ctl, json_object *cap)
+{
+	json_object *echo = xcap_json_get(cap, "filter_v1");
+	int id;
+
+	if (!echo || !json_object_is_type(echo, json_type_object))
+		return;
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		if ((ctl->filter.f.set & (1U << id)) &&
+		    !xcap_json_get(echo, xcap_fields[id].member))
+			fprintf(stderr,
+				"xcapctl: warning: the server did not apply filter_v1.%s ('%s'): "
+				"the capture takes packets that it would not\n",
+				xcap_fields[id].member, ctl->filter.part[id]);
 }
 
 static int cmd_create(struct ctl *ctl)
 {
-	json_object *body = create_body(ctl);
+	json_object *body = create_body(ctl, ctl->cmd->name);
 	struct xcap_reply r = {};
 	const char *id;
 	int ret;
@@ -586,9 +694,11 @@ static int cmd_create(struct ctl *ctl)
 		ret = report(ctl, ret, &r);
 		goto out;
 	}
+	warn_unapplied(ctl, r.result);
 	id = xcap_json_string(r.result, "id");
 	if (!ctl->val[O_WAIT] || !id) {
 		show_capture(ctl, r.result);
+		ret = capture_exit(r.result);
 		goto out;
 	}
 	/* Printed first, so that an interrupted wait still leaves the id behind. */
@@ -597,7 +707,7 @@ static int cmd_create(struct ctl *ctl)
 	else if (!ctl->json)
 		printf("%s\n", id);
 	fflush(stdout);
-	ret = follow(ctl, id);
+	ret = follow(ctl, id, true);
 out:
 	xcap_reply_free(&r);
 	return ret;
@@ -605,7 +715,7 @@ out:
 
 static int cmd_wait(struct ctl *ctl)
 {
-	return follow(ctl, ctl->args[0]);
+	return follow(ctl, ctl->args[0], false);
 }
 
 /* Opens a temporary file next to path: renamed once complete, removed otherwise. */
@@ -640,6 +750,9 @@ static int cmd_download(struct ctl *ctl)
 	size_t i;
 	int err;
 
+	/* As curl does: into a pipe or a file when stdout is one, never onto a terminal. */
+	if (!target && !isatty(STDOUT_FILENO))
+		target = "-";
 	if (!target) {
 		/* The id names a file here: nothing of it may leave the directory. */
 		snprintf(name, sizeof(name), "pcap_%s.pcap", id);
@@ -674,6 +787,271 @@ static int cmd_download(struct ctl *ctl)
 	err = report(ctl, err, &r);
 	xcap_reply_free(&r);
 	return err;
+}
+
+/* Packet data is private: a new file of mode 0600. */
+static FILE *open_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "wb");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+static int cmd_stream(struct ctl *ctl)
+{
+	const char *id = ctl->args[0], *target = ctl->val[O_OUTPUT] ?: "-";
+	const char *path[] = { "accounts", ctl->account, "pcaps", id, "stream", NULL };
+	struct xcap_reply r = {};
+	uint64_t bytes = 0;
+	int64_t missed = -1;
+	FILE *out = stdout;
+	int err;
+
+	if (!strcmp(target, "-") && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "xcapctl: refusing to write a capture to a terminal: pipe it (| "
+				"tcpdump -r -, | wireshark -k -i -) or give -o FILE\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(target, "-") && !(out = open_private(target))) {
+		fprintf(stderr, "xcapctl: cannot write %s: %s\n", target, strerror(errno));
+		return EXIT_API;
+	}
+	err = xcap_client_stream(ctl->client, path, out, &bytes, &missed, &r);
+	if ((out == stdout ? fflush(out) : fclose(out)) && !err) {
+		err = -errno;
+		snprintf(r.error, sizeof(r.error), "writing %s: %s", target, strerror(errno));
+	}
+	/* `| head`, or a closed Wireshark: the reader had what it wanted. */
+	if (err == -EPIPE && out == stdout) {
+		if (!ctl->quiet)
+			fprintf(stderr,
+				"xcapctl: the reader of stdout left; the capture goes on\n");
+		xcap_reply_free(&r);
+		return 0;
+	}
+	/* The stream's trailer: what a reader too slow for the capture did not get. */
+	if (!err && missed > 0)
+		fprintf(stderr,
+			"xcapctl: the stream skipped %lld packets, read too slowly to keep up (the "
+			"capture's file has them)\n",
+			(long long)missed);
+	if (!err && !ctl->quiet)
+		fprintf(stderr,
+			"xcapctl: capture %s ended: %llu bytes written to %s, %lld packets "
+			"skipped\n",
+			id, (unsigned long long)bytes, strcmp(target, "-") ? target : "stdout",
+			missed > 0 ? (long long)missed : 0);
+	err = report(ctl, err, &r);
+	xcap_reply_free(&r);
+	return err;
+}
+
+/*
+ * --- Wireshark's extcap interface ---
+ *
+ * With a link to xcapctl in Wireshark's extcap folder, Wireshark lists the
+ * interface "xcap: URL" (--extcap-interfaces), asks for its link type
+ * (--extcap-dlts) and for the fields of its dialog (--extcap-config), whose
+ * values come back as xcapctl's own options. --capture creates a full capture
+ * with them (and Wireshark's capture filter as FILTER) and streams it into the
+ * --fifo that Wireshark reads. Wireshark ends a capture with SIGTERM, or by
+ * closing the fifo: either stops the capture on the server.
+ */
+#define EXTCAP_IFACE "xcap"
+#define EXTCAP_TIME "600" /* seconds: a full capture needs a time limit */
+
+static bool extcap_mode(const struct ctl *ctl)
+{
+	return ctl->val[O_EXTCAP_INTERFACES] || ctl->val[O_EXTCAP_DLTS] ||
+	       ctl->val[O_EXTCAP_CONFIG] || ctl->val[O_CAPTURE] || ctl->val[O_EXTCAP_FILTER];
+}
+
+/* The first of the option and the environment variables that is set and not empty. */
+static const char *setting(const struct ctl *ctl, enum opt o, const char *env1, const char *env2);
+static int usage_error(const struct command *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* extcap's {key=value} text ends at a brace: a value keeps none, nor a line break. */
+static void extcap_value(char *buf, size_t size, const char *s)
+{
+	size_t i;
+
+	snprintf(buf, size, "%s", s ?: "");
+	for (i = 0; buf[i]; i++)
+		if (strchr("{}\n\r", buf[i]))
+			buf[i] = '_';
+}
+
+static void extcap_interfaces(const struct ctl *ctl)
+{
+	char url[512];
+
+	extcap_value(url, sizeof(url),
+		     setting(ctl, O_URL, "XCAP_URL", "CLOUDFLARE_BASE_URL") ?: DEFAULT_URL);
+	printf("extcap {version=%s}{display=xcap: full captures of a PCAP collection API server}\n",
+	       XCAP_VERSION);
+	printf("interface {value=" EXTCAP_IFACE "}{display=xcap: %s}\n", url);
+}
+
+static void extcap_arg(int *n, const char *call, const char *display, const char *type,
+		       const char *group, const char *tooltip, const char *more)
+{
+	printf("arg {number=%d}{call=--%s}{display=%s}{type=%s}{group=%s}{tooltip=%s}%s\n", (*n)++,
+	       call, display, type, group, tooltip, more ?: "");
+}
+
+/* A selector: its values, the first one the default. */
+static void extcap_selector(int *n, const char *call, const char *display, const char *tooltip,
+			    const char *const values[][2], size_t count)
+{
+	size_t i;
+	int arg = *n;
+
+	extcap_arg(n, call, display, "selector", "Capture", tooltip, NULL);
+	for (i = 0; i < count; i++)
+		printf("value {arg=%d}{value=%s}{display=%s}{default=%s}\n", arg, values[i][0],
+		       values[i][1], i ? "false" : "true");
+}
+
+/* The dialog: the connection, the full capture's members, then the filter fields. */
+static void extcap_config(const struct ctl *ctl)
+{
+	static const char *const dirs[][2] = { { "inout", "both (inout)" },
+					       { "in", "received (in)" },
+					       { "out", "sent (out)" } };
+	static const char *const formats[][2] = {
+		{ "pcap", "pcap" }, { "pcapng", "pcapng (interface and direction of each packet)" }
+	};
+	char more[600], v[512];
+	int n = 0, id;
+
+	extcap_value(v, sizeof(v),
+		     setting(ctl, O_URL, "XCAP_URL", "CLOUDFLARE_BASE_URL") ?: DEFAULT_URL);
+	snprintf(more, sizeof(more), "{default=%s}", v);
+	extcap_arg(&n, "url", "Server URL", "string", "Server",
+		   "the API's base URL (default: XCAP_URL)", more);
+	extcap_arg(&n, "token", "API token", "password", "Server",
+		   "sent as Bearer (empty: XCAP_TOKEN)", NULL);
+	extcap_value(v, sizeof(v),
+		     setting(ctl, O_ACCOUNT, "XCAP_ACCOUNT", "CLOUDFLARE_ACCOUNT_ID"));
+	snprintf(more, sizeof(more), "%s%s%s", v[0] ? "{default=" : "", v, v[0] ? "}" : "");
+	extcap_arg(&n, "account", "Account", "string", "Server",
+		   "the account id (default: XCAP_ACCOUNT)", more);
+	extcap_arg(&n, "colo", "Colo", "string", "Capture", "colo_name: the server's site or metro",
+		   "{required=true}");
+	extcap_arg(&n, "dest", "Bucket", "string", "Capture",
+		   "destination_conf: a validated bucket, which gets the capture's file",
+		   "{required=true}");
+	extcap_arg(&n, "time", "Time limit (s)", "unsigned", "Capture",
+		   "time_limit in seconds: the capture ends then, or when Wireshark stops",
+		   "{range=1,86400}{default=" EXTCAP_TIME "}");
+	extcap_arg(&n, "packets", "Packet limit", "unsigned", "Capture",
+		   "packet_limit (empty: none)", NULL);
+	extcap_arg(&n, "bytes", "Byte limit", "unsigned", "Capture", "byte_limit (empty: none)",
+		   NULL);
+	extcap_selector(&n, "direction", "Direction", "the packets received, sent or both", dirs,
+			ARRAY_SIZE(dirs));
+	extcap_selector(&n, "format", "Format", "the stream's and the delivered file's format",
+			formats, ARRAY_SIZE(formats));
+	for (id = 0; id < XCAP_FIELD_N; id++)
+		extcap_arg(&n, xcap_fields[id].flag, xcap_fields[id].member, "string", "Filter",
+			   xcap_fields[id].help, NULL);
+}
+
+/* Stops the capture after the stream ended early; the server's refusal is only printed. */
+static void extcap_stop(struct ctl *ctl, const char *id)
+{
+	struct xcap_reply r = {};
+	int err;
+
+	interrupted = 0; /* the signal that ended the stream must not cancel the stop */
+	err = call(ctl, "PUT", id, "stop", NULL, &r);
+	if (err && !ctl->quiet)
+		fprintf(stderr, "xcapctl: stopping capture %s: %s\n", id,
+			r.error[0] ? r.error : strerror(-err));
+	xcap_reply_free(&r);
+}
+
+static int extcap_capture(struct ctl *ctl)
+{
+	const char *fifo = ctl->val[O_FIFO], *s;
+	const char *path[] = { "accounts", ctl->account, "pcaps", NULL, "stream", NULL };
+	struct xcap_reply r = {};
+	json_object *body;
+	int64_t missed = -1;
+	uint64_t bytes = 0;
+	char id[64];
+	FILE *out;
+	int err;
+
+	if (!ctl->val[O_TIME])
+		ctl->val[O_TIME] = EXTCAP_TIME;
+	body = create_body(ctl, "full");
+	err = call(ctl, "POST", NULL, NULL, body, &r) ?: check_result(&r, json_type_object);
+	json_object_put(body);
+	if (err)
+		goto out;
+	warn_unapplied(ctl, r.result);
+	s = xcap_json_string(r.result, "id");
+	if (!s || !*s || strlen(s) >= sizeof(id)) {
+		snprintf(r.error, sizeof(r.error), "the server's answer has no capture id");
+		err = -EPROTO;
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s", s);
+	path[3] = id;
+	/* Wireshark opens the fifo before it starts xcapctl: this waits for nothing long. */
+	out = fopen(fifo, "wb");
+	if (!out) {
+		err = -errno;
+		snprintf(r.error, sizeof(r.error), "cannot open the fifo %s: %s", fifo,
+			 strerror(errno));
+	} else {
+		err = xcap_client_stream(ctl->client, path, out, &bytes, &missed, &r);
+		fclose(out); /* a reader gone already: nothing more to tell it */
+	}
+	/* The stream ends with the capture; anything else ended it early: stop the capture. */
+	if (err)
+		extcap_stop(ctl, id);
+	/* Wireshark's stop (SIGTERM) or its closing of the fifo: what the user asked for. */
+	if (err == -EINTR || err == -EPIPE)
+		err = 0;
+	if (!err && missed > 0 && !ctl->quiet)
+		fprintf(stderr, "xcapctl: the stream skipped %lld packets, read too slowly\n",
+			(long long)missed);
+out:
+	err = report(ctl, err, &r);
+	xcap_reply_free(&r);
+	return err;
+}
+
+/* -1: the mode needs the server (--capture), else the exit status. */
+static int extcap_local(const struct ctl *ctl)
+{
+	const char *iface = ctl->val[O_EXTCAP_INTERFACE];
+
+	if (ctl->val[O_EXTCAP_INTERFACES])
+		return extcap_interfaces(ctl), 0;
+	if (!iface)
+		return usage_error(ctl->cmd, "--extcap-interface is required");
+	if (strcmp(iface, EXTCAP_IFACE))
+		return usage_error(ctl->cmd,
+				   "no extcap interface '%s' (there is '" EXTCAP_IFACE "')", iface);
+	if (ctl->val[O_EXTCAP_DLTS])
+		return printf("dlt {number=1}{name=EN10MB}{display=Ethernet}\n"), 0;
+	if (ctl->val[O_EXTCAP_CONFIG])
+		return extcap_config(ctl), 0;
+	if (!ctl->val[O_CAPTURE])
+		return 0; /* --extcap-capture-filter alone: Wireshark asks whether it is valid */
+	if (!ctl->val[O_FIFO])
+		return usage_error(ctl->cmd, "--capture needs --fifo");
+	return -1;
 }
 
 /*
@@ -733,34 +1111,70 @@ static const char create_help[] =
 	"sampled packets (the first 160 bytes of each) of the last --time seconds\n"
 	"before --offset-time; fetch it with 'xcapctl download'. A full capture records\n"
 	"whole matching packets from now on until a limit is reached or 'xcapctl stop',\n"
-	"and delivers pcap_ID.pcap into the bucket of --dest.\n"
+	"and delivers pcap_ID.pcap into the bucket of --dest. Exit status 4 when the\n"
+	"capture failed (a simple one can fail at once: no sampled packet matched).\n"
 	"\n"
-	"filter (all optional; a packet must match every one given):\n";
+	"filter (all optional; a packet must match every one given): flags,\n";
 
 /* After the filter flags, which the field table lists. */
 static const char create_help_more[] =
+	"and FILTER, tcpdump's words that the kernel can match, in any mix with them:\n" XCAP_FILTER_EXPR_HELP
+	"  e.g. xcapctl create simple --time 300 --packets 100 'host 192.0.2.7 and port 53'\n"
+	"  (--host, --port and their words are xcapd's extensions of filter_v1: address, port)\n"
 	"limits (the server checks their ranges; xcapd's are shown):\n"
 	"      --time SECONDS      time_limit (required): 1..300 simple, 1..86400 full\n"
 	"      --packets N         packet_limit, 1..10000 (required for simple)\n"
 	"      --bytes N           byte_limit, 1..1000000000 (full only)\n"
 	"      --offset-time TIME  simple only: the end of the window, RFC 3339, within\n"
 	"                          the last 24 hours (default: now)\n"
-	"tunnels:\n"
-	"      --tunnel LEVEL      any (the default): the filter matches a packet's own\n"
-	"                          headers or those of the packet in its tunnel (GRE, IP\n"
-	"                          in IP, VXLAN, GENEVE); outer: its own; inner: the tunnel's\n"
 	"full captures:\n"
 	"      --colo NAME         colo_name, the site or metro to capture in (required)\n"
 	"      --dest URI          destination_conf, a validated bucket (required)\n"
-	"both:\n"
+	"both (xcapd's extensions direction, format and tunnel: leave them out with\n"
+	"another server):\n"
+	"  -Q, --direction DIR     in (received), out (sent) or inout (both; the\n"
+	"                          server's default)\n"
+	"      --format FORMAT     pcap (the default) or pcapng, with each packet's\n"
+	"                          interface and direction\n"
+	"      --tunnel LEVEL      any (the default): the filter matches a packet's own\n"
+	"                          headers or those of the packet in its tunnel (GRE, IP\n"
+	"                          in IP, VXLAN, GENEVE); outer: its own; inner: the tunnel's\n"
 	"      --wait              then follow the capture as 'xcapctl wait' does\n";
+
+static const char extcap_help[] =
+	"Wireshark's extcap protocol, which Wireshark and tshark speak to the programs\n"
+	"in their extcap folder: with a link to xcapctl there (the package installs\n"
+	"/usr/lib/<triplet>/wireshark/extcap/xcapctl), the interface 'xcap: URL' lists,\n"
+	"its dialog takes the capture's fields, and capturing on it creates a full\n"
+	"capture and shows its packets live (the stream of 'xcapctl stream'). Stopping\n"
+	"in Wireshark (SIGTERM, or the fifo closed) stops the capture. Wireshark runs\n"
+	"xcapctl with these options and no command word:\n"
+	"\n"
+	"      --extcap-interfaces        print the interface (" EXTCAP_IFACE ")\n"
+	"      --extcap-version VER       Wireshark's version (ignored)\n"
+	"      --extcap-interface IFACE   the interface of the other modes\n"
+	"      --extcap-dlts              print its link type (Ethernet)\n"
+	"      --extcap-config            print the fields of its dialog\n"
+	"      --capture                  create a full capture and stream it into\n"
+	"      --fifo PATH                this fifo until Wireshark stops it\n"
+	"      --extcap-capture-filter FILTER  Wireshark's capture filter, as FILTER of\n"
+	"                                 'xcapctl create' (alone: exit 0 when valid)\n"
+	"\n"
+	"The dialog's fields are options of 'xcapctl create full': --url, --token,\n"
+	"--account (defaults: the environment), --colo, --dest, --time (default\n"
+	"" EXTCAP_TIME "), --packets, --bytes, --direction, --format and the filter flags\n"
+	"(--src, --dst, --host, --sport, --dport, --port, --proto). tshark sets them\n"
+	"with -o extcap." EXTCAP_IFACE ".NAME:VALUE, e.g.\n"
+	"  tshark -i " EXTCAP_IFACE " -o extcap." EXTCAP_IFACE ".colo:ORD -o extcap." EXTCAP_IFACE
+	".dest:s3://b?region=x -f 'icmp'\n";
 
 static const struct command commands[] = {
 	{
 		.group = "create",
 		.name = "simple",
 		.bit = C_SIMPLE,
-		.synopsis = "--time S --packets N [options]",
+		.filter = true,
+		.synopsis = "--time S --packets N [options] [FILTER]",
 		.summary = "sampled packets of the recent past",
 		.help = create_help,
 		.help_more = create_help_more,
@@ -771,7 +1185,8 @@ static const struct command commands[] = {
 		.group = "create",
 		.name = "full",
 		.bit = C_FULL,
-		.synopsis = "--time S --colo NAME --dest URI [options]",
+		.filter = true,
+		.synopsis = "--time S --colo NAME --dest URI [options] [FILTER]",
 		.summary = "whole packets from now on, into a bucket",
 		.help = create_help,
 		.help_more = create_help_more,
@@ -793,10 +1208,11 @@ static const struct command commands[] = {
 		.name = "get",
 		.bit = C_GET,
 		.n_args = 1,
+		.capture = true,
 		.synopsis = "ID",
 		.summary = "one capture",
 		.help = "Prints one capture: every member of the API's capture object, one per line\n"
-			"(--json: the object itself).\n",
+			"(--json: the object itself). Exit status 4 when the capture failed.\n",
 		.method = "GET",
 		.path = { ID_SEG },
 		.result = json_type_object,
@@ -829,9 +1245,29 @@ static const struct command commands[] = {
 			"interrupted download leaves nothing behind. Packet data is private: the file\n"
 			"has mode 0600.\n"
 			"\n"
-			"  -o, --output FILE   where to write (default pcap_ID.pcap); - writes to\n"
-			"                      stdout, which must not be a terminal\n",
+			"  -o, --output FILE   where to write; - writes to stdout, which must not be a\n"
+			"                      terminal. Default, as curl's: stdout when it is a pipe\n"
+			"                      or a file (xcapctl download ID | tcpdump -r -), else\n"
+			"                      pcap_ID.pcap in the current directory\n",
 		.run = cmd_download,
+	},
+	{
+		.name = "stream",
+		.bit = C_STREAM,
+		.n_args = 1,
+		.synopsis = "ID [-o FILE|-]",
+		.summary = "a running full capture, live",
+		.help = "Writes a running full capture as it is taken (xcapd's extension): the\n"
+			"packets so far, then each as it comes, in the capture's format, until the\n"
+			"capture ends. For a live view: xcapctl stream ID | wireshark -k -i -, or\n"
+			"| tcpdump -r -. A reader too slow to keep up is skipped ahead by the\n"
+			"server, which never slows the capture; the count of packets it skipped is\n"
+			"printed on stderr at the end (and, pcapng, a comment on the packet after\n"
+			"the gap). The capture's own file is complete either way.\n"
+			"\n"
+			"  -o, --output FILE   where to write, mode 0600 (default -: stdout, which\n"
+			"                      must not be a terminal)\n",
+		.run = cmd_stream,
 	},
 	{
 		.name = "stop",
@@ -845,6 +1281,14 @@ static const struct command commands[] = {
 		.path = { ID_SEG, "stop" },
 		.show = show_done,
 		.done = "stopped capture %s\n",
+	},
+	{
+		.name = "extcap",
+		.bit = C_EXTCAP,
+		.synopsis = "MODE [options]",
+		.summary = "Wireshark's extcap interface (Wireshark runs it)",
+		.help = extcap_help,
+		.run = extcap_capture,
 	},
 	{
 		.group = "bucket",
@@ -933,7 +1377,7 @@ static int run_request(struct ctl *ctl)
 	json_object_put(body);
 	if (!ret)
 		cmd->show(ctl, &r);
-	ret = report(ctl, ret, &r);
+	ret = report(ctl, ret, &r) ?: (cmd->capture ? capture_exit(r.result) : 0);
 	xcap_reply_free(&r);
 	return ret;
 }
@@ -980,7 +1424,8 @@ static const char main_options[] =
 	"       such as writing the file\n"
 	"  2    usage error: a bad command, option or argument, no credentials\n"
 	"  3    connection error: no answer (refused, unreachable, timed out)\n"
-	"  4    wait, create --wait: the capture failed or did not end in time\n"
+	"  4    the capture failed (create, get, wait), or did not end in time (wait,\n"
+	"       create --wait)\n"
 	"  130  interrupted by Ctrl-C (143: SIGTERM); a capture being followed goes on\n";
 
 static void command_words(const struct command *c, char *buf, size_t size)
@@ -1055,9 +1500,6 @@ static int print_help(char **words, int n)
 /* --- arguments --- */
 
 static int usage_error(const struct command *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage_error(const struct command *cmd, const char *fmt, ...)
 {
 	char words[128] = "";
 	va_list ap;
@@ -1106,8 +1548,7 @@ static void field_options(void)
 
 	for (id = 0; id < XCAP_FIELD_N; id++)
 		opt_defs[O_FIELD + id] =
-			(struct opt_def){ xcap_fields[id].flag,	  K_FIELD, C_CREATE,
-					  xcap_fields[id].member, true,	   0 };
+			(struct opt_def){ xcap_fields[id].flag, K_FIELD, C_CREATE_ANY, NULL, 0 };
 }
 
 /* The options' getopt table, built from opt_defs: val is the option's index. */
@@ -1156,6 +1597,52 @@ static int check_command_options(const struct ctl *ctl)
 	return -1;
 }
 
+/* The filter flags, then the words of an expression: ctl->filter. -1, or the exit status. */
+static int build_filter(struct ctl *ctl, char **words, int n)
+{
+	struct xcap_filter_build *b = &ctl->filter;
+	struct xcap_value v;
+	char part[96], err[512];
+	int id;
+
+	xcap_filter_build_init(b);
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		if (!ctl->val[O_FIELD + id] ||
+		    xcap_filter_parse_value(id, ctl->val[O_FIELD + id], &v))
+			continue;
+		snprintf(part, sizeof(part), "--%s %s", xcap_fields[id].flag,
+			 ctl->val[O_FIELD + id]);
+		if (xcap_filter_build_add(b, id, &v, part, err, sizeof(err)))
+			return usage_error(ctl->cmd, "filter: %s", err);
+	}
+	if (xcap_filter_build_expr(b, words, n, err, sizeof(err)) ||
+	    xcap_filter_build_done(b, err, sizeof(err)))
+		return usage_error(ctl->cmd, "filter: %s", err);
+	return -1;
+}
+
+/*
+ * The extcap mode's filter: its flags and Wireshark's capture filter. Asked
+ * whether a capture filter is valid (no mode), Wireshark reads the answer on
+ * stdout: nothing when it is, the reason when not.
+ */
+static int extcap_filter(struct ctl *ctl)
+{
+	char *word = (char *)ctl->val[O_EXTCAP_FILTER], err[512];
+	struct xcap_filter_build b;
+
+	if (word && !ctl->val[O_EXTCAP_INTERFACES] && !ctl->val[O_EXTCAP_DLTS] &&
+	    !ctl->val[O_EXTCAP_CONFIG] && !ctl->val[O_CAPTURE]) {
+		xcap_filter_build_init(&b);
+		if (!xcap_filter_build_expr(&b, &word, 1, err, sizeof(err)) &&
+		    !xcap_filter_build_done(&b, err, sizeof(err)))
+			return 0;
+		printf("%s\n", err);
+		return EXIT_USAGE;
+	}
+	return build_filter(ctl, &word, word ? 1 : 0);
+}
+
 /* Returns -1 when the command should run, else the exit status. */
 static int parse_args(int argc, char **argv, struct ctl *ctl)
 {
@@ -1188,11 +1675,20 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 		return printf("xcapctl %s\n", XCAP_VERSION), 0;
 	if (ctl->val[O_HELP] || (n && !strcmp(words[0], "help")))
 		return ctl->val[O_HELP] ? print_help(words, n) : print_help(words + 1, n - 1);
-	ret = find_command(words, n, &used, &ctl->cmd);
+	if (!n && extcap_mode(ctl)) {
+		/* Wireshark's calls: the extcap command without its word */
+		static char extcap_word[] = "extcap";
+		char *word[] = { extcap_word };
+
+		ret = find_command(word, 1, &used, &ctl->cmd);
+		used = 0;
+	} else {
+		ret = find_command(words, n, &used, &ctl->cmd);
+	}
 	if (ret >= 0)
 		return ret;
 	ctl->args = words + used;
-	if (n - used != ctl->cmd->n_args)
+	if (n - used != ctl->cmd->n_args && !(ctl->cmd->filter && n - used > ctl->cmd->n_args))
 		return usage_error(ctl->cmd, "expected %d argument%s (%s), got %d",
 				   ctl->cmd->n_args, ctl->cmd->n_args == 1 ? "" : "s",
 				   ctl->cmd->n_args ? ctl->cmd->synopsis : "none", n - used);
@@ -1201,7 +1697,12 @@ static int parse_args(int argc, char **argv, struct ctl *ctl)
 			return usage_error(ctl->cmd, "argument %d is empty", i + 1);
 	ctl->json = ctl->val[O_JSON];
 	ctl->quiet = ctl->val[O_QUIET];
-	return check_command_options(ctl);
+	ret = check_command_options(ctl);
+	if (ret < 0 && ctl->cmd->bit == C_EXTCAP)
+		return extcap_filter(ctl);
+	if (ret >= 0 || !ctl->cmd->filter)
+		return ret;
+	return build_filter(ctl, ctl->args + ctl->cmd->n_args, n - used - ctl->cmd->n_args);
 }
 
 /* The first of the option and the environment variables that is set and not empty. */
@@ -1255,6 +1756,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	ret = parse_args(argc, argv, &ctl);
+	if (ret < 0 && ctl.cmd->bit == C_EXTCAP)
+		ret = extcap_local(&ctl);
 	if (ret < 0)
 		ret = connect_client(&ctl);
 	if (ret >= 0)

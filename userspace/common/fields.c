@@ -33,6 +33,18 @@ const struct xcap_field xcap_fields[XCAP_FIELD_N] = {
 		.help = "destination address or prefix",
 		.what = "an IPv4 or IPv6 address or prefix",
 	},
+	/* Not summarized by the recorder's index (format 1): a query on it reads every segment. */
+	[XCAP_FIELD_ADDR] = {
+		.flag = "host",
+		.member = "address",
+		.kind = XCAP_KIND_ADDR,
+		.index = XCAP_INDEX_NONE,
+		.metavar = "ADDR[/LEN]",
+		.help = "source or destination address or prefix",
+		.what = "an IPv4 or IPv6 address or prefix",
+		.either = true,
+		.dir = { XCAP_FIELD_SADDR, XCAP_FIELD_DADDR },
+	},
 	[XCAP_FIELD_SPORT] = {
 		.flag = "sport",
 		.member = "source_port",
@@ -55,6 +67,18 @@ const struct xcap_field xcap_fields[XCAP_FIELD_N] = {
 		.help = "destination port, 0..65535",
 		.what = "a number in 0..65535",
 	},
+	[XCAP_FIELD_PORT] = {
+		.flag = "port",
+		.member = "port",
+		.kind = XCAP_KIND_NUM,
+		.bits = 16,
+		.index = XCAP_INDEX_NONE,
+		.metavar = "PORT",
+		.help = "source or destination port, 0..65535",
+		.what = "a number in 0..65535",
+		.either = true,
+		.dir = { XCAP_FIELD_SPORT, XCAP_FIELD_DPORT },
+	},
 	[XCAP_FIELD_PROTO] = {
 		.flag = "proto",
 		.member = "protocol",
@@ -67,6 +91,11 @@ const struct xcap_field xcap_fields[XCAP_FIELD_N] = {
 		.what = "0..255 or a protocol name (tcp, udp, icmp, icmp6, sctp)",
 	},
 };
+
+int xcap_field_value_of(int id, int dir)
+{
+	return xcap_fields[id].either ? xcap_fields[id].dir[dir] : id;
+}
 
 uint32_t xcap_field_max(int id)
 {

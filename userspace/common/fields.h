@@ -5,7 +5,9 @@
  * the recorder's index, the API's filter_v1 and the flags of xcapd capture and
  * xcapctl create. Adding a field is its id in include/xcap_abi.h, its row
  * below, and its parsing in bpf/parse.bpf.h (and in frame.c, the reference
- * the packet fuzzer holds the kernel to).
+ * the packet fuzzer holds the kernel to). An either-direction field parses
+ * nothing: its row names the source and destination fields whose values it
+ * takes, as xcap_value_of in bpf/match.bpf.h does for the program.
  */
 #ifndef XCAP_FIELDS_H
 #define XCAP_FIELDS_H
@@ -62,11 +64,23 @@ struct xcap_field {
 	const char *metavar; /* "PORT": the flag's value in help texts */
 	const char *help; /* what the flag selects, for help texts */
 	const char *what; /* what a good flag value is, for error messages */
+	/*
+	 * Either-direction fields (XCAP_FIELD_ADDR, XCAP_FIELD_PORT): a frame's
+	 * value is its source's or its destination's, the fields dir names;
+	 * the filter takes the frame when it covers either.
+	 */
+	bool either;
+	uint8_t dir[2];
 };
 
 /* Indexed by field id (XCAP_FIELD_*). */
 extern const struct xcap_field xcap_fields[XCAP_FIELD_N];
 
+/*
+ * The field whose value in a frame field id is matched against: id itself, or
+ * for an either-direction field the source's (dir 0) or destination's (dir 1).
+ */
+int xcap_field_value_of(int id, int dir);
 /* The largest value of number field id. */
 uint32_t xcap_field_max(int id);
 /*

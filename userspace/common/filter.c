@@ -225,6 +225,37 @@ static int addr_from_json(int id, json_object *j, struct xcap_value *v, struct x
 	return 0;
 }
 
+bool xcap_filter_mixed_families(const struct xcap_filter *f, int *a, int *b)
+{
+	int i, j;
+
+	for (j = 1; j < XCAP_FIELD_ADDR_N; j++) {
+		for (i = 0; i < j; i++) {
+			if ((f->set & (1U << i)) && (f->set & (1U << j)) &&
+			    f->v[i].prefix.family != f->v[j].prefix.family) {
+				*a = i;
+				*b = j;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Two addresses of different families: the later member is the one refused. */
+static int refuse_families(const struct xcap_filter *f, struct xcap_filter_error *e)
+{
+	int a, b;
+
+	if (!xcap_filter_mixed_families(f, &a, &b))
+		return 0;
+	refuse(e, XCAP_FILTER_EFAMILY, b, NULL);
+	snprintf(e->text, sizeof(e->text), "an IPv%u address or prefix, as %s is",
+		 f->v[a].prefix.family, xcap_fields[a].member);
+	e->want = e->text;
+	return -EINVAL;
+}
+
 int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, char *canon,
 			  size_t size, struct xcap_filter_error *e)
 {
@@ -248,6 +279,7 @@ int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, 
 		if (!err)
 			xcap_filter_set_value(f, id, &v);
 	}
+	err = err ?: refuse_families(f, e);
 	o = xcap_filter_to_json(f);
 	snprintf(canon, size, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -256,13 +288,24 @@ int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, 
 
 bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t)
 {
-	int id;
+	int id, dir, from;
+	bool takes;
 
-	/* A frame without a field (no ports, not IP, unparsable) is taken only where it is wild. */
+	/*
+	 * A frame without a field (no ports, not IP, unparsable) is taken only
+	 * where it is wild; an either-direction field takes the source's or the
+	 * destination's value.
+	 */
 	for (id = 0; id < XCAP_FIELD_N; id++) {
 		if (!(f->set & (1U << id)))
 			continue;
-		if (!(t->has & (1U << id)) || !xcap_field_covers(id, &f->v[id], &t->v[id]))
+		takes = false;
+		for (dir = 0; dir < 2 && !takes; dir++) {
+			from = xcap_field_value_of(id, dir);
+			takes = (t->has & (1U << from)) &&
+				xcap_field_covers(id, &f->v[id], &t->v[from]);
+		}
+		if (!takes)
 			return false;
 	}
 	return true;
@@ -308,4 +351,30 @@ bool xcap_filter_match_frame(const struct xcap_filter *f, const struct xcap_fram
 		return true;
 	return fr->inner && xcap_filter_at_level(f, XCAP_LEVEL_INNER) &&
 	       xcap_filter_match(f, &fr->lvl[XCAP_LEVEL_INNER]);
+}
+
+static const char *const dir_names[] = {
+	[1U << XCAP_DIR_IN] = "in",
+	[1U << XCAP_DIR_OUT] = "out",
+	[1U << XCAP_DIR_IN | 1U << XCAP_DIR_OUT] = "inout",
+};
+
+int xcap_filter_parse_dirs(const char *s, uint32_t *dirs)
+{
+	uint32_t d;
+
+	for (d = 1; d < sizeof(dir_names) / sizeof(dir_names[0]); d++) {
+		if (dir_names[d] && s && !strcmp(s, dir_names[d])) {
+			*dirs = d;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *xcap_filter_dirs_name(uint32_t dirs)
+{
+	return dirs && dirs < sizeof(dir_names) / sizeof(dir_names[0]) && dir_names[dirs] ?
+		       dir_names[dirs] :
+		       "inout";
 }

@@ -28,9 +28,22 @@ enum xcap_tunnel {
 struct xcap_filter {
 	uint32_t
 		set; /* bit (1 << id): the filter restricts field id to v[id]; 0 takes every frame */
+	/* bit (1 << XCAP_DIR_*): the directions taken (received, sent); 0 takes both */
+	uint32_t dirs;
 	struct xcap_value v[XCAP_FIELD_N];
 	enum xcap_tunnel tunnel; /* XCAP_TUNNEL_ANY unless set */
 };
+
+/* True when f takes packets of direction dir (XCAP_DIR_*). */
+static inline bool xcap_filter_takes_dir(const struct xcap_filter *f, int dir)
+{
+	return !f->dirs || (f->dirs & (1U << dir));
+}
+
+/* "in", "out" or "inout" (tcpdump's -Q) as a filter's dirs. Returns 0 or -EINVAL. */
+int xcap_filter_parse_dirs(const char *s, uint32_t *dirs);
+/* The name of a filter's dirs: "in", "out" or "inout" (both, and 0). */
+const char *xcap_filter_dirs_name(uint32_t dirs);
 
 /* A filter that accepts every packet. */
 void xcap_filter_init(struct xcap_filter *f);
@@ -60,6 +73,7 @@ enum xcap_filter_error_kind {
 	XCAP_FILTER_ETYPE, /* "<member> must be <want>" */
 	XCAP_FILTER_ERANGE, /* "<member> must be between <min> and <max>" */
 	XCAP_FILTER_EADDRESS, /* "<member> must be an IPv4 or IPv6 address or prefix" */
+	XCAP_FILTER_EFAMILY, /* "<member> must be <want>": another address is of the other family */
 };
 
 struct xcap_filter_error {
@@ -68,6 +82,7 @@ struct xcap_filter_error {
 	const char *member; /* "source_port", or "filter_v1" when it is not an object */
 	const char *want;
 	long long min, max;
+	char text[96]; /* where `want` points when it is made up for the case */
 };
 
 /*
@@ -92,5 +107,53 @@ bool xcap_filter_at_level(const struct xcap_filter *f, int level);
  * inner one, among the levels f->tunnel names and the frame has.
  */
 bool xcap_filter_match_frame(const struct xcap_filter *f, const struct xcap_frame *fr);
+
+/*
+ * True when two address fields of f are of different families, which no
+ * packet can match (it has one family): *a and *b are the first such pair of
+ * ids, a < b.
+ */
+bool xcap_filter_mixed_families(const struct xcap_filter *f, int *a, int *b);
+
+/*
+ * A filter put together from flags (xcapd capture, xcapctl create) and a
+ * filter expression, with the text that set each field ("--dport 80", "dst
+ * port 80"), so that a message names what the user wrote (filter_expr.c).
+ */
+struct xcap_filter_build {
+	struct xcap_filter f;
+	uint8_t family; /* 4 or 6 once `ip` or `ip6` is given; 0 = any */
+	char family_part[16];
+	char part[XCAP_FIELD_N][96];
+};
+
+void xcap_filter_build_init(struct xcap_filter_build *b);
+/*
+ * Restricts field id to v, as `part` says. Returns 0, or -EINVAL with a
+ * message in err when the field is restricted to another value already.
+ */
+int xcap_filter_build_add(struct xcap_filter_build *b, int id, const struct xcap_value *v,
+			  const char *part, char *err, size_t size);
+/*
+ * Adds a filter expression: the subset of tcpdump's language that maps onto
+ * the fields, `words` joined with spaces (see XCAP_FILTER_EXPR_HELP). Returns
+ * 0, or -EINVAL with a message in err naming the part that cannot be done.
+ */
+int xcap_filter_build_expr(struct xcap_filter_build *b, char *const *words, int n, char *err,
+			   size_t size);
+/*
+ * Ends the build: refuses address families that no packet can have together,
+ * and turns `ip` or `ip6` without an address into a source prefix of length
+ * 0. Returns 0 (b->f is the filter), or -EINVAL with a message in err.
+ */
+int xcap_filter_build_done(struct xcap_filter_build *b, char *err, size_t size);
+/* The filter as an expression that xcap_filter_build_expr reads back ("" for none). */
+void xcap_filter_format_expr(const struct xcap_filter *f, char *buf, size_t size);
+
+/* What an expression may hold, for help texts (lines indented by two spaces). */
+#define XCAP_FILTER_EXPR_HELP                                                           \
+	"  [src|dst] host ADDR[/LEN]   [src|dst] net NET[/LEN]   [src|dst] port PORT\n" \
+	"  tcp  udp  icmp  icmp6  sctp  [ip|ip6] proto N   ip  ip6\n"                   \
+	"  joined with 'and'; host and port take either direction, as in tcpdump\n"
 
 #endif /* XCAP_FILTER_H */

@@ -12,7 +12,11 @@
 #include <stdint.h>
 #include "common/fields.h"
 
-/* A frame's filter fields (at one level); an address is a prefix of full length. */
+/*
+ * A frame's filter fields (at one level); an address is a prefix of full
+ * length. An either-direction field has no value here: the matcher reads the
+ * values of its source and destination fields (xcap_field_value_of).
+ */
 struct xcap_tuple {
 	uint32_t has; /* bit (1 << id): the frame has a value of field id (XCAP_FIELD_*) */
 	struct xcap_value v[XCAP_FIELD_N];

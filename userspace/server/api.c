@@ -23,10 +23,12 @@
 #include "server/jobs.h"
 #include "server/metrics.h"
 #include "server/store.h"
+#include "server/stream.h"
 
 #define BASE_PATH "/client/v4"
 #define JSON_DEPTH_MAX 16
 #define WORKERS_RETRY_AFTER_S 5
+#define DB_RETRY_AFTER_S 5
 
 /* --- the error table --- */
 
@@ -46,6 +48,11 @@ static const struct {
 	[E_BAD_KEY_FORMAT] = { 400, 6003, 6103, "Invalid format for X-Auth-Key header" },
 	[E_BAD_TOKEN] = { 403, 9109, 0, "Invalid access token" },
 	[E_AUTH] = { 403, 10000, 0, "Authentication error" },
+	/* Cloudflare's code and message, then what a valid credential lacks. */
+	[E_AUTH_ACCOUNT] = { 403, 10000, 0,
+			     "Authentication error: the %s is valid, but not for account %s" },
+	[E_AUTH_READ_ONLY] = { 403, 10000, 0,
+			       "Authentication error: the %s may read account %s, but not write" },
 	[E_TOO_LARGE] = { 413, 1001, 0, "request body is larger than 65536 bytes" },
 	[E_CONTENT_TYPE] = { 415, 1002, 0, "Content-Type must be application/json" },
 	[E_NOT_JSON] = { 400, 1003, 0, "request body is not valid JSON: %s" },
@@ -75,9 +82,25 @@ static const struct {
 			      "a full capture is delivered to its bucket, not downloaded" },
 	[E_DOWNLOAD_STATE] = { 400, 1020, 0, "the capture is %s; download needs status success" },
 	[E_CHALLENGE] = { 400, 1021, 0, "the ownership challenge does not match %s" },
+	[E_CHALLENGE_NAME] = { 400, 1021, 0,
+			       "the file name %s alone proves nothing for a file:// bucket or "
+			       "one written with xcapd's own keys: send the file's content" },
 	[E_BUCKET_WRITE] = { 400, 1022, 0, "cannot write the ownership challenge: %s" },
+	[E_BUCKET_QUOTA] = { 400, 1024, 0,
+			     "the account has %d buckets, as many as buckets_per_account "
+			     "allows: delete one first" },
+	[E_STORAGE_QUOTA] = { 400, 1025, 0,
+			      "the account's capture files take %llu MiB of the %u MiB that "
+			      "account_storage_mib allows: wait for them to expire" },
 	[E_WORKERS_BUSY] = { 503, 1023, 0,
 			     "too many bucket requests in progress; try again later" },
+	[E_COLO_NONE] = { 400, 1011, 0, "colo_name: %s" },
+	[E_DB_DOWN] = { 503, 1026, 0,
+			"the database is unreachable; nothing was changed, try again later" },
+	[E_STREAM_STATE] = { 400, 1030, 0,
+			     "only a running full capture can be streamed; this one is %s %s" },
+	[E_STREAM_REMOTE] = { 501, 1031, 0,
+			      "streaming is served by the agent; not through the fleet API yet" },
 	[E_INTERNAL] = { 500, 1500, 0, "internal error: %s" },
 };
 
@@ -210,6 +233,15 @@ int api_fail(struct api_ctx *c, enum api_err err, const char *pointer, ...)
 	json_object_array_add(errors, e);
 	respond(c, api_errors[err].status, envelope(false, errors, NULL));
 	return -1;
+}
+
+int api_store_fail(struct api_ctx *c, int err, const char *what)
+{
+	if (err == -XCAP_STORE_EDOWN) {
+		c->resp->retry_after = DB_RETRY_AFTER_S;
+		return api_fail(c, E_DB_DOWN, NULL);
+	}
+	return api_fail(c, E_INTERNAL, NULL, what);
 }
 
 /* --- rendering shared by the routes --- */
@@ -365,8 +397,27 @@ int api_get_string(struct api_ctx *c, json_object *obj, const char *parent, cons
 #define METRICS_PATH "/metrics"
 
 static bool authenticate(struct api_ctx *c, const char *account, struct xcap_grant *grant);
+static struct xcap_auth auth_of(const struct xcap_api_request *req);
 
-/* Prometheus text format; any valid credential may read it. */
+/*
+ * Keeps the series of the captures of the credential's own accounts: a
+ * capture's id is all another account needs to plant a link where its file
+ * goes, or to watch its traffic. Engine-wide counters stay.
+ */
+static void only_own_runs(struct api_ctx *c, struct xcap_host_stats *h)
+{
+	struct xcap_auth auth = auth_of(c->req);
+	struct xcap_grant g;
+	int i, n = 0;
+
+	for (i = 0; i < h->n_runs; i++)
+		if (!xcap_store_credential_find(c->api->store, &auth, h->runs[i].account, &g) &&
+		    g.account)
+			h->runs[n++] = h->runs[i];
+	h->n_runs = n;
+}
+
+/* Prometheus text format; any valid credential may read it, its own captures' series only. */
 static int serve_metrics(struct api_ctx *c)
 {
 	struct xcap_jobs_stats *st = NULL;
@@ -387,6 +438,7 @@ static int serve_metrics(struct api_ctx *c)
 		f = open_memstream(&text, &len);
 	if (f) {
 		xcap_jobs_stats(c->api->jobs, st);
+		only_own_runs(c, &st->host);
 		xcap_metrics_write(c->api->metrics, st, f);
 	}
 	free(st);
@@ -423,6 +475,8 @@ static const struct route {
 	{ "get", "GET", { ANY_ID }, false, api_captures_get, false },
 	{ "download", "GET", { ANY_ID, "download" }, false, api_captures_download, false },
 	{ "stop", "PUT", { ANY_ID, "stop" }, true, api_captures_stop, false },
+	/* Answered here, then read on this thread as the capture writes (server/stream.h). */
+	{ "stream", "GET", { ANY_ID, "stream" }, false, api_captures_stream, false },
 };
 
 #define MAX_SEGS 6
@@ -449,6 +503,14 @@ static int split_path(const char *path, char *buf, size_t size, char *segs[MAX_S
 	return -1;
 }
 
+/* A {pcap_id} is never the literal `ownership`: those paths belong to the bucket routes. */
+static bool seg_matches(const char *want, const char *seg, int i)
+{
+	if (!strcmp(want, ANY_ID))
+		return i > 0 || strcmp(seg, "ownership");
+	return !strcmp(want, seg);
+}
+
 static bool route_matches(const struct route *r, char **rest, int n)
 {
 	int i;
@@ -456,8 +518,7 @@ static bool route_matches(const struct route *r, char **rest, int n)
 	for (i = 0; i < 2; i++) {
 		if (!r->after_pcaps[i])
 			return i == n;
-		if (i >= n ||
-		    (strcmp(r->after_pcaps[i], ANY_ID) && strcmp(r->after_pcaps[i], rest[i])))
+		if (i >= n || !seg_matches(r->after_pcaps[i], rest[i], i))
 			return false;
 	}
 	return n == 2;
@@ -502,15 +563,21 @@ static int auth_form_error(const struct xcap_api_request *req)
 	return -1;
 }
 
-/* Finds what the credential of the request grants; answers the error itself and returns false. */
-static bool authenticate(struct api_ctx *c, const char *account, struct xcap_grant *grant)
+/* The credential a request presents (its form checked by auth_form_error). */
+static struct xcap_auth auth_of(const struct xcap_api_request *req)
 {
-	const struct xcap_api_request *req = c->req;
-	struct xcap_auth auth = {
+	return (struct xcap_auth){
 		.token = req->authorization ? req->authorization + 7 : NULL,
 		.email = req->auth_email,
 		.key = req->auth_key,
 	};
+}
+
+/* Finds what the credential of the request grants; answers the error itself and returns false. */
+static bool authenticate(struct api_ctx *c, const char *account, struct xcap_grant *grant)
+{
+	const struct xcap_api_request *req = c->req;
+	struct xcap_auth auth = auth_of(req);
 	int err = auth_form_error(req), ret;
 
 	if (err < 0) {
@@ -518,13 +585,19 @@ static bool authenticate(struct api_ctx *c, const char *account, struct xcap_gra
 		if (!ret)
 			return true;
 		if (ret != -ENOENT) {
-			api_fail(c, E_INTERNAL, NULL, "cannot read the store");
+			api_store_fail(c, ret, "cannot read the store");
 			return false;
 		}
 		err = req->authorization ? E_BAD_TOKEN : E_AUTH;
 	}
 	api_fail(c, err, NULL);
 	return false;
+}
+
+/* What the request authenticated with, for the messages of a valid credential. */
+static const char *credential_name(const struct xcap_api_request *req)
+{
+	return req->authorization ? "token" : "e-mail and key";
 }
 
 static int route(struct api_ctx *c)
@@ -562,15 +635,18 @@ static int route(struct api_ctx *c)
 		return api_fail(c, E_BAD_ID, NULL, c->req->path);
 	if (!authenticate(c, c->account, &grant))
 		return -1;
-	if ((found->write && !grant.write) || !grant.account)
-		return api_fail(c, E_AUTH, NULL);
-	if (xcap_store_account_get(c->api->store, c->account, &c->acc))
-		return api_fail(c, E_INTERNAL, NULL, "cannot read the store");
-	if (found->blocks && c->req->blocking == XCAP_API_DEFER) {
+	if (!grant.account)
+		return api_fail(c, E_AUTH_ACCOUNT, NULL, credential_name(c->req), c->account);
+	if (found->write && !grant.write)
+		return api_fail(c, E_AUTH_READ_ONLY, NULL, credential_name(c->req), c->account);
+	n = xcap_store_account_get(c->api->store, c->account, &c->acc);
+	if (n)
+		return api_store_fail(c, n, "cannot read the store");
+	if ((found->blocks || c->api->fleet) && c->req->blocking == XCAP_API_DEFER) {
 		c->resp->deferred = true;
 		return 0;
 	}
-	if (found->blocks && c->req->blocking == XCAP_API_REFUSE) {
+	if ((found->blocks || c->api->fleet) && c->req->blocking == XCAP_API_REFUSE) {
 		/* A worker frees up when its peer answers or the S3 timeouts end the wait. */
 		c->resp->retry_after = WORKERS_RETRY_AFTER_S;
 		return api_fail(c, E_WORKERS_BUSY, NULL);
@@ -599,6 +675,8 @@ void xcap_api_response_free(struct xcap_api_response *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
+	xcap_stream_free(resp->stream);
+	resp->stream = NULL;
 }
 
 struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *store,
@@ -617,6 +695,11 @@ struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *
 		return NULL;
 	}
 	return api;
+}
+
+void xcap_api_set_fleet(struct xcap_api *api)
+{
+	api->fleet = true;
 }
 
 void xcap_api_free(struct xcap_api *api)

@@ -17,6 +17,7 @@
 struct xcap_config;
 struct xcap_store;
 struct xcap_jobs;
+struct xcap_stream;
 
 /*
  * Where a route that may wait on a network peer (bucket add and validate talk
@@ -51,6 +52,11 @@ struct xcap_api_response {
 	unsigned int retry_after; /* seconds; 0 = no header */
 	char allow[32]; /* a 405's Allow header: the route's methods; "" = no header */
 	bool deferred; /* XCAP_API_DEFER: handle it again with XCAP_API_RUN_HERE, off this thread */
+	/*
+	 * Instead of body: a body read as it grows (a live stream), sent chunked,
+	 * on the thread that handled the request; whoever sends it frees it.
+	 */
+	struct xcap_stream *stream;
 };
 
 struct xcap_api;
@@ -58,6 +64,8 @@ struct xcap_api;
 struct xcap_api *xcap_api_new(const struct xcap_config *cfg, struct xcap_store *store,
 			      struct xcap_jobs *jobs);
 void xcap_api_free(struct xcap_api *api);
+/* The API of a fleet (xcapd api): see struct xcap_api in api_ctx.h. */
+void xcap_api_set_fleet(struct xcap_api *api);
 /* Answers one request; always fills resp (500 on an internal error) unless it is deferred. */
 void xcap_api_handle(struct xcap_api *api, const struct xcap_api_request *req,
 		     struct xcap_api_response *resp);

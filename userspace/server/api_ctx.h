@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include "server/api.h"
 #include "server/config.h"
+#include "server/store.h"
 
 /* The errors of the API, one table row each (api.c). */
 enum api_err {
@@ -25,6 +26,8 @@ enum api_err {
 	E_BAD_KEY_FORMAT,
 	E_BAD_TOKEN,
 	E_AUTH,
+	E_AUTH_ACCOUNT,
+	E_AUTH_READ_ONLY,
 	E_TOO_LARGE,
 	E_CONTENT_TYPE,
 	E_NOT_JSON,
@@ -48,8 +51,15 @@ enum api_err {
 	E_DOWNLOAD_FULL,
 	E_DOWNLOAD_STATE,
 	E_CHALLENGE,
+	E_CHALLENGE_NAME,
 	E_BUCKET_WRITE,
+	E_BUCKET_QUOTA,
+	E_STORAGE_QUOTA,
 	E_WORKERS_BUSY,
+	E_COLO_NONE,
+	E_DB_DOWN,
+	E_STREAM_STATE,
+	E_STREAM_REMOTE,
 	E_INTERNAL,
 };
 
@@ -58,6 +68,12 @@ struct xcap_api {
 	struct xcap_store *store;
 	struct xcap_jobs *jobs;
 	struct xcap_metrics *metrics; /* the requests answered */
+	/*
+	 * The API of a fleet: every route runs on the HTTP workers (the store is
+	 * a database across the network), colo_name is checked against the live
+	 * agents when the capture is created, and captures show their parts.
+	 */
+	bool fleet;
 };
 
 /* One request being answered: what a route handler reads, and its answer. */
@@ -79,6 +95,11 @@ struct api_ctx {
  * callers can `return api_fail(...)`.
  */
 int api_fail(struct api_ctx *c, enum api_err err, const char *pointer, ...);
+/*
+ * A store call failed with err: 503 (E_DB_DOWN) while the database is
+ * unreachable, else 500 saying what failed. Returns -1.
+ */
+int api_store_fail(struct api_ctx *c, int err, const char *what);
 /* 200 with result in the envelope; 0. */
 int api_respond_result(struct api_ctx *c, json_object *result);
 /* 200 with a list and its result_info (total: all the account has); 0. */
@@ -114,9 +135,15 @@ int api_captures_create(struct api_ctx *c);
 int api_captures_get(struct api_ctx *c);
 int api_captures_download(struct api_ctx *c);
 int api_captures_stop(struct api_ctx *c);
+int api_captures_stream(struct api_ctx *c);
 int api_buckets_list(struct api_ctx *c);
 int api_buckets_add(struct api_ctx *c);
 int api_buckets_validate(struct api_ctx *c);
 int api_buckets_delete(struct api_ctx *c);
+/*
+ * The account's bucket named by conf (its newest record), or for a URI
+ * without keys the one added with them (xcap_dest_unkeyed): 0, -ENOENT, -errno.
+ */
+int api_bucket_find(struct api_ctx *c, const char *conf, struct xcap_bucket_rec *out);
 
 #endif /* XCAP_API_CTX_H */

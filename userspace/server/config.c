@@ -20,6 +20,41 @@
  *                           Whichever limit is hit first wins; the oldest minutes go first.
  *   frames_ring_mib integer the ring that carries captured frames to xcapd, in MiB: a power
  *                           of 2 in 1..1024. Default 32 (about 21000 frames of 1500 bytes).
+ *   file_bucket_roots array of at most 16 absolute directory paths (no "..", not "/"): a
+ *                        file:// bucket must be one of them or below one, once links are
+ *                        resolved. Default: STATE_DIR/buckets. One that is missing is
+ *                        created private (0700) at start.
+ *   s3_endpoints array   of at most 16 "http(s)://HOST[:PORT]": the only endpoints that an
+ *                        s3://, r2:// or gs:// URI may name with &endpoint=, written the same
+ *                        way. Default: none (the services' own endpoints only).
+ *   http_connections integer  the API's connections open at once: 16..65536. Default 512. The
+ *                        last quarter of them is kept for addresses that have none open.
+ *   http_connections_per_ip integer  ... from one address: 1..65536, at most
+ *                        http_connections. Default 32.
+ *   http_request_timeout integer  seconds a client has to send a whole request (headers and
+ *                        body) from its connection or its previous answer on, 1..3600; then
+ *                        the connection is closed. Default 10.
+ *   retention_days integer simple captures (their files) and the records of ended captures are
+ *                        deleted this many days after they were submitted: 0..3650, 0 = keep
+ *                        forever. Default 7.
+ *   buckets_per_account integer bucket records one account may have: 1..1000. Default 100.
+ *   account_storage_mib integer capture files one account may keep in the state folder (simple
+ *                        captures, full captures not yet delivered or kept after a failure),
+ *                        in MiB: 0..1048576, 0 = no limit. Default 1024. A create beyond it is
+ *                        refused, and a full capture stops at what is left of it.
+ *   full_slots_per_account integer full captures pending or running for one account, whatever its
+ *                        full_active: 1..64 (the host has 64). Default 16.
+ *   database     string  fleet mode (xcapd agent, xcapd api): the PostgreSQL database, a libpq
+ *                        connection string or URL ("host=/run/postgresql dbname=xcap",
+ *                        "postgresql://xcap@db1/xcap"), 1..1023 characters.
+ *   fleet_secret string  fleet mode: the secret the API processes sign their requests to the
+ *                        agents' endpoints with, the same on every process: 16..255 printable
+ *                        ASCII characters without spaces.
+ *   agent_endpoint string  xcapd agent: "IPV4:PORT" where its internal endpoint listens,
+ *                        registered for the API processes to reach (port 1..65535).
+ *   host_name    string  xcapd agent: its name in the fleet and in its objects' names
+ *                        (pcap_<id>_<host>.pcap): 1..63 characters of [0-9A-Za-z._-].
+ *                        Default: the system's host name.
  *   vxlan_port   integer the UDP destination ports whose payload is read as VXLAN and as
  *   geneve_port          GENEVE (a tunnel, whose packet filters match too): 0..65535, 0 =
  *                        none. Defaults 4789 and 6081.
@@ -27,7 +62,8 @@
  *     id                 1..32 characters of [0-9A-Za-z], unique (required)
  *     limits             object, optional; each member an integer, 0 = no limit:
  *       simple_per_minute  simple captures created per minute (default 1)
- *       full_active        full captures pending or running at once (default 1)
+ *       full_active        full captures pending or running at once (default 1; 0 = up to
+ *                          full_slots_per_account)
  *     s3_access_key_id      keys for the account's s3:// buckets, both or neither (else
  *     s3_secret_access_key  xcapd's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY apply): 1..127
  *     s3_session_token      printable ASCII characters without spaces; the optional session
@@ -44,12 +80,12 @@
  * or credentials, both lists are replaced together (credentials point at accounts by index).
  *
  * Flags (xcap_config_set) take the scalar keys by the same names, "interface" appending one
- * name where the file has the "interfaces" array; one table below serves both.
+ * name where the file has the "interfaces" array (and "file_bucket_root", "s3_endpoint" one item
+ * of theirs); one table below serves both.
  *
  * With no account configured, STATE_DIR/credentials.json holds them: the same format limited
  * to accounts and credentials, created on first start with one account and one write token.
  */
-#define _GNU_SOURCE /* renameat2 */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -68,6 +104,8 @@
 #include "common/ids.h"
 #include "common/filter.h"
 #include "common/log.h"
+#include "server/dest.h"
+#include "xcap_abi.h"
 
 #define CREDS_FILE "credentials.json"
 #define SECRET_MAX 255
@@ -133,6 +171,19 @@ static bool valid_path(const char *s)
 	return *s;
 }
 
+/* Absolute, without a ".." component: bootstrap resolves links, not climbs. */
+static bool valid_root(const char *s)
+{
+	const char *p;
+
+	if (s[0] != '/' || !s[strspn(s, "/")])
+		return false;
+	for (p = strstr(s, ".."); p; p = strstr(p + 1, ".."))
+		if (p[-1] == '/' && (!p[2] || p[2] == '/'))
+			return false;
+	return true;
+}
+
 static bool valid_site(const char *s)
 {
 	return valid_chars(s, 63, "._-");
@@ -154,6 +205,32 @@ static bool valid_token(const char *s, size_t max)
 		if (*s < 0x21 || *s > 0x7e)
 			return false;
 	return true;
+}
+
+static bool valid_fleet_secret(const char *s)
+{
+	return strlen(s) >= 16 && valid_token(s, SECRET_MAX);
+}
+
+static bool valid_database(const char *s)
+{
+	return *s;
+}
+
+/* IPv4:PORT, port 1..65535: an address the API processes can reach. */
+static bool valid_endpoint(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr a;
+	uint64_t port;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(addr))
+		return false;
+	memcpy(addr, s, colon - s);
+	addr[colon - s] = '\0';
+	return inet_pton(AF_INET, addr, &a) == 1 &&
+	       !xcap_filter_parse_uint(colon + 1, 1, 65535, &port);
 }
 
 static bool valid_secret(const char *s)
@@ -194,7 +271,8 @@ struct scalar_key {
 	bool number; /* a JSON integer or decimal flag min..max; else a string */
 	uint64_t min; /* numbers: the smallest value */
 	uint64_t max; /* numbers: the largest value; lists: the most items */
-	size_t off, size; /* the field that set_string and set_u32 fill */
+	size_t off, size; /* the field that set_string and set_u32 fill; a list's items */
+	size_t count_off; /* lists: the int that counts the items */
 	bool (*valid)(const char *s); /* set_string's check */
 };
 
@@ -258,20 +336,22 @@ static int set_listen(struct xcap_config *c, const struct scalar_key *k, const c
 	return 0;
 }
 
-static int set_iface(struct xcap_config *c, const struct scalar_key *k, const char *s, uint64_t n)
+/* Appends one item to a list: k->max items of k->size bytes at k->off, their count at count_off. */
+static int set_list(struct xcap_config *c, const struct scalar_key *k, const char *s, uint64_t n)
 {
+	int *count = (int *)((char *)c + k->count_off);
+	char *items = (char *)c + k->off;
 	int i;
 
-	(void)k;
 	(void)n;
-	if (!valid_ifname(s))
+	if (strlen(s) >= k->size || !k->valid(s))
 		return -EINVAL;
-	for (i = 0; i < c->n_ifaces; i++)
-		if (!strcmp(c->ifaces[i], s))
+	for (i = 0; i < *count; i++)
+		if (!strcmp(items + i * k->size, s))
 			return -EEXIST;
-	if (c->n_ifaces == XCAP_MAX_IFACES)
+	if ((uint64_t)*count == k->max)
 		return -E2BIG;
-	strcpy(c->ifaces[c->n_ifaces++], s);
+	strcpy(items + (*count)++ * k->size, s);
 	return 0;
 }
 
@@ -287,6 +367,14 @@ static int set_iface(struct xcap_config *c, const struct scalar_key *k, const ch
 		.off = offsetof(struct xcap_config, field), .expect = what         \
 	}
 
+#define LIST_KEY(key, list, field, count, most, check, what)                                     \
+	{                                                                                        \
+		.name = key, .file_list = list, .set = set_list, .max = most,                    \
+		.off = offsetof(struct xcap_config, field),                                      \
+		.size = sizeof(((struct xcap_config *)0)->field[0]),                             \
+		.count_off = offsetof(struct xcap_config, count), .valid = check, .expect = what \
+	}
+
 static const struct scalar_key scalar_keys[] = {
 	{ .name = "listen",
 	  .set = set_listen,
@@ -295,11 +383,8 @@ static const struct scalar_key scalar_keys[] = {
 	STR_KEY("tls_cert", tls_cert, valid_path, "a non-empty file path"),
 	STR_KEY("tls_key", tls_key, valid_path, "a non-empty file path"),
 	STR_KEY("state_dir", state_dir, valid_path, "a non-empty directory path"),
-	{ .name = "interface",
-	  .file_list = "interfaces",
-	  .set = set_iface,
-	  .max = XCAP_MAX_IFACES,
-	  .expect = "an interface name of 1..15 characters without '/', ':' or white space" },
+	LIST_KEY("interface", "interfaces", ifaces, n_ifaces, XCAP_MAX_IFACES, valid_ifname,
+		 "an interface name of 1..15 characters without '/', ':' or white space"),
 	STR_KEY("colo", colo, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
 	STR_KEY("metro", metro, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
 	{ .name = "sample_rate",
@@ -318,6 +403,32 @@ static const struct scalar_key scalar_keys[] = {
 	  .max = 1024,
 	  .off = offsetof(struct xcap_config, frames_ring_mib),
 	  .expect = "a power of 2 in 1..1024 (MiB)" },
+	LIST_KEY("file_bucket_root", "file_bucket_roots", file_bucket_roots, n_roots,
+		 XCAP_CFG_MAX_ROOTS, valid_root,
+		 "an absolute directory path without '..', other than /"),
+	LIST_KEY("s3_endpoint", "s3_endpoints", s3_endpoints, n_endpoints, XCAP_CFG_MAX_ENDPOINTS,
+		 xcap_dest_endpoint_valid, "an endpoint http(s)://HOST[:PORT]"),
+	U32_KEY("http_connections", http_connections, 16, 65536,
+		"an integer 16..65536 (connections open at once)"),
+	U32_KEY("http_connections_per_ip", http_connections_per_ip, 1, 65536,
+		"an integer 1..65536 (connections from one address)"),
+	U32_KEY("http_request_timeout", http_request_timeout, 1, 3600,
+		"an integer 1..3600 (seconds to send a whole request)"),
+	U32_KEY("retention_days", retention_days, 0, 3650,
+		"an integer 0..3650 (days; 0 = keep forever)"),
+	U32_KEY("buckets_per_account", buckets_per_account, 1, XCAP_BUCKETS_MAX,
+		"an integer 1..1000"),
+	U32_KEY("account_storage_mib", account_storage_mib, 0, 1048576,
+		"an integer 0..1048576 (MiB; 0 = no limit)"),
+	U32_KEY("full_slots_per_account", full_slots_per_account, 1, XCAP_MAX_CAPTURES,
+		"an integer 1..64 (full captures pending or running per account)"),
+	STR_KEY("database", database, valid_database,
+		"a PostgreSQL connection string or URL (fleet mode)"),
+	STR_KEY("fleet_secret", fleet_secret, valid_fleet_secret,
+		"16..255 printable ASCII characters without spaces"),
+	STR_KEY("agent_endpoint", agent_endpoint, valid_endpoint,
+		"IPV4:PORT with PORT 1..65535 (the agent's internal endpoint)"),
+	STR_KEY("host_name", host_name, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
 	/* Tunnels. */
 	U32_KEY("vxlan_port", vxlan_port, 0, 65535, "a UDP port 0..65535 (0 = no VXLAN)"),
 	U32_KEY("geneve_port", geneve_port, 0, 65535, "a UDP port 0..65535 (0 = no GENEVE)"),
@@ -404,7 +515,7 @@ static int apply_json_list(struct xcap_config *c, const struct scalar_key *k,
 	if (len > k->max)
 		return fail(e, -EINVAL, "%s: too many values (at most %llu)", k->file_list,
 			    (unsigned long long)k->max);
-	c->n_ifaces = 0; /* the only list */
+	*(int *)((char *)c + k->count_off) = 0;
 	for (i = 0; i < len; i++) {
 		snprintf(where, sizeof(where), "%s[%zu]", k->file_list, i);
 		ret = apply_json(c, k, where, json_object_array_get_idx(arr, i), e);
@@ -731,11 +842,15 @@ static int parse_root(struct xcap_config *c, struct json_object *root, bool cred
 }
 
 /* Whole-config rules, checked once every source has been applied. */
-static int check_tls(const struct xcap_config *c, struct errbuf *e)
+static int check_rules(const struct xcap_config *c, struct errbuf *e)
 {
 	if (!*c->tls_cert != !*c->tls_key)
 		return fail(e, -EINVAL, "%s: missing (tls_cert and tls_key go together)",
 			    *c->tls_cert ? "tls_key" : "tls_cert");
+	if (c->http_connections_per_ip > c->http_connections)
+		return fail(e, -EINVAL,
+			    "http_connections_per_ip: %u is more than http_connections (%u)",
+			    c->http_connections_per_ip, c->http_connections);
 	return 0;
 }
 
@@ -808,7 +923,7 @@ static int load_file(struct xcap_config *c, const char *path, bool creds_only, s
 	*tmp = *c;
 	ret = parse_root(tmp, root, creds_only, e);
 	if (!ret)
-		ret = check_tls(tmp, e);
+		ret = check_rules(tmp, e);
 	if (!ret)
 		*c = *tmp;
 out:
@@ -832,6 +947,13 @@ void xcap_config_init(struct xcap_config *c)
 	c->history_mib = 4096;
 	c->history_rate = 5000;
 	c->frames_ring_mib = 32;
+	c->http_connections = 512;
+	c->http_connections_per_ip = 32;
+	c->http_request_timeout = 10;
+	c->retention_days = 7;
+	c->buckets_per_account = 100;
+	c->account_storage_mib = 1024;
+	c->full_slots_per_account = 16;
 	c->vxlan_port = XCAP_VXLAN_PORT;
 	c->geneve_port = XCAP_GENEVE_PORT;
 }
@@ -923,42 +1045,49 @@ static int mkdir_p(const char *dir)
 }
 
 /*
- * Writes a temp file (mkstemp makes it 0600), syncs it, then renames it into place without
- * replacing: if another xcapd created the file meanwhile, -EEXIST says to load that one.
+ * The state folder: created private (0700), and made private when it is not: it holds the store
+ * (with r2 keys), capture files and credentials.json, whatever the umask was when it was made.
  */
-static int write_private_file(const char *dir, const char *path, const char *data)
+static int make_state_dir(const struct xcap_config *c, struct errbuf *e)
 {
-	char tmp[PATH_MAX + 8];
-	int fd, ret = 0;
+	struct stat st;
+	int ret = mkdir_p(c->state_dir);
 
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	if (xcap_file_write_all(fd, data, strlen(data)) || fsync(fd))
+	if (!ret && stat(c->state_dir, &st))
 		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) {
-		ret = -errno;
-		/* Some file systems lack RENAME_NOREPLACE: a plain rename is still atomic. */
-		if (ret == -EINVAL)
-			ret = rename(tmp, path) ? -errno : 0;
-	}
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	/*
-	 * The rename is durable once the folder is synced. The file is in place already, so a
-	 * failure here only warns: failing would hide the token that the next start loads.
-	 */
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd))
-		pr_warn("cannot sync %s: %s\n", dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	if (ret)
+		return fail(e, ret, "state_dir: cannot create %s: %s", c->state_dir,
+			    strerror(-ret));
+	if (!S_ISDIR(st.st_mode))
+		return fail(e, -ENOTDIR, "state_dir: %s is not a directory", c->state_dir);
+	if (!(st.st_mode & 077))
+		return 0;
+	if (chmod(c->state_dir, 0700))
+		return fail(e, -errno, "state_dir: cannot make %s private (chmod 700): %s",
+			    c->state_dir, strerror(errno));
+	pr_info("state_dir %s: mode %03o made 700\n", c->state_dir, st.st_mode & 0777);
 	return 0;
+}
+
+static int fill_text(int fd, const void *text)
+{
+	return xcap_file_write_all(fd, text, strlen(text));
+}
+
+/*
+ * Writes DIR/NAME (0600) without replacing it: if another xcapd created the file meanwhile,
+ * -EEXIST says to load that one.
+ */
+static int write_private_file(const char *dir, const char *name, const char *data)
+{
+	int dirfd, ret;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	ret = xcap_file_put_new(dirfd, name, fill_text, data);
+	close(dirfd);
+	return ret;
 }
 
 static const char creds_template[] =
@@ -981,12 +1110,11 @@ static int create_creds(struct xcap_config *c, const char *path, FILE *out, stru
 	ret = random_ids(id, token);
 	if (ret)
 		return fail(e, ret, "getrandom: %s", strerror(-ret));
-	ret = mkdir_p(c->state_dir);
+	ret = make_state_dir(c, e);
 	if (ret)
-		return fail(e, ret, "state_dir: cannot create %s: %s", c->state_dir,
-			    strerror(-ret));
+		return ret;
 	snprintf(data, sizeof(data), creds_template, id, token, id);
-	ret = write_private_file(c->state_dir, path, data);
+	ret = write_private_file(c->state_dir, CREDS_FILE, data);
 	if (ret == -EEXIST)
 		return -EEXIST;
 	if (ret)
@@ -1002,8 +1130,14 @@ static int create_creds(struct xcap_config *c, const char *path, FILE *out, stru
 	cr->write = true;
 	cr->accounts = 1;
 	c->n_creds = 1;
-	fprintf(out, "account: %s\ntoken: %s\nstored in: %s\n", id, token, path);
-	fflush(out);
+	/* Not into a log or a journal: whoever may read the file may read the token. */
+	if (out) {
+		fprintf(out, "account: %s\ntoken: %s\nstored in: %s\n", id, token, path);
+		fflush(out);
+	} else {
+		pr_info("first start: created account %s and a write token; the token is in %s\n",
+			id, path);
+	}
 	return 0;
 }
 
@@ -1017,35 +1151,149 @@ static void warn_if_shared(const char *path)
 			st.st_mode & 0777);
 }
 
+/*
+ * mkdir_p would make dir: the nearest part of it that exists is a folder we
+ * may write in. Nothing is created; a path that is not a folder is named.
+ */
+static int check_creatable(const char *key, const char *dir, struct errbuf *e)
+{
+	char buf[PATH_MAX], *slash;
+	struct stat st;
+
+	if (strlen(dir) >= sizeof(buf))
+		return fail(e, -ENAMETOOLONG, "%s: too long", key);
+	strcpy(buf, dir);
+	while (stat(buf, &st)) {
+		/* ENOTDIR: a file on the way, which the loop reaches and names. */
+		if (errno != ENOENT && errno != ENOTDIR)
+			return fail(e, -errno, "%s: cannot create %s: %s: %s", key, dir, buf,
+				    strerror(errno));
+		slash = strrchr(buf, '/');
+		while (slash && slash > buf && slash[-1] == '/')
+			slash--;
+		if (!slash)
+			strcpy(buf, ".");
+		else
+			slash[slash == buf] = '\0'; /* "/x" leaves "/" */
+	}
+	if (!S_ISDIR(st.st_mode))
+		return fail(e, -ENOTDIR, "%s: cannot create %s: %s is not a folder", key, dir, buf);
+	if (access(buf, W_OK | X_OK))
+		return fail(e, -errno, "%s: cannot create %s in %s: %s", key, dir, buf,
+			    strerror(errno));
+	return 0;
+}
+
+/* A file the start reads later (http.c parses the TLS pair): named now if it cannot be read. */
+static int check_readable(const char *key, const char *path, struct errbuf *e)
+{
+	if (!*path || !access(path, R_OK))
+		return 0;
+	return fail(e, -errno, "%s: cannot read %s: %s", key, path, strerror(errno));
+}
+
+/* One root as a real path: a directory, not "/" once links are resolved. Nothing changes. */
+static int resolve_root(struct xcap_config *c, int i, struct errbuf *e)
+{
+	char *root = c->file_bucket_roots[i], *real = c->file_bucket_real[i];
+	struct stat st;
+
+	if (!realpath(root, real) || stat(real, &st))
+		return fail(e, -errno, "file_bucket_roots[%d]: %s: %s", i, root, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || !strcmp(real, "/"))
+		return fail(e, -EINVAL, "file_bucket_roots[%d]: %s%s is not a directory below /", i,
+			    root, strcmp(root, real) ? " (resolved)" : "");
+	return 0;
+}
+
+/* A root that does not exist yet is one make_state can create. */
+static int check_root(struct xcap_config *c, int i, struct errbuf *e)
+{
+	char key[32];
+	int ret = resolve_root(c, i, e);
+
+	if (ret != -ENOENT)
+		return ret;
+	clear_error(e);
+	snprintf(key, sizeof(key), "file_bucket_roots[%d]", i);
+	return check_creatable(key, c->file_bucket_roots[i], e);
+}
+
+int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size)
+{
+	struct errbuf e = { err, err_size, NULL };
+	char path[PATH_MAX];
+	int i, ret;
+
+	/* The last step after the file and the flags: a flag may have set half of the pair. */
+	ret = check_rules(c, &e);
+	if (!ret)
+		ret = check_readable("tls_cert", c->tls_cert, &e) ?:
+			      check_readable("tls_key", c->tls_key, &e);
+	for (i = 0; !ret && i < c->n_roots; i++)
+		ret = check_root(c, i, &e);
+	if (!ret && !c->n_accounts) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE) >=
+		    sizeof(path))
+			return fail(&e, -ENAMETOOLONG, "state_dir: too long");
+		ret = load_file(c, path, true, &e);
+		/* No file, or no folder for it: bootstrap creates them, if it can. */
+		if (ret == -ENOENT || ret == -ENOTDIR) {
+			clear_error(&e);
+			return check_creatable("state_dir", c->state_dir, &e);
+		}
+		if (!ret)
+			warn_if_shared(path);
+	}
+	if (ret)
+		return ret;
+	if (!c->n_accounts)
+		return fail(&e, -EINVAL, "accounts: at least one account is needed");
+	if (!c->n_creds)
+		return fail(&e, -EINVAL, "credentials: at least one credential is needed");
+	return 0;
+}
+
 int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size)
 {
 	struct errbuf e = { err, err_size, NULL };
 	char path[PATH_MAX];
 	int ret;
 
-	/* The last step after the file and the flags: a flag may have set half of the pair. */
-	ret = check_tls(c, &e);
+	ret = xcap_config_prepare(c, err, err_size);
+	if (ret || c->n_accounts)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE);
+	ret = create_creds(c, path, out, &e);
+	if (ret == -EEXIST) /* another xcapd won the race: use its file */
+		ret = load_file(c, path, true, &e);
+	return ret ?: xcap_config_prepare(c, err, err_size);
+}
+
+int xcap_config_make_state(struct xcap_config *c, char *err, size_t err_size)
+{
+	struct errbuf e = { err, err_size, NULL };
+	char *root = c->file_bucket_roots[0];
+	int i, ret;
+
+	ret = make_state_dir(c, &e);
 	if (ret)
 		return ret;
-	if (!c->n_accounts) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->state_dir, CREDS_FILE) >=
-		    sizeof(path))
+	if (!c->n_roots) {
+		if (snprintf(root, PATH_MAX, "%s/buckets", c->state_dir) >= PATH_MAX)
 			return fail(&e, -ENAMETOOLONG, "state_dir: too long");
-		ret = load_file(c, path, true, &e);
-		if (ret == -ENOENT) {
-			clear_error(&e);
-			ret = create_creds(c, path, out, &e);
-			if (ret == -EEXIST) /* another xcapd won the race: use its file */
-				ret = load_file(c, path, true, &e);
-		} else if (!ret) {
-			warn_if_shared(path);
-		}
-		if (ret)
-			return ret;
+		if (mkdir(root, 0700) && errno != EEXIST)
+			return fail(&e, -errno, "file_bucket_roots: cannot create %s: %s", root,
+				    strerror(errno));
+		c->n_roots = 1;
 	}
-	if (!c->n_accounts)
-		return fail(&e, -EINVAL, "accounts: at least one account is needed");
-	if (!c->n_creds)
-		return fail(&e, -EINVAL, "credentials: at least one credential is needed");
-	return 0;
+	for (i = 0; i < c->n_roots && !ret; i++) {
+		/* A root that is missing is made private, as the default one. */
+		ret = mkdir_p(c->file_bucket_roots[i]);
+		if (ret)
+			return fail(&e, ret, "file_bucket_roots[%d]: cannot create %s: %s", i,
+				    c->file_bucket_roots[i], strerror(-ret));
+		ret = resolve_root(c, i, &e);
+	}
+	return ret;
 }

@@ -18,6 +18,10 @@
 
 #define XCAP_CFG_MAX_ACCOUNTS 64
 #define XCAP_CFG_MAX_CREDS 256
+#define XCAP_CFG_MAX_ROOTS 16
+#define XCAP_CFG_MAX_ENDPOINTS 16
+#define XCAP_CFG_ENDPOINT_MAX 256 /* "http(s)://HOST[:PORT]" and its NUL */
+#define XCAP_BUCKETS_MAX 1000 /* buckets_per_account at most */
 
 struct xcap_account {
 	char id[33]; /* 1..32 chars of [0-9a-zA-Z] */
@@ -51,6 +55,31 @@ struct xcap_config {
 	uint32_t history_mib; /* its disk budget in MiB (default 4096) */
 	uint32_t history_rate; /* its cap in samples per second (default 5000) */
 	uint32_t frames_ring_mib; /* the ring that carries captured frames (default 32) */
+	/*
+	 * The directories file:// buckets may be in, at any depth (default: STATE_DIR/buckets),
+	 * as configured and (xcap_config_prepare) as real paths.
+	 */
+	char file_bucket_roots[XCAP_CFG_MAX_ROOTS][PATH_MAX];
+	char file_bucket_real[XCAP_CFG_MAX_ROOTS][PATH_MAX]; /* each root's real path */
+	int n_roots;
+	/* The only endpoints an s3://, r2:// or gs:// URI may name with endpoint= (default none). */
+	char s3_endpoints[XCAP_CFG_MAX_ENDPOINTS][XCAP_CFG_ENDPOINT_MAX];
+	int n_endpoints;
+	/* The API's connections (slow clients): */
+	uint32_t http_connections; /* open at once, all clients (512) */
+	uint32_t http_connections_per_ip; /* open at once from one address (32) */
+	uint32_t http_request_timeout; /* seconds to send a whole request (10) */
+	/* Per account: */
+	uint32_t retention_days; /* simple files and ended capture records kept (7; 0 = forever) */
+	uint32_t buckets_per_account; /* bucket records (100; 1..XCAP_BUCKETS_MAX) */
+	uint32_t account_storage_mib; /* capture files kept in the state folder (1024; 0 = none) */
+	uint32_t
+		full_slots_per_account; /* full captures pending or running, whatever full_active */
+	/* Fleet mode (xcapd agent, xcapd api); empty when not set. */
+	char database[1024]; /* libpq connection string or URL */
+	char fleet_secret[256]; /* signs the API's requests to the agents' endpoints */
+	char agent_endpoint[64]; /* IPv4:PORT the agent listens on and registers */
+	char host_name[64]; /* the agent's name in the fleet (default: the system's host name) */
 	uint32_t vxlan_port; /* UDP destination ports of VXLAN and GENEVE; 0 = none */
 	uint32_t geneve_port; /* (default 4789, 6081) */
 	struct xcap_account accounts[XCAP_CFG_MAX_ACCOUNTS];
@@ -73,10 +102,28 @@ int xcap_config_load(struct xcap_config *c, const char *path, char *err, size_t 
 int xcap_config_set(struct xcap_config *c, const char *key, const char *value, char *err,
 		    size_t err_size);
 /*
- * With no account configured: loads STATE_DIR/credentials.json, or creates it
- * with one account and one write token and prints them once to `out`.
+ * What bootstrap needs, checked without changing anything: the TLS pair, the
+ * file_bucket_roots (their real paths into file_bucket_real, or a place where
+ * a missing one can be created), and with no
+ * account configured, STATE_DIR/credentials.json (loaded when it exists) or a
+ * state_dir where it can be created. 0 with no account means that bootstrap
+ * will create it.
+ */
+int xcap_config_prepare(struct xcap_config *c, char *err, size_t err_size);
+/*
+ * xcap_config_prepare, then with still no account: creates
+ * STATE_DIR/credentials.json with one account and one write token and prints
+ * them once to `out`; with out NULL (stdout is no terminal: a journal, a log
+ * file) the log says where the token is instead.
  */
 int xcap_config_bootstrap(struct xcap_config *c, FILE *out, char *err, size_t err_size);
+/*
+ * Before serving, once bootstrap is done: makes the state folder private
+ * (0700, whatever its mode was) and the bucket roots that are missing (the
+ * default one, STATE_DIR/buckets, too; 0700), and finds the real path of
+ * each of file_bucket_roots (file_bucket_real). Same errors as load.
+ */
+int xcap_config_make_state(struct xcap_config *c, char *err, size_t err_size);
 /*
  * The i-th scalar key (every one is also an xcapd flag, '_' written '-'): its
  * name, what it expects and whether it is a number. -ENOENT past the last.

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agent/pcap.h"
 #include "common/log.h"
 #include "server/deliver.h"
 #include "server/dest.h"
@@ -19,6 +20,7 @@ struct delivery {
 };
 
 struct xcap_deliver {
+	const struct xcap_config *cfg; /* the rules destinations follow */
 	struct xcap_store *store;
 	struct xcap_deliver_cb cb;
 	pthread_t worker;
@@ -40,14 +42,18 @@ static int upload(struct xcap_deliver *d, const struct delivery *item, char *msg
 	const struct xcap_capture_rec *r = &item->rec;
 	struct xcap_account acc;
 	struct xcap_dest dest;
-	char name[64];
+	char name[160];
 	int err;
 
-	snprintf(name, sizeof(name), "pcap_%s.pcap", r->id);
-	err = xcap_dest_parse(r->destination_conf,
+	xcap_deliver_object_name(r, name, sizeof(name));
+	err = xcap_dest_parse(r->destination_conf, d->cfg,
 			      xcap_store_account_get(d->store, r->account, &acc) ? NULL : &acc,
 			      &dest, msg, size);
-	return err ?: xcap_dest_deliver(&dest, item->path, name, msg, size);
+	if (err)
+		return err;
+	err = xcap_dest_deliver(&dest, item->path, name, msg, size);
+	xcap_dest_close(&dest);
+	return err;
 }
 
 static void *worker(void *arg)
@@ -82,13 +88,15 @@ static void *worker(void *arg)
 	}
 }
 
-struct xcap_deliver *xcap_deliver_start(struct xcap_store *store, const struct xcap_deliver_cb *cb)
+struct xcap_deliver *xcap_deliver_start(const struct xcap_config *cfg, struct xcap_store *store,
+					const struct xcap_deliver_cb *cb)
 {
 	struct xcap_deliver *d = calloc(1, sizeof(*d));
 	int err;
 
 	if (!d)
 		return NULL;
+	d->cfg = cfg;
 	d->store = store;
 	d->cb = *cb;
 	d->tail = &d->head;
@@ -129,6 +137,14 @@ int xcap_deliver_submit(struct xcap_deliver *d, const struct xcap_capture_rec *r
 out:
 	pthread_mutex_unlock(&d->lock);
 	return err;
+}
+
+void xcap_deliver_object_name(const struct xcap_capture_rec *r, char *buf, size_t size)
+{
+	if (r->object_key[0])
+		snprintf(buf, size, "%s", r->object_key);
+	else
+		snprintf(buf, size, "pcap_%s.%s", r->id, xcap_pcap_format_name(r->format));
 }
 
 int xcap_deliver_pending(struct xcap_deliver *d)

@@ -9,6 +9,7 @@
 #ifndef XCAP_DELIVER_H
 #define XCAP_DELIVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "server/store.h"
 
@@ -24,13 +25,19 @@ struct xcap_deliver_cb {
 	void *arg;
 };
 
-/* Starts the worker; destinations use the keys of their account in store. NULL + errno. */
-struct xcap_deliver *xcap_deliver_start(struct xcap_store *store, const struct xcap_deliver_cb *cb);
+/*
+ * Starts the worker; destinations follow cfg's rules (bucket roots, endpoints)
+ * and use the keys of their account in store. NULL + errno.
+ */
+struct xcap_deliver *xcap_deliver_start(const struct xcap_config *cfg, struct xcap_store *store,
+					const struct xcap_deliver_cb *cb);
 /*
  * Queues the delivery of the file at path for record r (copied). -EAGAIN when
  * XCAP_DELIVER_QUEUE_MAX deliveries wait already; -ENOMEM.
  */
 int xcap_deliver_submit(struct xcap_deliver *d, const struct xcap_capture_rec *r, const char *path);
+/* The object a delivery of r writes: r->object_key, else pcap_<id>.pcap (or .pcapng). */
+void xcap_deliver_object_name(const struct xcap_capture_rec *r, char *buf, size_t size);
 /* Deliveries queued or running. */
 int xcap_deliver_pending(struct xcap_deliver *d);
 /* Deliveries that ended, since the start: confirmed by the bucket, and failed. */

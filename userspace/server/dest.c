@@ -17,6 +17,7 @@ static const struct xcap_dest_type *const dest_types[] = {
 	&xcap_dest_file,
 	&xcap_dest_s3,
 	&xcap_dest_r2,
+	&xcap_dest_gs,
 };
 
 /* The type whose "scheme://" starts conf, or NULL. */
@@ -45,16 +46,18 @@ static int scheme_len(const char *conf)
 	return n > 32 ? 32 : n;
 }
 
-int xcap_dest_parse(const char *conf, const struct xcap_account *acc, struct xcap_dest *d,
-		    char *err, size_t err_size)
+int xcap_dest_parse(const char *conf, const struct xcap_config *cfg, const struct xcap_account *acc,
+		    struct xcap_dest *d, char *err, size_t err_size)
 {
 	const struct xcap_dest_type *type = find_type(conf);
 	char known[64] = "";
 	size_t i, n = 0;
 	int ret;
 
+	d->type = NULL;
+	d->own_keys = false;
 	if (type) {
-		ret = type->parse(conf + strlen(type->scheme) + 3, acc, d, err, err_size);
+		ret = type->parse(conf + strlen(type->scheme) + 3, cfg, acc, d, err, err_size);
 		if (!ret)
 			d->type = type;
 		return ret;
@@ -65,6 +68,13 @@ int xcap_dest_parse(const char *conf, const struct xcap_account *acc, struct xca
 	return xcap_err_set(-EINVAL, err, err_size,
 			    "unsupported destination '%.*s'; supported schemes: %s",
 			    scheme_len(conf), conf, known);
+}
+
+void xcap_dest_close(struct xcap_dest *d)
+{
+	if (d->type)
+		d->type->close(d);
+	d->type = NULL;
 }
 
 int xcap_dest_put(const struct xcap_dest *d, const char *name, const char *data, size_t len,
@@ -141,11 +151,12 @@ static bool put_bytes(char *out, size_t size, size_t *n, const char *s, size_t l
 	return fits;
 }
 
-int xcap_dest_mask_query(const char *conf, char *out, size_t size)
+/* The query's secret parameters: their values as "***" (mask), or left out entirely. */
+static int rewrite_query(const char *conf, char *out, size_t size, bool drop)
 {
 	size_t n = 0, len, name;
+	bool fits, first = true;
 	const char *q;
-	bool fits;
 
 	if (!size)
 		return -ENOSPC;
@@ -154,18 +165,34 @@ int xcap_dest_mask_query(const char *conf, char *out, size_t size)
 	if (!q)
 		return put_bytes(out, size, &n, conf, strlen(conf)) ? 0 : -ENOSPC;
 	fits = put_bytes(out, size, &n, conf, q + 1 - conf);
-	for (q++; fits && *q; q += len) {
+	for (q++; fits && *q; q += len + (q[len] == '&')) {
 		len = strcspn(q, "&");
 		name = strcspn(q, "=&");
+		if (drop && name < len && secret_param(q, name))
+			continue;
+		if (!first)
+			fits = put_bytes(out, size, &n, "&", 1);
+		first = false;
 		if (name < len && secret_param(q, name))
-			fits = put_bytes(out, size, &n, q, name + 1) &&
+			fits = fits && put_bytes(out, size, &n, q, name + 1) &&
 			       put_bytes(out, size, &n, "***", 3);
 		else
-			fits = put_bytes(out, size, &n, q, len);
-		if (fits && q[len] == '&') {
-			fits = put_bytes(out, size, &n, "&", 1);
-			len++;
-		}
+			fits = fits && put_bytes(out, size, &n, q, len);
 	}
+	/* A query left empty goes, with its '?'; a mask keeps even a trailing '&'. */
+	if (fits && drop && first)
+		out[--n] = '\0';
+	else if (fits && !drop && q[-1] == '&')
+		fits = put_bytes(out, size, &n, "&", 1);
 	return fits ? 0 : -ENOSPC;
+}
+
+int xcap_dest_mask_query(const char *conf, char *out, size_t size)
+{
+	return rewrite_query(conf, out, size, false);
+}
+
+int xcap_dest_unkeyed(const char *conf, char *out, size_t size)
+{
+	return rewrite_query(conf, out, size, true);
 }

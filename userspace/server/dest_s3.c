@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * s3:// and r2:// destinations: the bucket URI (path, query parameters,
- * keys), and the objects through the S3 client of s3.c. The two schemes
- * differ only in their parameters and in where the keys and the endpoint
- * come from (struct bucket_scheme).
+ * s3://, r2:// and gs:// destinations: the bucket URI (path, query parameters,
+ * keys), and the objects through the S3 client of s3.c (Google Cloud
+ * Storage's XML API takes SigV4 with an HMAC key). The schemes differ only in
+ * their parameters and in where the keys and the endpoint come from (struct
+ * bucket_scheme). An endpoint= must be one of the config's s3_endpoints, and
+ * xcapd's own keys (the AWS_* environment) never go to one.
  */
 #define _GNU_SOURCE /* explicit_bzero */
 #include <ctype.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "common/util.h"
 #include "common/err.h"
 #include "server/dest.h"
@@ -22,7 +25,7 @@
 #define INTERACTIVE_ATTEMPTS 2
 #define INTERACTIVE_TIMEOUT_MS 20000L
 
-enum { SCHEME_S3 = 1, SCHEME_R2 = 2 };
+enum { SCHEME_S3 = 1, SCHEME_R2 = 2, SCHEME_GS = 4 };
 
 /* The query parameters of a bucket URI, decoded. */
 struct uri_params {
@@ -44,11 +47,11 @@ static const struct uri_param {
 	unsigned int schemes;
 	size_t off, size;
 } uri_params[] = {
-	PARAM("region", SCHEME_S3, region),
-	PARAM("endpoint", SCHEME_S3 | SCHEME_R2, endpoint),
+	PARAM("region", SCHEME_S3 | SCHEME_GS, region),
+	PARAM("endpoint", SCHEME_S3 | SCHEME_R2 | SCHEME_GS, endpoint),
 	PARAM("account-id", SCHEME_R2, account_id),
-	PARAM("access-key-id", SCHEME_R2, access_key_id),
-	PARAM("secret-access-key", SCHEME_R2, secret_access_key),
+	PARAM("access-key-id", SCHEME_R2 | SCHEME_GS, access_key_id),
+	PARAM("secret-access-key", SCHEME_R2 | SCHEME_GS, secret_access_key),
 };
 
 static bool only_chars(const char *s, size_t len, const char *extra)
@@ -210,18 +213,23 @@ static bool valid_port(const char *s)
 }
 
 /* http(s)://HOST[:PORT][/], HOST a name or an address ([IPv6]): requests go below it. */
-static int check_endpoint(char *ep, char *err, size_t err_size)
+static bool endpoint_form(const char *ep)
 {
+	char buf[XCAP_CFG_ENDPOINT_MAX];
 	size_t n = strlen(ep), host;
 	const char *h = NULL;
 	bool ok;
 
+	if (n >= sizeof(buf))
+		return false;
 	while (n && ep[n - 1] == '/')
-		ep[--n] = '\0';
-	if (!strncmp(ep, "https://", 8))
-		h = ep + 8;
-	else if (!strncmp(ep, "http://", 7))
-		h = ep + 7;
+		n--;
+	memcpy(buf, ep, n);
+	buf[n] = '\0';
+	if (!strncasecmp(buf, "https://", 8))
+		h = buf + 8;
+	else if (!strncasecmp(buf, "http://", 7))
+		h = buf + 7;
 	if (h && *h == '[') {
 		host = strcspn(h, "]");
 		ok = h[host] && host > 1 && only_chars(h + 1, host - 1, ":.");
@@ -230,9 +238,52 @@ static int check_endpoint(char *ep, char *err, size_t err_size)
 		host = h ? strcspn(h, ":") : 0;
 		ok = host && only_chars(h, host, ".-");
 	}
-	if (!ok || (h[host] && (h[host] != ':' || !valid_port(h + host + 1))))
+	return ok && (!h[host] || (h[host] == ':' && valid_port(h + host + 1)));
+}
+
+bool xcap_dest_endpoint_valid(const char *ep)
+{
+	return strlen(ep) < XCAP_CFG_ENDPOINT_MAX && endpoint_form(ep);
+}
+
+/* Equal endpoints, but for case and trailing slashes. */
+static bool same_endpoint(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	while (na && a[na - 1] == '/')
+		na--;
+	while (nb && b[nb - 1] == '/')
+		nb--;
+	return na == nb && !strncasecmp(a, b, na);
+}
+
+/*
+ * endpoint= of a request: only an endpoint the config lists, so that a request
+ * cannot make xcapd reach a server of its choice (an internal one).
+ */
+static int check_endpoint(char *ep, const struct xcap_config *cfg, char *err, size_t err_size)
+{
+	size_t n = strlen(ep);
+	int i;
+
+	if (!endpoint_form(ep))
 		return xcap_err_set(-EINVAL, err, err_size, "endpoint is http(s)://HOST[:PORT]");
-	return 0;
+	while (n && ep[n - 1] == '/')
+		ep[--n] = '\0';
+	for (i = 0; cfg && i < cfg->n_endpoints; i++) {
+		if (!same_endpoint(ep, cfg->s3_endpoints[i]))
+			continue;
+		/* The listed form, its scheme in lowercase: what libcurl gets. */
+		snprintf(ep, XCAP_CFG_ENDPOINT_MAX, "%s", cfg->s3_endpoints[i]);
+		for (n = strlen(ep); n && ep[n - 1] == '/';)
+			ep[--n] = '\0';
+		for (n = 0; ep[n] != ':'; n++)
+			ep[n] = tolower((unsigned char)ep[n]);
+		return 0;
+	}
+	return xcap_err_set(-EPERM, err, err_size,
+			    "endpoint %s is not in s3_endpoints (xcapd's config)", ep);
 }
 
 static int copy_key(char *dst, size_t size, const char *src)
@@ -243,9 +294,14 @@ static int copy_key(char *dst, size_t size, const char *src)
 	return 0;
 }
 
-/* s3://: the account's keys, else the standard AWS environment variables. */
-static int s3_keys(const struct xcap_account *acc, struct xcap_s3 *s3, char *err, size_t err_size)
+/*
+ * s3://: the account's keys, else the standard AWS environment variables:
+ * xcapd's own, which go to AWS's endpoint only, never to one a request named.
+ */
+static int s3_keys(const struct uri_params *p, const struct xcap_account *acc, struct xcap_dest *d,
+		   char *err, size_t err_size)
 {
+	struct xcap_s3 *s3 = &d->s3;
 	const char *token;
 
 	if (acc && acc->s3_access_key_id[0]) {
@@ -253,8 +309,14 @@ static int s3_keys(const struct xcap_account *acc, struct xcap_s3 *s3, char *err
 		snprintf(s3->secret_access_key, sizeof(s3->secret_access_key), "%s",
 			 acc->s3_secret_access_key);
 		snprintf(s3->session_token, sizeof(s3->session_token), "%s", acc->s3_session_token);
+		d->own_keys = true;
 		return 0;
 	}
+	if (p->endpoint[0])
+		return xcap_err_set(-EPERM, err, err_size,
+				    "an s3:// bucket with endpoint= needs the account's own keys "
+				    "(s3_access_key_id and s3_secret_access_key in xcapd's "
+				    "config): xcapd's own keys go to AWS only");
 	token = getenv("AWS_SESSION_TOKEN");
 	if (copy_key(s3->access_key_id, sizeof(s3->access_key_id), getenv("AWS_ACCESS_KEY_ID")) ||
 	    copy_key(s3->secret_access_key, sizeof(s3->secret_access_key),
@@ -268,33 +330,59 @@ static int s3_keys(const struct xcap_account *acc, struct xcap_s3 *s3, char *err
 	return 0;
 }
 
-static int finish_s3(const struct uri_params *p, const struct xcap_account *acc, struct xcap_s3 *s3,
-		     char *err, size_t err_size)
+static int finish_s3(const struct uri_params *p, const struct xcap_account *acc,
+		     struct xcap_dest *d, char *err, size_t err_size)
 {
+	struct xcap_s3 *s3 = &d->s3;
+
 	if (!p->region[0])
 		return xcap_err_set(-EINVAL, err, err_size, "s3:// needs ?region=REGION");
 	if (strspn(p->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(p->region))
 		return xcap_err_set(-EINVAL, err, err_size, "region is made of [a-z0-9-]");
 	snprintf(s3->region, sizeof(s3->region), "%s", p->region);
 	snprintf(s3->endpoint, sizeof(s3->endpoint), "https://s3.%s.amazonaws.com", p->region);
-	return s3_keys(acc, s3, err, err_size);
+	return s3_keys(p, acc, d, err, err_size);
 }
 
-static int finish_r2(const struct uri_params *p, const struct xcap_account *acc, struct xcap_s3 *s3,
-		     char *err, size_t err_size)
+/* r2:// and gs://: the URI carries the account's own keys. */
+static int uri_keys(const struct uri_params *p, const char *scheme, struct xcap_dest *d, char *err,
+		    size_t err_size)
 {
-	(void)acc; /* the URI carries R2's keys */
-	if (!p->account_id[0] || !p->access_key_id[0] || !p->secret_access_key[0])
+	if (!p->access_key_id[0] || !p->secret_access_key[0])
+		return xcap_err_set(-EINVAL, err, err_size,
+				    "%s:// needs access-key-id and secret-access-key", scheme);
+	snprintf(d->s3.access_key_id, sizeof(d->s3.access_key_id), "%s", p->access_key_id);
+	snprintf(d->s3.secret_access_key, sizeof(d->s3.secret_access_key), "%s",
+		 p->secret_access_key);
+	d->own_keys = true;
+	return 0;
+}
+
+static int finish_r2(const struct uri_params *p, const struct xcap_account *acc,
+		     struct xcap_dest *d, char *err, size_t err_size)
+{
+	(void)acc;
+	if (!p->account_id[0])
 		return xcap_err_set(-EINVAL, err, err_size,
 				    "r2:// needs account-id, access-key-id and secret-access-key");
 	if (!only_chars(p->account_id, strlen(p->account_id), ""))
 		return xcap_err_set(-EINVAL, err, err_size, "account-id is made of [0-9a-zA-Z]");
-	snprintf(s3->region, sizeof(s3->region), "auto");
-	snprintf(s3->endpoint, sizeof(s3->endpoint), "https://%s.r2.cloudflarestorage.com",
+	snprintf(d->s3.region, sizeof(d->s3.region), "auto");
+	snprintf(d->s3.endpoint, sizeof(d->s3.endpoint), "https://%s.r2.cloudflarestorage.com",
 		 p->account_id);
-	snprintf(s3->access_key_id, sizeof(s3->access_key_id), "%s", p->access_key_id);
-	snprintf(s3->secret_access_key, sizeof(s3->secret_access_key), "%s", p->secret_access_key);
-	return 0;
+	return uri_keys(p, "r2", d, err, err_size);
+}
+
+/* Google Cloud Storage's XML API: SigV4 with an HMAC key, region "auto" unless given. */
+static int finish_gs(const struct uri_params *p, const struct xcap_account *acc,
+		     struct xcap_dest *d, char *err, size_t err_size)
+{
+	(void)acc;
+	if (strspn(p->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(p->region))
+		return xcap_err_set(-EINVAL, err, err_size, "region is made of [a-z0-9-]");
+	snprintf(d->s3.region, sizeof(d->s3.region), "%s", p->region[0] ? p->region : "auto");
+	snprintf(d->s3.endpoint, sizeof(d->s3.endpoint), "https://storage.googleapis.com");
+	return uri_keys(p, "gs", d, err, err_size);
 }
 
 /* NAME=N from the environment, min..max; 0 and *out untouched when unset. */
@@ -344,20 +432,21 @@ static int s3_opts(struct xcap_s3_opts *o, char *err, size_t err_size)
 	return 0;
 }
 
-/* What tells s3:// and r2:// apart. */
+/* What tells s3://, r2:// and gs:// apart. */
 struct bucket_scheme {
-	unsigned int params; /* the uri_params it accepts: SCHEME_S3 or SCHEME_R2 */
+	unsigned int params; /* the uri_params it accepts: SCHEME_S3, SCHEME_R2 or SCHEME_GS */
 	/* The region, the default endpoint and the keys, from the parameters. */
 	int (*finish)(const struct uri_params *p, const struct xcap_account *acc,
-		      struct xcap_s3 *s3, char *err, size_t err_size);
+		      struct xcap_dest *d, char *err, size_t err_size);
 };
 
 static const struct bucket_scheme s3_scheme = { SCHEME_S3, finish_s3 };
 static const struct bucket_scheme r2_scheme = { SCHEME_R2, finish_r2 };
+static const struct bucket_scheme gs_scheme = { SCHEME_GS, finish_gs };
 
 static int parse_bucket(const struct bucket_scheme *scheme, const char *rest,
-			const struct xcap_account *acc, struct xcap_dest *d, char *err,
-			size_t err_size)
+			const struct xcap_config *cfg, const struct xcap_account *acc,
+			struct xcap_dest *d, char *err, size_t err_size)
 {
 	struct uri_params p = {};
 	size_t plen = strcspn(rest, "?");
@@ -369,28 +458,41 @@ static int parse_bucket(const struct bucket_scheme *scheme, const char *rest,
 	if (!ret && rest[plen])
 		ret = parse_query(scheme->params, rest + plen + 1, &p, err, err_size);
 	if (!ret && p.endpoint[0])
-		ret = check_endpoint(p.endpoint, err, err_size);
+		ret = check_endpoint(p.endpoint, cfg, err, err_size);
 	if (!ret)
-		ret = scheme->finish(&p, acc, &d->s3, err, err_size);
+		ret = scheme->finish(&p, acc, d, err, err_size);
 	if (!ret && p.endpoint[0])
 		snprintf(d->s3.endpoint, sizeof(d->s3.endpoint), "%s", p.endpoint);
 	ret = ret ?: s3_opts(&d->s3.opts, err, err_size);
 	explicit_bzero(&p, sizeof(p));
-	if (ret)
+	if (ret) {
 		explicit_bzero(&d->s3, sizeof(d->s3));
+		d->own_keys = false;
+	}
 	return ret;
 }
 
-static int parse_s3(const char *rest, const struct xcap_account *acc, struct xcap_dest *d,
-		    char *err, size_t err_size)
+static int parse_s3(const char *rest, const struct xcap_config *cfg, const struct xcap_account *acc,
+		    struct xcap_dest *d, char *err, size_t err_size)
 {
-	return parse_bucket(&s3_scheme, rest, acc, d, err, err_size);
+	return parse_bucket(&s3_scheme, rest, cfg, acc, d, err, err_size);
 }
 
-static int parse_r2(const char *rest, const struct xcap_account *acc, struct xcap_dest *d,
-		    char *err, size_t err_size)
+static int parse_r2(const char *rest, const struct xcap_config *cfg, const struct xcap_account *acc,
+		    struct xcap_dest *d, char *err, size_t err_size)
 {
-	return parse_bucket(&r2_scheme, rest, acc, d, err, err_size);
+	return parse_bucket(&r2_scheme, rest, cfg, acc, d, err, err_size);
+}
+
+static int parse_gs(const char *rest, const struct xcap_config *cfg, const struct xcap_account *acc,
+		    struct xcap_dest *d, char *err, size_t err_size)
+{
+	return parse_bucket(&gs_scheme, rest, cfg, acc, d, err, err_size);
+}
+
+static void close_s3(struct xcap_dest *d)
+{
+	explicit_bzero(&d->s3, sizeof(d->s3));
 }
 
 /* The S3 client of a request an API client waits for. */
@@ -447,20 +549,12 @@ static int get_s3(const struct xcap_dest *d, const char *name, char *buf, size_t
 	return ret;
 }
 
-const struct xcap_dest_type xcap_dest_s3 = {
-	.scheme = "s3",
-	.parse = parse_s3,
-	.put = put_s3,
-	.get = get_s3,
-	.deliver = deliver_s3,
-	.mask = xcap_dest_mask_query,
-};
+#define S3_TYPE(name, parse_fn)                                                         \
+	{                                                                               \
+		.scheme = name, .parse = parse_fn, .put = put_s3, .get = get_s3,        \
+		.deliver = deliver_s3, .mask = xcap_dest_mask_query, .close = close_s3, \
+	}
 
-const struct xcap_dest_type xcap_dest_r2 = {
-	.scheme = "r2",
-	.parse = parse_r2,
-	.put = put_s3,
-	.get = get_s3,
-	.deliver = deliver_s3,
-	.mask = xcap_dest_mask_query,
-};
+const struct xcap_dest_type xcap_dest_s3 = S3_TYPE("s3", parse_s3);
+const struct xcap_dest_type xcap_dest_r2 = S3_TYPE("r2", parse_r2);
+const struct xcap_dest_type xcap_dest_gs = S3_TYPE("gs", parse_gs);

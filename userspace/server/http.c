@@ -19,6 +19,25 @@
  * pool): every handler would then run beside the main loop, and the jobs, the
  * engine and the recorder have no locks. What blocking handlers share with
  * the main thread is the store and the API's request counters, both locked.
+ *
+ * Slow clients (slowloris). libmicrohttpd's timeout counts from the last byte
+ * received, so a client that sends one header line every few seconds would
+ * keep its connection, and enough of them every connection. So: each address
+ * may hold max_conns_per_ip connections, the last quarter of max_conns is
+ * kept for addresses that hold none (a flood from many addresses still leaves
+ * room for one more), and a client has request_timeout_s to send a whole
+ * request (headers and body) from its connection or its previous answer on;
+ * then the connection's socket is shut down, and libmicrohttpd closes it at
+ * its next read. The table of connections lives on the main thread.
+ *
+ * Live streams (an answer with a stream instead of a body) are sent chunked
+ * from a content reader on the main thread. With nothing to send, the
+ * reader suspends its connection; every STREAM_POLL_MS the main loop resumes
+ * them all to look again (a capture's file grows at its flushes, every
+ * 100 ms at most). A stream reads the capture's file, so however slow its
+ * client, it never holds the capture up; a client that takes nothing for
+ * the connection timeout is closed. At the end, the Xcap-Packets-Missed
+ * trailer says how many packets the stream skipped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,13 +47,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <microhttpd.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include "server/api.h"
+#include "server/stream.h"
 #include "common/file.h"
 #include "common/clock.h"
+#include "common/util.h"
 #include "server/http.h"
 #include "common/log.h"
 
@@ -42,6 +64,10 @@
 /* Peers are waited on, not computed for: a few threads cover many slow buckets. */
 #define HTTP_WORKERS 4
 #define HTTP_QUEUE_MAX 8
+#define HTTP_WORKERS_MAX 64
+#define STREAM_POLL_MS 100
+#define STREAM_BLOCK (64 << 10) /* chunks of a live stream: several packets each */
+#define MISSED_TRAILER "Xcap-Packets-Missed"
 
 /* One request in flight: the body so far, and its answer when a worker made it. */
 struct http_req {
@@ -56,8 +82,31 @@ struct http_req {
 	bool answered; /* resp is a worker's answer */
 };
 
+/* One open connection: where from, and since when it owes a whole request. */
+struct http_conn {
+	struct http_conn *next, *prev;
+	struct MHD_Connection *conn;
+	struct sockaddr_storage addr;
+	int64_t since_ns; /* connected, or its last answer sent (CLOCK_MONOTONIC) */
+	bool received; /* its request is all in: it waits on xcapd, not on the client */
+	bool shut; /* its deadline passed: shut down, closing */
+};
+
+/* A live stream being sent: the content reader's state, freed with its response. */
+struct http_stream {
+	struct xcap_http *h;
+	struct MHD_Connection *conn;
+	struct MHD_Response *resp;
+	struct xcap_stream *stream;
+	struct http_stream *next; /* in xcap_http.idle while suspended */
+};
+
 struct xcap_http {
 	struct MHD_Daemon *mhd;
+	unsigned int max_conns, max_conns_per_ip;
+	int64_t request_timeout_ns;
+	struct http_conn conns; /* the list head: main thread only */
+	unsigned int n_conns;
 	struct xcap_api *api;
 	char *cert; /* PEM contents: libmicrohttpd takes them from memory */
 	char *key;
@@ -70,8 +119,14 @@ struct xcap_http {
 	unsigned int waiting;
 	unsigned int running; /* taken by a worker, not answered yet */
 	bool stopping;
-	pthread_t workers[HTTP_WORKERS];
+	unsigned int want_workers; /* HTTP_WORKERS unless the options say */
+	unsigned int queue_max; /* HTTP_QUEUE_MAX unless the options say */
+	pthread_t workers[HTTP_WORKERS_MAX];
 	unsigned int n_workers;
+	/* The main thread's alone. */
+	struct http_stream *idle; /* streams suspended with nothing to send */
+	int64_t polled_ns; /* CLOCK_MONOTONIC of the last look at them */
+	bool closing; /* streams end at once */
 };
 
 static void mhd_log(void *arg, const char *fmt, va_list ap)
@@ -117,16 +172,96 @@ static const char *header(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *c, struct xcap_api_response *a)
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *hs = cls;
+	char missed[24];
+	ssize_t n;
+
+	(void)pos;
+	if (hs->h->closing)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	n = xcap_stream_read(hs->stream, buf, max);
+	if (n > 0)
+		return n;
+	if (!n) {
+		/* libmicrohttpd asks again at once after a 0: wait for the next look instead. */
+		MHD_suspend_connection(hs->conn);
+		hs->next = hs->h->idle;
+		hs->h->idle = hs;
+		return 0;
+	}
+	if (n != -ENODATA) {
+		pr_warn("a live stream ends early: %s\n", strerror((int)-n));
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	snprintf(missed, sizeof(missed), "%llu",
+		 (unsigned long long)xcap_stream_missed(hs->stream));
+	MHD_add_response_footer(hs->resp, MISSED_TRAILER, missed);
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void free_stream(void *cls)
+{
+	struct http_stream *hs = cls;
+
+	xcap_stream_free(hs->stream);
+	free(hs);
+}
+
+/* Resumes the streams that had nothing to send, to look again. */
+static void poll_streams(struct xcap_http *h, bool now)
+{
+	int64_t t = xcap_clock_ns(CLOCK_MONOTONIC);
+	struct http_stream *hs;
+
+	if (!now && t - h->polled_ns < STREAM_POLL_MS * 1000000LL)
+		return;
+	h->polled_ns = t;
+	while ((hs = h->idle)) {
+		h->idle = hs->next;
+		MHD_resume_connection(hs->conn);
+	}
+}
+
+/* A stream's response: chunked (its length is unknown), the count of what it skipped at the end. */
+static struct MHD_Response *stream_response(struct xcap_http *h, struct MHD_Connection *c,
+					    struct xcap_api_response *a)
+{
+	struct http_stream *hs = calloc(1, sizeof(*hs));
+	struct MHD_Response *resp;
+
+	if (!hs)
+		return NULL;
+	*hs = (struct http_stream){ .h = h, .conn = c, .stream = a->stream };
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, hs,
+						 free_stream);
+	if (!resp) {
+		free(hs);
+		return NULL;
+	}
+	a->stream = NULL; /* the response's now */
+	hs->resp = resp;
+	MHD_add_response_header(resp, "Trailer", MISSED_TRAILER);
+	return resp;
+}
+
+static enum MHD_Result send_answer(struct xcap_http *h, struct MHD_Connection *c,
+				   struct xcap_api_response *a)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	char retry[16];
 
-	resp = MHD_create_response_from_buffer(a->body_len, a->body, MHD_RESPMEM_MUST_FREE);
+	if (a->stream) {
+		resp = stream_response(h, c, a);
+	} else {
+		resp = MHD_create_response_from_buffer(a->body_len, a->body, MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			a->body = NULL; /* owned by the response now */
+	}
 	if (!resp)
 		return MHD_NO;
-	a->body = NULL; /* owned by the response now */
 	if (a->content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
 	if (a->allow[0])
@@ -185,7 +320,7 @@ static int queue_request(struct xcap_http *h, struct http_req *r)
 	int err = -EBUSY;
 
 	pthread_mutex_lock(&h->lock);
-	if (h->waiting < HTTP_QUEUE_MAX) {
+	if (h->waiting < h->queue_max) {
 		/* Before a worker can see it: resuming a connection not suspended is undefined. */
 		MHD_suspend_connection(r->conn);
 		r->next = NULL;
@@ -208,8 +343,13 @@ static enum MHD_Result handle(struct xcap_http *h, struct http_req *r, const cha
 			      const char *method)
 {
 	struct MHD_Connection *c = r->conn;
+	const union MHD_ConnectionInfo *ci;
 	enum MHD_Result ret;
 
+	/* The whole request is in: from here on it waits on xcapd, not on the client. */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci && ci->socket_context)
+		((struct http_conn *)ci->socket_context)->received = true;
 	if (!r->answered) {
 		r->req = (struct xcap_api_request){
 			.method = method,
@@ -233,7 +373,7 @@ static enum MHD_Result handle(struct xcap_http *h, struct http_req *r, const cha
 	}
 	pr_info("%s %s %d %.1f ms\n", method, url, r->resp.status,
 		(xcap_clock_ns(CLOCK_MONOTONIC) - r->start_ns) / 1e6);
-	ret = send_answer(c, &r->resp);
+	ret = send_answer(h, c, &r->resp);
 	xcap_api_response_free(&r->resp);
 	return ret;
 }
@@ -266,17 +406,117 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *ci;
 	struct http_req *r = *con_cls;
+	struct http_conn *hc;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	/* The next request on this connection has its own time. */
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	hc = ci ? ci->socket_context : NULL;
+	if (hc) {
+		hc->since_ns = xcap_clock_ns(CLOCK_MONOTONIC);
+		hc->received = false;
+	}
 	if (r) {
 		/* A worker's answer that was never sent: the daemon stopped, or the client left. */
 		xcap_api_response_free(&r->resp);
 		free(r->body);
 		free(r);
 		*con_cls = NULL;
+	}
+}
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return b->sa_family == AF_INET6 &&
+	       !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+}
+
+/*
+ * Before libmicrohttpd takes a connection: at most max_conns_per_ip from one
+ * address, and the last quarter of max_conns only for an address without one.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct xcap_http *h = cls;
+	unsigned int mine = 0, reserved = h->max_conns / 4;
+	struct http_conn *hc;
+
+	(void)len;
+	for (hc = h->conns.next; hc != &h->conns; hc = hc->next)
+		mine += same_address(&hc->addr, addr);
+	if (mine >= h->max_conns_per_ip || h->n_conns >= h->max_conns ||
+	    (mine && h->n_conns >= h->max_conns - reserved)) {
+		pr_debug("http: a connection refused: %u open, %u from its address\n", h->n_conns,
+			 mine);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct xcap_http *h = cls;
+	struct http_conn *hc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!hc)
+			return;
+		hc->prev->next = hc->next;
+		hc->next->prev = hc->prev;
+		h->n_conns--;
+		free(hc);
+		*socket_context = NULL;
+		return;
+	}
+	hc = calloc(1, sizeof(*hc));
+	if (!hc)
+		return; /* not counted: on_accept errs on the generous side */
+	hc->conn = c;
+	hc->since_ns = xcap_clock_ns(CLOCK_MONOTONIC);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr)
+		memcpy(&hc->addr, ci->client_addr,
+		       ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+								sizeof(struct sockaddr_in));
+	hc->next = &h->conns;
+	hc->prev = h->conns.prev;
+	h->conns.prev->next = hc;
+	h->conns.prev = hc;
+	h->n_conns++;
+	*socket_context = hc;
+}
+
+/*
+ * Connections that did not send a whole request in time are shut down:
+ * libmicrohttpd reads the end of the stream next and closes them.
+ */
+static void close_slow(struct xcap_http *h)
+{
+	int64_t now = xcap_clock_ns(CLOCK_MONOTONIC);
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+
+	for (hc = h->conns.next; hc != &h->conns; hc = hc->next) {
+		if (hc->received || hc->shut || now - hc->since_ns < h->request_timeout_ns)
+			continue;
+		ci = MHD_get_connection_info(hc->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+		hc->shut = true;
+		pr_debug("http: a connection closed: no whole request within %lld s\n",
+			 (long long)(h->request_timeout_ns / NSEC_PER_SEC));
 	}
 }
 
@@ -349,7 +589,7 @@ static int start_workers(struct xcap_http *h)
 {
 	int err;
 
-	while (h->n_workers < HTTP_WORKERS) {
+	while (h->n_workers < h->want_workers) {
 		err = pthread_create(&h->workers[h->n_workers], NULL, worker, h);
 		if (err) {
 			pr_err("cannot start an HTTP worker: %s\n", strerror(err));
@@ -373,8 +613,16 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 	if (!h)
 		return NULL;
 	h->api = api;
+	h->want_workers = o->workers ? o->workers : HTTP_WORKERS;
+	if (h->want_workers > HTTP_WORKERS_MAX)
+		h->want_workers = HTTP_WORKERS_MAX;
+	h->queue_max = o->queue_max ? o->queue_max : HTTP_QUEUE_MAX;
 	h->epfd = h->wake_fd = -1;
 	h->tail = &h->head;
+	h->conns.next = h->conns.prev = &h->conns;
+	h->max_conns = o->max_conns ?: 512;
+	h->max_conns_per_ip = o->max_conns_per_ip ?: h->max_conns;
+	h->request_timeout_ns = (int64_t)(o->request_timeout_s ?: 10) * NSEC_PER_SEC;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->queued, NULL);
 	if (inet_pton(AF_INET6, o->addr, &sa6.sin6_addr) == 1) {
@@ -391,10 +639,11 @@ struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_ap
 		flags |= MHD_USE_TLS;
 	}
 	h->mhd = MHD_start_daemon(
-		flags, o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, sa,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)256, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+		flags, o->port, on_accept, h, on_request, h, MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
+		h->max_conns, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		/* Without TLS the option list ends here. */
 		h->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->cert,
 		MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
@@ -439,6 +688,8 @@ void xcap_http_stop(struct xcap_http *h)
 		pthread_join(h->workers[i], NULL);
 	for (r = h->head; r; r = r->next)
 		MHD_resume_connection(r->conn);
+	h->closing = true;
+	poll_streams(h, true);
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
 	if (h->epfd >= 0)
@@ -464,10 +715,16 @@ uint16_t xcap_http_port(const struct xcap_http *h)
 
 int xcap_http_timeout_ms(struct xcap_http *h)
 {
-	MHD_UNSIGNED_LONG_LONG ms;
+	MHD_UNSIGNED_LONG_LONG ms = 1000;
+	int64_t next;
 
-	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
+	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES && !h->idle)
 		return -1;
+	if (h->idle) {
+		next = (h->polled_ns - xcap_clock_ns(CLOCK_MONOTONIC)) / 1000000 + STREAM_POLL_MS;
+		if ((MHD_UNSIGNED_LONG_LONG)(next > 0 ? next : 0) < ms)
+			ms = next > 0 ? next : 0;
+	}
 	return ms > 1000 ? 1000 : (int)ms;
 }
 
@@ -477,5 +734,7 @@ int xcap_http_run(struct xcap_http *h)
 
 	/* Read before MHD_run: a wake-up that comes during it stays for the next turn. */
 	(void)eventfd_read(h->wake_fd, &n);
+	close_slow(h);
+	poll_streams(h, false);
 	return MHD_run(h->mhd) == MHD_YES ? 0 : -EIO;
 }

@@ -19,6 +19,16 @@ struct xcap_http_opts {
 	uint16_t port; /* 0 = any free port */
 	const char *tls_cert; /* PEM files; NULL = plain HTTP */
 	const char *tls_key;
+	/*
+	 * Slow clients: connections open at once (the last quarter kept for
+	 * addresses that have none), from one address, and the seconds a client
+	 * has to send a whole request from its connection or its last answer on.
+	 */
+	unsigned int max_conns;
+	unsigned int max_conns_per_ip;
+	unsigned int request_timeout_s;
+	unsigned int workers; /* threads for deferred routes; 0 = 4 */
+	unsigned int queue_max; /* deferred requests waiting for them at most; 0 = 8 */
 };
 
 struct xcap_http *xcap_http_start(const struct xcap_http_opts *o, struct xcap_api *api);

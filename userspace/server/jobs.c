@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/file.h"
+#include "common/filter.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "server/config.h"
@@ -26,18 +28,31 @@
 
 #define SPOOL_DIR "spool"
 #define SIMPLE_DIR "simple" /* the files that /download serves */
+#define SIMPLE_FILE_MAX (4 << 20) /* 10000 samples of 160 bytes at most, and headers */
 
 /* A full capture that this process armed through the runner. */
 struct job {
 	char id[XCAP_ID_LEN + 1];
 	char account[XCAP_ID_LEN + 1];
 	bool armed; /* false: free entry */
+	/* The record as armed: what finish() stores when the store cannot be read then. */
+	struct xcap_capture_rec rec;
 };
 
 /* A record the store did not take (a full disk): retried every tick, shown meanwhile. */
 struct unsaved {
 	struct unsaved *next;
 	struct xcap_capture_rec rec;
+};
+
+/* The retention thread: deletes ended captures and their files in the background. */
+struct expiry {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping;
+	int64_t keep_ns; /* how long an ended capture is kept after it was submitted */
 };
 
 struct xcap_jobs {
@@ -51,6 +66,7 @@ struct xcap_jobs {
 	struct unsaved *unsaved;
 	/* Deliveries the full queue refused: the store has them, a tick queues them again. */
 	bool backlog;
+	struct expiry expiry;
 };
 
 static void spool_path(const struct xcap_jobs *j, const char *id, char *buf, size_t size)
@@ -204,7 +220,7 @@ static void delivery_begin(void *arg, struct xcap_capture_rec *r)
 static void delivery_end(void *arg, struct xcap_capture_rec *r, int err, const char *msg)
 {
 	struct xcap_jobs *j = arg;
-	char spool[PATH_MAX];
+	char spool[PATH_MAX], name[160];
 
 	spool_path(j, r->id, spool, sizeof(spool));
 	if (err) {
@@ -217,8 +233,9 @@ static void delivery_end(void *arg, struct xcap_capture_rec *r, int err, const c
 	if (transition(j, r, XCAP_ST_COMPLETE))
 		return;
 	unlink(spool);
-	pr_info("capture %s: complete, %llu packets delivered as pcap_%s.pcap\n", r->id,
-		(unsigned long long)r->packets_captured, r->id);
+	xcap_deliver_object_name(r, name, sizeof(name));
+	pr_info("capture %s: complete, %llu packets delivered as %s\n", r->id,
+		(unsigned long long)r->packets_captured, name);
 }
 
 struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store *store,
@@ -236,11 +253,12 @@ struct xcap_jobs *xcap_jobs_new(const struct xcap_config *cfg, struct xcap_store
 	j->runner = runner;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_mutex_init(&j->unsaved_lock, NULL);
-	j->deliver = xcap_deliver_start(store, &(struct xcap_deliver_cb){
-						       .begin = delivery_begin,
-						       .end = delivery_end,
-						       .arg = j,
-					       });
+	j->deliver = xcap_deliver_start(cfg, store,
+					&(struct xcap_deliver_cb){
+						.begin = delivery_begin,
+						.end = delivery_end,
+						.arg = j,
+					});
 	if (!j->deliver) {
 		xcap_jobs_free(j);
 		return NULL;
@@ -256,7 +274,7 @@ static void copy_counters(struct xcap_capture_rec *r, const struct xcap_capture_
 	r->packets_lost = c->kernel.ring_full + c->user_dropped + c->write_errors;
 }
 
-/* Ends a running capture: final counters, then delivery or an honest failure. */
+/* Ends a running capture: final counters, then delivery, or a failure when the file is bad. */
 static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 {
 	struct xcap_capture_counters c = {};
@@ -266,8 +284,9 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 
 	err = xcap_runner_stop(j->runner, job->id, &c);
 	job->armed = false;
+	/* A store that cannot be read now (a database restarting) gets the record as armed. */
 	if (xcap_store_capture_get(j->store, job->account, job->id, &r))
-		return;
+		r = job->rec;
 	copy_counters(&r, &c);
 	if (stop_ns)
 		r.stop_requested_ns = stop_ns;
@@ -278,16 +297,21 @@ static void finish(struct xcap_jobs *j, struct job *job, int64_t stop_ns)
 		transition(j, &r, XCAP_ST_FAILED);
 		return;
 	}
-	if (!r.packets_captured) {
-		unlink(spool);
-		set_error(&r, "no packet matched the filter %s",
-			  stop_ns ? "before the stop" : "within the time limit");
-		transition(j, &r, XCAP_ST_FAILED);
-		return;
-	}
-	/* Delivered even when the store is full: the record follows when it can. */
+	/*
+	 * A capture that matched nothing is delivered too: its file holds the pcap
+	 * header only, which is what a tcpdump user expects of an empty capture.
+	 * Delivered even when the store is full: the record follows when it can.
+	 */
 	transition(j, &r, XCAP_ST_CONVERSION_PENDING);
 	queue_delivery(j, &r);
+}
+
+/* The pcapng section's comment: xcap, the capture and what it takes. */
+static void file_comment(const struct xcap_capture_rec *r, char *buf, size_t size)
+{
+	snprintf(buf, size, "xcap %s capture %s, direction %s, filter_v1 %s",
+		 r->type == XCAP_TYPE_FULL ? "full" : "simple", r->id,
+		 xcap_filter_dirs_name(r->dirs), r->filter_json);
 }
 
 static struct job *find_job(struct xcap_jobs *j, const char *id)
@@ -300,23 +324,47 @@ static struct job *find_job(struct xcap_jobs *j, const char *id)
 	return NULL;
 }
 
+/*
+ * What a full capture may write: its byte_limit, and no more than what is left
+ * of the account's account_storage_mib, since its spool file stays in the state
+ * folder until it is delivered (or for good after a failure).
+ */
+static uint64_t byte_budget(struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	uint64_t max = (uint64_t)j->cfg->account_storage_mib << 20, used = 0, left;
+
+	if (!max || xcap_store_capture_stored_bytes(j->store, r->account, &used))
+		return r->byte_limit;
+	left = used < max ? max - used : 1;
+	return r->byte_limit && r->byte_limit < left ? r->byte_limit : left;
+}
+
 static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
 		      char *err, size_t err_size)
 {
-	char spool[PATH_MAX];
+	char spool[PATH_MAX], comment[1024];
 	struct xcap_run run = {
 		.id = r->id,
 		.account = r->account,
 		.filter = *f,
 		.packet_limit = r->packet_limit,
-		.byte_limit = r->byte_limit,
+		.byte_limit = byte_budget(j, r),
 		.time_limit_s = r->time_limit,
 		.path = spool,
+		.format = r->format,
+		.comment = comment,
 	};
 	struct xcap_capture_counters c;
 	struct job *job = NULL;
 	int i, ret;
 
+	file_comment(r, comment, sizeof(comment));
+	if (j->runner->ops->shared) {
+		/* The runner stores the record with what its hosts need, in one transaction. */
+		r->status = XCAP_ST_RUNNING;
+		run.rec = r;
+		return xcap_runner_arm(j->runner, &run, err, err_size);
+	}
 	for (i = 0; i < XCAP_MAX_CAPTURES && !job; i++)
 		if (!j->running[i].armed)
 			job = &j->running[i];
@@ -338,6 +386,7 @@ static int start_full(struct xcap_jobs *j, struct xcap_capture_rec *r, const str
 	}
 	snprintf(job->id, sizeof(job->id), "%s", r->id);
 	snprintf(job->account, sizeof(job->account), "%s", r->account);
+	job->rec = *r;
 	job->armed = true;
 	pr_info("capture %s: running\n", r->id);
 	return 0;
@@ -365,22 +414,30 @@ static void describe_span(const struct xcap_query_stats *st, char *buf, size_t s
 /* Answers a simple capture from the sampled history: success with a file, or failed saying why. */
 static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f)
 {
+	char path[PATH_MAX + 64], span[128], from[32], to[32], comment[1024];
 	struct xcap_query q = {
 		.from_ns = r->offset_time_ns - (int64_t)r->time_limit * NSEC_PER_SEC,
 		.to_ns = r->offset_time_ns,
 		.filter = *f,
 		.limit = r->packet_limit,
+		.format = r->format,
+		.comment = comment,
 	};
 	struct xcap_run_result res;
-	char path[PATH_MAX + 64], span[128], from[32], to[32];
 	int err;
 
+	snprintf(q.colo, sizeof(q.colo), "%s", r->colo_name);
 	r->status = XCAP_ST_RUNNING;
+	file_comment(r, comment, sizeof(comment));
 	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 	err = xcap_runner_query(j->runner, &q, path, &res);
 	if (err == -EOPNOTSUPP) {
 		set_error(r,
 			  "this xcapd keeps no sampled history (no interface, or sample_rate 0)");
+		return;
+	}
+	if (err && res.note[0]) {
+		set_error(r, "%s", res.note);
 		return;
 	}
 	if (err) {
@@ -393,13 +450,55 @@ static void run_simple(struct xcap_jobs *j, struct xcap_capture_rec *r, const st
 	r->bytes_captured = res.bytes;
 	if (r->packets_captured) {
 		r->status = XCAP_ST_SUCCESS;
+		/* A fleet's hosts that did not answer: the capture has what the others sent. */
+		snprintf(r->error_message, sizeof(r->error_message), "%s", res.note);
 		return;
 	}
 	unlink(path);
 	describe_span(&res.stats, span, sizeof(span));
 	xcap_clock_format(q.from_ns, from, sizeof(from));
 	xcap_clock_format(q.to_ns, to, sizeof(to));
-	set_error(r, "no sampled packet matched the filter between %s and %s; %s", from, to, span);
+	set_error(r, "no sampled packet matched the filter between %s and %s; %s%s%s", from, to,
+		  span, res.note[0] ? "; " : "", res.note);
+}
+
+/* A store shared by several API processes keeps the file for all of them. */
+static int share_simple(struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	char path[PATH_MAX + 64], *data = NULL;
+	size_t len = 0;
+	int err;
+
+	if (r->status != XCAP_ST_SUCCESS || !j->store->ops->simple_put)
+		return 0;
+	xcap_jobs_simple_file(j, r->id, path, sizeof(path));
+	err = xcap_file_read(path, SIMPLE_FILE_MAX, &data, &len);
+	err = err ?: j->store->ops->simple_put(j->store, r->id, data, len);
+	free(data);
+	return err;
+}
+
+int xcap_jobs_simple_read(struct xcap_jobs *j, const char *id, size_t max, char **buf, size_t *len)
+{
+	char path[PATH_MAX + 64];
+	int err;
+
+	xcap_jobs_simple_file(j, id, path, sizeof(path));
+	err = xcap_file_read(path, max, buf, len);
+	if (err == -ENOENT && j->store->ops->simple_get)
+		err = j->store->ops->simple_get(j->store, id, max, buf, len);
+	return err;
+}
+
+int xcap_jobs_query(struct xcap_jobs *j, const struct xcap_query *q, const char *path,
+		    struct xcap_run_result *out)
+{
+	int err;
+
+	pthread_mutex_lock(&j->lock);
+	err = xcap_runner_query(j->runner, q, path, out);
+	pthread_mutex_unlock(&j->lock);
+	return err;
 }
 
 int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struct xcap_filter *f,
@@ -418,7 +517,8 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 	pthread_mutex_lock(&j->lock);
 	run_simple(j, r, f);
 	pthread_mutex_unlock(&j->lock);
-	if (xcap_store_capture_put(j->store, r)) {
+	/* The file first: a record that says success always has its file. */
+	if (share_simple(j, r) || xcap_store_capture_put(j->store, r)) {
 		xcap_jobs_simple_file(j, r->id, path, sizeof(path));
 		unlink(path);
 		snprintf(err, err_size, "cannot store the capture");
@@ -429,9 +529,14 @@ int xcap_jobs_start(struct xcap_jobs *j, struct xcap_capture_rec *r, const struc
 
 int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop_ns)
 {
+	struct xcap_capture_counters c;
 	struct job *job;
 	int err = 0;
 
+	/* Its hosts stop it: the runner asks them (from any process) and waits for the end. */
+	if (j->runner->ops->shared)
+		return xcap_runner_stop(j->runner, r->id, &c) ?:
+			       xcap_store_capture_get(j->store, r->account, r->id, r);
 	pthread_mutex_lock(&j->lock);
 	job = find_job(j, r->id);
 	if (job)
@@ -440,6 +545,31 @@ int xcap_jobs_stop(struct xcap_jobs *j, struct xcap_capture_rec *r, int64_t stop
 		err = -ENOENT;
 	pthread_mutex_unlock(&j->lock);
 	return err ?: xcap_store_capture_get(j->store, r->account, r->id, r);
+}
+
+int xcap_jobs_stream_open(struct xcap_jobs *j, const char *id)
+{
+	int fd = -ENOENT;
+
+	/* A fleet's API: the file is written by agents, on their hosts. */
+	if (j->runner->ops->shared)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&j->lock);
+	if (find_job(j, id))
+		fd = xcap_runner_stream(j->runner, id);
+	pthread_mutex_unlock(&j->lock);
+	return fd;
+}
+
+bool xcap_jobs_running(struct xcap_jobs *j, const char *id)
+{
+	bool running;
+
+	/* finish() closes the file before it marks the job ended, both under the lock. */
+	pthread_mutex_lock(&j->lock);
+	running = find_job(j, id);
+	pthread_mutex_unlock(&j->lock);
+	return running;
 }
 
 void xcap_jobs_live(struct xcap_jobs *j, struct xcap_capture_rec *r)
@@ -523,6 +653,120 @@ int xcap_jobs_recover(struct xcap_jobs *j)
 	return xcap_store_capture_each(j->store, unfinished, recover_one, j);
 }
 
+/* Deletes the files of an ended capture: a simple one's download, a full one's kept spool. */
+static void remove_files(const struct xcap_jobs *j, const struct xcap_capture_rec *r)
+{
+	char path[PATH_MAX + 64];
+
+	if (r->type == XCAP_TYPE_SIMPLE)
+		xcap_jobs_simple_file(j, r->id, path, sizeof(path));
+	else
+		spool_path(j, r->id, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("retention: cannot delete %s: %s\n", path, strerror(errno));
+}
+
+#define EXPIRE_BATCH 64
+
+int xcap_jobs_expire(struct xcap_jobs *j, int64_t now_ns, int64_t keep_ns)
+{
+	struct xcap_capture_rec *recs = calloc(EXPIRE_BATCH, sizeof(*recs));
+	int i, n = 0, done = 0, err;
+	char when[32];
+
+	if (!recs)
+		return -ENOMEM;
+	/* Oldest first, a batch at a time: memory stays small however much expired. */
+	do {
+		err = xcap_store_capture_expired(j->store, now_ns - keep_ns, recs, EXPIRE_BATCH,
+						 &n);
+		for (i = 0; i < n && !err; i++) {
+			remove_files(j, &recs[i]);
+			err = xcap_store_capture_delete(j->store, recs[i].account, recs[i].id);
+			done += !err;
+		}
+	} while (!err && n == EXPIRE_BATCH);
+	free(recs);
+	xcap_clock_format(now_ns - keep_ns, when, sizeof(when));
+	if (done)
+		pr_info("retention: deleted %d ended capture(s) submitted before %s, with their "
+			"files\n",
+			done, when);
+	if (err)
+		pr_warn("retention: expiry stopped: %s\n", strerror(-err));
+	return err ?: done;
+}
+
+/* Wakes a few times per retention period, at least every 100 ms, at most every minute. */
+static void *expiry_thread(void *arg)
+{
+	struct xcap_jobs *j = arg;
+	struct expiry *x = &j->expiry;
+	int64_t period = x->keep_ns / 8, deadline;
+	struct timespec ts;
+
+	if (period < 100 * NSEC_PER_MSEC)
+		period = 100 * NSEC_PER_MSEC;
+	if (period > 60 * NSEC_PER_SEC)
+		period = 60 * NSEC_PER_SEC;
+	pthread_mutex_lock(&x->lock);
+	while (!x->stopping) {
+		pthread_mutex_unlock(&x->lock);
+		xcap_jobs_expire(j, xcap_clock_ns(CLOCK_REALTIME), x->keep_ns);
+		deadline = xcap_clock_ns(CLOCK_MONOTONIC) + period;
+		ts = (struct timespec){ deadline / NSEC_PER_SEC, deadline % NSEC_PER_SEC };
+		pthread_mutex_lock(&x->lock);
+		while (!x->stopping && pthread_cond_timedwait(&x->wake, &x->lock, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&x->lock);
+	return NULL;
+}
+
+int xcap_jobs_expiry_start(struct xcap_jobs *j)
+{
+	struct expiry *x = &j->expiry;
+	const char *knob = getenv("XCAP_RETENTION_SECONDS");
+	pthread_condattr_t attr;
+	int err;
+
+	x->keep_ns = (int64_t)j->cfg->retention_days * 86400 * NSEC_PER_SEC;
+	if (knob && *knob)
+		x->keep_ns = strtoll(knob, NULL, 10) * NSEC_PER_SEC;
+	if (x->keep_ns <= 0) {
+		pr_info("retention: ended captures are kept forever (retention_days 0)\n");
+		return 0;
+	}
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&x->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&x->lock, NULL);
+	err = pthread_create(&x->thread, NULL, expiry_thread, j);
+	if (err) {
+		pthread_cond_destroy(&x->wake);
+		pthread_mutex_destroy(&x->lock);
+		pr_err("retention: cannot start its thread: %s\n", strerror(err));
+		return -err;
+	}
+	x->started = true;
+	return 0;
+}
+
+static void expiry_stop(struct expiry *x)
+{
+	if (!x->started)
+		return;
+	pthread_mutex_lock(&x->lock);
+	x->stopping = true;
+	pthread_cond_signal(&x->wake);
+	pthread_mutex_unlock(&x->lock);
+	pthread_join(x->thread, NULL);
+	pthread_cond_destroy(&x->wake);
+	pthread_mutex_destroy(&x->lock);
+	x->started = false;
+}
+
 void xcap_jobs_free(struct xcap_jobs *j)
 {
 	int64_t now = xcap_clock_ns(CLOCK_REALTIME);
@@ -530,6 +774,7 @@ void xcap_jobs_free(struct xcap_jobs *j)
 
 	if (!j)
 		return;
+	expiry_stop(&j->expiry);
 	pthread_mutex_lock(&j->lock);
 	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
 		if (j->running[i].armed)

@@ -148,6 +148,36 @@ static void capture_metrics(FILE *out, const struct xcap_capture_counters *c, co
 			*(unsigned long long *)((char *)c + fields[i].off));
 }
 
+/* The API of a fleet: agents by state, parts of full captures by status. */
+static void fleet_metrics(FILE *out, const struct xcap_host_stats *h)
+{
+	static const char *const names[] = {
+		[XCAP_ST_PENDING] = "pending",
+		[XCAP_ST_RUNNING] = "running",
+		[XCAP_ST_CONVERSION_PENDING] = "conversion_pending",
+		[XCAP_ST_CONVERSION_RUNNING] = "conversion_running",
+		[XCAP_ST_COMPLETE] = "complete",
+		[XCAP_ST_FAILED] = "failed",
+	};
+	size_t i;
+
+	fprintf(out,
+		"# HELP xcap_fleet_agents Agents of the fleet by state.\n"
+		"# TYPE xcap_fleet_agents gauge\n"
+		"xcap_fleet_agents{state=\"live\"} %u\n"
+		"xcap_fleet_agents{state=\"lost\"} %u\n"
+		"xcap_fleet_agents{state=\"stopped\"} %u\n",
+		h->fleet.agents_live, h->fleet.agents_lost, h->fleet.agents_stopped);
+	fprintf(out, "# HELP xcap_fleet_parts Parts of full captures (one per agent) by status.\n"
+		     "# TYPE xcap_fleet_parts gauge\n");
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i])
+			fprintf(out, "xcap_fleet_parts{status=\"%s\"} %llu\n", names[i],
+				(unsigned long long)h->fleet.parts[i]);
+	gauge(out, "fleet_database_up", "1 when the last look at the database succeeded.",
+	      h->fleet.db_up);
+}
+
 void xcap_metrics_write(struct xcap_metrics *m, const struct xcap_jobs_stats *st, FILE *out)
 {
 	const struct xcap_host_stats *h = &st->host;
@@ -160,6 +190,8 @@ void xcap_metrics_write(struct xcap_metrics *m, const struct xcap_jobs_stats *st
 		interface_metrics(out, h);
 	if (h->has_history)
 		history_metrics(out, &h->history);
+	if (h->has_fleet)
+		fleet_metrics(out, h);
 	fprintf(out, "# HELP xcap_capture_packets_total Running captures: packets (bytes) by "
 		     "outcome.\n# TYPE xcap_capture_packets_total counter\n");
 	for (i = 0; i < h->n_runs; i++)

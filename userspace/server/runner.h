@@ -4,17 +4,20 @@
  * for one capture at a time (arm, progress, stop, query the sampled history)
  * and the host's counters for /metrics, behind one table of functions.
  * Implementations, one file each: runner_local.c (the agent in this process);
- * a runner that reaches agents on other hosts is a new file, not a branch.
+ * runner_remote.c (the API of a fleet: a full capture is one part per agent,
+ * in PostgreSQL, and a simple capture asks every agent's internal endpoint).
  * Captures are named by their id; jobs never sees the agent's objects.
  */
 #ifndef XCAP_RUNNER_H
 #define XCAP_RUNNER_H
 
+#include <errno.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "agent/engine.h"
+#include "agent/pcap.h"
 #include "agent/query.h"
 #include "agent/recorder.h"
 #include "server/store.h"
@@ -29,7 +32,10 @@ struct xcap_run {
 	uint64_t packet_limit; /* 0 = none */
 	uint64_t byte_limit; /* 0 = none */
 	uint32_t time_limit_s;
-	const char *path; /* the pcap file the host writes */
+	const char *path; /* the file the host writes */
+	enum xcap_pcap_format format;
+	const char *comment; /* pcapng: the section's comment */
+	const struct xcap_capture_rec *rec; /* the record (a shared runner stores it) */
 };
 
 /* What one capture has counted so far. */
@@ -43,6 +49,8 @@ struct xcap_run_result {
 	struct xcap_query_stats stats; /* the window, and what matched in it */
 	uint64_t packets; /* in the file */
 	uint64_t bytes;
+	char note
+		[256]; /* "": nothing to say; else the hosts that did not answer, or why none did */
 };
 
 /* The host's counters, for /metrics. */
@@ -63,11 +71,23 @@ struct xcap_host_stats {
 		char account[XCAP_ID_LEN + 1];
 		struct xcap_capture_counters counters;
 	} runs[XCAP_MAX_CAPTURES];
+	bool has_fleet; /* fleet below is set (the API of a fleet) */
+	struct {
+		uint32_t agents_live, agents_lost, agents_stopped;
+		uint64_t parts[XCAP_ST_FAILED + 1]; /* by status */
+		bool db_up; /* the last look at the database succeeded */
+	} fleet;
 };
 
 /* 0 or a negative errno; ids of captures not armed here are -ENOENT. */
 struct xcap_runner_ops {
 	const char *name; /* for logs */
+	/*
+	 * The captures live in the shared store, not in this process: arm stores
+	 * the record (and what the hosts need) itself, stop works from any
+	 * process, and the hosts deliver. jobs keeps no table of them.
+	 */
+	bool shared;
 	void (*free)(struct xcap_runner *r);
 	/*
 	 * Arms a full capture. -ENODEV: the host captures on no interface;
@@ -99,6 +119,12 @@ struct xcap_runner_ops {
 	int (*leftover)(struct xcap_runner *r, const char *path, uint64_t *packets,
 			uint64_t *bytes);
 	void (*stats)(struct xcap_runner *r, struct xcap_host_stats *out);
+	/*
+	 * An fd (O_RDONLY) to read an armed capture's file from its start while
+	 * it is written: the live stream. NULL, or -EOPNOTSUPP: the file is on
+	 * another host.
+	 */
+	int (*stream)(struct xcap_runner *r, const char *id);
 };
 
 /* An implementation's state starts with this. */
@@ -114,6 +140,15 @@ struct xcap_runner {
 struct xcap_runner *xcap_runner_local_new(struct xcap_engine *engine,
 					  struct xcap_recorder *recorder,
 					  const char (*ifaces)[IF_NAMESIZE], int n_ifaces);
+
+struct xcap_pg;
+/*
+ * The API of a fleet: captures are parts of agents in the database on pg
+ * (not owned; used from the API's threads and a monitor thread that finds
+ * lost agents every second), simple captures ask the live agents' internal
+ * endpoints, signed with secret. NULL + errno.
+ */
+struct xcap_runner *xcap_runner_remote_new(struct xcap_pg *pg, const char *secret);
 
 static inline void xcap_runner_free(struct xcap_runner *r)
 {
@@ -154,6 +189,11 @@ static inline int xcap_runner_leftover(struct xcap_runner *r, const char *path, 
 static inline void xcap_runner_stats(struct xcap_runner *r, struct xcap_host_stats *out)
 {
 	r->ops->stats(r, out);
+}
+
+static inline int xcap_runner_stream(struct xcap_runner *r, const char *id)
+{
+	return r->ops->stream ? r->ops->stream(r, id) : -EOPNOTSUPP;
 }
 
 #endif /* XCAP_RUNNER_H */

@@ -5,7 +5,9 @@
  * nothing durable: the jobs state machine keeps the records.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <linux/if_link.h>
 #include <netpacket/packet.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 struct local_run {
 	char id[XCAP_ID_LEN + 1];
 	char account[XCAP_ID_LEN + 1];
+	char path[PATH_MAX]; /* its file, for the live stream */
 	struct xcap_capture *cap; /* NULL: free entry */
 };
 
@@ -56,8 +59,11 @@ static int local_arm(struct xcap_runner *base, const struct xcap_run *run, char 
 		.limits = { .packets = run->packet_limit, .bytes = run->byte_limit },
 		.time_limit_s = run->time_limit_s,
 		.path = run->path,
+		.format = run->format,
+		.comment = run->comment,
 		/* A crash must leave on disk what was captured up to the last progress call. */
 		.flush_each_batch = true,
+		.create_new = true,
 	};
 	struct local_run *slot = NULL;
 	int i, ret;
@@ -82,7 +88,20 @@ static int local_arm(struct xcap_runner *base, const struct xcap_run *run, char 
 	}
 	snprintf(slot->id, sizeof(slot->id), "%s", run->id);
 	snprintf(slot->account, sizeof(slot->account), "%s", run->account);
+	snprintf(slot->path, sizeof(slot->path), "%s", run->path);
 	return 0;
+}
+
+static int local_stream(struct xcap_runner *base, const char *id)
+{
+	struct local_run *run = find_run(local_of(base), id);
+	int fd;
+
+	if (!run)
+		return -ENOENT;
+	/* Opened while the capture holds it: once delivered and removed, the fd still reads it. */
+	fd = open(run->path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 static int local_progress(struct xcap_runner *base, const char *id, int64_t now_ns,
@@ -214,6 +233,7 @@ static const struct xcap_runner_ops local_ops = {
 	.query = local_query,
 	.leftover = local_leftover,
 	.stats = local_stats,
+	.stream = local_stream,
 };
 
 struct xcap_runner *xcap_runner_local_new(struct xcap_engine *engine,

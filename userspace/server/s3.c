@@ -189,16 +189,54 @@ int xcap_s3_xml_text(const char *xml, size_t len, const char *tag, char *out, si
 	return 0;
 }
 
+/* The codes S3, R2 and GCS answer most, in our words. */
+static const struct {
+	const char *code;
+	const char *text;
+} known_codes[] = {
+	{ "NoSuchBucket", "the bucket does not exist" },
+	{ "NoSuchKey", "no such object" },
+	{ "AccessDenied", "access denied" },
+	{ "SignatureDoesNotMatch", "the secret key does not match" },
+	{ "InvalidAccessKeyId", "the access key id is not known" },
+	{ "InvalidToken", "the session token is not valid" },
+	{ "ExpiredToken", "the session token has expired" },
+	{ "AuthorizationHeaderMalformed", "the region or the key id is wrong for this bucket" },
+	{ "RequestTimeTooSkewed", "the clocks of xcapd and the service differ too much" },
+	{ "PermanentRedirect", "the bucket is in another region" },
+	{ "InvalidBucketName", "the bucket name is not valid" },
+	{ "EntityTooLarge", "the object is too large" },
+	{ "BadDigest", "the object arrived damaged" },
+	{ "InvalidDigest", "the object arrived damaged" },
+	{ "NoSuchUpload", "the multipart upload is gone" },
+	{ "SlowDown", "the service asks to slow down" },
+	{ "InternalError", "the service failed" },
+	{ "ServiceUnavailable", "the service is unavailable" },
+	{ "NotImplemented", "the service does not implement this request" },
+};
+
+/*
+ * The error's Code (a word) with our text for it: never the server's own
+ * Message or body, which an API client must not read through xcapd (the
+ * endpoint may be a server of the host's network).
+ */
 void xcap_s3_error_text(long status, const char *body, size_t len, char *out, size_t size)
 {
-	char code[128], msg[384];
+	char code[128];
+	size_t i, n;
 
-	if (xcap_s3_xml_text(body, len, "Code", code, sizeof(code)) == -ENOENT || !code[0])
+	n = xcap_s3_xml_text(body, len, "Code", code, sizeof(code)) ? 0 : strlen(code);
+	if (!n || n > 64 ||
+	    strspn(code, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.") != n) {
 		snprintf(out, size, "HTTP %ld", status);
-	else if (xcap_s3_xml_text(body, len, "Message", msg, sizeof(msg)) == -ENOENT || !msg[0])
-		snprintf(out, size, "%s", code);
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(known_codes) && strcmp(code, known_codes[i].code); i++)
+		;
+	if (i < ARRAY_SIZE(known_codes))
+		snprintf(out, size, "%s: %s", code, known_codes[i].text);
 	else
-		snprintf(out, size, "%s: %s", code, msg);
+		snprintf(out, size, "%s", code);
 }
 
 /* --- the request runner --- */
@@ -402,6 +440,27 @@ static int curl_errno(CURLcode rc)
 	return -EIO;
 }
 
+/*
+ * What failed on the way, in a few words: libcurl's own text names the
+ * address and port and quotes the peer; it goes to xcapd's log only.
+ */
+static const char *curl_reason(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return "the name does not resolve";
+	case CURLE_COULDNT_CONNECT:
+		return "could not connect";
+	case CURLE_OPERATION_TIMEDOUT:
+		return "timed out";
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return "TLS failed";
+	default:
+		return "the transfer failed";
+	}
+}
+
 /* Judges one attempt: 0, or an error with *retry saying whether another try may help. */
 static int judge(const struct xcap_s3 *s, struct s3_req *r, const char *path, CURLcode rc,
 		 const char *curl_err, bool *retry, char *err, size_t err_size)
@@ -416,8 +475,10 @@ static int judge(const struct xcap_s3 *s, struct s3_req *r, const char *path, CU
 				    r->resp_max);
 	if (rc != CURLE_OK) {
 		*retry = curl_retryable(rc);
-		return xcap_err_set(curl_errno(rc), err, err_size, "cannot reach %s: %s",
-				    s->endpoint, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		pr_debug("S3: %s %s at %s: %s\n", r->method, path, s->endpoint,
+			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		return xcap_err_set(curl_errno(rc), err, err_size,
+				    "cannot reach the bucket's endpoint: %s", curl_reason(rc));
 	}
 	if (r->status >= 200 && r->status < 300 &&
 	    !(r->error_in_2xx && memmem(r->resp.p ?: "", r->resp.len, "<Error>", 7)))

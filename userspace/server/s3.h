@@ -9,10 +9,12 @@
  * Every request has a connect timeout, a total timeout and a low-speed limit,
  * and is retried with exponential backoff on timeouts, connection errors and
  * 5xx answers; 4xx answers are final. Errors come back as a negative errno
- * and a message: S3's <Code> and <Message> ("NoSuchBucket: The specified
- * bucket does not exist (HTTP 404 on PUT /bkt/obj)"), or what failed on the
- * way ("cannot reach ...; gave up after 5 attempts"). Messages never hold a
- * secret: credentials travel only in CURLOPT_USERPWD and a header.
+ * and a message: S3's <Code> in xcap's words ("NoSuchBucket: the bucket does
+ * not exist (HTTP 404 on PUT /bkt/obj)"), or what failed on the way ("cannot
+ * reach the bucket's endpoint: timed out; gave up after 5 attempts"). Messages
+ * never hold a secret (credentials travel only in CURLOPT_USERPWD and a
+ * header), nor text of the server's (its Message, libcurl's words on the
+ * address): they reach API clients, and the endpoint may be internal.
  */
 #ifndef XCAP_S3_H
 #define XCAP_S3_H
@@ -73,7 +75,11 @@ int xcap_s3_upload_file(const struct xcap_s3 *s, const char *name, const char *p
  * or -ENOSPC (cut to fit).
  */
 int xcap_s3_xml_text(const char *xml, size_t len, const char *tag, char *out, size_t size);
-/* "Code: Message" of an S3 error body, "Code" alone, or "HTTP status" without one. */
+/*
+ * "Code: what it means" of an S3 error body in xcap's words for the codes it
+ * knows, "Code" alone for others, "HTTP status" without a code: never the
+ * server's Message, which a client must not read through xcapd.
+ */
 void xcap_s3_error_text(long status, const char *body, size_t len, char *out, size_t size);
 
 #endif /* XCAP_S3_H */

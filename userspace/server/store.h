@@ -6,13 +6,15 @@
  * (the redis ConnectionType pattern). A put returns once the record is
  * durable, so the API may answer 200 after it. Implementations, one file
  * each: store_sqlite.c (one host: SQLite, the config's credentials);
- * PostgreSQL for a fleet of API processes is a new file, not a branch.
+ * store_pg.c (a fleet: PostgreSQL shared by the API processes, and by the
+ * agents, each of which sees its parts of full captures as its captures).
  */
 #ifndef XCAP_STORE_H
 #define XCAP_STORE_H
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "server/config.h"
 #include "server/credentials.h"
@@ -48,6 +50,11 @@ struct xcap_capture_rec {
 	uint64_t byte_limit; /* 0 = not given */
 	int64_t offset_time_ns; /* simple: end of the window; 0 = not given */
 	char filter_json[512]; /* filter_v1 as canonical JSON ("{}" when empty) */
+	uint32_t
+		dirs; /* the directions taken, as xcap_filter.dirs: 0 both (extension `direction`) */
+	uint32_t format; /* enum xcap_pcap_format of its file (extension `format`) */
+	uint32_t
+		tunnel; /* enum xcap_tunnel: the levels filter_json matches at (extension `tunnel`) */
 	char colo_name[64];
 	char destination_conf[1024];
 	uint64_t packets_captured;
@@ -55,7 +62,8 @@ struct xcap_capture_rec {
 	uint64_t packets_matched;
 	uint64_t packets_lost;
 	char error_message[512];
-	int tunnel; /* enum xcap_tunnel: the levels filter_json matches at (0: any) */
+	/* The object a delivery writes; "": pcap_<id>.pcap (a fleet's agent: its part's key). */
+	char object_key[128];
 };
 
 enum xcap_bucket_status {
@@ -73,6 +81,18 @@ struct xcap_bucket_rec {
 	enum xcap_bucket_status status;
 	int64_t submitted_ns;
 	int64_t validated_ns; /* 0 = not validated */
+};
+
+/* One host's part of a full capture in a fleet (the `parts` member of the API's answers). */
+struct xcap_part {
+	char host[64];
+	char colo[64];
+	enum xcap_status status;
+	uint64_t packets_captured;
+	uint64_t bytes_captured;
+	uint64_t packets_lost;
+	char object_key[128]; /* the object the host delivers, in the capture's bucket */
+	char error_message[256];
 };
 
 struct xcap_store;
@@ -107,6 +127,20 @@ struct xcap_store_ops {
 			    int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg);
 	/* Full captures of the account that are pending or running (a quota). */
 	int (*capture_count_active_full)(struct xcap_store *s, const char *account);
+	/*
+	 * What the account's capture files take in the state folder, pcap headers
+	 * included (a quota): simple captures that succeeded, full captures
+	 * waiting for delivery or failed (their file is kept).
+	 */
+	int (*capture_stored_bytes)(struct xcap_store *s, const char *account, uint64_t *bytes);
+	/*
+	 * The oldest `max` ended captures (success, complete, failed) of any
+	 * account submitted before before_ns, oldest first; *n is set to how many.
+	 */
+	int (*capture_expired)(struct xcap_store *s, int64_t before_ns,
+			       struct xcap_capture_rec *out, int max, int *n);
+	/* -ENOENT when the id is not a capture of this account. */
+	int (*capture_delete)(struct xcap_store *s, const char *account, const char *id);
 
 	int (*bucket_put)(struct xcap_store *s, const struct xcap_bucket_rec *r);
 	/* The bucket record of the account with this destination_conf (newest), or -ENOENT. */
@@ -114,6 +148,8 @@ struct xcap_store_ops {
 			   struct xcap_bucket_rec *out);
 	int (*bucket_list)(struct xcap_store *s, const char *account, struct xcap_bucket_rec *out,
 			   int max, int *n);
+	/* Number of bucket records of the account (a quota, result_info.total_count). */
+	int (*bucket_count)(struct xcap_store *s, const char *account);
 	/* -ENOENT when the id is not a bucket of this account. */
 	int (*bucket_delete)(struct xcap_store *s, const char *account, const char *id);
 
@@ -135,6 +171,20 @@ struct xcap_store_ops {
 			 int64_t window_ns, uint32_t limit, int64_t *retry_ns);
 	/* Gives back what rate_take counted, for a request that failed after it. */
 	void (*rate_refund)(struct xcap_store *s, const char *account);
+
+	/*
+	 * Optional (NULL: one host). The parts of a full capture, by host; *n = 0
+	 * for a capture that has none.
+	 */
+	int (*capture_parts)(struct xcap_store *s, const char *id, struct xcap_part *out, int max,
+			     int *n);
+	/*
+	 * Optional (NULL: the file stays on this host only). Keeps a simple
+	 * capture's pcap file for every API process; get returns a malloc'd copy.
+	 */
+	int (*simple_put)(struct xcap_store *s, const char *id, const char *data, size_t len);
+	int (*simple_get)(struct xcap_store *s, const char *id, size_t max, char **data,
+			  size_t *len);
 };
 
 /* An implementation's state starts with this. */
@@ -193,6 +243,24 @@ static inline int xcap_store_capture_count_active_full(struct xcap_store *s, con
 	return s->ops->capture_count_active_full(s, account);
 }
 
+static inline int xcap_store_capture_stored_bytes(struct xcap_store *s, const char *account,
+						  uint64_t *bytes)
+{
+	return s->ops->capture_stored_bytes(s, account, bytes);
+}
+
+static inline int xcap_store_capture_expired(struct xcap_store *s, int64_t before_ns,
+					     struct xcap_capture_rec *out, int max, int *n)
+{
+	return s->ops->capture_expired(s, before_ns, out, max, n);
+}
+
+static inline int xcap_store_capture_delete(struct xcap_store *s, const char *account,
+					    const char *id)
+{
+	return s->ops->capture_delete(s, account, id);
+}
+
 static inline int xcap_store_bucket_put(struct xcap_store *s, const struct xcap_bucket_rec *r)
 {
 	return s->ops->bucket_put(s, r);
@@ -208,6 +276,11 @@ static inline int xcap_store_bucket_list(struct xcap_store *s, const char *accou
 					 struct xcap_bucket_rec *out, int max, int *n)
 {
 	return s->ops->bucket_list(s, account, out, max, n);
+}
+
+static inline int xcap_store_bucket_count(struct xcap_store *s, const char *account)
+{
+	return s->ops->bucket_count(s, account);
 }
 
 static inline int xcap_store_bucket_delete(struct xcap_store *s, const char *account,
@@ -238,6 +311,19 @@ static inline void xcap_store_rate_refund(struct xcap_store *s, const char *acco
 {
 	s->ops->rate_refund(s, account);
 }
+
+static inline int xcap_store_capture_parts(struct xcap_store *s, const char *id,
+					   struct xcap_part *out, int max, int *n)
+{
+	*n = 0;
+	return s->ops->capture_parts ? s->ops->capture_parts(s, id, out, max, n) : 0;
+}
+
+/*
+ * The database is unreachable: every function of a store that has one may
+ * return it, and the API answers 503 then.
+ */
+#define XCAP_STORE_EDOWN ENOTCONN
 
 /* A rate window kept in one process's memory, for stores that serve one process. */
 struct xcap_store_window {

@@ -14,18 +14,22 @@
  * keeps those in its tables too.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include "common/log.h"
+#include "common/util.h"
 #include "server/credentials.h"
 #include "server/store.h"
 
 #define STORE_FILE "xcap.db"
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STR(x) #x
 #define XSTR(x) STR(x)
 /* Another process (sqlite3 CLI, a backup) may hold a lock for a moment. */
@@ -40,7 +44,7 @@
 	"id, account, type, status, submitted_ns, stop_requested_ns, time_limit, packet_limit, " \
 	"byte_limit, offset_time_ns, filter_json, colo_name, destination_conf, "                 \
 	"packets_captured, bytes_captured, packets_matched, packets_lost, error_message, "       \
-	"tunnel"
+	"direction, format, tunnel"
 #define BUCKET_COLS \
 	"id, account, destination_conf, filename, token, status, submitted_ns, validated_ns"
 
@@ -66,6 +70,8 @@ static const char schema_sql[] =
 	"  packets_matched INTEGER NOT NULL,"
 	"  packets_lost INTEGER NOT NULL,"
 	"  error_message TEXT NOT NULL,"
+	"  direction INTEGER NOT NULL DEFAULT 0,"
+	"  format INTEGER NOT NULL DEFAULT 0,"
 	"  tunnel INTEGER NOT NULL DEFAULT 0"
 	") STRICT;"
 	/* The list order; an index entry ends with the rowid, the tie breaker. */
@@ -83,12 +89,19 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS buckets_by_conf ON buckets (account, destination_conf);"
 	"PRAGMA user_version = " XSTR(STORE_SCHEMA_VERSION) "; COMMIT;";
 
-/* Upgrades: migrations[v] takes a database of schema version v to v + 1. */
+/*
+ * migrations[v] takes a database of schema v to v + 1; the captures that an
+ * older xcapd stored read as it wrote them: both directions, pcap, any level.
+ */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
-	/* 2: the capture's tunnel mode (filter levels, enum xcap_tunnel). */
 	[1] = "BEGIN IMMEDIATE;"
-	      "ALTER TABLE captures ADD COLUMN tunnel INTEGER NOT NULL DEFAULT 0;"
+	      "ALTER TABLE captures ADD COLUMN direction INTEGER NOT NULL DEFAULT 0;"
+	      "ALTER TABLE captures ADD COLUMN format INTEGER NOT NULL DEFAULT 0;"
 	      "PRAGMA user_version = 2; COMMIT;",
+	/* The capture's tunnel mode (filter levels, enum xcap_tunnel). */
+	[2] = "BEGIN IMMEDIATE;"
+	      "ALTER TABLE captures ADD COLUMN tunnel INTEGER NOT NULL DEFAULT 0;"
+	      "PRAGMA user_version = 3; COMMIT;",
 };
 
 enum stmt_id {
@@ -98,9 +111,13 @@ enum stmt_id {
 	CAPTURE_COUNT,
 	CAPTURE_EACH,
 	CAPTURE_ACTIVE_FULL,
+	CAPTURE_STORED_BYTES,
+	CAPTURE_EXPIRED,
+	CAPTURE_DELETE,
 	BUCKET_PUT,
 	BUCKET_FIND,
 	BUCKET_LIST,
+	BUCKET_COUNT,
 	BUCKET_DELETE,
 	NR_STMTS,
 };
@@ -117,14 +134,13 @@ static const struct {
 	[CAPTURE_PUT] = { "capture put",
 			  "INSERT INTO captures (" CAPTURE_COLS
 			  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-			  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
+			  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) "
 			  "ON CONFLICT (id) DO UPDATE SET type = ?3, status = ?4, submitted_ns = ?5, "
 			  "stop_requested_ns = ?6, time_limit = ?7, packet_limit = ?8, "
 			  "byte_limit = ?9, offset_time_ns = ?10, filter_json = ?11, colo_name = ?12, "
 			  "destination_conf = ?13, packets_captured = ?14, bytes_captured = ?15, "
 			  "packets_matched = ?16, packets_lost = ?17, error_message = ?18, "
-			  "tunnel = ?19 "
-			  "WHERE account = ?2" },
+			  "direction = ?19, format = ?20, tunnel = ?21 WHERE account = ?2" },
 	[CAPTURE_GET] = { "capture get",
 			  "SELECT " CAPTURE_COLS " FROM captures WHERE account = ?1 AND id = ?2" },
 	[CAPTURE_LIST] = { "capture list",
@@ -137,6 +153,17 @@ static const struct {
 	[CAPTURE_ACTIVE_FULL] = { "capture count active",
 				  "SELECT count(*) FROM captures "
 				  "WHERE account = ?1 AND type = ?2 AND status IN (?3, ?4)" },
+	/* A pcap file is a 24-byte header and a 16-byte header per packet. */
+	[CAPTURE_STORED_BYTES] = { "capture stored bytes",
+				   "SELECT coalesce(sum(bytes_captured + 16 * packets_captured + 24), "
+				   "0) FROM captures WHERE account = ?1 AND ((type = ?2 AND status = "
+				   "?3) OR (type = ?4 AND status IN (?5, ?6, ?7)))" },
+	[CAPTURE_EXPIRED] = { "capture expired",
+			      "SELECT " CAPTURE_COLS " FROM captures "
+			      "WHERE submitted_ns < ?1 AND status IN (?2, ?3, ?4) "
+			      "ORDER BY submitted_ns LIMIT ?5" },
+	[CAPTURE_DELETE] = { "capture delete",
+			     "DELETE FROM captures WHERE account = ?1 AND id = ?2" },
 	[BUCKET_PUT] = { "bucket put",
 			 "INSERT INTO buckets (" BUCKET_COLS
 			 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
@@ -148,6 +175,7 @@ static const struct {
 					 "ORDER BY submitted_ns DESC, rowid DESC LIMIT 1" },
 	[BUCKET_LIST] = { "bucket list", "SELECT " BUCKET_COLS " FROM buckets WHERE account = ?1 "
 					 "ORDER BY submitted_ns DESC, rowid DESC LIMIT ?2" },
+	[BUCKET_COUNT] = { "bucket count", "SELECT count(*) FROM buckets WHERE account = ?1" },
 	[BUCKET_DELETE] = { "bucket delete", "DELETE FROM buckets WHERE account = ?1 AND id = ?2" },
 };
 
@@ -343,6 +371,8 @@ static void bind_capture(struct query *q, const struct xcap_capture_rec *r)
 	bind_int(q, (int64_t)r->packets_matched);
 	bind_int(q, (int64_t)r->packets_lost);
 	bind_field(q, r->error_message);
+	bind_int(q, r->dirs);
+	bind_int(q, r->format);
 	bind_int(q, r->tunnel);
 }
 
@@ -351,6 +381,8 @@ static void read_capture(sqlite3_stmt *st, void *out)
 	struct xcap_capture_rec *r = out;
 	int c = 0;
 
+	/* What the table does not keep (object_key: a fleet's) reads as empty. */
+	memset(r, 0, sizeof(*r));
 	col_text(st, c++, r->id, sizeof(r->id));
 	col_text(st, c++, r->account, sizeof(r->account));
 	r->type = sqlite3_column_int64(st, c++);
@@ -369,6 +401,8 @@ static void read_capture(sqlite3_stmt *st, void *out)
 	r->packets_matched = sqlite3_column_int64(st, c++);
 	r->packets_lost = sqlite3_column_int64(st, c++);
 	col_text(st, c++, r->error_message, sizeof(r->error_message));
+	r->dirs = sqlite3_column_int64(st, c++);
+	r->format = sqlite3_column_int64(st, c++);
 	r->tunnel = sqlite3_column_int64(st, c++);
 }
 
@@ -418,14 +452,48 @@ static int db_exec(struct store_sqlite *s, const char *what, const char *sql,
 	return rc ? db_err(s, what, rc) : 0;
 }
 
+/*
+ * The database holds r2 keys: 0600 whatever the umask, also when an older
+ * xcapd made it 0644; SQLite gives its -wal and -shm files the mode of the
+ * database. Created here without following a link.
+ */
+static int make_private(const char *path)
+{
+	static const char *const suffixes[] = { "-wal", "-shm" };
+	char aux[4200];
+	size_t i;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600)) {
+		pr_err("store %s: cannot create it private: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	close(fd);
+	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(aux, sizeof(aux), "%s%s", path, suffixes[i]);
+		fd = open(aux, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fchmod(fd, 0600))
+			pr_warn("store %s: chmod 600: %s\n", aux, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return 0;
+}
+
 static int db_open(struct store_sqlite *s, const char *dir)
 {
-	int rc;
+	int rc, err;
 
 	if (snprintf(s->path, sizeof(s->path), "%s/%s", dir, STORE_FILE) >= (int)sizeof(s->path)) {
 		pr_err("store %s/%s: path too long\n", dir, STORE_FILE);
 		return -ENAMETOOLONG;
 	}
+	err = make_private(s->path);
+	if (err)
+		return err;
 	/* No SQLITE_OPEN_URI: the folder name is a plain path. */
 	rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc)
@@ -457,20 +525,23 @@ static int db_setup(struct store_sqlite *s)
 	version = strtol(val, NULL, 10);
 	s->version = STORE_SCHEMA_VERSION;
 	if (version == 0)
-		return db_exec(s, "schema", schema_sql, val);
-	for (; version > 0 && version < STORE_SCHEMA_VERSION && !err; version++) {
-		pr_info("store %s: schema version %ld to %ld\n", s->path, version, version + 1);
-		err = db_exec(s, "schema upgrade", migrations[version], val);
-	}
-	if (err)
-		return err;
+		err = db_exec(s, "schema", schema_sql, val);
 	/* A newer schema is left alone rather than misread. */
-	if (version != STORE_SCHEMA_VERSION) {
+	if (version > STORE_SCHEMA_VERSION || version < 0) {
 		pr_err("store %s: schema version %ld, this program knows %d\n", s->path, version,
 		       STORE_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	return 0;
+	for (; !err && version && version < STORE_SCHEMA_VERSION; version++) {
+		pr_info("store %s: schema version %ld to %ld\n", s->path, version, version + 1);
+		err = db_exec(s, "migration", migrations[version], val);
+	}
+	/* Expiry reads the oldest captures first; stores made before it lack the index. */
+	return err   ?:
+		       db_exec(s, "expiry index",
+			       "CREATE INDEX IF NOT EXISTS captures_by_submitted "
+			       "ON captures (submitted_ns)",
+			       val);
 }
 
 static int db_prepare(struct store_sqlite *s)
@@ -584,6 +655,57 @@ static int capture_count_active_full(struct xcap_store *base, const char *accoun
 	return query_count(&q);
 }
 
+static int capture_stored_bytes(struct xcap_store *base, const char *account, uint64_t *bytes)
+{
+	struct query q = query_start(store_of(base), CAPTURE_STORED_BYTES);
+	int err;
+
+	bind_text(&q, account, -1);
+	bind_int(&q, XCAP_TYPE_SIMPLE);
+	bind_int(&q, XCAP_ST_SUCCESS);
+	bind_int(&q, XCAP_TYPE_FULL);
+	bind_int(&q, XCAP_ST_CONVERSION_PENDING);
+	bind_int(&q, XCAP_ST_CONVERSION_RUNNING);
+	bind_int(&q, XCAP_ST_FAILED);
+	err = query_step(&q);
+	*bytes = err == 1 ? (uint64_t)sqlite3_column_int64(q.st, 0) : 0;
+	query_end(&q);
+	return err < 0 ? err : 0;
+}
+
+static int capture_expired(struct xcap_store *base, int64_t before_ns, struct xcap_capture_rec *out,
+			   int max, int *n)
+{
+	struct query q = query_start(store_of(base), CAPTURE_EXPIRED);
+	int err;
+
+	bind_int(&q, before_ns);
+	bind_int(&q, XCAP_ST_SUCCESS);
+	bind_int(&q, XCAP_ST_COMPLETE);
+	bind_int(&q, XCAP_ST_FAILED);
+	bind_int(&q, max);
+	err = query_fetch(&q, read_capture, out, sizeof(*out), max);
+	*n = err < 0 ? 0 : err;
+	return err < 0 ? err : 0;
+}
+
+static int delete_one(struct query *q, const char *account, const char *id)
+{
+	int err;
+
+	bind_text(q, account, -1);
+	bind_text(q, id, -1);
+	err = query_exec(q);
+	return err < 0 ? err : err ? 0 : -ENOENT;
+}
+
+static int capture_delete(struct xcap_store *base, const char *account, const char *id)
+{
+	struct query q = query_start(store_of(base), CAPTURE_DELETE);
+
+	return delete_one(&q, account, id);
+}
+
 static int bucket_put(struct xcap_store *base, const struct xcap_bucket_rec *r)
 {
 	struct query q = query_start(store_of(base), BUCKET_PUT);
@@ -610,15 +732,19 @@ static int bucket_list(struct xcap_store *base, const char *account, struct xcap
 	return list(&q, account, read_bucket, out, sizeof(*out), max, n);
 }
 
+static int bucket_count(struct xcap_store *base, const char *account)
+{
+	struct query q = query_start(store_of(base), BUCKET_COUNT);
+
+	bind_text(&q, account, -1);
+	return query_count(&q);
+}
+
 static int bucket_delete(struct xcap_store *base, const char *account, const char *id)
 {
 	struct query q = query_start(store_of(base), BUCKET_DELETE);
-	int err;
 
-	bind_text(&q, account, -1);
-	bind_text(&q, id, -1);
-	err = query_exec(&q);
-	return err < 0 ? err : err ? 0 : -ENOENT;
+	return delete_one(&q, account, id);
 }
 
 static int credential_find(struct xcap_store *base, const struct xcap_auth *auth,
@@ -682,9 +808,13 @@ static const struct xcap_store_ops sqlite_ops = {
 	.capture_count = capture_count,
 	.capture_each = capture_each,
 	.capture_count_active_full = capture_count_active_full,
+	.capture_stored_bytes = capture_stored_bytes,
+	.capture_expired = capture_expired,
+	.capture_delete = capture_delete,
 	.bucket_put = bucket_put,
 	.bucket_find = bucket_find,
 	.bucket_list = bucket_list,
+	.bucket_count = bucket_count,
 	.bucket_delete = bucket_delete,
 	.credential_find = credential_find,
 	.account_get = account_get,

@@ -485,6 +485,63 @@ static void query_skips_segments_by_their_index(void)
 }
 
 /*
+ * host and port (either direction): the frames with the value on either side.
+ * The index does not summarize them, so every segment is read.
+ */
+static void query_takes_either_direction(void)
+{
+	static const struct {
+		const char *host;
+		int port;
+		struct filter_case want;
+	} cases[] = {
+		{ "10.0.3.1",
+		  -1,
+		  { "host: the source", .minutes = M(3), .kinds = K_V4, .idx = -1, .count = 20 } },
+		{ "192.0.2.9",
+		  -1,
+		  { "host: the destination", .minutes = M(8), .kinds = K_V4, .idx = -1,
+		    .count = 20 } },
+		{ "2001:db8:6::/48",
+		  -1,
+		  { "host: a v6 source prefix", .minutes = M(6), .kinds = K_V6, .idx = -1,
+		    .count = 10 } },
+		{ NULL,
+		  1003,
+		  { "port: the destination", .minutes = M(3), .kinds = K_V4 | K_V6, .idx = -1,
+		    .count = 30 } },
+		{ NULL,
+		  40029,
+		  { "port: the source", .minutes = M_ALL, .kinds = K_V4, .idx = 29, .count = 10 } },
+		{ "192.0.2.4",
+		  40001,
+		  { "host and port, each on its side", .minutes = M(3), .kinds = K_V4, .idx = 1,
+		    .count = 1 } },
+	};
+	struct xcap_recorder *r = rec_new("either");
+	struct xcap_query q = query_of(T0, MIN(10), 1000);
+	struct xcap_query_stats st;
+	static struct want w;
+	size_t i;
+
+	if (!r)
+		return;
+	fill_minutes(r);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		xcap_filter_init(&q.filter);
+		if (cases[i].host)
+			CHECK_EQ(xcap_filter_set(&q.filter, XCAP_FIELD_ADDR, cases[i].host), 0);
+		if (cases[i].port >= 0)
+			xcap_filter_set_num(&q.filter, XCAP_FIELD_PORT, cases[i].port);
+		want_case(&w, &cases[i].want);
+		check_query(cases[i].want.name, r, &q, &st, &w, cases[i].want.count);
+		CHECK(st.segments_read == 10, "%s: %u segments read, want all 10",
+		      cases[i].want.name, st.segments_read);
+	}
+	xcap_recorder_close(r);
+}
+
+/*
  * Frames written out byte by byte: Ethernet (02:00:00:00:00:01 to :02), IPv4
  * without options (DF, TTL 64), UDP 12345 -> 53, from 198.51.100.0 to
  * 203.0.113.0 (the last bytes are set per frame). The parser checks no
@@ -819,6 +876,7 @@ static void query_writes_raw_ip_for_l3_interfaces(void)
 	/* With an Ethernet sample, the raw one gets a made-up Ethernet header. */
 	add_udp(r, MIN(2) + NS, 1);
 	q.filter.set = 0;
+	unlink(path);
 	CHECK_EQ(xcap_query_run(r, &q, path, &st), 0);
 	CHECK_EQ(st.returned, 2);
 	memcpy(eth + 14, buf, len);
@@ -836,6 +894,7 @@ int main(void)
 	RUN_TEST(query_keeps_the_newest_in_time_order);
 	RUN_TEST(query_reads_a_segment_tied_with_the_oldest_kept);
 	RUN_TEST(query_skips_segments_by_their_index);
+	RUN_TEST(query_takes_either_direction);
 	RUN_TEST(query_matches_prefixes_to_the_bit);
 	RUN_TEST(query_returns_an_empty_pcap);
 	RUN_TEST(query_rejects_bad_arguments);

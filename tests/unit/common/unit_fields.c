@@ -34,6 +34,46 @@ static void fields_agree_with_the_abi(void)
 	CHECK_EQ(XCAP_NUM_KEY(XCAP_FIELD_N - 1, XCAP_NUM_SLICE - 1), XCAP_NUM_ENTRIES - 1);
 }
 
+/*
+ * Either-direction rows: two directional fields of their own kind and size,
+ * the pairs bpf/match.bpf.h's xcap_value_of looks up, and no index (the
+ * recorder summarizes values a frame has, and a frame has none of its own).
+ */
+static void either_direction_fields_name_their_directions(void)
+{
+	const struct xcap_field *fd, *d;
+	int id, dir, n = 0;
+
+	for (id = 0; id < XCAP_FIELD_N; id++) {
+		fd = &xcap_fields[id];
+		if (!fd->either) {
+			CHECK(xcap_field_value_of(id, 0) == id && xcap_field_value_of(id, 1) == id,
+			      "--%s takes its own value", fd->flag);
+			continue;
+		}
+		n++;
+		CHECK(fd->dir[0] != fd->dir[1], "--%s: two directions", fd->flag);
+		CHECK(fd->index == XCAP_INDEX_NONE, "--%s: an either field is not indexed",
+		      fd->flag);
+		for (dir = 0; dir < 2; dir++) {
+			CHECK(fd->dir[dir] < XCAP_FIELD_N, "--%s: direction %d", fd->flag, dir);
+			if (fd->dir[dir] >= XCAP_FIELD_N)
+				continue;
+			d = &xcap_fields[fd->dir[dir]];
+			CHECK(!d->either && d->kind == fd->kind && d->bits == fd->bits,
+			      "--%s: direction --%s is not a plain field of its kind", fd->flag,
+			      d->flag);
+			CHECK_EQ(xcap_field_value_of(id, dir), fd->dir[dir]);
+		}
+	}
+	CHECK_EQ(n, 2);
+	/* What the program's xcap_value_of says. */
+	CHECK_EQ(xcap_field_value_of(XCAP_FIELD_ADDR, 0), XCAP_FIELD_SADDR);
+	CHECK_EQ(xcap_field_value_of(XCAP_FIELD_ADDR, 1), XCAP_FIELD_DADDR);
+	CHECK_EQ(xcap_field_value_of(XCAP_FIELD_PORT, 0), XCAP_FIELD_SPORT);
+	CHECK_EQ(xcap_field_value_of(XCAP_FIELD_PORT, 1), XCAP_FIELD_DPORT);
+}
+
 static void fields_have_unique_names_and_index_tags(void)
 {
 	const struct xcap_field *a, *b;
@@ -173,6 +213,7 @@ static void field_usage_lists_every_flag(void)
 int main(void)
 {
 	RUN_TEST(fields_agree_with_the_abi);
+	RUN_TEST(either_direction_fields_name_their_directions);
 	RUN_TEST(fields_have_unique_names_and_index_tags);
 	RUN_TEST(field_names_are_values_of_the_field);
 	RUN_TEST(field_values_print_and_read_back);

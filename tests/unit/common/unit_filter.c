@@ -163,6 +163,20 @@ static void filter_reads_filter_v1_as_the_api_takes_it(void)
 		BAD("{\"protocol\":1.5}", XCAP_FILTER_ETYPE, "/filter_v1/protocol",
 		    "a whole number"),
 		BAD("{\"protocol\":\"tcp\"}", XCAP_FILTER_ETYPE, "/filter_v1/protocol", "a number"),
+		/* Either-direction members (xcap's extension) and their place in the canon. */
+		GOOD("{\"port\":53,\"protocol\":17,\"address\":\"10.1.2.3/8\"}",
+		     "{\"address\":\"10.0.0.0\\/8\",\"port\":53,\"protocol\":17}"),
+		BAD("{\"port\":65536}", XCAP_FILTER_ERANGE, "/filter_v1/port", NULL),
+		BAD("{\"address\":\"x\"}", XCAP_FILTER_EADDRESS, "/filter_v1/address", NULL),
+		/* Address families no packet has together: the later member is refused. */
+		BAD("{\"source_address\":\"2001:db8::2\",\"destination_address\":\"198.51.100.1\"}",
+		    XCAP_FILTER_EFAMILY, "/filter_v1/destination_address",
+		    "an IPv6 address or prefix, as source_address is"),
+		BAD("{\"destination_address\":\"10.0.0.0/8\",\"address\":\"::/0\"}",
+		    XCAP_FILTER_EFAMILY, "/filter_v1/address",
+		    "an IPv4 address or prefix, as destination_address is"),
+		GOOD("{\"source_address\":\"::1\",\"address\":\"2001:db8::/32\"}",
+		     "{\"source_address\":\"::1\",\"address\":\"2001:db8::\\/32\"}"),
 		/* The first bad member in field order is the one reported. */
 		BAD("{\"protocol\":\"x\",\"source_port\":-1}", XCAP_FILTER_ERANGE,
 		    "/filter_v1/source_port", NULL),
@@ -347,6 +361,250 @@ static void matcher_takes_the_levels_its_tunnel_mode_names(void)
 	      "inner and no field: the tunnelled frames");
 }
 
+static struct xcap_filter either_of(const char *host, int port)
+{
+	struct xcap_filter f;
+
+	xcap_filter_init(&f);
+	if (host)
+		CHECK(!xcap_filter_set(&f, XCAP_FIELD_ADDR, host), "bad prefix %s", host);
+	if (port >= 0)
+		xcap_filter_set_num(&f, XCAP_FIELD_PORT, port);
+	return f;
+}
+
+/* host and port take the source's or the destination's value, as the kernel's lookups do. */
+static void matcher_takes_either_direction(void)
+{
+	struct xcap_tuple udp4 = tuple_of((struct frame_opts){ .family = 4,
+							       .vlans = 1,
+							       .src = "10.1.2.3",
+							       .dst = "192.0.2.9",
+							       .proto = IPPROTO_UDP,
+							       .sport = 40000,
+							       .dport = 443 });
+	struct xcap_tuple sctp6 = tuple_of((struct frame_opts){ .family = 6,
+								.src = "2001:db8:1::5",
+								.dst = "2001:db8:2::5",
+								.proto = IPPROTO_SCTP,
+								.sport = 40000,
+								.dport = 443 });
+	struct xcap_tuple icmp6 = tuple_of((struct frame_opts){
+		.family = 6, .src = "2001:db8:1::5", .proto = IPPROTO_ICMPV6 });
+	struct xcap_tuple arp = tuple_of((struct frame_opts){ .family = 0 });
+	struct xcap_filter f;
+
+	f = either_of("10.1.2.3", -1);
+	CHECK(xcap_filter_match(&f, &udp4), "host takes the source");
+	f = either_of("192.0.2.0/24", -1);
+	CHECK(xcap_filter_match(&f, &udp4), "host takes the destination");
+	f = either_of("10.9.0.0/16", -1);
+	CHECK(!xcap_filter_match(&f, &udp4), "host takes an address on neither side");
+	CHECK(!xcap_filter_match(&f, &arp), "host takes a non-IP frame");
+	f = either_of("2001:db8:2::/48", -1);
+	CHECK(xcap_filter_match(&f, &sctp6) && !xcap_filter_match(&f, &udp4), "v6 host");
+	CHECK(!xcap_filter_match(&f, &icmp6), "v6 host on neither side");
+	f = either_of(NULL, 40000);
+	CHECK(xcap_filter_match(&f, &udp4) && xcap_filter_match(&f, &sctp6), "port takes sport");
+	f = either_of(NULL, 443);
+	CHECK(xcap_filter_match(&f, &udp4), "port takes dport");
+	f = either_of(NULL, 80);
+	CHECK(!xcap_filter_match(&f, &udp4), "port takes a port on neither side");
+	f = either_of(NULL, 0);
+	CHECK(!xcap_filter_match(&f, &icmp6), "port 0 takes a frame without ports");
+	f = either_of("192.0.2.9", 40000);
+	CHECK(xcap_filter_match(&f, &udp4), "host on one side, port on the other");
+	xcap_filter_set_num(&f, XCAP_FIELD_SPORT, 443);
+	CHECK(!xcap_filter_match(&f, &udp4), "sport 443 with port 40000");
+}
+
+/* An expression, its filter as canonical JSON, or the error it must give (a substring). */
+struct expr_case {
+	const char *expr;
+	const char *canon;
+	const char *error;
+};
+
+static void check_expr(const struct expr_case *c)
+{
+	struct xcap_filter_build b;
+	char err[512] = "", *words[1] = { (char *)c->expr };
+	json_object *o;
+	int rc;
+
+	xcap_filter_build_init(&b);
+	rc = xcap_filter_build_expr(&b, words, 1, err, sizeof(err)) ?:
+		     xcap_filter_build_done(&b, err, sizeof(err));
+	if (c->error) {
+		CHECK(rc == -EINVAL && strstr(err, c->error), "'%s': rc %d, error '%s', want '%s'",
+		      c->expr, rc, err, c->error);
+		return;
+	}
+	CHECK(!rc, "'%s': %s", c->expr, err);
+	if (rc)
+		return;
+	o = xcap_filter_to_json(&b.f);
+	CHECK(!strcmp(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), c->canon),
+	      "'%s': %s, want %s", c->expr, json_object_to_json_string_ext(o, 0), c->canon);
+	json_object_put(o);
+}
+
+#define EXPR_OK(e, c)                     \
+	{                                 \
+		.expr = (e), .canon = (c) \
+	}
+#define EXPR_ERR(e, m)                    \
+	{                                 \
+		.expr = (e), .error = (m) \
+	}
+
+static void expressions_map_tcpdump_words_onto_fields(void)
+{
+	static const struct expr_case cases[] = {
+		EXPR_OK("", "{}"),
+		EXPR_OK("( )", "{}"),
+		EXPR_OK("icmp", "{\"protocol\":1}"),
+		EXPR_OK("host 198.51.100.2", "{\"address\":\"198.51.100.2\"}"),
+		EXPR_OK("src host 10.1.2.3 and dst port 53",
+			"{\"source_address\":\"10.1.2.3\",\"destination_port\":53}"),
+		EXPR_OK("tcp port 80", "{\"port\":80,\"protocol\":6}"),
+		EXPR_OK("udp dst port domain", "{\"destination_port\":53,\"protocol\":17}"),
+		EXPR_OK("TCP && PORT 80", "{\"port\":80,\"protocol\":6}"),
+		EXPR_OK("net 10.1", "{\"address\":\"10.1.0.0\\/16\"}"),
+		EXPR_OK("src net 10", "{\"source_address\":\"10.0.0.0\\/8\"}"),
+		EXPR_OK("dst net 192.168.7", "{\"destination_address\":\"192.168.7.0\\/24\"}"),
+		EXPR_OK("net 192.168.1.0", "{\"address\":\"192.168.1.0\"}"),
+		EXPR_OK("dst net 192.168.9.9 mask 255.255.0.0",
+			"{\"destination_address\":\"192.168.0.0\\/16\"}"),
+		EXPR_OK("net 2001:db8::/32", "{\"address\":\"2001:db8::\\/32\"}"),
+		EXPR_OK("ip", "{\"source_address\":\"0.0.0.0\\/0\"}"),
+		EXPR_OK("ip6 and icmp6", "{\"source_address\":\"::\\/0\",\"protocol\":58}"),
+		EXPR_OK("ip6 proto 58", "{\"source_address\":\"::\\/0\",\"protocol\":58}"),
+		EXPR_OK("ip proto \\tcp", "{\"source_address\":\"0.0.0.0\\/0\",\"protocol\":6}"),
+		EXPR_OK("proto 132", "{\"protocol\":132}"),
+		EXPR_OK("ip6 host 2001:db8::1", "{\"address\":\"2001:db8::1\"}"),
+		EXPR_OK("src or dst host 10.0.0.1", "{\"address\":\"10.0.0.1\"}"),
+		EXPR_OK("src and dst host 10.0.0.1",
+			"{\"source_address\":\"10.0.0.1\",\"destination_address\":\"10.0.0.1\"}"),
+		EXPR_OK("src 10.0.0.1", "{\"source_address\":\"10.0.0.1\"}"),
+		EXPR_OK("(tcp and port 80) and (host 10.0.0.1)",
+			"{\"address\":\"10.0.0.1\",\"port\":80,\"protocol\":6}"),
+		EXPR_OK("port 80 and port 80", "{\"port\":80}"),
+		EXPR_OK("udp src port 53 and dst port 1024",
+			"{\"source_port\":53,\"destination_port\":1024,\"protocol\":17}"),
+		EXPR_ERR("icmp or udp", "'or' cannot be done in the kernel"),
+		EXPR_ERR("not port 22", "'not' cannot be done in the kernel"),
+		EXPR_ERR("tcp and not port 22", "'not' cannot be done in the kernel"),
+		EXPR_ERR("vlan 100", "'vlan' cannot be done in the kernel"),
+		EXPR_ERR("tcp[13] & 2 != 0", "'tcp[13]' cannot be done in the kernel"),
+		EXPR_ERR("portrange 1-5", "'portrange' cannot be done in the kernel"),
+		EXPR_ERR("host example.com", "'host example.com': 'example.com' is not an IPv4"),
+		EXPR_ERR("host 10.1", "'host 10.1': '10.1' is not"),
+		EXPR_ERR("host", "'host' needs an address after it"),
+		EXPR_ERR("src", "'src' needs host, net or port after it"),
+		EXPR_ERR("proto", "'proto' needs a protocol"),
+		EXPR_ERR("proto 256", "'proto 256' needs a protocol"),
+		EXPR_ERR("port 70000", "'port 70000': '70000' is not a port number"),
+		EXPR_ERR("port 80 and port 443",
+			 "'port 80' and 'port 443' give two values of --port"),
+		EXPR_ERR("tcp and udp", "'tcp' and 'udp' give two values of --proto"),
+		EXPR_ERR("port 80 443", "'443' after a whole part: join parts with 'and'"),
+		EXPR_ERR("and tcp", "'and' needs a part before it"),
+		EXPR_ERR("tcp and", "the filter ends with 'and'"),
+		EXPR_ERR("(tcp", "a '(' without its ')'"),
+		EXPR_ERR("tcp)", "a ')' without its '('"),
+		EXPR_ERR("net 10.0.0.0 mask 255.0.255.0", "not an IPv4 network and netmask"),
+		EXPR_ERR("ip and ip6", "'ip' and 'ip6': a packet has one address family"),
+		EXPR_ERR("ip6 and host 10.0.0.1", "'host 10.0.0.1' is IPv4 but 'ip6' is IPv6"),
+		EXPR_ERR("src host 2001:db8::2 and dst host 198.51.100.1",
+			 "'dst host 198.51.100.1' is IPv4 but 'src host 2001:db8::2' is IPv6"),
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		check_expr(&cases[i]);
+}
+
+/* Flags and an expression add up; a field they both give must agree. */
+static void expressions_add_to_flags(void)
+{
+	char err[256] = "", *words[] = { "udp", "and", "src", "port", "2" };
+	struct xcap_filter_build b;
+	struct xcap_value v = { .num = 1 };
+
+	xcap_filter_build_init(&b);
+	CHECK_EQ(xcap_filter_build_add(&b, XCAP_FIELD_SPORT, &v, "--sport 1", err, sizeof(err)), 0);
+	CHECK(xcap_filter_build_expr(&b, words, ARRAY_SIZE(words), err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "'--sport 1' and 'src port 2' give two values of --sport"),
+	      "error '%s'", err);
+	xcap_filter_build_init(&b);
+	v.num = 2;
+	CHECK_EQ(xcap_filter_build_add(&b, XCAP_FIELD_SPORT, &v, "--sport 2", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_filter_build_expr(&b, words, ARRAY_SIZE(words), err, sizeof(err)), 0);
+	CHECK_EQ(b.f.set, (1U << XCAP_FIELD_SPORT) | (1U << XCAP_FIELD_PROTO));
+}
+
+/* Long expressions end in a message, not past a buffer. */
+static void expressions_have_bounds(void)
+{
+	static char parens[600], word[1100];
+	char err[256] = "", *one[1], *many[200];
+	struct xcap_filter_build b;
+	int i;
+
+	memset(parens, '(', sizeof(parens) - 1);
+	one[0] = parens;
+	xcap_filter_build_init(&b);
+	CHECK(xcap_filter_build_expr(&b, one, 1, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "more than 128 words"),
+	      "600 parentheses: %s", err);
+	memset(word, 'a', sizeof(word) - 1);
+	one[0] = word;
+	CHECK(xcap_filter_build_expr(&b, one, 1, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "longer than 1024"),
+	      "a word of 1099 characters: %s", err);
+	for (i = 0; i < 200; i++)
+		many[i] = i % 2 ? "and" : "tcp";
+	CHECK(xcap_filter_build_expr(&b, many, 200, err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "more than 128 words"),
+	      "200 words: %s", err);
+	/* 128 tokens of '(' and ')' inside words, each cutting a word: within the text. */
+	for (i = 0; i < 64; i++)
+		many[i] = "a()";
+	CHECK(xcap_filter_build_expr(&b, many, 64, err, sizeof(err)) == -EINVAL, "a() x 64");
+}
+
+/* The expression that xcap_filter_format_expr writes reads back as the same filter. */
+static void expressions_print_and_read_back(void)
+{
+	static const char *const exprs[] = {
+		"src host 10.1.2.3 and dst net 10.0.0.0/8 and src port 1 and dst port 53 and udp",
+		"net 2001:db8::/32 and port 443 and tcp",
+		"host ::1 and proto 200",
+		"ip6 proto 58",
+	};
+	char text[256], err[256] = "", *words[1];
+	struct xcap_filter_build a, b;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(exprs); i++) {
+		xcap_filter_build_init(&a);
+		words[0] = (char *)exprs[i];
+		if (xcap_filter_build_expr(&a, words, 1, err, sizeof(err)) ||
+		    xcap_filter_build_done(&a, err, sizeof(err))) {
+			CHECK(0, "'%s': %s", exprs[i], err);
+			continue;
+		}
+		xcap_filter_format_expr(&a.f, text, sizeof(text));
+		xcap_filter_build_init(&b);
+		words[0] = text;
+		CHECK(!xcap_filter_build_expr(&b, words, 1, err, sizeof(err)) &&
+			      !xcap_filter_build_done(&b, err, sizeof(err)) &&
+			      !memcmp(&a.f, &b.f, sizeof(a.f)),
+		      "'%s' prints as '%s', which reads back otherwise (%s)", exprs[i], text, err);
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(filter_parses_addresses_and_prefixes);
@@ -359,5 +617,10 @@ int main(void)
 	RUN_TEST(filter_json_and_flags_give_the_same_filter);
 	RUN_TEST(matcher_follows_the_kernel_rules);
 	RUN_TEST(matcher_takes_the_levels_its_tunnel_mode_names);
+	RUN_TEST(matcher_takes_either_direction);
+	RUN_TEST(expressions_map_tcpdump_words_onto_fields);
+	RUN_TEST(expressions_add_to_flags);
+	RUN_TEST(expressions_print_and_read_back);
+	RUN_TEST(expressions_have_bounds);
 	return tests_failed_total ? 1 : 0;
 }

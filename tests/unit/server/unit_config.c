@@ -83,6 +83,16 @@ static void defaults(void)
 	CHECK_EQ(cfg.n_ifaces, 0);
 	CHECK_EQ(cfg.n_accounts, 0);
 	CHECK_EQ(cfg.n_creds, 0);
+	/* Issue 14: bounded by default, nothing reachable that the config does not list. */
+	CHECK_EQ(cfg.n_roots, 0);
+	CHECK_EQ(cfg.n_endpoints, 0);
+	CHECK_EQ(cfg.retention_days, 7);
+	CHECK_EQ(cfg.buckets_per_account, 100);
+	CHECK_EQ(cfg.account_storage_mib, 1024);
+	CHECK_EQ(cfg.full_slots_per_account, 16);
+	CHECK(cfg.http_connections == 512 && cfg.http_connections_per_ip == 32 &&
+		      cfg.http_request_timeout == 10,
+	      "http limits");
 }
 
 static void example_file_loads(void)
@@ -103,6 +113,13 @@ static void example_file_loads(void)
 	CHECK(!strcmp(cfg.colo, "ord02") && !strcmp(cfg.metro, "ORD"), "%s %s", cfg.colo,
 	      cfg.metro);
 	CHECK_EQ(cfg.sample_every, 100);
+	CHECK(cfg.n_roots == 1 && !strcmp(cfg.file_bucket_roots[0], "/srv/pcaps"), "roots");
+	CHECK(cfg.n_endpoints == 1 &&
+		      !strcmp(cfg.s3_endpoints[0], "https://minio.example.net:9000"),
+	      "endpoints");
+	CHECK(cfg.retention_days == 7 && cfg.buckets_per_account == 100 &&
+		      cfg.account_storage_mib == 1024 && cfg.full_slots_per_account == 16,
+	      "quotas");
 
 	CHECK_EQ(cfg.n_accounts, 2);
 	a0 = xcap_config_account(&cfg, "023e105f4ecef8ad9ca31a8372d0c353");
@@ -622,6 +639,112 @@ static void set_flags(void)
 	CHECK_EQ(cfg.n_ifaces, XCAP_MAX_IFACES);
 }
 
+/* The keys of issue 14: roots, endpoints, retention and quotas, checked with the key's name. */
+static void security_keys(void)
+{
+	static const struct bad_case bad[] = {
+		{ "{\"file_bucket_roots\": [\"relative/dir\"]}",
+		  "file_bucket_roots[0]: expected an "
+		  "absolute directory path" },
+		{ "{\"file_bucket_roots\": [\"/\"]}", "file_bucket_roots[0]: expected" },
+		{ "{\"file_bucket_roots\": [\"/srv/../etc\"]}", "file_bucket_roots[0]: expected" },
+		{ "{\"file_bucket_roots\": [\"/a\", \"/a\"]}", "file_bucket_roots[1]: \"/a\" is "
+							       "listed twice" },
+		{ "{\"file_bucket_roots\": \"/srv\"}", "file_bucket_roots: expected an array" },
+		{ "{\"s3_endpoints\": [\"minio:9000\"]}", "s3_endpoints[0]: expected an endpoint "
+							  "http(s)://HOST[:PORT]" },
+		{ "{\"s3_endpoints\": [\"http://h/path\"]}", "s3_endpoints[0]: expected" },
+		{ "{\"retention_days\": 3651}", "retention_days: expected an integer 0..3650" },
+		{ "{\"buckets_per_account\": 0}",
+		  "buckets_per_account: expected an integer 1..1000" },
+		{ "{\"account_storage_mib\": -1}", "account_storage_mib: expected" },
+		{ "{\"full_slots_per_account\": 0}", "full_slots_per_account: expected an integer "
+						     "1..64" },
+		{ "{\"full_slots_per_account\": 65}", "full_slots_per_account: expected" },
+		{ "{\"http_connections\": 15}", "http_connections: expected an integer 16..65536" },
+		{ "{\"http_request_timeout\": 0}",
+		  "http_request_timeout: expected an integer 1..3600" },
+		{ "{\"http_connections\": 16, \"http_connections_per_ip\": 17}",
+		  "http_connections_per_ip: 17 is more than http_connections (16)" },
+	};
+	char err[512] = "";
+
+	CHECK_EQ(load_text("{\"file_bucket_roots\": [\"/srv/pcaps\", \"/data/x\"],"
+			   " \"s3_endpoints\": [\"http://127.0.0.1:9000\", \"https://[::1]\"],"
+			   " \"retention_days\": 0, \"buckets_per_account\": 1000,"
+			   " \"account_storage_mib\": 0, \"full_slots_per_account\": 64}",
+			   err, sizeof(err)),
+		 0);
+	CHECK(!err[0], "%s", err);
+	CHECK(cfg.n_roots == 2 && !strcmp(cfg.file_bucket_roots[1], "/data/x"), "roots");
+	CHECK(cfg.n_endpoints == 2 && !strcmp(cfg.s3_endpoints[1], "https://[::1]"), "endpoints");
+	CHECK(cfg.retention_days == 0 && cfg.buckets_per_account == 1000 &&
+		      cfg.account_storage_mib == 0 && cfg.full_slots_per_account == 64,
+	      "quotas");
+	CHECK_BAD_FILES(bad);
+	/* The flags append one item each, as interface does. */
+	xcap_config_init(&cfg);
+	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", "/srv/a", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", "/srv/b", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_set(&cfg, "s3_endpoint", "http://10.0.0.1:9000", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_set(&cfg, "retention_days", "30", err, sizeof(err)), 0);
+	CHECK(cfg.n_roots == 2 && cfg.n_endpoints == 1 && cfg.retention_days == 30, "flags");
+	CHECK(xcap_config_set(&cfg, "file_bucket_root", "..", err, sizeof(err)) == -EINVAL &&
+		      strstr(err, "file_bucket_root: expected"),
+	      "%s", err);
+}
+
+/*
+ * Before serving: the state folder is made private whatever the umask or its
+ * mode, the default bucket root is created in it, and roots become real paths.
+ */
+static void make_state_makes_it_private_and_roots_real(void)
+{
+	char dir[256], root[300], link[300], real[PATH_MAX], err[512] = "";
+	mode_t old = umask(0);
+	struct stat st;
+
+	test_path(dir, sizeof(dir), "prepared");
+	mkdir(dir, 0755);
+	xcap_config_init(&cfg);
+	strcpy(cfg.state_dir, dir);
+	CHECK_EQ(xcap_config_make_state(&cfg, err, sizeof(err)), 0);
+	CHECK(!stat(dir, &st) && (st.st_mode & 0777) == 0700, "state mode %o", st.st_mode & 0777);
+	snprintf(root, sizeof(root), "%s/buckets", dir);
+	CHECK(!stat(root, &st) && (st.st_mode & 0777) == 0700, "root mode %o", st.st_mode & 0777);
+	CHECK(cfg.n_roots == 1 && realpath(root, real) && !strcmp(cfg.file_bucket_real[0], real),
+	      "default root %s", cfg.file_bucket_real[0]);
+
+	/*
+	 * A configured root through a link: its real path; a missing one: created
+	 * private; one that cannot be: an error naming it, from the check too.
+	 */
+	snprintf(link, sizeof(link), "%s/link", dir);
+	CHECK(!symlink(root, link), "symlink");
+	xcap_config_init(&cfg);
+	strcpy(cfg.state_dir, dir);
+	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", link, err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_make_state(&cfg, err, sizeof(err)), 0);
+	CHECK(!strcmp(cfg.file_bucket_roots[0], link) && !strcmp(cfg.file_bucket_real[0], real),
+	      "%s -> %s", cfg.file_bucket_roots[0], cfg.file_bucket_real[0]);
+	snprintf(root, sizeof(root), "%s/new/root", dir);
+	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", root, err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_make_state(&cfg, err, sizeof(err)), 0);
+	CHECK(!stat(root, &st) && (st.st_mode & 0777) == 0700, "new root mode %o",
+	      st.st_mode & 0777);
+	snprintf(link, sizeof(link), "%s/a-file", dir);
+	CHECK_EQ(write_file(link, "x"), 0);
+	snprintf(root, sizeof(root), "%s/root", link);
+	CHECK_EQ(xcap_config_set(&cfg, "file_bucket_root", root, err, sizeof(err)), 0);
+	CHECK(xcap_config_prepare(&cfg, err, sizeof(err)) == -ENOTDIR &&
+		      strstr(err, "file_bucket_roots[2]: "),
+	      "%s", err);
+	CHECK(xcap_config_make_state(&cfg, err, sizeof(err)) == -ENOTDIR &&
+		      strstr(err, "file_bucket_roots[2]: cannot create"),
+	      "%s", err);
+	umask(old);
+}
+
 /* Reads a whole small file into buf; returns its length or -1. */
 static long read_small(const char *path, char *buf, size_t size)
 {
@@ -702,6 +825,29 @@ static void bootstrap_creates_then_loads(void)
 	CHECK(cfg.creds[0].write && cfg.creds[0].accounts == 1, "write token of account 0");
 }
 
+/*
+ * Finding 9: with stdout no terminal (out NULL), the first token goes to the
+ * file only (0600 whatever the umask), never to the output or the log.
+ */
+static void bootstrap_prints_the_token_only_to_a_terminal(void)
+{
+	char dir[256], path[300], err[512] = "", file[4096];
+	mode_t old = umask(0);
+	struct stat st;
+
+	test_path(dir, sizeof(dir), "quiet-state");
+	snprintf(path, sizeof(path), "%s/credentials.json", dir);
+	xcap_config_init(&cfg);
+	strcpy(cfg.state_dir, dir);
+	CHECK_EQ(xcap_config_bootstrap(&cfg, NULL, err, sizeof(err)), 0);
+	umask(old);
+	CHECK(cfg.n_creds == 1, "no credential");
+	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600, "file mode %o", st.st_mode & 0777);
+	CHECK(!stat(dir, &st) && (st.st_mode & 0777) == 0700, "dir mode %o", st.st_mode & 0777);
+	CHECK(read_small(path, file, sizeof(file)) > 0 && strstr(file, cfg.creds[0].secret),
+	      "the token is not in %s", path);
+}
+
 static void bootstrap_keeps_configured_accounts(void)
 {
 	char dir[256], err[512] = "";
@@ -778,7 +924,10 @@ int main(void)
 	RUN_TEST(file_too_many);
 	RUN_TEST(file_not_json_or_not_object);
 	RUN_TEST(set_flags);
+	RUN_TEST(security_keys);
+	RUN_TEST(make_state_makes_it_private_and_roots_real);
 	RUN_TEST(bootstrap_creates_then_loads);
+	RUN_TEST(bootstrap_prints_the_token_only_to_a_terminal);
 	RUN_TEST(bootstrap_keeps_configured_accounts);
 	RUN_TEST(bootstrap_errors);
 	return tests_failed_total ? 1 : 0;

@@ -93,6 +93,8 @@ static void full_capture(struct xcap_capture_rec *r)
 	r->packets_lost = UINT64_MAX;
 	snprintf(r->error_message, sizeof(r->error_message), "quote ' and \" survive");
 	r->tunnel = 1;
+	r->dirs = 2; /* out */
+	r->format = 1; /* pcapng */
 }
 
 static void check_capture(const struct xcap_capture_rec *got, const struct xcap_capture_rec *want)
@@ -116,6 +118,8 @@ static void check_capture(const struct xcap_capture_rec *got, const struct xcap_
 	CHECK_EQ(got->packets_lost, want->packets_lost);
 	CHECK_STR(got->error_message, want->error_message);
 	CHECK_EQ(got->tunnel, want->tunnel);
+	CHECK_EQ(got->dirs, want->dirs);
+	CHECK_EQ(got->format, want->format);
 }
 
 static void check_bucket(const struct xcap_bucket_rec *got, const struct xcap_bucket_rec *want)
@@ -437,6 +441,92 @@ static void bucket_delete(void)
 	xcap_store_close(s);
 }
 
+/*
+ * What quotas and retention read: bucket counts, the bytes of capture files
+ * kept in the state folder, the oldest ended captures, and deletes.
+ */
+static void quota_and_retention_queries(void)
+{
+	static const struct {
+		const char *account;
+		enum xcap_capture_type type;
+		enum xcap_status status;
+		int64_t ns;
+	} rows[] = {
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS, 10 }, /* a file: counted, expires */
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_FAILED, 20 }, /* no file, expires */
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_FAILED, 30 }, /* a kept spool file, expires */
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_COMPLETE, 40 }, /* delivered: not counted */
+		{ ACC_A, XCAP_TYPE_FULL, XCAP_ST_CONVERSION_PENDING, 5 }, /* counted, stays */
+		{ ACC_B, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS, 50 }, /* another account's */
+		{ ACC_A, XCAP_TYPE_SIMPLE, XCAP_ST_SUCCESS, 1000 }, /* too new to expire */
+	};
+	struct xcap_store *s = open_fresh("quota");
+	struct xcap_capture_rec c, out[8];
+	struct xcap_bucket_rec b;
+	uint64_t bytes;
+	size_t i;
+	int n;
+
+	if (!s)
+		return;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		make_capture(&c, i, rows[i].account, rows[i].ns, rows[i].type, rows[i].status);
+		c.packets_captured = 10;
+		c.bytes_captured = 1000;
+		CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	}
+	/* Rows 0, 2, 4 and 6 of A: each 1000 + 16 * 10 + 24 bytes. */
+	CHECK_EQ(xcap_store_capture_stored_bytes(s, ACC_A, &bytes), 0);
+	CHECK_EQ(bytes, 4 * 1184);
+	CHECK_EQ(xcap_store_capture_stored_bytes(s, "nobody", &bytes), 0);
+	CHECK_EQ(bytes, 0);
+
+	CHECK_EQ(xcap_store_capture_expired(s, 100, out, 2, &n), 0);
+	CHECK_EQ(n, 2);
+	CHECK_STR(out[0].id, "00000000000000000000000000000000");
+	CHECK_STR(out[1].id, "00000000000000000000000000000001");
+	CHECK_EQ(xcap_store_capture_expired(s, 100, out, 8, &n), 0);
+	CHECK_EQ(n, 5); /* not the conversion, not the new one */
+	CHECK_EQ(xcap_store_capture_delete(s, ACC_A, out[0].id), 0);
+	CHECK_EQ(-xcap_store_capture_delete(s, ACC_A, out[0].id), ENOENT);
+	CHECK_EQ(-xcap_store_capture_delete(s, ACC_B, out[1].id), ENOENT);
+	CHECK_EQ(xcap_store_capture_count(s, ACC_A), 5);
+
+	for (i = 0; i < 3; i++) {
+		make_bucket(&b, i, i < 2 ? ACC_A : ACC_B, "s3://x", i);
+		CHECK_EQ(xcap_store_bucket_put(s, &b), 0);
+	}
+	CHECK_EQ(xcap_store_bucket_count(s, ACC_A), 2);
+	CHECK_EQ(xcap_store_bucket_count(s, ACC_B), 1);
+	CHECK_EQ(xcap_store_bucket_count(s, "nobody"), 0);
+	xcap_store_close(s);
+}
+
+/* Finding 9: the database (it holds r2 keys) is 0600 whatever the umask or an older mode. */
+static void database_file_is_private(void)
+{
+	char dir[256], path[300];
+	mode_t old = umask(0);
+	struct xcap_store *s;
+	struct stat st;
+
+	test_dir(dir, sizeof(dir), "private");
+	snprintf(path, sizeof(path), "%s/xcap.db", dir);
+	s = xcap_store_sqlite_open(dir, NULL);
+	CHECK(s, "open");
+	xcap_store_close(s);
+	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
+	chmod(path, 0644);
+	s = xcap_store_sqlite_open(dir, NULL);
+	CHECK(s, "reopen");
+	CHECK(!stat(path, &st) && (st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
+	snprintf(path, sizeof(path), "%s/xcap.db-wal", dir);
+	CHECK(stat(path, &st) || (st.st_mode & 0777) == 0600, "wal mode %o", st.st_mode & 0777);
+	xcap_store_close(s);
+	umask(old);
+}
+
 static void records_persist_across_reopen(void)
 {
 	struct xcap_store *s = open_fresh("persist");
@@ -501,8 +591,8 @@ static void database_uses_wal_and_typed_columns(void)
 	raw_query("wal", "PRAGMA journal_mode", val, sizeof(val));
 	CHECK_STR(val, "wal");
 	raw_query("wal", "PRAGMA user_version", val, sizeof(val));
-	CHECK_STR(val, "2");
-	CHECK_EQ(xcap_store_schema_version(s), 2);
+	CHECK_STR(val, "3");
+	CHECK_EQ(xcap_store_schema_version(s), 3);
 	raw_query(
 		"wal",
 		"SELECT typeof(id) || typeof(account) || typeof(filter_json) || typeof(status) || "
@@ -546,7 +636,7 @@ static void open_refuses_a_corrupt_file(void)
 }
 
 /* Schema 1 (before the captures' tunnel column) is upgraded in place; its records stay. */
-static void open_upgrades_schema_1(void)
+static void open_upgrades_schema_2(void)
 {
 	struct xcap_store *s = open_fresh("upgrade");
 	struct xcap_capture_rec c, got;
@@ -557,15 +647,15 @@ static void open_upgrades_schema_1(void)
 	full_capture(&c);
 	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
 	xcap_store_close(s);
-	/* What an xcapd of schema 1 left. */
+	/* What an xcapd of schema 2 left. */
 	raw_query("upgrade", "ALTER TABLE captures DROP COLUMN tunnel", val, sizeof(val));
-	raw_query("upgrade", "PRAGMA user_version = 1", val, sizeof(val));
+	raw_query("upgrade", "PRAGMA user_version = 2", val, sizeof(val));
 	test_dir(dir, sizeof(dir), "upgrade");
 	s = xcap_store_sqlite_open(dir, NULL);
-	CHECK(s, "cannot open a schema 1 database: %s", strerror(errno));
+	CHECK(s, "cannot open a schema 2 database: %s", strerror(errno));
 	if (!s)
 		return;
-	CHECK_EQ(xcap_store_schema_version(s), 2);
+	CHECK_EQ(xcap_store_schema_version(s), 3);
 	CHECK_EQ(xcap_store_capture_get(s, c.account, c.id, &got), 0);
 	CHECK_EQ(got.tunnel, 0); /* the column's default: the filter matched at any level */
 	CHECK(!strcmp(got.filter_json, c.filter_json), "the record changed");
@@ -575,7 +665,7 @@ static void open_upgrades_schema_1(void)
 	CHECK_EQ(got.tunnel, 2);
 	xcap_store_close(s);
 	raw_query("upgrade", "PRAGMA user_version", val, sizeof(val));
-	CHECK(!strcmp(val, "2"), "user_version %s", val);
+	CHECK(!strcmp(val, "3"), "user_version %s", val);
 }
 
 /* A database from a newer xcapd is left alone rather than misread. */
@@ -668,6 +758,59 @@ static void rate_window_per_account(void)
 	xcap_store_close(s);
 }
 
+/* The schema of version 1 (xcapd before `direction` and `format`), with one capture. */
+static const char schema_v1[] =
+	"CREATE TABLE captures (id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL,"
+	" type INTEGER NOT NULL, status INTEGER NOT NULL, submitted_ns INTEGER NOT NULL,"
+	" stop_requested_ns INTEGER NOT NULL, time_limit INTEGER NOT NULL,"
+	" packet_limit INTEGER NOT NULL, byte_limit INTEGER NOT NULL,"
+	" offset_time_ns INTEGER NOT NULL, filter_json TEXT NOT NULL, colo_name TEXT NOT NULL,"
+	" destination_conf TEXT NOT NULL, packets_captured INTEGER NOT NULL,"
+	" bytes_captured INTEGER NOT NULL, packets_matched INTEGER NOT NULL,"
+	" packets_lost INTEGER NOT NULL, error_message TEXT NOT NULL) STRICT;"
+	"CREATE INDEX captures_by_time ON captures (account, submitted_ns);"
+	"CREATE TABLE buckets (id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL,"
+	" destination_conf TEXT NOT NULL, filename TEXT NOT NULL, token TEXT NOT NULL,"
+	" status INTEGER NOT NULL, submitted_ns INTEGER NOT NULL,"
+	" validated_ns INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX buckets_by_conf ON buckets (account, destination_conf);"
+	"INSERT INTO captures VALUES ('00000000000000000000000000000001', '" ACC_A "', 1, 6,"
+	" 1700000000000000000, 0, 60, 10, 0, 0, '{}', 'lab', 'file:///x', 3, 300, 3, 0, '');"
+	"PRAGMA user_version = 1;";
+
+/*
+ * A database of version 1 is upgraded in place, through every migration: its
+ * captures read as both directions, pcap, any level.
+ */
+static void open_upgrades_a_version_1_database(void)
+{
+	struct xcap_capture_rec c, got;
+	struct xcap_store *s;
+	char dir[256], path[300];
+	sqlite3 *db = NULL;
+
+	test_dir(dir, sizeof(dir), "v1");
+	snprintf(path, sizeof(path), "%s/xcap.db", dir);
+	CHECK(!sqlite3_open(path, &db) && !sqlite3_exec(db, schema_v1, NULL, NULL, NULL),
+	      "cannot make a version 1 database: %s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	s = xcap_store_sqlite_open(dir, NULL);
+	CHECK(s, "open %s: %s", dir, strerror(errno));
+	if (!s)
+		return;
+	CHECK_EQ(xcap_store_schema_version(s), 3);
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, "00000000000000000000000000000001", &got), 0);
+	CHECK_EQ(got.packets_captured, 3);
+	CHECK_EQ(got.dirs, 0);
+	CHECK_EQ(got.format, 0);
+	CHECK_EQ(got.tunnel, 0);
+	full_capture(&c);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &got), 0);
+	check_capture(&got, &c);
+	xcap_store_close(s);
+}
+
 int main(void)
 {
 	if (test_tmpdir_init("store"))
@@ -683,12 +826,15 @@ int main(void)
 	RUN_TEST(capture_each_walks_a_status_mask);
 	RUN_TEST(bucket_find_by_destination);
 	RUN_TEST(bucket_delete);
+	RUN_TEST(quota_and_retention_queries);
+	RUN_TEST(database_file_is_private);
 	RUN_TEST(records_persist_across_reopen);
 	RUN_TEST(database_uses_wal_and_typed_columns);
 	RUN_TEST(open_refuses_a_missing_folder);
 	RUN_TEST(open_refuses_a_corrupt_file);
 	RUN_TEST(open_refuses_a_newer_schema);
-	RUN_TEST(open_upgrades_schema_1);
+	RUN_TEST(open_upgrades_schema_2);
+	RUN_TEST(open_upgrades_a_version_1_database);
 	RUN_TEST(credentials_and_accounts_come_from_the_config);
 	RUN_TEST(rate_window_per_account);
 	return tests_failed_total ? 1 : 0;
