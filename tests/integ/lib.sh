@@ -494,6 +494,13 @@ pcap_fields() {
 	return 1
 }
 
+# frames_in FILE [DISPLAY_FILTER]: the number of packets (tshark, whose display
+# filter reaches inside tunnels; tcpdump prints a line more for the packet
+# inside VXLAN).
+frames_in() {
+	PCAP_FILTER=${2:-} pcap_fields "$1" frame.number | wc -l
+}
+
 # one_line: the words of stdin on one line, separated by single spaces.
 one_line() {
 	tr -s '[:space:]' ' ' | sed 's/^ //; s/ $//'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tunnels and L3 interfaces, with real traffic (the host kernel has vxlan, not
-# gre, ipip or geneve: those are crafted frames; where the kernel has them, as
-# in the vmtest guests, real gre, ipip and wireguard tunnels too):
+# gre, ipip or geneve: those are crafted frames; real gre, ipip and wireguard
+# tunnels are tests/vm/test_kernel_tunnels.sh, which the vmtest guests run):
 #   - VXLAN between the namespaces: a capture on the underlay veth filtered on
 #     the inner address and port holds exactly the tunnelled packets of that
 #     flow (--tunnel inner and the default any; outer finds none of them);
@@ -10,9 +10,8 @@
 #     the malformed ones; --geneve-port moves GENEVE;
 #   - a tun device (no Ethernet header): xcapd capture -i tun0 parses from the
 #     IP header and writes raw IP (link type 101), read back by tcpdump and
-#     tshark;
-#   - gre, ipip and wireguard devices between the namespaces: the inner flow on
-#     the underlay (gre, ipip), and a capture on each device (raw IP);
+#     tshark; with rx0 too, an Ethernet pcap file, or a pcapng file whose
+#     interfaces each have their link type;
 #   - xcapd serve: a simple capture of the sampled history filtered on the
 #     inner flow (tunnel "inner") finds the tunnelled packets.
 . "$(dirname "$0")/lib_api.sh"
@@ -124,12 +123,6 @@ elif sys.argv[1] == "tun":
         os.write(fd, p)
     print(len(tun_packets()))
 EOF
-
-# frames_in FILE [DISPLAY_FILTER]: the number of packets (tshark: tcpdump prints a
-# line more for the packet inside VXLAN).
-frames_in() {
-	PCAP_FILTER=${2:-} pcap_fields "$1" frame.number | wc -l
-}
 
 # vxlan_udp COUNT PORT: COUNT datagrams over the overlay to $VX_RX:PORT.
 vxlan_udp() {
@@ -247,14 +240,19 @@ else
 fi
 check_end "$T/cap.err"
 
-check_begin "tunnel: -i rx0 -i tun0: an Ethernet file, the tun frames behind a made-up Ethernet header"
-f=$T/mixed.pcap
-if capture_start "$f" -i tun0 --dport 443 --proto tcp; then
+# mixed_frames: the crafted frames into tun0 and over the veth, then both settled.
+mixed_frames() {
 	in_rx "$PY" "$T/frames.py" tun $TX4 $RX4 $TX6 $RX6 $TX_MAC $RX_MAC tun0 >"$T/py.out" \
 		2>"$T/py.err" || helper_failed "frames.py tun: exit status $?: $(head -c 300 "$T/py.err")"
 	in_tx "$PY" "$T/frames.py" send $TX4 $RX4 $TX6 $RX6 $TX_MAC $RX_MAC tx0 >"$T/py.out" \
 		2>"$T/py.err" || helper_failed "frames.py send: exit status $?: $(head -c 300 "$T/py.err")"
 	DEV=tun0 rx_settle
+}
+
+check_begin "tunnel: -i rx0 -i tun0: an Ethernet file, the tun frames behind a made-up Ethernet header"
+f=$T/mixed.pcap
+if capture_start "$f" -i tun0 --dport 443 --proto tcp; then
+	mixed_frames
 	capture_stop
 	expect_eq "exit status" 0 "$CAP_RC"
 	expect "tcpdump does not read link-type EN10MB" grep -q 'link-type EN10MB' \
@@ -269,101 +267,21 @@ else
 fi
 check_end "$T/cap.err"
 
-# ======== kernel tunnels: GRE, IPIP, WireGuard (the vmtest guests have the modules) ========
-
-# ktun_setup KIND DEV NET [ARGS...]: DEV of KIND in both namespaces over the veth, NET.1/30 in
-# the sender's and NET.2/30 in the receiver's; ARGS go to `ip link add` on both sides.
-ktun_setup() {
-	local kind=$1 dev=$2 net=$3
-
-	shift 3
-	ip -n "$NS_TX" link add "$dev" type "$kind" local $TX4 remote $RX4 ttl 64 "$@" &&
-		ip -n "$NS_RX" link add "$dev" type "$kind" local $RX4 remote $TX4 ttl 64 "$@" &&
-		ip -n "$NS_TX" addr add "$net.1/30" dev "$dev" &&
-		ip -n "$NS_RX" addr add "$net.2/30" dev "$dev" &&
-		ip -n "$NS_TX" link set "$dev" up && ip -n "$NS_RX" link set "$dev" up
-}
-
-# wg_setup: wg0 in both namespaces, peers over the veth, 10.235.2.1 and .2.
-wg_setup() {
-	local k1 k2
-	k1=$(wg genkey) && k2=$(wg genkey) || return 1
-	ip -n "$NS_TX" link add wg0 type wireguard && ip -n "$NS_RX" link add wg0 type wireguard &&
-		in_tx wg set wg0 listen-port 51820 private-key <(echo "$k1") \
-			peer "$(wg pubkey <<<"$k2")" endpoint $RX4:51821 allowed-ips 10.235.2.2/32 &&
-		in_rx wg set wg0 listen-port 51821 private-key <(echo "$k2") \
-			peer "$(wg pubkey <<<"$k1")" endpoint $TX4:51820 allowed-ips 10.235.2.1/32 &&
-		ip -n "$NS_TX" addr add 10.235.2.1/30 dev wg0 &&
-		ip -n "$NS_RX" addr add 10.235.2.2/30 dev wg0 &&
-		ip -n "$NS_TX" link set wg0 up && ip -n "$NS_RX" link set wg0 up
-}
-
-# The kernel makes these devices only with its modules (a fact of the machine).
-if ! command -v wg >/dev/null; then
-	not_ok "tunnel: kernel tunnels setup" "wg is missing (tools/install-deps installs wireguard-tools)"
-elif ! { ktun_setup gre gre1 10.235.0 key 42 && ktun_setup ipip ipip1 10.235.1 &&
-	wg_setup; } >"$T/ktun.err" 2>&1; then
-	if grep -qi 'not supported\|unknown device type\|no such device\|Unknown device' "$T/ktun.err"; then
-		skip "tunnel: kernel tunnels (gre, ipip, wireguard) between the namespaces" \
-			"[no-tunnel-modules] $(head -n 1 "$T/ktun.err")"
-	else
-		not_ok "tunnel: kernel tunnels setup" "$(head -c 300 "$T/ktun.err")"
-	fi
+check_begin "tunnel: -i rx0 -i tun0 --format pcapng: each interface has its link type, raw IP for tun0"
+f=$T/mixed.pcapng
+if capture_start "$f" -i tun0 --dport 443 --proto tcp --format pcapng; then
+	mixed_frames
+	capture_stop
+	expect_eq "exit status" 0 "$CAP_RC"
+	expect_eq "tun0's frames, raw IP (3 IPv4 + 1 GRE + 1 IPv6)" 5 \
+		"$(frames_in "$f" 'frame.interface_name == "tun0" && raw && !eth')"
+	expect_eq "rx0's frames of the flow, Ethernet" 9 \
+		"$(frames_in "$f" "frame.interface_name == \"rx0\" && eth.src == $TX_MAC")"
+	expect_eq "no made-up Ethernet header" 0 "$(frames_in "$f" "eth.src == 00:00:00:00:00:00")"
 else
-	for t in "gre gre1 10.235.0.2 gre" "ipip ipip1 10.235.1.2 ip.proto==4"; do
-		read -r kind dev dst dfilter <<<"$t"
-		check_begin "tunnel: $kind: on the underlay, --dst $dst --dport 6000 holds the 4 datagrams of the flow inside $kind"
-		f=$T/k-$kind-underlay.pcap
-		if capture_start "$f" --tunnel inner --dst "$dst" --dport 6000; then
-			udp_rx 4 "$dst" 6000
-			udp_rx 2 "$dst" 6001
-			capture_stop
-			expect_eq "exit status" 0 "$CAP_RC"
-			expect_eq "packets in the file" 4 "$(frames_in "$f")"
-			expect_eq "$kind packets to the flow (tshark)" 4 \
-				"$(frames_in "$f" "$dfilter && ip.dst == $dst && udp.dstport == 6000")"
-		else
-			CHECK_WHY+=("the capture did not start")
-		fi
-		check_end "$T/cap.err"
-
-		check_begin "tunnel: $kind: xcapd capture -i $dev (no Ethernet header) holds the 4 datagrams as raw IP"
-		f=$T/k-$kind-dev.pcap
-		if DEV=$dev capture_start "$f" --dst "$dst" --dport 6000; then
-			udp_rx 4 "$dst" 6000
-			udp_rx 2 "$dst" 6001
-			DEV=$dev capture_stop
-			expect_eq "exit status" 0 "$CAP_RC"
-			expect "xcapd did not say $dev has no Ethernet header" \
-				grep -q "$dev: no Ethernet header" "$T/cap.err"
-			expect_eq "packets in the file" 4 "$(frames_in "$f")"
-			expect_eq "tshark reads raw IP" "raw:ip:udp:data" \
-				"$(pcap_fields "$f" frame.protocols | sort -u | one_line)"
-			expect_eq "destinations (tshark)" "$dst $dst $dst $dst" \
-				"$(pcap_fields "$f" ip.dst | one_line)"
-		else
-			CHECK_WHY+=("the capture did not start")
-		fi
-		check_end "$T/cap.err"
-	done
-
-	check_begin "tunnel: wireguard: xcapd capture -i wg0 (no Ethernet header) holds the 4 datagrams as raw IP"
-	f=$T/k-wg.pcap
-	if DEV=wg0 capture_start "$f" --dst 10.235.2.2 --dport 6000; then
-		udp_rx 4 10.235.2.2 6000
-		udp_rx 2 10.235.2.2 6001
-		DEV=wg0 capture_stop
-		expect_eq "exit status" 0 "$CAP_RC"
-		expect "xcapd did not say wg0 has no Ethernet header" \
-			grep -q 'wg0: no Ethernet header' "$T/cap.err"
-		expect_eq "packets in the file" 4 "$(frames_in "$f")"
-		expect_eq "tshark reads raw IP" "raw:ip:udp:data" \
-			"$(pcap_fields "$f" frame.protocols | sort -u | one_line)"
-	else
-		CHECK_WHY+=("the capture did not start")
-	fi
-	check_end "$T/cap.err"
+	CHECK_WHY+=("the capture did not start")
 fi
+check_end "$T/cap.err"
 
 # ======== the sampled history: a simple capture of the inner flow ========
 
