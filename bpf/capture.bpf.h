@@ -407,26 +407,26 @@ static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, s
 
 	w->flags = xcap_link_flags(ctx, hook, cfg);
 	o.l3 = w->flags & XCAP_REC_L3;
+	o.vxlan_port = cfg->vxlan_port;
+	o.geneve_port = cfg->geneve_port;
 	cur = xcap_hook_linear(ctx, hook);
 	start = cur.pos;
+	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
 	/*
-	 * The scalar fields zeroed (4 stores): clang may load one before it
-	 * tests its bit, and 6.1's verifier refuses a read of stack that was
-	 * never written. The addresses are copied under their bit only.
+	 * Except the two that the tunnel parser reads (xcap_parse_tunnel): clang
+	 * may load them before it tests the protocol, and 6.1's verifier refuses
+	 * a read of stack that was never written.
 	 */
-	__builtin_memset(&pkt, 0, offsetof(struct xcap_pkt, addr));
+	pkt.num[XCAP_FIELD_PROTO] = 0;
+	pkt.num[XCAP_FIELD_DPORT] = 0;
 	parsed = xcap_parse(&cur, &pkt, &o);
 	if (parsed & XCAP_PARSE_ERR) {
 		gc->parse_errors++;
 		w->flags |= XCAP_REC_PARSE_ERR;
 	}
 	/* Tunnels are looked into while a capture matches at the inner level. */
-	if (parsed & XCAP_PARSE_L4) {
-		o.vxlan_port = cfg->vxlan_port;
-		o.geneve_port = cfg->geneve_port;
-		if (xcap_tunnel_maybe(&pkt, &o))
-			inner = armed & cfg->level[XCAP_LEVEL_INNER];
-	}
+	if (parsed & XCAP_PARSE_TUNNEL)
+		inner = armed & cfg->level[XCAP_LEVEL_INNER];
 	if (inner)
 		in = bpf_map_lookup_elem(&xcap_inner, &key);
 	if (in) {

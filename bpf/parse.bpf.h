@@ -178,30 +178,57 @@ static __always_inline int xcap_parse_ipv6(struct xcap_cursor *c, struct xcap_pk
 	return -1;
 }
 
-/* Returns 1 (the cursor after the ports when the protocol has them), or -1 when they are cut. */
-static __always_inline int xcap_parse_ports(struct xcap_cursor *c, struct xcap_pkt *p)
+struct xcap_parse_opts {
+	__u16 vxlan_port; /* UDP destination ports of VXLAN and GENEVE; 0 = none */
+	__u16 geneve_port;
+	bool l3; /* the frame begins with its IP header (an L3 interface) */
+};
+
+/* What the parser found, in bits. */
+#define XCAP_PARSE_ERR 1 /* the frame cannot be parsed: its level describes a non-IP frame */
+/* The protocol, or the UDP port (opts), may carry a tunnel: the cursor is at its header. */
+#define XCAP_PARSE_TUNNEL 2
+#define XCAP_PARSE_INNER \
+	4 /* the inner level holds the packet inside a tunnel (if IP, its fields) */
+#define XCAP_PARSE_TUNNEL_ERR 8 /* a tunnel header or its packet is malformed: no inner level */
+
+/*
+ * The ports of TCP, UDP and SCTP into p, the cursor after them. Returns
+ * XCAP_PARSE_TUNNEL when the L4 header may carry a tunnel, else 0; -1 when
+ * the ports are cut. The parser tells the tunnels here, where the protocol
+ * and the port are at hand: a frame without one pays a compare or two.
+ */
+static __always_inline int xcap_parse_ports(struct xcap_cursor *c, struct xcap_pkt *p,
+					    const struct xcap_parse_opts *o)
 {
 	__u32 proto = p->num[XCAP_FIELD_PROTO];
 	__be16 *ports;
+	__u16 dport;
 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
-		return 1;
+		return proto == IPPROTO_IPIP || proto == IPPROTO_IPV6 || proto == IPPROTO_GRE ?
+			       XCAP_PARSE_TUNNEL :
+			       0;
 	/* TCP, UDP and SCTP all start with source and destination port. */
 	ports = xcap_pull(c, 4);
 	if (!ports)
 		return -1;
+	dport = bpf_ntohs(ports[1]);
 	xcap_pkt_num(p, XCAP_FIELD_SPORT, bpf_ntohs(ports[0]));
-	xcap_pkt_num(p, XCAP_FIELD_DPORT, bpf_ntohs(ports[1]));
-	return 1;
+	xcap_pkt_num(p, XCAP_FIELD_DPORT, dport);
+	if (proto != IPPROTO_UDP || !dport)
+		return 0;
+	return dport == o->vxlan_port || dport == o->geneve_port ? XCAP_PARSE_TUNNEL : 0;
 }
 
 /*
- * An IPv4 or IPv6 packet (ethertype proto) and its ports into p. Returns 1 when
- * its L4 header follows (the cursor is after the ports, or at the header of a
- * protocol without ports), 0 when it does not (a later fragment, not IP), -1
- * when the headers are malformed or cut short.
+ * An IPv4 or IPv6 packet (ethertype proto) and its ports into p. Returns
+ * XCAP_PARSE_TUNNEL when its L4 header follows and may carry a tunnel (the
+ * cursor at the tunnel's header), 0 when it does not or is not IP, -1 when
+ * the headers are malformed or cut short.
  */
-static __always_inline int xcap_parse_ip(struct xcap_cursor *c, struct xcap_pkt *p, int proto)
+static __always_inline int xcap_parse_ip(struct xcap_cursor *c, struct xcap_pkt *p, int proto,
+					 const struct xcap_parse_opts *o)
 {
 	int l4;
 
@@ -211,7 +238,7 @@ static __always_inline int xcap_parse_ip(struct xcap_cursor *c, struct xcap_pkt 
 		l4 = xcap_parse_ipv6(c, p);
 	else
 		return 0;
-	return l4 > 0 ? xcap_parse_ports(c, p) : l4;
+	return l4 > 0 ? xcap_parse_ports(c, p, o) : l4;
 }
 
 /* A frame of an L3 interface: the ethertype its IP version gives, 0 when not IP, -1 when empty. */
@@ -288,27 +315,6 @@ static __always_inline int xcap_parse_geneve(struct xcap_cursor *c)
 	return type == ETH_P_IP || type == ETH_P_IPV6 || type == ETH_P_TEB ? type : 0;
 }
 
-struct xcap_parse_opts {
-	__u16 vxlan_port; /* UDP destination ports of VXLAN and GENEVE; 0 = none */
-	__u16 geneve_port;
-	bool l3; /* the frame begins with its IP header (an L3 interface) */
-};
-
-/* True when the outer level p, whose L4 header follows, may carry a tunnel. */
-static __always_inline bool xcap_tunnel_maybe(const struct xcap_pkt *p,
-					      const struct xcap_parse_opts *o)
-{
-	__u32 proto = p->num[XCAP_FIELD_PROTO], dport;
-
-	if (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6 || proto == IPPROTO_GRE)
-		return true;
-	if (proto != IPPROTO_UDP)
-		return false;
-	dport = p->num[XCAP_FIELD_DPORT];
-	return (o->vxlan_port && dport == o->vxlan_port) ||
-	       (o->geneve_port && dport == o->geneve_port);
-}
-
 /* The tunnel that the outer level p (whose L4 header is under the cursor) carries. */
 static __always_inline int xcap_parse_tunnel(struct xcap_cursor *c, const struct xcap_pkt *p,
 					     const struct xcap_parse_opts *o)
@@ -331,18 +337,12 @@ static __always_inline int xcap_parse_tunnel(struct xcap_cursor *c, const struct
 	return 0;
 }
 
-/* What the parser found, in bits. */
-#define XCAP_PARSE_ERR 1 /* the frame cannot be parsed: its level describes a non-IP frame */
-#define XCAP_PARSE_L4 2 /* the L4 header of the outer level follows: it may carry a tunnel */
-#define XCAP_PARSE_INNER \
-	4 /* the inner level holds the packet inside a tunnel (if IP, its fields) */
-#define XCAP_PARSE_TUNNEL_ERR 8 /* a tunnel header or its packet is malformed: no inner level */
-
 /*
  * Fills p, the outer level, from the bytes under the cursor (the linear part
- * of the frame). Returns XCAP_PARSE_ERR, or XCAP_PARSE_L4 when the cursor is
- * at its L4 header (after the ports), else 0. A frame that cannot be parsed
- * has no field, so that no rule naming an address, port or protocol matches it.
+ * of the frame). Returns XCAP_PARSE_ERR, or XCAP_PARSE_TUNNEL when the cursor
+ * is at the header of a tunnel it may carry, else 0. A frame that cannot be
+ * parsed has no field, so that no rule naming an address, port or protocol
+ * matches it.
  */
 static __always_inline int xcap_parse(struct xcap_cursor *c, struct xcap_pkt *p,
 				      const struct xcap_parse_opts *o)
@@ -352,12 +352,12 @@ static __always_inline int xcap_parse(struct xcap_cursor *c, struct xcap_pkt *p,
 	proto = o->l3 ? xcap_parse_l3(c) : xcap_parse_eth(c);
 	if (proto < 0)
 		return XCAP_PARSE_ERR;
-	l4 = xcap_parse_ip(c, p, proto);
+	l4 = xcap_parse_ip(c, p, proto, o);
 	if (l4 < 0) {
 		p->has = 0;
 		return XCAP_PARSE_ERR;
 	}
-	return l4 ? XCAP_PARSE_L4 : 0;
+	return l4;
 }
 
 /*
@@ -402,7 +402,7 @@ static __always_inline int xcap_parse_inner(void *start, void *end, long off,
 		c.pos = start + off;
 		if (next == ETH_P_TEB)
 			next = xcap_parse_eth(&c);
-		if (next >= 0 && xcap_parse_ip(&c, inner, next) >= 0)
+		if (next >= 0 && xcap_parse_ip(&c, inner, next, o) >= 0)
 			return XCAP_PARSE_INNER;
 	}
 	inner->has = 0;
