@@ -10,8 +10,9 @@
 #     the malformed ones; --geneve-port moves GENEVE;
 #   - a tun device (no Ethernet header): xcapd capture -i tun0 parses from the
 #     IP header and writes raw IP (link type 101), read back by tcpdump and
-#     tshark; with rx0 too, an Ethernet pcap file, or a pcapng file whose
-#     interfaces each have their link type;
+#     tshark; what it sends (-Q out, the TC egress hook) too; with rx0, an
+#     Ethernet pcap file, or a pcapng file whose interfaces each have their
+#     link type;
 #   - xcapd serve: a simple capture of the sampled history filtered on the
 #     inner flow (tunnel "inner") finds the tunnelled packets.
 . "$(dirname "$0")/lib_api.sh"
@@ -248,6 +249,23 @@ mixed_frames() {
 		2>"$T/py.err" || helper_failed "frames.py send: exit status $?: $(head -c 300 "$T/py.err")"
 	DEV=tun0 rx_settle
 }
+
+check_begin "tunnel: -i tun0 -Q out: what tun0 sends (TC egress) is parsed from the IP header too"
+f=$T/tun-out.pcap
+if DEV=tun0 capture_start "$f" -Q out --dst 10.233.0.7 --proto udp; then
+	# Sent by the receiving namespace through tun0 (no reader: the device drops them after TC).
+	for port in 7001 7002 7003; do
+		in_rx timeout 5 nc -u -w1 -q0 10.233.0.7 $port >/dev/null 2>&1 <<<x ||
+			helper_failed "nc -u 10.233.0.7 $port from the receiver: exit status $?"
+	done
+	DEV=tun0 capture_stop
+	expect_eq "exit status" 0 "$CAP_RC"
+	expect_eq "datagrams to 10.233.0.7 (tshark, raw IP)" "7001 7002 7003" \
+		"$(PCAP_FILTER="raw && ip.dst == 10.233.0.7" pcap_fields "$f" udp.dstport | one_line)"
+else
+	CHECK_WHY+=("the capture did not start")
+fi
+check_end "$T/cap.err"
 
 check_begin "tunnel: -i rx0 -i tun0: an Ethernet file, the tun frames behind a made-up Ethernet header"
 f=$T/mixed.pcap
