@@ -385,25 +385,57 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 }
 
 /*
+ * The inner level of a frame whose outer level may carry a tunnel (xcap_parse
+ * left cur at its header; start is the frame's first byte): the packet inside,
+ * parsed into map memory (parse.bpf.h), and the captures of `inner` whose rule
+ * accepts it. A malformed tunnel is counted and flagged in w. Out of line: a
+ * frame without a tunnel never calls it, and inlined, its code cost every
+ * frame registers and a few ns.
+ */
+static __noinline __u64 xcap_match_tunnel(const struct xcap_cursor *cur, void *start,
+					  const struct xcap_pkt *outer, struct xcap_walk *w,
+					  __u64 inner)
+{
+	struct xcap_parse_opts o = { .vxlan_port = w->cfg->vxlan_port,
+				     .geneve_port = w->cfg->geneve_port };
+	struct xcap_counters *gc;
+	struct xcap_pkt *in;
+	__u32 key = 0;
+	int tunnel;
+
+	in = bpf_map_lookup_elem(&xcap_inner, &key);
+	if (!in)
+		return 0;
+	/* Where the tunnel starts: the cursor's paths end here (parse.bpf.h). */
+	tunnel = xcap_parse_inner(start, cur->end, xcap_cursor_off(cur, start), outer, in, &o);
+	if (tunnel & XCAP_PARSE_TUNNEL_ERR) {
+		gc = bpf_map_lookup_elem(&xcap_gcnt, &key);
+		if (gc)
+			gc->tunnel_errors++;
+		w->flags |= XCAP_REC_TUNNEL_ERR;
+	}
+	return tunnel & XCAP_PARSE_INNER ? xcap_match(w->cfg, in, inner) : 0;
+}
+
+/*
  * Parses the frame and returns the captures of `armed` that take it: those
  * matching at the outer level whose rule accepts its headers, and, when it
  * carries a tunnel, those matching at the inner level whose rule accepts the
- * packet inside. A frame without a tunnel is parsed and matched on the stack
- * as it always was; only the packet inside a tunnel goes to map memory
- * (parse.bpf.h). Sets the record flags of a copy in w.
+ * packet inside (xcap_match_tunnel). A frame without a tunnel is parsed and
+ * matched on the stack as it always was. Sets the record flags of a copy in
+ * w, whose cfg is set.
  */
-static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, struct xcap_cfg *cfg,
+static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook,
 					       struct xcap_counters *gc, struct xcap_walk *w,
 					       __u64 armed)
 {
-	struct xcap_pkt pkt __attribute__((aligned(8))), *in = NULL;
+	struct xcap_cfg *cfg = w->cfg;
+	struct xcap_pkt pkt __attribute__((aligned(8)));
 	struct xcap_parse_opts o = {};
 	struct xcap_cursor cur;
-	__u64 set, inner = 0;
-	int parsed, tunnel = 0;
-	__u32 key = 0;
+	__u64 set, inner;
 	void *start;
-	long off;
+	int parsed;
 
 	w->flags = xcap_link_flags(ctx, hook, cfg);
 	o.l3 = w->flags & XCAP_REC_L3;
@@ -424,24 +456,14 @@ static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook, s
 		gc->parse_errors++;
 		w->flags |= XCAP_REC_PARSE_ERR;
 	}
-	/* Tunnels are looked into while a capture matches at the inner level. */
-	if (parsed & XCAP_PARSE_TUNNEL)
-		inner = armed & cfg->level[XCAP_LEVEL_INNER];
-	if (inner)
-		in = bpf_map_lookup_elem(&xcap_inner, &key);
-	if (in) {
-		/* Where the tunnel starts: the cursor's paths end here (parse.bpf.h). */
-		off = xcap_cursor_off(&cur, start);
-		tunnel = xcap_parse_inner(start, cur.end, off, &pkt, in, &o);
-		if (tunnel & XCAP_PARSE_TUNNEL_ERR) {
-			gc->tunnel_errors++;
-			w->flags |= XCAP_REC_TUNNEL_ERR;
-		}
-	}
 	set = xcap_match(cfg, &pkt, armed & cfg->level[XCAP_LEVEL_OUTER]);
+	/* Tunnels are looked into while a capture matches at the inner level. */
+	if (!(parsed & XCAP_PARSE_TUNNEL))
+		return set;
+	inner = armed & cfg->level[XCAP_LEVEL_INNER];
 	/* The inner level only for the captures that the outer one did not take already. */
-	if (in && (tunnel & XCAP_PARSE_INNER))
-		set |= xcap_match(cfg, in, inner & ~set);
+	if (inner)
+		set |= xcap_match_tunnel(&cur, start, &pkt, w, inner & ~set);
 	return set;
 }
 
@@ -467,10 +489,10 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 	/* Parsing only pays off while a capture of this direction is armed. */
 	if (!(cfg->active & cfg->dir[dir]))
 		return;
-	w.todo = xcap_match_levels(ctx, hook, cfg, gc, &w, cfg->active & cfg->dir[dir]);
+	w.cfg = cfg;
+	w.todo = xcap_match_levels(ctx, hook, gc, &w, cfg->active & cfg->dir[dir]);
 	if (!w.todo)
 		return;
-	w.cfg = cfg;
 	/* The whole frame, fragments of a multi-buffer frame included. */
 	w.len = xcap_hook_len(ctx, hook);
 	bpf_loop(XCAP_MAX_CAPTURES, xcap_admit_one, &w, 0);
