@@ -17,8 +17,8 @@
  * linear bytes, the whole length, a copy, where the frame came from) goes
  * through the xcap_hook_* functions below; each entry point passes its hook
  * as a constant, so that only its own branch is compiled in. The parser sees
- * the linear part only, from its Ethernet header on, in both. A hook for
- * devices without Ethernet headers adds its value here and a parser start.
+ * the linear part only, from its Ethernet header on, in both; or from the IP
+ * header on for the interfaces without one (cfg->l3_ifindex).
  */
 enum xcap_hook {
 	XCAP_HOOK_XDP, /* received frames: struct xdp_md */
@@ -134,8 +134,31 @@ static __always_inline __u64 xcap_wakeup(void *ring, __u64 len)
 	return avail <= quarter && avail + taken > quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * XCAP_REC_L3 when the frame came in on an interface without Ethernet header
+ * (xcapd lists them in cfg->l3_ifindex), else 0: one compare on a host without one.
+ */
+static __always_inline __u32 xcap_link_flags(void *ctx, enum xcap_hook hook,
+					     const struct xcap_cfg *cfg)
+{
+	__u32 ifindex;
+	int i;
+
+	if (!cfg->l3_ifindex[0])
+		return 0;
+	ifindex = xcap_hook_ifindex(ctx, hook);
+#pragma unroll
+	for (i = 0; i < XCAP_L3_IFACES; i++) {
+		if (!cfg->l3_ifindex[i])
+			break;
+		if (cfg->l3_ifindex[i] == ifindex)
+			return XCAP_REC_L3;
+	}
+	return 0;
+}
+
 static __always_inline void xcap_sample(void *ctx, enum xcap_hook hook, struct xcap_counters *gc,
-					__u32 len)
+					const struct xcap_cfg *cfg, __u32 len)
 {
 	__u64 wakeup = xcap_wakeup(&xcap_samples, sizeof(struct xcap_sample));
 	__u32 cap_len = len;
@@ -161,7 +184,7 @@ static __always_inline void xcap_sample(void *ctx, enum xcap_hook hook, struct x
 	cap_len += 1;
 	xcap_fill_hdr(&s->hdr, ctx, hook, len, cap_len);
 	s->hdr.captures = 0;
-	s->hdr.flags |= XCAP_REC_SAMPLE;
+	s->hdr.flags |= XCAP_REC_SAMPLE | xcap_link_flags(ctx, hook, cfg);
 	bpf_ringbuf_submit(s, wakeup);
 	gc->sampled++;
 }
@@ -407,16 +430,97 @@ static __always_inline void xcap_walk(struct xcap_walk *w, long (*fn)(__u32, voi
 }
 
 /*
+ * The inner level of a frame whose outer level may carry a tunnel (xcap_parse
+ * left cur at its header; start is the frame's first byte): the packet inside,
+ * parsed into map memory (parse.bpf.h), and the captures of `inner` whose rule
+ * accepts it. A malformed tunnel is counted and flagged in w. Out of line: a
+ * frame without a tunnel never calls it, and inlined, its code cost every
+ * frame registers and a few ns.
+ */
+static __noinline __u64 xcap_match_tunnel(const struct xcap_cursor *cur, void *start,
+					  const struct xcap_pkt *outer, struct xcap_walk *w,
+					  __u64 inner)
+{
+	struct xcap_parse_opts o = { .vxlan_port = w->cfg->vxlan_port,
+				     .geneve_port = w->cfg->geneve_port };
+	struct xcap_counters *gc;
+	struct xcap_pkt *in;
+	__u32 key = 0;
+	int tunnel;
+
+	in = bpf_map_lookup_elem(&xcap_inner, &key);
+	if (!in)
+		return 0;
+	/* Where the tunnel starts: the cursor's paths end here (parse.bpf.h). */
+	tunnel = xcap_parse_inner(start, cur->end, xcap_cursor_off(cur, start), outer, in, &o);
+	if (tunnel & XCAP_PARSE_TUNNEL_ERR) {
+		gc = bpf_map_lookup_elem(&xcap_gcnt, &key);
+		if (gc)
+			gc->tunnel_errors++;
+		w->flags |= XCAP_REC_TUNNEL_ERR;
+	}
+	return tunnel & XCAP_PARSE_INNER ? xcap_match(w->cfg, in, inner) : 0;
+}
+
+/*
+ * Parses the frame and returns the captures of `armed` that take it: those
+ * matching at the outer level whose rule accepts its headers, and, when it
+ * carries a tunnel, those matching at the inner level whose rule accepts the
+ * packet inside (xcap_match_tunnel). A frame without a tunnel is parsed and
+ * matched on the stack as it always was. Sets the record flags of a copy in
+ * w, whose cfg is set.
+ */
+static __always_inline __u64 xcap_match_levels(void *ctx, enum xcap_hook hook,
+					       struct xcap_counters *gc, struct xcap_walk *w,
+					       __u64 armed)
+{
+	struct xcap_cfg *cfg = w->cfg;
+	struct xcap_pkt pkt __attribute__((aligned(8)));
+	struct xcap_parse_opts o = {};
+	struct xcap_cursor cur;
+	__u64 set, inner;
+	void *start;
+	int parsed;
+
+	w->flags = xcap_link_flags(ctx, hook, cfg);
+	o.l3 = w->flags & XCAP_REC_L3;
+	o.vxlan_port = cfg->vxlan_port;
+	o.geneve_port = cfg->geneve_port;
+	cur = xcap_hook_linear(ctx, hook);
+	start = cur.pos;
+	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
+	/*
+	 * Except the two that the tunnel parser reads (xcap_parse_tunnel): clang
+	 * may load them before it tests the protocol, and 6.1's verifier refuses
+	 * a read of stack that was never written.
+	 */
+	pkt.num[XCAP_FIELD_PROTO] = 0;
+	pkt.num[XCAP_FIELD_DPORT] = 0;
+	parsed = xcap_parse(&cur, &pkt, &o);
+	if (parsed & XCAP_PARSE_ERR) {
+		gc->parse_errors++;
+		w->flags |= XCAP_REC_PARSE_ERR;
+	}
+	set = xcap_match(cfg, &pkt, armed & cfg->level[XCAP_LEVEL_OUTER]);
+	/* Tunnels are looked into while a capture matches at the inner level. */
+	if (!(parsed & XCAP_PARSE_TUNNEL))
+		return set;
+	inner = armed & cfg->level[XCAP_LEVEL_INNER];
+	/* The inner level only for the captures that the outer one did not take already. */
+	if (inner)
+		set |= xcap_match_tunnel(&cur, start, &pkt, w, inner & ~set);
+	return set;
+}
+
+/*
  * Samples, matches and copies one frame. Capture is passive: the caller always
  * lets it pass. Only the captures that take the hook's direction are matched.
  */
 static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 {
 	enum xcap_dir dir = xcap_hook_dir(hook);
-	struct xcap_pkt pkt;
 	struct xcap_walk w = {};
 	struct xcap_counters *gc;
-	struct xcap_cursor cur;
 	struct xcap_cfg *cfg;
 	__u32 key = 0;
 
@@ -426,22 +530,16 @@ static __always_inline void xcap_capture(void *ctx, enum xcap_hook hook)
 		return;
 	gc->seen++;
 	if (xcap_sample_due(cfg, dir))
-		xcap_sample(ctx, hook, gc, xcap_hook_len(ctx, hook));
+		xcap_sample(ctx, hook, gc, cfg, xcap_hook_len(ctx, hook));
 	/* Parsing only pays off while a capture of this direction is armed. */
 	if (!(cfg->active & cfg->dir[dir]))
 		return;
-	cur = xcap_hook_linear(ctx, hook);
-	pkt.has = 0; /* the rest of pkt is set field by field (parse.bpf.h) */
-	if (xcap_parse(&cur, &pkt)) {
-		gc->parse_errors++;
-		w.flags = XCAP_REC_PARSE_ERR;
-	}
-	w.todo = xcap_match(cfg, &pkt) & cfg->dir[dir];
+	w.cfg = cfg;
+	w.todo = xcap_match_levels(ctx, hook, gc, &w, cfg->active & cfg->dir[dir]);
 	if (w.todo & ~cfg->iface_any)
 		w.todo &= xcap_match_iface(cfg, xcap_hook_ifindex(ctx, hook));
 	if (!w.todo)
 		return;
-	w.cfg = cfg;
 	/* The whole frame, fragments of a multi-buffer frame included. */
 	w.len = xcap_hook_len(ctx, hook);
 	xcap_walk(&w, xcap_admit_one);

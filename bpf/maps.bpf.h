@@ -6,6 +6,8 @@
 #ifndef XCAP_MAPS_BPF_H
 #define XCAP_MAPS_BPF_H
 
+#include "parse.bpf.h"
+
 /* Memory-mapped: xcapd arms and disarms with atomic bit operations on `active`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -123,5 +125,17 @@ struct {
 	__type(key, struct xcap_lpm);
 	__type(value, __u64);
 } xcap_addr SEC(".maps");
+
+/*
+ * Per-CPU: the fields of the packet inside the tunnel of the frame being
+ * matched. In map memory rather than on the stack, the verifier does not know
+ * them: the paths through the parser meet again before the matcher.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xcap_pkt);
+} xcap_inner SEC(".maps");
 
 #endif /* XCAP_MAPS_BPF_H */

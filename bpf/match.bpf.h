@@ -70,10 +70,10 @@ static __always_inline __u64 xcap_match_field(__u64 set, const struct xcap_cfg *
 	return set & (wild | accept);
 }
 
-/* Returns the set of armed captures whose rule accepts the packet. */
-static __always_inline __u64 xcap_match(const struct xcap_cfg *cfg, const struct xcap_pkt *p)
+/* Returns the captures of `set` whose rule accepts the packet's fields p (one level of it). */
+static __always_inline __u64 xcap_match(const struct xcap_cfg *cfg, const struct xcap_pkt *p,
+					__u64 set)
 {
-	__u64 set = cfg->active;
 	int id;
 
 	/*

@@ -29,6 +29,9 @@ enum xcap_dir {
 #define XCAP_REC_PARSE_ERR (1U << 1) /* headers could not be parsed */
 #define XCAP_REC_FRAGS (1U << 2) /* frame goes beyond its linear part (xdp frags, skb pages) */
 #define XCAP_REC_OUT (1U << 3) /* the interface sent the frame (XCAP_DIR_OUT); else received it */
+/* Tunnels and L3 interfaces (bpf/parse.bpf.h): bits 8 and up. */
+#define XCAP_REC_L3 (1U << 8) /* the frame begins with its IP header (gre, ipip, tun, wg...) */
+#define XCAP_REC_TUNNEL_ERR (1U << 9) /* a tunnel header, or the packet in it, is malformed */
 
 /*
  * Header of every record on the "samples" and "frames" rings, followed by
@@ -81,6 +84,22 @@ enum xcap_field_id {
 #define XCAP_NUM_KEY(id, value) (((id)-XCAP_FIELD_ADDR_N) * XCAP_NUM_SLICE + (value))
 
 /*
+ * Levels of a frame: its own (outer) headers, and those of the packet that a
+ * tunnel (GRE, IP in IP, VXLAN, GENEVE) carries in it. A capture's filter
+ * matches at the levels its xcap_cfg.level bits name, the whole filter at one
+ * level: "any" level is outer or inner.
+ */
+enum xcap_level {
+	XCAP_LEVEL_OUTER,
+	XCAP_LEVEL_INNER,
+	XCAP_LEVEL_N,
+};
+#define XCAP_L3_IFACES 16 /* interfaces without Ethernet header the program knows */
+#define XCAP_VXLAN_PORT 4789 /* default UDP destination ports of the tunnels */
+#define XCAP_GENEVE_PORT 6081
+#define XCAP_INNER_MAX 16384 /* an inner packet starts within a frame's first 16 KiB */
+
+/*
  * Run-time configuration (array map "xcap_cfg", one entry). A capture is armed
  * when its bit is in `active`; it takes packets of direction d when its bit is
  * in dir[d] too. wild[id] holds the captures that accept any value of field
@@ -97,9 +116,16 @@ struct xcap_cfg {
 	__u64 wild[XCAP_FIELD_N];
 	__u64 iface_any;
 	__u64 iface[XCAP_IFACE_SLOTS];
+	/* Tunnels and L3 interfaces. */
+	__u64 level[XCAP_LEVEL_N]; /* the captures that match at level l (XCAP_LEVEL_*) */
+	__u16 vxlan_port; /* UDP destination ports read as VXLAN and GENEVE; 0 = none */
+	__u16 geneve_port;
+	__u32 pad2;
+	__u32 l3_ifindex[XCAP_L3_IFACES]; /* frames of these begin with IP; a 0 ends the list */
 };
-_Static_assert(sizeof(struct xcap_cfg) ==
-		       24 + 8 * XCAP_DIR_N + 8 * XCAP_FIELD_N + 8 * XCAP_IFACE_SLOTS,
+_Static_assert(sizeof(struct xcap_cfg) == 24 + 8 * XCAP_DIR_N + 8 * XCAP_FIELD_N +
+						  8 * XCAP_IFACE_SLOTS + 8 * XCAP_LEVEL_N + 8 +
+						  4 * XCAP_L3_IFACES,
 	       "xcap_cfg layout");
 
 /* Per capture slot (array map "xcap_slots"): limits and the budget taken so far. */
@@ -132,8 +158,9 @@ struct xcap_counters {
 	__u64 sampled;
 	__u64 sample_ring_full;
 	__u64 parse_errors;
+	__u64 tunnel_errors; /* malformed or cut short tunnel headers (XCAP_REC_TUNNEL_ERR) */
 };
-_Static_assert(sizeof(struct xcap_counters) == 32, "xcap_counters layout");
+_Static_assert(sizeof(struct xcap_counters) == 40, "xcap_counters layout");
 
 /*
  * Key of the "xcap_addr" LPM trie: a prefix of one address field. The field

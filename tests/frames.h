@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Canned frames for the bpf tests and the benchmark: Ethernet with 0-2 VLAN
- * tags, IPv4 (options, fragments) or IPv6 (extension headers, fragments),
- * TCP/UDP/SCTP/ICMP/ICMPv6 or an ARP request, padded or cut to a given length.
- * Payload byte i of a frame is (i & 0xff), so a test knows what a parser that
- * read payload as headers would see. Only the IPv4 header has a checksum.
+ * tags (or none: the frame of an L3 interface), IPv4 (options, fragments) or
+ * IPv6 (extension headers, fragments), TCP/UDP/SCTP/ICMP/ICMPv6 or an ARP
+ * request, padded or cut to a given length; and such a frame inside a tunnel
+ * (frame_build_tunnel: GRE, IP in IP, VXLAN, GENEVE). Payload byte i of a
+ * frame is (i & 0xff), so a test knows what a parser that read payload as
+ * headers would see. Only the IPv4 header has a checksum.
  */
 #ifndef XCAP_TEST_FRAMES_H
 #define XCAP_TEST_FRAMES_H
@@ -35,6 +37,7 @@ struct frame_opts {
 	uint16_t frag_off; /* fragment offset in 8-byte units */
 	bool more_frags; /* IPv6 gets a fragment header when this or frag_off is set */
 	uint32_t len; /* frame length: padded with payload or cut short; 0 = headers only */
+	bool l3; /* no Ethernet header: the frame of an L3 interface, or a tunnel's payload */
 };
 
 /* Headers are laid out in a scratch area, then copied out with the payload. */
@@ -226,13 +229,15 @@ static inline size_t frame_build(void *buf, size_t cap, const struct frame_opts 
 	size_t hdr_len, len, i;
 	bool ok;
 
-	if (o->vlans < 0 || o->vlans > 2)
+	if (o->vlans < 0 || o->vlans > 2 || (o->l3 && (o->vlans || !o->family)))
 		return 0;
 	if (o->family == 4) {
-		frame_put_eth(&c, o, ETH_P_IP);
+		if (!o->l3)
+			frame_put_eth(&c, o, ETH_P_IP);
 		ok = frame_put_ipv4(&c, o);
 	} else if (o->family == 6) {
-		frame_put_eth(&c, o, ETH_P_IPV6);
+		if (!o->l3)
+			frame_put_eth(&c, o, ETH_P_IPV6);
 		ok = frame_put_ipv6(&c, o);
 	} else {
 		frame_put_eth(&c, o, ETH_P_ARP);
@@ -249,6 +254,137 @@ static inline size_t frame_build(void *buf, size_t cap, const struct frame_opts 
 	for (i = hdr_len; i < len; i++)
 		((uint8_t *)buf)[i] = i;
 	return len;
+}
+
+/* --- tunnels --- */
+
+enum frame_encap {
+	FRAME_IPIP, /* the inner IP packet right after the outer IP header (protocol 4 or 41) */
+	FRAME_GRE, /* GRE version 0; protocol type 0x0800/0x86dd, or 0x6558 with inner_eth */
+	FRAME_VXLAN, /* UDP to port (4789 when 0), VXLAN header, inner Ethernet frame */
+	FRAME_GENEVE, /* UDP to port (6081 when 0), GENEVE with opt_words of options */
+};
+
+struct tunnel_opts {
+	enum frame_encap encap;
+	struct frame_opts outer; /* family, src, dst, vlans, l3; proto and ports are set here */
+	struct frame_opts inner; /* the packet carried (its own l3 is ignored) */
+	bool inner_eth; /* GRE, GENEVE: carry an Ethernet frame (VXLAN always does) */
+	bool gre_csum, gre_key, gre_seq; /* GRE optional fields */
+	uint16_t gre_flags; /* more GRE flag bits, as given (version, routing...) */
+	uint16_t port; /* UDP destination port of VXLAN or GENEVE; 0 = the default */
+	uint8_t opt_words; /* GENEVE options, in 4-byte words (0..63) */
+	uint8_t geneve_ver; /* GENEVE version bits (0 is the only valid one) */
+	uint8_t vxlan_flags; /* VXLAN flags byte; 0 = 0x08 (the I flag) */
+	uint32_t len; /* cut the whole frame to len bytes; 0 = whole */
+};
+
+/*
+ * Builds the frame of a tunnel: the outer headers (Ethernet unless outer.l3,
+ * IPv4 or IPv6), the tunnel header, and the inner packet (inner, with an
+ * Ethernet header for VXLAN and where inner_eth says). Returns its length or 0.
+ */
+static inline size_t frame_build_tunnel(void *buf, size_t cap, const struct tunnel_opts *t)
+{
+	uint8_t inner[1024], *p = buf;
+	struct frame_opts in = t->inner, out = t->outer;
+	size_t n_in, hdr, len, l4, i;
+	uint16_t flags, type;
+	bool eth = t->encap == FRAME_VXLAN || (t->inner_eth && t->encap != FRAME_IPIP);
+
+	in.l3 = !eth;
+	n_in = frame_build(inner, sizeof(inner), &in);
+	if (!n_in)
+		return 0;
+	type = eth ? 0x6558 : in.family == 4 ? ETH_P_IP : ETH_P_IPV6;
+	out.len = 0;
+	out.frag_off = 0;
+	out.sport = 49152;
+	switch (t->encap) {
+	case FRAME_IPIP:
+		out.proto = in.family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+		break;
+	case FRAME_GRE:
+		out.proto = IPPROTO_GRE;
+		break;
+	case FRAME_VXLAN:
+		out.proto = IPPROTO_UDP;
+		out.dport = t->port ?: 4789;
+		break;
+	case FRAME_GENEVE:
+		out.proto = IPPROTO_UDP;
+		out.dport = t->port ?: 6081;
+		break;
+	}
+	hdr = frame_build(buf, cap, &out);
+	if (!hdr)
+		return 0;
+	l4 = hdr - (out.proto == IPPROTO_UDP ? 8 : 0);
+	/* frame_build ends UDP with its 8-byte header; IP protocols 4, 41, 47 with none. */
+	p += hdr;
+	switch (t->encap) {
+	case FRAME_IPIP:
+		break;
+	case FRAME_GRE:
+		flags = (t->gre_csum ? 0x8000 : 0) | (t->gre_key ? 0x2000 : 0) |
+			(t->gre_seq ? 0x1000 : 0) | t->gre_flags;
+		*p++ = flags >> 8;
+		*p++ = flags;
+		*p++ = type >> 8;
+		*p++ = type;
+		for (i = 0; i < 4u * (t->gre_csum + t->gre_key + t->gre_seq); i++)
+			*p++ = 0x10 + i; /* checksum, key 0x14151617..., sequence */
+		break;
+	case FRAME_VXLAN:
+		memset(p, 0, 8);
+		p[0] = t->vxlan_flags ?: 0x08;
+		p[6] = 42; /* VNI 42 */
+		p += 8;
+		break;
+	case FRAME_GENEVE:
+		memset(p, 0, 8);
+		p[0] = t->geneve_ver << 6 | (t->opt_words & 0x3f);
+		p[2] = type >> 8;
+		p[3] = type;
+		p[6] = 42;
+		p += 8;
+		/* Options: class 0x0102, type 0x80, then length words of data. */
+		for (i = 0; i < t->opt_words; i++) {
+			memset(p, 0, 4);
+			if (!i) {
+				p[0] = 1;
+				p[1] = 2;
+				p[2] = 0x80;
+				p[3] = t->opt_words - 1;
+			}
+			p += 4;
+		}
+		break;
+	}
+	hdr = p - (uint8_t *)buf;
+	len = hdr + n_in;
+	if (len > cap)
+		return 0;
+	memcpy(p, inner, n_in);
+	/* The outer lengths: IPv4 total length and checksum, IPv6 payload, UDP length. */
+	p = (uint8_t *)buf + (out.l3 ? 0 : 14 + 4 * out.vlans);
+	if (out.family == 4) {
+		struct iphdr *ip = (struct iphdr *)p;
+
+		ip->tot_len = htons(len - (p - (uint8_t *)buf));
+		ip->check = 0;
+		ip->check = frame_ip_csum(ip, ip->ihl * 4);
+	} else {
+		struct ip6_hdr *ip6 = (struct ip6_hdr *)p;
+
+		ip6->ip6_plen = htons(len - (p - (uint8_t *)buf) - sizeof(*ip6));
+	}
+	p = (uint8_t *)buf + l4;
+	if (out.proto == IPPROTO_UDP) {
+		p[4] = (len - l4) >> 8;
+		p[5] = len - l4;
+	}
+	return t->len && t->len < len ? t->len : len;
 }
 
 #endif /* XCAP_TEST_FRAMES_H */

@@ -85,6 +85,7 @@ struct capture_args {
 	bool skb_mode;
 	uint32_t ring_mib; /* 0 = the engine's default */
 	struct xcap_capture_opts cap;
+	uint16_t vxlan_port, geneve_port;
 	char comment[1024]; /* pcapng: the section's comment */
 };
 
@@ -99,13 +100,21 @@ static const char capture_usage[] =
 	"  -i, --interface IFACE  attach to IFACE (repeatable, up to 16); any: every\n"
 	"                         Ethernet or loopback interface that is up\n"
 	"  -w, --write FILE       file to write; - writes to stdout, and a reader that\n"
-	"                         goes away (tcpdump -c N) ends the capture\n"
+	"                         goes away (tcpdump -c N) ends the capture; raw IP\n"
+	"                         (link type 101) for an IFACE without Ethernet header\n"
+	"                         (gre, ipip, sit, ip6tnl, tun, wg): pcap, when every\n"
+	"                         IFACE is such; pcapng, per interface\n"
 	"      --format FORMAT    pcap (the default) or pcapng\n"
 	"  -Q, --direction DIR    in (received), out (sent) or inout (both, the default)\n"
 	"filter (all optional; a frame must match every one given): flags,\n";
 
 /* After the filter flags, which the field table lists. */
 static const char capture_usage_more[] =
+	"      --tunnel LEVEL     any (the default): the filter matches a frame's own headers\n"
+	"                         or those of the packet in its tunnel (GRE, IP in IP,\n"
+	"                         VXLAN, GENEVE); outer: its own only; inner: the tunnel's\n"
+	"      --vxlan-port PORT  UDP port read as VXLAN, 0 = none (4789)\n"
+	"      --geneve-port PORT UDP port read as GENEVE, 0 = none (6081)\n"
 	"and FILTER, tcpdump's words that the kernel can match, in any mix with them:\n" XCAP_FILTER_EXPR_HELP
 	"  e.g. 'host 198.51.100.2 and udp port 53', 'icmp', 'src net 10.0.0.0/8'\n"
 	"limits (the first reached ends the capture; enforced in the kernel):\n"
@@ -140,6 +149,9 @@ enum {
 	OPT_BYTES = 256,
 	OPT_SKB,
 	OPT_RING,
+	OPT_TUNNEL,
+	OPT_VXLAN,
+	OPT_GENEVE,
 	OPT_FORMAT,
 	OPT_FIELD = 512, /* + the field id: a filter flag of the field table */
 };
@@ -155,6 +167,9 @@ static const struct option capture_options[] = {
 	{ "snaplen", required_argument, NULL, 's' },
 	{ "skb-mode", no_argument, NULL, OPT_SKB },
 	{ "ring-mib", required_argument, NULL, OPT_RING },
+	{ "tunnel", required_argument, NULL, OPT_TUNNEL },
+	{ "vxlan-port", required_argument, NULL, OPT_VXLAN },
+	{ "geneve-port", required_argument, NULL, OPT_GENEVE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -233,12 +248,15 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 {
 	struct option opts[ARRAY_SIZE(capture_options) + XCAP_FIELD_N];
 	int opt, id, ret, level = XCAP_LOG_INFO;
+	enum xcap_tunnel tunnel = XCAP_TUNNEL_ANY;
 	struct xcap_filter_build b;
 	uint32_t dirs = 0;
 	char err[512];
 	uint64_t v;
 
 	xcap_filter_build_init(&b);
+	a->vxlan_port = XCAP_VXLAN_PORT;
+	a->geneve_port = XCAP_GENEVE_PORT;
 	capture_getopt_table(opts);
 	optind = 1;
 	opterr = 0; /* one message per error, ours */
@@ -304,6 +322,19 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 					"--ring-mib: '%s' is not a power of 2 in 1..1024", optarg);
 			a->ring_mib = v;
 			break;
+		case OPT_TUNNEL:
+			if (xcap_filter_parse_tunnel(optarg, &tunnel))
+				return usage_error("--tunnel: '%s' is not any, outer or inner",
+						   optarg);
+			break;
+		case OPT_VXLAN:
+		case OPT_GENEVE:
+			if (xcap_filter_parse_uint(optarg, 0, 65535, &v))
+				return usage_error("--%s: '%s' is not a port 0..65535",
+						   opt == OPT_VXLAN ? "vxlan-port" : "geneve-port",
+						   optarg);
+			*(opt == OPT_VXLAN ? &a->vxlan_port : &a->geneve_port) = v;
+			break;
 		case 'v':
 			level = level < XCAP_LOG_TRACE ? level + 1 : level;
 			break;
@@ -325,6 +356,7 @@ static int parse_capture_args(int argc, char **argv, struct capture_args *a)
 		return usage_error("filter: %s", err);
 	a->cap.filter = b.f;
 	a->cap.filter.dirs = dirs;
+	a->cap.filter.tunnel = tunnel;
 	if (a->any && a->n_ifaces)
 		return usage_error("-i any takes every interface that is up: give no other -i");
 	if (!a->n_ifaces && !a->any)
@@ -494,12 +526,13 @@ static void print_summary(struct xcap_engine *e, struct xcap_capture *c, const c
 	fprintf(stderr,
 		"%llu packets seen, %llu matched, %llu written to %s (%llu bytes)\n"
 		"%llu not taken over the limit; lost: %llu ring full, %llu in userspace, "
-		"%llu write errors; %llu unparsable frames\n",
+		"%llu write errors; %llu unparsable frames, %llu malformed tunnels\n",
 		(unsigned long long)g.seen, (unsigned long long)cc.kernel.matched,
 		(unsigned long long)cc.delivered, strcmp(path, "-") ? path : "stdout",
 		(unsigned long long)cc.kernel.bytes, (unsigned long long)cc.kernel.over_budget,
 		(unsigned long long)cc.kernel.ring_full, (unsigned long long)cc.user_dropped,
-		(unsigned long long)cc.write_errors, (unsigned long long)g.parse_errors);
+		(unsigned long long)cc.write_errors, (unsigned long long)g.parse_errors,
+		(unsigned long long)g.tunnel_errors);
 }
 
 static int run_capture(struct capture_args *a)
@@ -517,6 +550,7 @@ static int run_capture(struct capture_args *a)
 	e = xcap_engine_open(&eo);
 	if (!e)
 		return 1;
+	xcap_engine_set_udp_ports(e, a->vxlan_port, a->geneve_port);
 	err = attach_all(e, a) ?: xcap_engine_start(e);
 	if (!err) {
 		c = xcap_capture_start(e, &a->cap);
@@ -733,6 +767,7 @@ static int start_engine(struct service *s, const struct xcap_config *cfg)
 	});
 	if (!s->engine)
 		return -errno;
+	xcap_engine_set_udp_ports(s->engine, cfg->vxlan_port, cfg->geneve_port);
 	for (i = 0; i < cfg->n_ifaces && !err; i++)
 		err = xcap_engine_attach(s->engine, cfg->ifaces[i]);
 	return err;

@@ -4,19 +4,24 @@
  * frames (runts and cut headers, bogus IPv4 ihl and total length, bogus IPv6
  * payload and extension header lengths, 0-4 VLAN tags mixing 802.1Q and
  * 802.1ad, IPv6 extension header chains of up to 8, IPv4 options, fragments,
- * random L4 protocols, random bytes) go through BPF_PROG_TEST_RUN with a set
- * of armed captures over every field (the either-direction host and port
- * too, their values put on one side or the other of the frames that aim at
- * them), and the set of captures the kernel delivered each frame
- * to is compared with the userspace reference (xcap_frame_parse and
- * xcap_filter_match on the same bytes), as is the parse error.
+ * random L4 protocols, random bytes; tunnels: IP in IP, GRE with random
+ * flags and payload types, VXLAN, GENEVE with options, around such a frame)
+ * go through BPF_PROG_TEST_RUN with a set of armed captures over every field
+ * (the either-direction host and port too, their values put on one side or
+ * the other of the frames that aim at them), some matching at the inner or
+ * the outer level only, and the set of captures the kernel delivered each
+ * frame to is compared with the userspace reference
+ * (xcap_frame_parse_levels and xcap_filter_match_frame on the same bytes), as
+ * are the parse error and the tunnel error. A second phase runs raw IP frames
+ * (lo marked as an L3 interface) with other VXLAN and GENEVE ports.
  *
  * Environment: XCAP_FUZZ_SEED (the seed, DEFAULT_SEED unless set: every run,
  * CI's included, fuzzes the same frames; another seed explores others; the
  * seed is printed first and in every failure line, and
  * XCAP_FUZZ_SEED=N build/tests/bpf_fuzz replays a run), XCAP_FUZZ_FRAMES
- * (frames to run, 1000000 by default:
- * 4 to 9 s on a 2-core machine, one engine reused, one test run per frame).
+ * (frames to run, 1000000 by default, and a quarter of that in the raw IP
+ * phase: 6 to 14 s on a 2-core machine, one engine per phase, one test run
+ * per frame).
  * A disagreement is printed with the frame in hex and a minimized copy as a C
  * initializer, ready to join regressions[] below.
  */
@@ -32,6 +37,7 @@
 #include "common/filter.h"
 #include "common/frame.h"
 #include "common/log.h"
+#include "frames.h"
 #include "test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -120,8 +126,57 @@ static const struct rule rules[] = {
 	{ "host v4 and src v6 (never)", "2001:db8::/32", NULL, ANY, ANY, ANY, true, "10.0.0.0/8",
 	  NULL },
 };
-#define N_RULES ((int)ARRAY_SIZE(rules))
+
+/* Captures that match at one level only (the others: at any level). */
+struct level_rule {
+	struct rule r;
+	int tunnel; /* XCAP_TUNNEL_OUTER or _INNER */
+};
+
+#define IN XCAP_TUNNEL_INNER
+#define OUT XCAP_TUNNEL_OUTER
+static const struct level_rule level_rules[] = {
+	{ { "inner: wildcard", NULL, NULL, ANY, ANY, ANY, false, NULL, NULL }, IN },
+	{ { "inner: proto tcp", NULL, NULL, ANY, ANY, P_TCP, false, NULL, NULL }, IN },
+	{ { "inner: proto icmpv6", NULL, NULL, ANY, ANY, P_ICMP6, false, NULL, NULL }, IN },
+	{ { "inner: dport 80", NULL, NULL, ANY, 80, ANY, false, NULL, NULL }, IN },
+	{ { "inner: src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false, NULL, NULL }, IN },
+	{ { "inner: dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false, NULL,
+	    NULL },
+	  IN },
+	{ { "inner: tcp 5-tuple v4", "10.0.0.0/8", "198.51.100.0/24", 40000, 80, P_TCP, false, NULL,
+	    NULL },
+	  IN },
+	{ { "inner: udp v6 src /32 dport 53", "2001:db8::/32", NULL, ANY, 53, P_UDP, false, NULL,
+	    NULL },
+	  IN },
+	{ { "inner: host 198.51.100.0/23 port 80", NULL, NULL, ANY, ANY, ANY, false,
+	    "198.51.100.0/23", "80" },
+	  IN },
+	{ { "inner: v4 src, v6 dst (never)", "10.0.0.0/8", "2001:db8::/32", ANY, ANY, ANY, true,
+	    NULL, NULL },
+	  IN },
+	{ { "outer: wildcard", NULL, NULL, ANY, ANY, ANY, false, NULL, NULL }, OUT },
+	{ { "outer: proto gre", NULL, NULL, ANY, ANY, 47, false, NULL, NULL }, OUT },
+	{ { "outer: proto 4 (ipip)", NULL, NULL, ANY, ANY, 4, false, NULL, NULL }, OUT },
+	{ { "outer: udp dport 4789", NULL, NULL, ANY, 4789, P_UDP, false, NULL, NULL }, OUT },
+	{ { "outer: src 10.0.0.0/8", "10.0.0.0/8", NULL, ANY, ANY, ANY, false, NULL, NULL }, OUT },
+	{ { "outer: dst 2001:db8::2 (host)", NULL, "2001:db8::2", ANY, ANY, ANY, false, NULL,
+	    NULL },
+	  OUT },
+	{ { "outer: dport 80", NULL, NULL, ANY, 80, ANY, false, NULL, NULL }, OUT },
+};
+#undef IN
+#undef OUT
+#define N_PLAIN ((int)ARRAY_SIZE(rules))
+#define N_RULES (N_PLAIN + (int)ARRAY_SIZE(level_rules))
 #define WILDCARD 0 /* rules[0] takes every frame: its record tells the parse error */
+
+/* Capture i: rules[] first, then level_rules[]. */
+static const struct rule *rule_at(int i)
+{
+	return i < N_PLAIN ? &rules[i] : &level_rules[i - N_PLAIN].r;
+}
 
 static struct xcap_filter filters[N_RULES];
 
@@ -130,6 +185,12 @@ static struct xcap_filter filters[N_RULES];
 struct slot_arg {
 	int rule;
 };
+
+/* The phase: XCAP_REC_L3 while raw IP frames run (lo is an L3 interface), else 0. */
+static uint32_t phase_flags;
+static const char *phase_tag = ""; /* ends the result lines of the phase */
+/* The VXLAN and GENEVE ports of the phase (the engine's and the reference's). */
+static uint16_t vxlan_port = XCAP_VXLAN_PORT, geneve_port = XCAP_GENEVE_PORT;
 
 static struct {
 	const uint8_t *data; /* the frame being run */
@@ -196,9 +257,17 @@ struct gen_info {
 	bool opts; /* IPv4 options */
 	bool frag; /* a fragment (IPv4 MF/offset or an IPv6 fragment header) */
 	bool mutated, cut;
+	int encap; /* the tunnel generated (XCAP_ENCAP_*) */
 };
 
-enum { K_V4, K_V6, K_OTHER, K_RANDOM, K_MAX };
+enum { K_V4, K_V6, K_OTHER, K_RANDOM, K_TUNNEL, K_MAX };
+
+/*
+ * While the outer headers of a tunnel frame are generated: the tunnel they
+ * carry (XCAP_ENCAP_*), and 1 once inside it (its packet is generated as any
+ * frame's, by the same functions).
+ */
+static int gen_encap, gen_inside;
 
 static uint8_t *put(struct fbuf *f, uint32_t n)
 {
@@ -288,13 +357,37 @@ static const struct xcap_prefix *aim_prefix(int id)
 
 static uint16_t pick_port(void)
 {
-	static const uint16_t ports[] = { 40000, 80, 53, 443, 0, 65535, 8080, 257 };
+	static const uint16_t ports[] = { 40000, 80, 53, 443, 0, 65535, 8080, 257, 4789, 6081 };
 
 	return chance(80) ? ports[below(ARRAY_SIZE(ports))] : rnd();
 }
 
+/* proto when it is a protocol that carries tunnel encap, else -1. */
+static int tunnel_proto_of(int encap, uint8_t proto)
+{
+	if (encap == XCAP_ENCAP_IPIP)
+		return proto == IPPROTO_IPIP || proto == IPPROTO_IPV6 ? proto : -1;
+	if (encap == XCAP_ENCAP_GRE)
+		return proto == IPPROTO_GRE ? proto : -1;
+	return proto == IPPROTO_UDP ? proto : -1;
+}
+
+/* The IP protocol of the outer header of a tunnel (now and then another one). */
+static int tunnel_proto(void)
+{
+	if (chance(5))
+		return -1;
+	if (gen_encap == XCAP_ENCAP_IPIP)
+		return chance(50) ? IPPROTO_IPIP : IPPROTO_IPV6;
+	return gen_encap == XCAP_ENCAP_GRE ? IPPROTO_GRE : IPPROTO_UDP;
+}
+
 static uint8_t pick_proto(void)
 {
+	int tp = gen_encap && !gen_inside ? tunnel_proto() : -1;
+
+	if (tp >= 0)
+		return tp;
 	if (target_num(XCAP_FIELD_PROTO) >= 0 && chance(90))
 		return target_num(XCAP_FIELD_PROTO);
 	static const uint8_t protos[] = { P_TCP,  P_TCP,     P_UDP,  P_UDP,	P_SCTP,
@@ -388,11 +481,15 @@ static void put_v6addr(struct fbuf *f, const struct xcap_prefix *want)
 	memcpy(a, v, n);
 }
 
+static bool put_tunnel(struct fbuf *f, uint8_t proto);
+
 /* The L4 header of proto (or look-alike bytes), then some payload. */
 static void put_l4(struct fbuf *f, uint8_t proto)
 {
 	uint32_t n;
 
+	if (gen_encap && !gen_inside && put_tunnel(f, proto))
+		return;
 	switch (proto) {
 	case P_TCP:
 		n = 20;
@@ -521,6 +618,107 @@ static void gen_ipv6(struct fbuf *f, struct gen_info *g)
 	set16(f, l3 + 4, chance(85) ? f->len - l3 - 40 : rnd());
 }
 
+/* The packet inside a tunnel: IPv4 or IPv6, after an Ethernet header when eth. */
+static void gen_inner(struct fbuf *f, bool eth, int family)
+{
+	struct gen_info ig = {};
+	uint16_t type = family == 4 ? 0x0800 : 0x86dd;
+
+	if (eth) {
+		if (chance(8))
+			type = chance(50) ? 0x0806 : rnd();
+		put_eth(f, &ig, type);
+		if (type != 0x0800 && type != 0x86dd) {
+			put_rand(f, below(64));
+			return;
+		}
+	}
+	if (family == 4)
+		gen_ipv4(f, &ig);
+	else
+		gen_ipv6(f, &ig);
+}
+
+/* A payload type of GRE or GENEVE: IPv4, IPv6, Ethernet, or now and then another. */
+static uint16_t pick_payload(void)
+{
+	static const uint16_t types[] = { 0x0800, 0x0800, 0x86dd, 0x86dd, 0x6558, 0x6558 };
+	static const uint16_t others[] = { 0x880b, 0x88be, 0x8847, 0x0806 };
+
+	if (chance(92))
+		return types[below(ARRAY_SIZE(types))];
+	return chance(50) ? others[below(ARRAY_SIZE(others))] : rnd();
+}
+
+static void gen_payload(struct fbuf *f, uint16_t type)
+{
+	if (type == 0x0800 || type == 0x86dd)
+		gen_inner(f, false, type == 0x0800 ? 4 : 6);
+	else if (type == 0x6558)
+		gen_inner(f, true, chance(50) ? 4 : 6);
+	else
+		put_rand(f, below(64));
+}
+
+static void put_udp_to(struct fbuf *f, uint16_t port)
+{
+	put16(f, pick_port());
+	put16(f, chance(90) ? port : pick_port());
+	put16(f, rnd()); /* length, checksum: nobody checks them */
+	put16(f, rnd());
+}
+
+/*
+ * Writes the tunnel gen_encap after an outer header of protocol proto, and
+ * its packet; false when proto is not the tunnel's (put_l4 goes on).
+ */
+static bool put_tunnel(struct fbuf *f, uint8_t proto)
+{
+	uint16_t flags, type;
+	uint8_t optlen;
+
+	if (proto != tunnel_proto_of(gen_encap, proto))
+		return false;
+	gen_inside = 1;
+	switch (gen_encap) {
+	case XCAP_ENCAP_IPIP:
+		gen_inner(f, false, (proto == IPPROTO_IPIP) == chance(95) ? 4 : 6);
+		break;
+	case XCAP_ENCAP_GRE:
+		flags = (chance(40) ? 0x8000 : 0) | (chance(50) ? 0x2000 : 0) |
+			(chance(40) ? 0x1000 : 0);
+		flags |= chance(4) ? 0x4000 : 0; /* routing */
+		flags |= chance(4) ? below(8) : 0; /* version */
+		if (chance(3))
+			flags = rnd();
+		type = pick_payload();
+		put16(f, flags);
+		put16(f, type);
+		put_rand(f, 4 * (!!(flags & 0x8000) + !!(flags & 0x2000) + !!(flags & 0x1000)));
+		gen_payload(f, type);
+		break;
+	case XCAP_ENCAP_VXLAN:
+		put_udp_to(f, vxlan_port);
+		put8(f, chance(92) ? 0x08 : rnd());
+		put_rand(f, 7); /* reserved, VNI, reserved */
+		gen_inner(f, true, chance(50) ? 4 : 6);
+		break;
+	case XCAP_ENCAP_GENEVE:
+		put_udp_to(f, geneve_port);
+		optlen = chance(50) ? 0 : chance(80) ? below(8) : below(64);
+		put8(f, (chance(94) ? 0 : below(4)) << 6 | optlen);
+		put8(f, rnd() & 0xc0); /* O and C */
+		type = pick_payload();
+		put16(f, type);
+		put_rand(f, 4); /* VNI, reserved */
+		put_rand(f, 4 * optlen);
+		gen_payload(f, type);
+		break;
+	}
+	gen_inside = 0;
+	return true;
+}
+
 /* A frame of random bytes, often with an IP ethertype and version to get further. */
 static void gen_random(struct fbuf *f, struct gen_info *g)
 {
@@ -528,11 +726,21 @@ static void gen_random(struct fbuf *f, struct gen_info *g)
 
 	put_rand(f, len);
 	g->kind = K_RANDOM;
-	if (chance(60)) {
+	if (phase_flags & XCAP_REC_L3) {
+		if (chance(60))
+			f->d[0] = (chance(50) ? 0x40 : 0x60) | (f->d[0] & 0xf);
+	} else if (chance(60)) {
 		set16(f, 12, chance(50) ? 0x0800 : 0x86dd);
 		if (len > ETH_HLEN && chance(70))
 			f->d[ETH_HLEN] = (f->d[12] == 0x08 ? 0x40 : 0x60) | (f->d[ETH_HLEN] & 0xf);
 	}
+}
+
+/* The outer Ethernet header, which the frames of an L3 interface do not have. */
+static void put_outer_eth(struct fbuf *f, struct gen_info *g, uint16_t type)
+{
+	if (!(phase_flags & XCAP_REC_L3))
+		put_eth(f, g, type);
 }
 
 /* Mutations of a well formed frame: cuts, byte and bit changes, interesting values. */
@@ -574,22 +782,35 @@ static void gen_frame(struct fbuf *f, struct gen_info *g)
 	p = aim_prefix(XCAP_FIELD_SADDR) ?: aim_prefix(XCAP_FIELD_DADDR);
 	family = p ? p->family : 0;
 	if (family && chance(90))
-		r = family == 4 ? 8 : 50;
-	if (r < 8) {
+		r = chance(70) ? (family == 4 ? 6 : 36) : 66;
+	if (r >= 66 && r < 94) {
+		g->kind = K_TUNNEL;
+		g->encap = gen_encap = XCAP_ENCAP_IPIP + below(4);
+		r = chance(55) ? 6 : 36; /* the outer header's family */
+	}
+	if (r < 6) {
 		gen_random(f, g);
-	} else if (r < 50) {
-		g->kind = K_V4;
-		put_eth(f, g, 0x0800);
+	} else if (r < 36) {
+		g->kind = g->kind ?: K_V4;
+		put_outer_eth(f, g, 0x0800);
 		gen_ipv4(f, g);
-	} else if (r < 92) {
-		g->kind = K_V6;
-		put_eth(f, g, 0x86dd);
+	} else if (r < 66) {
+		g->kind = g->kind ?: K_V6;
+		put_outer_eth(f, g, 0x86dd);
 		gen_ipv6(f, g);
 	} else {
 		g->kind = K_OTHER;
-		put_eth(f, g, chance(50) ? 0x0806 : chance(50) ? 0x8100 : rnd());
+		if (phase_flags & XCAP_REC_L3)
+			put8(f, (chance(50) ? 0 : below(16)) << 4 |
+					below(16)); /* not 4 or 6, mostly */
+		else
+			put_eth(f, g, chance(50) ? 0x0806 : chance(50) ? 0x8100 : rnd());
 		put_rand(f, below(64));
 	}
+	gen_encap = 0;
+	/* An L3 frame still needs the 14 bytes that a test run takes. */
+	while (f->len < ETH_HLEN)
+		put8(f, rnd());
 	if (g->kind != K_RANDOM)
 		mutate(f, g);
 	if (f->len > FUZZ_FRAME_MAX)
@@ -601,7 +822,8 @@ static void gen_frame(struct fbuf *f, struct gen_info *g)
 struct verdict {
 	uint64_t mask; /* rules that take the frame */
 	bool parse_err;
-	struct xcap_tuple t; /* the reference's */
+	bool tunnel_err;
+	struct xcap_frame fr; /* the reference's */
 };
 
 static struct xcap_engine *engine;
@@ -610,18 +832,20 @@ static struct {
 	uint64_t runs; /* frames the kernel ran */
 	uint64_t run_errors, not_pass, bad_records, bad_copies;
 	uint64_t parse_errors; /* the reference's, over the runs */
+	uint64_t tunnel_errors;
 	uint64_t matched[N_RULES]; /* the reference's, over the runs */
-	uint64_t disagree, disagree_parse;
+	uint64_t disagree, disagree_parse, disagree_tunnel;
 } st;
 
 static void reference(const uint8_t *d, uint32_t len, struct verdict *v)
 {
 	int i;
 
-	v->parse_err = xcap_frame_parse(d, len, &v->t) != 0;
+	v->parse_err = xcap_frame_parse_levels(d, len, phase_flags, &v->fr) != 0;
+	v->tunnel_err = v->fr.tunnel_err;
 	v->mask = 0;
 	for (i = 0; i < N_RULES; i++)
-		if (xcap_filter_match(&filters[i], &v->t))
+		if (xcap_filter_match_frame(&filters[i], &v->fr))
 			v->mask |= 1ULL << i;
 }
 
@@ -647,29 +871,35 @@ static bool run_both(const uint8_t *d, uint32_t len, struct verdict *k, struct v
 	}
 	st.runs++;
 	st.parse_errors += r->parse_err;
+	st.tunnel_errors += r->tunnel_err;
 	for (i = 0; i < N_RULES; i++)
 		st.matched[i] += r->mask >> i & 1;
 	if (opts.retval != XDP_PASS)
 		st.not_pass++;
 	xcap_engine_drain(engine);
-	if (cur.records != 1)
+	if (cur.records != 1 || (cur.flags & XCAP_REC_L3) != phase_flags)
 		st.bad_records++;
 	if (cur.bad)
 		st.bad_copies++;
 	k->mask = cur.got;
 	k->parse_err = cur.flags & XCAP_REC_PARSE_ERR;
+	k->tunnel_err = cur.flags & XCAP_REC_TUNNEL_ERR;
 	return true;
 }
 
 static bool disagree(const struct verdict *k, const struct verdict *r)
 {
-	return k->mask != r->mask || k->parse_err != r->parse_err;
+	return k->mask != r->mask || k->parse_err != r->parse_err || k->tunnel_err != r->tunnel_err;
 }
 
-/* The kind of a disagreement, which minimizing keeps: who sees a parse error, masks apart. */
+/*
+ * The kind of a disagreement, which minimizing keeps: who sees a parse error,
+ * who a tunnel error, masks apart.
+ */
 static int signature(const struct verdict *k, const struct verdict *r)
 {
-	return k->parse_err | r->parse_err << 1 | (k->mask != r->mask) << 2;
+	return k->parse_err | r->parse_err << 1 | (k->mask != r->mask) << 2 | k->tunnel_err << 3 |
+	       r->tunnel_err << 4;
 }
 
 static void print_hex(const char *what, const uint8_t *d, uint32_t len)
@@ -689,16 +919,16 @@ static void print_set(const char *who, uint64_t mask)
 	printf("#   %s:", who);
 	for (i = 0; i < N_RULES; i++)
 		if (mask >> i & 1)
-			printf(" [%s]", rules[i].name);
+			printf(" [%s]", rule_at(i)->name);
 	printf("%s\n", mask ? "" : " none");
 }
 
-static void print_tuple(const struct xcap_tuple *t)
+static void print_level(const char *what, const struct xcap_tuple *t)
 {
 	char v[64];
 	int id;
 
-	printf("#   reference tuple:%s", t->has ? "" : " no field");
+	printf("#   reference %s:%s", what, t->has ? "" : " no field");
 	for (id = 0; id < XCAP_FIELD_N; id++) {
 		if (!(t->has & (1U << id)))
 			continue;
@@ -706,6 +936,14 @@ static void print_tuple(const struct xcap_tuple *t)
 		printf(" %s %s", xcap_fields[id].flag, v);
 	}
 	printf("\n");
+}
+
+static void print_tuple(const struct xcap_frame *fr)
+{
+	print_level("outer level", &fr->lvl[XCAP_LEVEL_OUTER]);
+	if (fr->inner)
+		print_level("inner level", &fr->lvl[XCAP_LEVEL_INNER]);
+	printf("#   reference tunnel %d%s\n", fr->encap, fr->tunnel_err ? ", malformed" : "");
 }
 
 static bool has_ports(const struct xcap_tuple *t)
@@ -756,11 +994,12 @@ static void show_disagreement(const char *what, const uint8_t *d, uint32_t len,
 	struct verdict mk, mr;
 	uint32_t ml, i;
 
-	printf("# DISAGREEMENT (%s): kernel parse error %d, reference parse error %d\n", what,
-	       k->parse_err, r->parse_err);
+	printf("# DISAGREEMENT (%s): kernel parse error %d tunnel error %d, reference parse error "
+	       "%d tunnel error %d\n",
+	       what, k->parse_err, k->tunnel_err, r->parse_err, r->tunnel_err);
 	print_set("kernel delivered to", k->mask);
 	print_set("reference matches", r->mask);
-	print_tuple(&r->t);
+	print_tuple(&r->fr);
 	print_hex("frame", d, len);
 	memcpy(m, d, len);
 	ml = minimize(m, len, signature(k, r));
@@ -770,7 +1009,7 @@ static void show_disagreement(const char *what, const uint8_t *d, uint32_t len,
 	       mr.parse_err);
 	print_set("kernel delivered to", mk.mask);
 	print_set("reference matches", mr.mask);
-	print_tuple(&mr.t);
+	print_tuple(&mr.fr);
 	printf("#   as a regression case (regressions[]; set want_err and want_ports from the "
 	       "rules):\n#     { \"NAME\", -1, -1, %u, {",
 	       ml);
@@ -792,6 +1031,7 @@ static void result(const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
+	printf("%s", phase_tag);
 	if (test_failed)
 		printf(": see the # lines above (seed %llu: XCAP_FUZZ_SEED=%llu "
 		       "build/tests/bpf_fuzz replays it)",
@@ -997,8 +1237,9 @@ static void fixed_frames_agree(void)
 		}
 		CHECK(c->want_err < 0 || r.parse_err == c->want_err,
 		      "%s: reference parse error %d, want %d", c->name, r.parse_err, c->want_err);
-		CHECK(c->want_ports < 0 || has_ports(&r.t) == c->want_ports,
-		      "%s: reference ports %d, want %d", c->name, has_ports(&r.t), c->want_ports);
+		CHECK(c->want_ports < 0 || has_ports(&r.fr.lvl[0]) == c->want_ports,
+		      "%s: reference ports %d, want %d", c->name, has_ports(&r.fr.lvl[0]),
+		      c->want_ports);
 		if (disagree(&k, &r)) {
 			CHECK(0, "%s: the kernel and the reference disagree", c->name);
 			show_disagreement(c->name, c->f.d, c->f.len, &k, &r);
@@ -1009,6 +1250,89 @@ static void fixed_frames_agree(void)
 	result("fuzz: %d fixed edge frames: kernel and reference agree, with the rules' parse "
 	       "result",
 	       agreed);
+}
+
+/*
+ * A frame of each tunnel, whole and cut at every length from the 14 bytes a
+ * test run takes: both sides find the same levels, tunnel errors, matches.
+ */
+static void tunnel_cuts_agree(void)
+{
+	static const struct frame_opts in4 = { .family = 4,
+					       .src = "10.1.2.3",
+					       .dst = "198.51.100.1",
+					       .proto = P_TCP,
+					       .sport = 40000,
+					       .dport = 80 };
+	static const struct frame_opts in6 = {
+		.family = 6, .proto = P_UDP, .sport = 40000, .dport = 53, .hop_by_hop = true
+	};
+	static const struct frame_opts out4 = { .family = 4, .src = "10.1.2.4", .ip_opts = 4 };
+	static const struct frame_opts out6 = { .family = 6, .dst = "2001:db8::2", .vlans = 1 };
+	struct tunnel_opts tunnels[] = {
+		{ .encap = FRAME_IPIP, .outer = out4, .inner = in4 },
+		{ .encap = FRAME_IPIP, .outer = out6, .inner = in6 },
+		{ .encap = FRAME_GRE,
+		  .outer = out4,
+		  .inner = in6,
+		  .gre_csum = true,
+		  .gre_key = true,
+		  .gre_seq = true },
+		{ .encap = FRAME_GRE,
+		  .outer = out6,
+		  .inner = in4,
+		  .inner_eth = true,
+		  .gre_key = true },
+		{ .encap = FRAME_VXLAN, .outer = out4, .inner = in6, .port = vxlan_port },
+		{ .encap = FRAME_VXLAN,
+		  .outer = out6,
+		  .inner = { .family = 0 },
+		  .port = vxlan_port },
+		{ .encap = FRAME_GENEVE,
+		  .outer = out6,
+		  .inner = in4,
+		  .port = geneve_port,
+		  .opt_words = 3 },
+		{ .encap = FRAME_GENEVE,
+		  .outer = out4,
+		  .inner = in6,
+		  .port = geneve_port,
+		  .inner_eth = true,
+		  .opt_words = 1 },
+	};
+	struct verdict k, r;
+	struct fbuf f;
+	uint32_t len, whole;
+	int i, runs = 0, shown = 0, inner = 0;
+
+	for (i = 0; i < (int)ARRAY_SIZE(tunnels); i++) {
+		if (phase_flags & XCAP_REC_L3) {
+			tunnels[i].outer.l3 = true;
+			tunnels[i].outer.vlans = 0;
+		}
+		whole = frame_build_tunnel(f.d, sizeof(f.d), &tunnels[i]);
+		CHECK(whole, "tunnel %d: cannot build", i);
+		for (len = ETH_HLEN; len <= whole; len++) {
+			if (!run_both(f.d, len, &k, &r)) {
+				CHECK(0, "tunnel %d cut at %u: test run failed", i, len);
+				continue;
+			}
+			runs++;
+			inner += len == whole && r.fr.inner;
+			if (disagree(&k, &r)) {
+				CHECK(0,
+				      "tunnel %d cut at %u: the kernel and the reference disagree",
+				      i, len);
+				if (shown++ < SHOW_MAX)
+					show_disagreement("tunnel cut", f.d, len, &k, &r);
+			}
+		}
+	}
+	CHECK(inner == (int)ARRAY_SIZE(tunnels), "%d whole tunnel frames had an inner level",
+	      inner);
+	result("fuzz: %d tunnel frames, whole and cut at every length (%d runs): kernel and "
+	       "reference agree",
+	       (int)ARRAY_SIZE(tunnels), runs);
 }
 
 /*
@@ -1069,12 +1393,16 @@ static double now_s(void)
 
 static void random_frames_agree(uint64_t frames)
 {
-	static const char *const kinds[K_MAX] = { "ipv4", "ipv6", "other ethertype", "random" };
+	static const char *const kinds[K_MAX] = { "ipv4", "ipv6", "other ethertype", "random",
+						  "tunnel" };
+	static const char *const encaps[] = { "none", "ipip", "gre", "vxlan", "geneve" };
 	struct xcap_counters g0 = {}, g1 = {};
 	struct xcap_capture_counters cc;
 	uint64_t kind_n[K_MAX] = {}, vlan_n[5] = {}, ext_n[9] = {}, ext_ok[9] = {};
+	uint64_t encap_n[ARRAY_SIZE(encaps)] = {}, encap_inner[ARRAY_SIZE(encaps)] = {};
 	uint64_t opts_ports = 0, frag_n = 0, mutated = 0, cut = 0, ports_n = 0, rec_matches = 0;
 	uint64_t before_runs = st.runs, runs, before_err = st.parse_errors, shown = 0, i;
+	uint64_t before_terr = st.tunnel_errors;
 	uint64_t before_matched[N_RULES], run_errs0 = st.run_errors;
 	struct verdict k, r;
 	struct gen_info g;
@@ -1097,17 +1425,20 @@ static void random_frames_agree(uint64_t frames)
 		if (g.kind == K_V6) {
 			ext_n[g.exts]++;
 			ext_ok[g.exts] +=
-				!r.parse_err && r.t.v[XCAP_FIELD_SADDR].prefix.family == 6;
+				!r.parse_err && r.fr.lvl[0].v[XCAP_FIELD_SADDR].prefix.family == 6;
 		}
-		opts_ports += g.opts && has_ports(&r.t);
+		opts_ports += g.opts && has_ports(&r.fr.lvl[0]);
 		frag_n += g.frag;
 		mutated += g.mutated;
 		cut += g.cut;
-		ports_n += has_ports(&r.t);
+		ports_n += has_ports(&r.fr.lvl[0]);
+		encap_n[g.encap]++;
+		encap_inner[r.fr.encap] += r.fr.inner;
 		rec_matches += __builtin_popcountll(r.mask);
 		if (disagree(&k, &r)) {
 			st.disagree++;
 			st.disagree_parse += k.parse_err != r.parse_err;
+			st.disagree_tunnel += k.tunnel_err != r.tunnel_err;
 			if (shown++ < SHOW_MAX)
 				show_disagreement("random frame", f.d, f.len, &k, &r);
 		}
@@ -1135,6 +1466,11 @@ static void random_frames_agree(uint64_t frames)
 	       "reference parse errors %llu\n",
 	       (unsigned long long)frag_n, (unsigned long long)opts_ports,
 	       (unsigned long long)ports_n, (unsigned long long)(st.parse_errors - before_err));
+	printf("# tunnels generated (inner level parsed):");
+	for (j = 1; j < (int)ARRAY_SIZE(encaps); j++)
+		printf(" %s %llu (%llu)", encaps[j], (unsigned long long)encap_n[j],
+		       (unsigned long long)encap_inner[j]);
+	printf("; malformed %llu\n", (unsigned long long)(st.tunnel_errors - before_terr));
 
 	CHECK(st.run_errors == run_errs0, "%llu test runs failed",
 	      (unsigned long long)(st.run_errors - run_errs0));
@@ -1143,9 +1479,11 @@ static void random_frames_agree(uint64_t frames)
 	       "XDP_PASS",
 	       (unsigned long long)frames);
 
-	CHECK(!st.disagree, "%llu of %llu frames disagree (%llu on the parse error)",
+	CHECK(!st.disagree,
+	      "%llu of %llu frames disagree (%llu on the parse error, %llu on the "
+	      "tunnel error)",
 	      (unsigned long long)st.disagree, (unsigned long long)frames,
-	      (unsigned long long)st.disagree_parse);
+	      (unsigned long long)st.disagree_parse, (unsigned long long)st.disagree_tunnel);
 	result("fuzz: %llu frames x %d captures: the kernel delivered each frame to exactly the "
 	       "captures the reference matches (%llu deliveries)",
 	       (unsigned long long)frames, N_RULES, (unsigned long long)rec_matches);
@@ -1158,39 +1496,44 @@ static void random_frames_agree(uint64_t frames)
 	       (unsigned long long)runs);
 
 	CHECK_EQ(g1.parse_errors - g0.parse_errors, st.parse_errors - before_err);
+	CHECK_EQ(g1.tunnel_errors - g0.tunnel_errors, st.tunnel_errors - before_terr);
 	CHECK_EQ(g1.seen - g0.seen, runs);
-	result("fuzz: parse_errors counter +%llu = the reference's parse errors; record flag "
-	       "agrees per frame; seen +%llu",
+	result("fuzz: parse_errors counter +%llu = the reference's parse errors, tunnel_errors "
+	       "+%llu = its tunnel errors; record flags agree per frame; seen +%llu",
 	       (unsigned long long)(g1.parse_errors - g0.parse_errors),
+	       (unsigned long long)(g1.tunnel_errors - g0.tunnel_errors),
 	       (unsigned long long)(g1.seen - g0.seen));
 
 	for (j = 0; j < N_RULES; j++) {
+		const struct rule *rl = rule_at(j);
+
 		if (xcap_engine_capture_counters(engine, slot_of[j], &cc)) {
-			CHECK(0, "cannot read the counters of %s", rules[j].name);
+			CHECK(0, "cannot read the counters of %s", rl->name);
 			continue;
 		}
 		/* Counters start with the engine: the fixed frames ran first. */
 		CHECK(cc.kernel.matched == st.matched[j], "%s: matched %llu, the reference %llu",
-		      rules[j].name, (unsigned long long)cc.kernel.matched,
+		      rl->name, (unsigned long long)cc.kernel.matched,
 		      (unsigned long long)st.matched[j]);
 		CHECK(cc.kernel.written == cc.kernel.matched && !cc.kernel.ring_full &&
 			      !cc.kernel.over_budget && cc.delivered == cc.kernel.written,
 		      "%s: matched %llu written %llu ring_full %llu over_budget %llu delivered %llu",
-		      rules[j].name, (unsigned long long)cc.kernel.matched,
+		      rl->name, (unsigned long long)cc.kernel.matched,
 		      (unsigned long long)cc.kernel.written,
 		      (unsigned long long)cc.kernel.ring_full,
 		      (unsigned long long)cc.kernel.over_budget, (unsigned long long)cc.delivered);
-		printf("#   %-36s %llu\n", rules[j].name, (unsigned long long)st.matched[j]);
+		printf("#   %-36s %llu\n", rl->name, (unsigned long long)st.matched[j]);
 		if (frames >= 100000)
-			CHECK(rules[j].never || st.matched[j] - before_matched[j] > 0,
-			      "%s never matched: the generator does not reach it", rules[j].name);
-		CHECK(!rules[j].never || !st.matched[j], "%s matched", rules[j].name);
+			CHECK(rl->never || st.matched[j] - before_matched[j] > 0,
+			      "%s never matched: the generator does not reach it", rl->name);
+		CHECK(!rl->never || !st.matched[j], "%s matched", rl->name);
 	}
 	result("fuzz: per-capture matched counters equal the reference's counts (%d captures)",
 	       N_RULES);
 
 	if (frames >= 100000) {
-		for (j = 0; j < 5; j++)
+		/* The outer VLAN tags: L3 frames have none (their tunnels' Ethernet may). */
+		for (j = 0; j < 5 && !(phase_flags & XCAP_REC_L3); j++)
 			CHECK(vlan_n[j], "no frame with %d VLAN tags", j);
 		for (j = 0; j < 9; j++)
 			CHECK(ext_n[j], "no IPv6 frame with %d extension headers", j);
@@ -1200,8 +1543,12 @@ static void random_frames_agree(uint64_t frames)
 		CHECK(frag_n && mutated && cut, "fragments %llu mutated %llu cut %llu",
 		      (unsigned long long)frag_n, (unsigned long long)mutated,
 		      (unsigned long long)cut);
+		for (j = 1; j < (int)ARRAY_SIZE(encaps); j++)
+			CHECK(encap_inner[j], "no %s frame had its inner level parsed", encaps[j]);
+		CHECK(st.tunnel_errors > before_terr, "no malformed tunnel");
 		result("fuzz: coverage: 0-4 VLAN tags, 0-8 IPv6 extension headers, options, "
-		       "fragments, mutations and cuts all generated");
+		       "fragments, mutations and cuts, every tunnel parsed and malformed ones, all "
+		       "generated");
 	}
 }
 
@@ -1211,30 +1558,31 @@ static int arm_all(void)
 	int i;
 
 	for (i = 0; i < N_RULES; i++) {
+		const struct rule *r = rule_at(i);
+
 		xcap_filter_init(&filters[i]);
-		if ((rules[i].src &&
-		     xcap_filter_set(&filters[i], XCAP_FIELD_SADDR, rules[i].src)) ||
-		    (rules[i].dst &&
-		     xcap_filter_set(&filters[i], XCAP_FIELD_DADDR, rules[i].dst)) ||
-		    (rules[i].host &&
-		     xcap_filter_set(&filters[i], XCAP_FIELD_ADDR, rules[i].host))) {
-			printf("# bad prefix in %s\n", rules[i].name);
+		if ((r->src && xcap_filter_set(&filters[i], XCAP_FIELD_SADDR, r->src)) ||
+		    (r->dst && xcap_filter_set(&filters[i], XCAP_FIELD_DADDR, r->dst)) ||
+		    (r->host && xcap_filter_set(&filters[i], XCAP_FIELD_ADDR, r->host))) {
+			printf("# bad prefix in %s\n", r->name);
 			return -EINVAL;
 		}
-		if (rules[i].sport != ANY)
-			xcap_filter_set_num(&filters[i], XCAP_FIELD_SPORT, rules[i].sport);
-		if (rules[i].dport != ANY)
-			xcap_filter_set_num(&filters[i], XCAP_FIELD_DPORT, rules[i].dport);
-		if (rules[i].proto != ANY)
-			xcap_filter_set_num(&filters[i], XCAP_FIELD_PROTO, rules[i].proto);
-		if (rules[i].port && xcap_filter_set(&filters[i], XCAP_FIELD_PORT, rules[i].port)) {
-			printf("# bad port in %s\n", rules[i].name);
+		if (r->sport != ANY)
+			xcap_filter_set_num(&filters[i], XCAP_FIELD_SPORT, r->sport);
+		if (r->dport != ANY)
+			xcap_filter_set_num(&filters[i], XCAP_FIELD_DPORT, r->dport);
+		if (r->proto != ANY)
+			xcap_filter_set_num(&filters[i], XCAP_FIELD_PROTO, r->proto);
+		if (r->port && xcap_filter_set(&filters[i], XCAP_FIELD_PORT, r->port)) {
+			printf("# bad port in %s\n", r->name);
 			return -EINVAL;
 		}
+		if (i >= N_PLAIN)
+			filters[i].tunnel = level_rules[i - N_PLAIN].tunnel;
 		slot_args[i].rule = i;
 		slot_of[i] = xcap_engine_arm(engine, &filters[i], &lim, on_packet, &slot_args[i]);
 		if (slot_of[i] < 0) {
-			printf("# cannot arm %s: %s\n", rules[i].name, strerror(-slot_of[i]));
+			printf("# cannot arm %s: %s\n", r->name, strerror(-slot_of[i]));
 			return slot_of[i];
 		}
 	}
@@ -1248,7 +1596,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	xcap_log_set_level(XCAP_LOG_WARN);
-	_Static_assert(ARRAY_SIZE(rules) <= XCAP_MAX_CAPTURES, "too many rules");
+	_Static_assert(N_RULES <= XCAP_MAX_CAPTURES, "too many rules");
 	seed = env_u64("XCAP_FUZZ_SEED", DEFAULT_SEED);
 	frames = env_u64("XCAP_FUZZ_FRAMES", DEFAULT_FRAMES);
 	printf("# seed %llu (XCAP_FUZZ_SEED=%llu reproduces this run), %llu frames "
@@ -1284,8 +1632,29 @@ int main(void)
 	}
 	result("fuzz: the XDP program passes the verifier and loads; %d captures armed", N_RULES);
 	fixed_frames_agree();
+	tunnel_cuts_agree();
 	runts_below_ethernet();
 	random_frames_agree(frames);
+	xcap_engine_close(engine);
+	/* Raw IP frames of an L3 interface, with other tunnel ports: a new engine. */
+	memset(&st, 0, sizeof(st));
+	phase_flags = XCAP_REC_L3;
+	phase_tag = " [raw IP frames of an L3 interface; VXLAN port 8472, GENEVE port 7081]";
+	vxlan_port = 8472;
+	geneve_port = 7081;
+	engine = xcap_engine_open(NULL);
+	err = engine ? xcap_engine_load(engine) : -errno;
+	err = err ?: xcap_engine_set_l3(engine, LO_IFINDEX);
+	err = err ?: xcap_engine_set_udp_ports(engine, vxlan_port, geneve_port);
+	err = err ?: arm_all();
+	if (err) {
+		printf("not ok - bpf_fuzz: the raw IP phase cannot start: %s (errno %d)\n",
+		       strerror(-err), -err);
+		xcap_engine_close(engine);
+		return 1;
+	}
+	tunnel_cuts_agree();
+	random_frames_agree(frames / 4);
 	xcap_engine_close(engine);
 	return tests_failed_total ? 1 : 0;
 }

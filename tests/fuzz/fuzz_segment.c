@@ -12,7 +12,8 @@
  *                  8 write a valid segment header first (the file bytes are records),
  *                  16 window from [8..15] (ns) for [6..7]+1 seconds; else everything,
  *                  32 after the open, add 3 samples (times [8..15] + 0, 1, 2 ns) through
- *                     xcap_recorder_add (a second segment, next to the fuzzed one)
+ *                     xcap_recorder_add (a second segment, next to the fuzzed one),
+ *                  64, 128: the filter's tunnel mode outer, inner (neither or both: any)
  *   [1]     the query's filter: one of the presets below
  *   [2..3]  packet limit - 1 (little endian; 1..10000)
  * The segment format is recorder.c's (header comment): host byte order.
@@ -191,6 +192,7 @@ struct ref {
 	uint64_t ord;
 	const uint8_t *data;
 	uint16_t cap;
+	uint16_t flags; /* XCAP_REC_*: XCAP_REC_L3, a raw IP frame */
 	uint32_t orig;
 };
 
@@ -218,9 +220,11 @@ static size_t walk(const uint8_t *p, size_t size, struct ref *out, size_t max)
 		if (cap > XCAP_SAMPLE_BYTES || size - off - REC_HDR < cap ||
 		    crc32c(p + off + 4, REC_HDR - 4 + cap) != crc)
 			break;
-		out[n] = (struct ref){
-			.ts = le64(p + off + 8), .ord = n, .data = p + off + REC_HDR, .cap = cap
-		};
+		out[n] = (struct ref){ .ts = le64(p + off + 8),
+				       .ord = n,
+				       .data = p + off + REC_HDR,
+				       .cap = cap,
+				       .flags = le16(p + off + 6) };
 		memcpy(&out[n].orig, p + off + 20, 4);
 		n++;
 		off += REC_HDR + cap;
@@ -233,8 +237,8 @@ static void check_pcap(const struct ref *want, size_t n, bool exact, uint64_t re
 {
 	uint64_t packets, bytes;
 	uint8_t *p;
-	size_t len, off = 24, i;
-	uint32_t sec, nsec, incl, orig;
+	size_t len, off = 24, i, l3 = 0;
+	uint32_t sec, nsec, incl, orig, link, eth;
 
 	FUZZ_CHECK(!exact || n == returned, "%zu expected, %llu returned", n,
 		   (unsigned long long)returned);
@@ -244,19 +248,26 @@ static void check_pcap(const struct ref *want, size_t n, bool exact, uint64_t re
 	p = fuzz_read_file(out_path, &len);
 	FUZZ_CHECK(p, "cannot read %s", out_path);
 	FUZZ_CHECK(len == 24 + 16 * packets + bytes, "%zu bytes: trailing garbage", len);
+	/* Raw IP when every sample is one; else Ethernet, raw IP samples with 14 bytes more. */
+	for (i = 0; i < n; i++)
+		l3 += !!(want[i].flags & XCAP_REC_L3);
+	memcpy(&link, p + 20, 4);
+	FUZZ_CHECK(!exact || link == (l3 && l3 == n ? 101u : 1u), "link type %u, %zu of %zu raw",
+		   link, l3, n);
 	for (i = 0; i < packets; i++, off += 16 + incl) {
 		memcpy(&sec, p + off, 4);
 		memcpy(&nsec, p + off + 4, 4);
 		memcpy(&incl, p + off + 8, 4);
 		memcpy(&orig, p + off + 12, 4);
-		FUZZ_CHECK(incl <= XCAP_SAMPLE_BYTES && nsec < NS, "record %zu: incl %u nsec %u", i,
-			   incl, nsec);
+		FUZZ_CHECK(incl <= XCAP_SAMPLE_BYTES + 14 && nsec < NS,
+			   "record %zu: incl %u nsec %u", i, incl, nsec);
 		if (!exact)
 			continue;
+		eth = link == 1 && want[i].flags & XCAP_REC_L3 ? 14 : 0;
 		/* Seconds are 32 bits in the pcap format. */
 		FUZZ_CHECK(sec == (uint32_t)(want[i].ts / NS) && nsec == want[i].ts % NS &&
-				   incl == want[i].cap && orig == want[i].orig &&
-				   !memcmp(p + off + 16, want[i].data, incl),
+				   incl == want[i].cap + eth && orig == want[i].orig + eth &&
+				   !memcmp(p + off + 16 + eth, want[i].data, incl - eth),
 			   "record %zu differs from the reference (ts %llu)", i,
 			   (unsigned long long)want[i].ts);
 	}
@@ -271,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct xcap_query_stats st;
 	struct xcap_query q = { .from_ns = 0, .to_ns = UINT64_MAX };
 	struct xcap_recorder *r;
-	struct xcap_tuple t;
+	struct xcap_frame fr;
 	size_t seg_len, idx_len = 0, len, n, i, m;
 	const uint8_t *body;
 	uint8_t flags;
@@ -281,6 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	flags = data[0];
 	make_filter(data[1], &q.filter);
+	if ((flags >> 6) == 1 || (flags >> 6) == 2)
+		q.filter.tunnel = flags >> 6 == 1 ? XCAP_TUNNEL_OUTER : XCAP_TUNNEL_INNER;
 	q.limit = le16(data + 2) % LIMIT_MAX + 1;
 	if (flags & F_WINDOW) {
 		q.from_ns = le64(data + 8);
@@ -368,8 +381,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = m = 0; i < n; i++) {
 			if (refs[i].ts < q.from_ns || refs[i].ts >= q.to_ns)
 				continue;
-			xcap_frame_parse(refs[i].data, refs[i].cap, &t);
-			if (xcap_filter_match(&q.filter, &t))
+			xcap_frame_parse_levels(refs[i].data, refs[i].cap, refs[i].flags, &fr);
+			if (xcap_filter_match_frame(&q.filter, &fr))
 				refs[m++] = refs[i];
 		}
 		/* Segments older than `limit` newer matches are not read (query.h): fewer counted. */

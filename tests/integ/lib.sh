@@ -494,6 +494,13 @@ pcap_fields() {
 	return 1
 }
 
+# frames_in FILE [DISPLAY_FILTER]: the number of packets (tshark, whose display
+# filter reaches inside tunnels; tcpdump prints a line more for the packet
+# inside VXLAN).
+frames_in() {
+	PCAP_FILTER=${2:-} pcap_fields "$1" frame.number | wc -l
+}
+
 # one_line: the words of stdin on one line, separated by single spaces.
 one_line() {
 	tr -s '[:space:]' ' ' | sed 's/^ //; s/ $//'
@@ -507,7 +514,8 @@ pcap_bytes() {
 # --- xcapd's summary (stderr) ---
 
 # summary_field FILE NAME: one number of the summary xcapd prints on exit:
-# seen, matched, written, bytes, over_limit, ring_full, user_lost, write_errors, unparsable.
+# seen, matched, written, bytes, over_limit, ring_full, user_lost, write_errors, unparsable,
+# tunnel_errors.
 summary_field() {
 	local re
 
@@ -520,7 +528,8 @@ summary_field() {
 	ring_full) re='.*; lost: \([0-9]*\) ring full, .*' ;;
 	user_lost) re='.*; lost: [0-9]* ring full, \([0-9]*\) in userspace, .*' ;;
 	write_errors) re='.* in userspace, \([0-9]*\) write errors; .*' ;;
-	unparsable) re='.* write errors; \([0-9]*\) unparsable frames$' ;;
+	unparsable) re='.* write errors; \([0-9]*\) unparsable frames, .*' ;;
+	tunnel_errors) re='.* unparsable frames, \([0-9]*\) malformed tunnels$' ;;
 	*) return 1 ;;
 	esac
 	sed -n "s/$re/\\1/p" "$1" | head -n 1

@@ -174,6 +174,28 @@ cp "$RB" "$T/v3.pcap"
 expect_eq "hosts in the simple capture on v3" "10.232.0.14" "$(pcap_fields "$T/v3.pcap" ip.dst | sort -u | one_line)"
 fleet_check_end
 
+check_begin "fleet: tunnel reaches the agents and the database (simple: inner finds no plain ICMP, outer does; full: kept)"
+api aw POST "$PA" '{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":10,"colo_name":"ams","direction":"in","tunnel":"outer","filter_v1":{"protocol":1}}'
+expect_ok
+expect_json result.status success
+expect_json result.tunnel outer
+api aw POST "$PA" '{"type":"simple","system":"magic-transit","time_limit":60,"packet_limit":10,"colo_name":"ams","direction":"in","tunnel":"inner","filter_v1":{"protocol":1}}'
+expect_ok
+expect_json result.status failed
+expect_json result.tunnel inner
+full_create ord02 '"packet_limit":2,"tunnel":"inner"'
+expect_ok
+expect_json result.tunnel inner
+use_api 1
+api aw GET "$PA/$CID"
+expect_json result.tunnel inner
+api aw PUT "$PA/$CID/stop" ""
+expect_empty_204
+use_api 0
+expect_capture "$CID" complete 10
+expect_json result.packets_captured 0
+fleet_check_end
+
 check_begin "fleet: the live stream is refused by the fleet's API (501, 1031)"
 full_create ord02
 expect_ok

@@ -46,7 +46,11 @@ struct bench_case {
 	uint32_t frame_len;
 	double goal; /* the most this case may cost as a ratio to the baseline; 0 = none */
 	double goal_ns; /* the most this case may cost over the baseline, in ns; 0 = none */
+	int encap; /* the frame in a tunnel: FRAME_* + 1 (tests/frames.h); 0 = none */
+	int vs; /* > 0: also shown as a ratio to cases[vs], measured in the same run */
 };
+
+#define MISS8 4 /* cases[MISS8]: the untunnelled miss that tunnelled ones compare with */
 
 static const struct bench_case cases[] = {
 	{ "bare XDP_PASS (baseline)", .bare = true, .frame_len = 64 },
@@ -70,6 +74,13 @@ static const struct bench_case cases[] = {
 	  .frame_len = 64 },
 	{ "xcap, 1500 B frame matches, copied", .rules = RULES_MATCH, .armed = 1, .frame_len = 1500,
 	  .goal_ns = 120 },
+	/* Tunnels: the frame of cases[MISS8] inside one, the same 8 captures missing at both levels. */
+	{ "xcap, 8 armed, dport misses, in GRE", .rules = RULES_DPORT_MISS, .armed = 8,
+	  .encap = FRAME_GRE + 1, .vs = MISS8 },
+	{ "xcap, 8 armed, dport misses, in VXLAN", .rules = RULES_DPORT_MISS, .armed = 8,
+	  .encap = FRAME_VXLAN + 1, .vs = MISS8 },
+	{ "xcap, 8 armed, dport misses, v6 in v6", .rules = RULES_DPORT_MISS, .armed = 8,
+	  .encap = FRAME_IPIP + 1, .vs = MISS8 },
 	{ "bare TC_ACT_UNSPEC (TC baseline)", .tc = true, .bare = true, .frame_len = 64 },
 	{ "xcap TC, sampler off, none armed", .tc = true, .frame_len = 64 },
 	{ "xcap TC, sampler 1/100, none armed", .tc = true, .sample_every = 100, .frame_len = 64,
@@ -267,8 +278,14 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 	const struct frame_opts opts = {
 		.family = 4, .proto = IPPROTO_TCP, .sport = 40000, .dport = 80, .len = c->frame_len
 	};
+	struct tunnel_opts t = { .encap = c->encap - 1, .outer = { .family = 4 }, .inner = opts };
 	uint8_t frame[2048];
-	uint32_t len = frame_build(frame, sizeof(frame), &opts);
+	uint32_t len;
+
+	if (c->encap == FRAME_IPIP + 1)
+		t.outer.family = t.inner.family = 6;
+	len = c->encap ? frame_build_tunnel(frame, sizeof(frame), &t) :
+			 frame_build(frame, sizeof(frame), &opts);
 
 	*r = (struct result){};
 	if (!len)
@@ -299,9 +316,9 @@ static void print_machine(void)
 	       ROUNDS, REPEAT);
 }
 
-static void print_row(const struct bench_case *c, const struct result *r)
+static void print_row(const struct bench_case *c, const struct result *r, const struct result *vs)
 {
-	char lost[16] = "-", goal[48] = ""; /* the goal column is last: no trailing blanks */
+	char lost[16] = "-", goal[64] = ""; /* the goal column is last: no trailing blanks */
 
 	if (r->records)
 		snprintf(lost, sizeof(lost), "%.1f%%", 100.0 * r->lost / r->records);
@@ -311,6 +328,8 @@ static void print_row(const struct bench_case *c, const struct result *r)
 	else if (c->goal_ns)
 		snprintf(goal, sizeof(goal), "  +%.0f ns, <= +%.0f: %s", r->over, c->goal_ns,
 			 r->over <= c->goal_ns ? "met" : "not met");
+	else if (c->vs && vs->ratio)
+		snprintf(goal, sizeof(goal), "  %.2fx the untunnelled miss", r->ratio / vs->ratio);
 	printf("%-38s %8.0f %8.2f %7s%s\n", c->name, r->ns, r->ratio, lost, goal);
 }
 
@@ -500,8 +519,8 @@ int main(void)
 {
 	struct bench b = { .bare_fd = -1, .bare_tc_fd = -1 };
 	int err, cpus[2], ncpus;
+	struct result r[ARRAY_SIZE(cases)];
 	cpu_set_t allowed;
-	struct result r;
 	size_t i;
 
 	if (geteuid()) {
@@ -532,12 +551,12 @@ int main(void)
 	ncpus = place_threads(&b, cpus);
 	printf("\n%-38s %8s %8s %7s  %s\n", "case", "ns/pkt", "x base", "lost", "goal");
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		err = run_case(&b, &cases[i], &r);
+		err = run_case(&b, &cases[i], &r[i]);
 		if (err) {
 			fprintf(stderr, "bench_xdp: %s: %s\n", cases[i].name, strerror(-err));
 			break;
 		}
-		print_row(&cases[i], &r);
+		print_row(&cases[i], &r[i], &r[cases[i].vs]);
 	}
 	/* The scaling threads pin themselves; this one drains anywhere. */
 	sched_setaffinity(0, sizeof(allowed), &allowed);

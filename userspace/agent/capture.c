@@ -6,6 +6,7 @@
 #include "agent/capture.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "agent/link.h"
 #include "agent/pcap.h"
 
 struct xcap_capture {
@@ -68,8 +69,9 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 		.comment = o->comment,
 		.create_new = o->create_new,
 	};
+	uint32_t linktypes[XCAP_IFACE_SLOTS];
 	struct xcap_capture *c;
-	int err, n;
+	int err, n, i;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -81,6 +83,11 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	c->n_ifaces = n < XCAP_IFACE_SLOTS ? n : XCAP_IFACE_SLOTS;
 	po.ifindexes = c->ifindexes;
 	po.n_ifaces = c->n_ifaces;
+	for (i = 0; i < c->n_ifaces; i++)
+		linktypes[i] = xcap_engine_linktype(e, c->ifindexes[i]);
+	po.linktypes = linktypes;
+	/* pcap, one link type: raw IP when every interface is an L3 one (pcap.h). */
+	xcap_pcap_opts_frames(&po, n, xcap_engine_n_l3(e));
 	c->pcap = xcap_pcap_open_opts(o->path, &po);
 	if (!c->pcap) {
 		err = -errno;

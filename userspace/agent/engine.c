@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <linux/membarrier.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "agent/engine.h"
 #include "common/log.h"
 #include "agent/attach.h"
+#include "agent/link.h"
+#include "common/frame.h"
 #include "agent/probe.h"
 #include "agent/rings.h"
 #include "agent/rules.h"
@@ -50,7 +53,14 @@ struct xcap_engine {
 	pthread_mutex_t ctl;
 	struct xcap_rules rules;
 	bool used[XCAP_MAX_CAPTURES];
+	/* Tunnels and L3 interfaces: what the program's cfg gets at load. */
+	uint32_t l3_ifindex[XCAP_L3_IFACES]; /* interfaces whose frames begin with IP */
+	int n_l3;
+	int n_l3_attached; /* of them, attached interfaces (the others: set by tests) */
+	uint16_t vxlan_port, geneve_port;
 };
+
+_Static_assert(XCAP_L3_IFACES >= XCAP_MAX_IFACES, "every attached interface may be L3");
 
 static int check_ring_size(uint32_t bytes)
 {
@@ -115,6 +125,9 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	for (i = 0; i < FRAMES_RINGS_MAX; i++)
 		e->frames_fds[i] = -1;
 	e->skb_mode = opts->skb_mode;
+	e->vxlan_port = XCAP_VXLAN_PORT;
+	e->geneve_port = XCAP_GENEVE_PORT;
+	xcap_frame_set_udp_ports(e->vxlan_port, e->geneve_port);
 	err = xcap_probe_features(&features);
 	if (err)
 		goto err;
@@ -179,6 +192,9 @@ static int after_load(struct xcap_engine *e)
 		return err;
 	}
 	e->cfg = cfg;
+	e->cfg->vxlan_port = e->vxlan_port;
+	e->cfg->geneve_port = e->geneve_port;
+	memcpy(e->cfg->l3_ifindex, e->l3_ifindex, sizeof(e->l3_ifindex));
 	e->rules = (struct xcap_rules){ .obj = e->skel->obj, .cfg = cfg };
 	e->rings =
 		xcap_rings_new(bpf_map__fd(e->skel->maps.xcap_samples), e->frames_fds, e->n_frames);
@@ -202,6 +218,78 @@ int xcap_engine_load(struct xcap_engine *e)
 	return after_load(e);
 }
 
+static bool is_l3(const struct xcap_engine *e, uint32_t ifindex)
+{
+	int i;
+
+	for (i = 0; i < e->n_l3; i++)
+		if (e->l3_ifindex[i] == ifindex)
+			return true;
+	return false;
+}
+
+/* Adds an interface to the program's list of L3 ones (its frames begin with IP). */
+static int add_l3(struct xcap_engine *e, uint32_t ifindex)
+{
+	if (is_l3(e, ifindex))
+		return 0;
+	if (e->n_l3 == XCAP_L3_IFACES)
+		return -E2BIG;
+	e->l3_ifindex[e->n_l3++] = ifindex;
+	/* Atomic for the program: an entry is whole before the list ends after it. */
+	if (e->cfg)
+		__atomic_store_n(&e->cfg->l3_ifindex[e->n_l3 - 1], ifindex, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int xcap_engine_set_l3(struct xcap_engine *e, uint32_t ifindex)
+{
+	return ifindex ? add_l3(e, ifindex) : -EINVAL;
+}
+
+int xcap_engine_n_l3(const struct xcap_engine *e)
+{
+	return e->n_l3_attached;
+}
+
+uint32_t xcap_engine_linktype(const struct xcap_engine *e, uint32_t ifindex)
+{
+	return xcap_link_pcap_type(is_l3(e, ifindex) ? XCAP_LINK_L3 : XCAP_LINK_ETHER);
+}
+
+int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t geneve)
+{
+	e->vxlan_port = vxlan;
+	e->geneve_port = geneve;
+	xcap_frame_set_udp_ports(vxlan, geneve);
+	if (e->cfg) {
+		__atomic_store_n(&e->cfg->vxlan_port, vxlan, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->cfg->geneve_port, geneve, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+/*
+ * An interface without Ethernet header goes into the program's list before
+ * its frames do (after_load copies the list on the first attach).
+ */
+static int prepare_link(struct xcap_engine *e, const char *ifname, bool *l3)
+{
+	enum xcap_link link = XCAP_LINK_ETHER;
+	uint16_t type = 0;
+	int ifindex = if_nametoindex(ifname);
+
+	*l3 = false;
+	/* A missing interface is the attach's to report. */
+	if (!ifindex || xcap_link_of(ifname, &link, &type) || link != XCAP_LINK_L3)
+		return 0;
+	*l3 = true;
+	pr_info("%s: no Ethernet header (device type %u): frames are parsed from their IP "
+		"header; pcap link type %u\n",
+		ifname, type, xcap_link_pcap_type(link));
+	return add_l3(e, ifindex);
+}
+
 int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 {
 	struct xdp_program_opts opts = {
@@ -210,6 +298,7 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 		.prog_name = XCAP_PROG_NAME,
 	};
 	struct xcap_attachment *a = &e->ifaces[e->n_ifaces];
+	bool l3;
 	int err;
 
 	if (e->n_ifaces == XCAP_MAX_IFACES)
@@ -225,6 +314,9 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 	} else if (!e->xdp) {
 		return -EINVAL; /* loaded for test runs only */
 	}
+	err = prepare_link(e, ifname, &l3);
+	if (err)
+		return err;
 	err = xcap_attach_xdp(e->xdp, ifname, e->skb_mode, a);
 	if (err)
 		return err;
@@ -244,6 +336,7 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 		return err;
 	}
 	e->n_ifaces++;
+	e->n_l3_attached += l3;
 	return 0;
 }
 

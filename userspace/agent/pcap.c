@@ -23,12 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "agent/link.h"
 #include "agent/pcap.h"
 #include "common/file.h"
 
 #define PCAP_MAGIC_NS 0xa1b23c4d
-#define PCAP_LINKTYPE_ETHERNET 1
 #define PCAP_BUF_SIZE (1 << 20)
+#define PCAP_ETH_HLEN 14
 #define PCAP_RECORD_MAX (1 << 20) /* larger records are not ours */
 
 /* pcapng block types and option codes. */
@@ -76,6 +77,7 @@ struct pcap_rec_hdr {
 /* A pcapng interface: its id is its index. */
 struct ng_iface {
 	uint32_t ifindex;
+	uint32_t linktype;
 	uint64_t written; /* handed to the kernel */
 	uint64_t pending; /* in the buffer */
 	uint64_t lost; /* a flush of them failed */
@@ -85,6 +87,7 @@ struct ng_iface {
 struct xcap_pcap {
 	int fd;
 	enum xcap_pcap_format format;
+	uint32_t linktype; /* pcap */
 	int err; /* first write error, sticky */
 	size_t buffered; /* bytes in buf not yet handed to the kernel */
 	uint64_t pending; /* records among them */
@@ -104,6 +107,14 @@ static const char *const format_names[] = {
 	[XCAP_PCAP] = "pcap",
 	[XCAP_PCAPNG] = "pcapng",
 };
+
+void xcap_pcap_opts_frames(struct xcap_pcap_opts *o, size_t n, size_t l3)
+{
+	if (l3 && l3 == n)
+		o->linktype = XCAP_LINKTYPE_RAW;
+	else if (l3 && o->format == XCAP_PCAP)
+		o->snaplen += PCAP_ETH_HLEN;
+}
 
 int xcap_pcap_format_parse(const char *s, enum xcap_pcap_format *f)
 {
@@ -222,16 +233,16 @@ static int put_shb(struct xcap_pcap *p, const char *comment)
 }
 
 /* Describes the next interface of the file; returns its id, or -ENOSPC. */
-static int put_idb(struct xcap_pcap *p, uint32_t ifindex)
+static int put_idb(struct xcap_pcap *p, uint32_t ifindex, uint32_t linktype)
 {
-	uint16_t link[2] = { PCAP_LINKTYPE_ETHERNET, 0 };
+	uint16_t link[2] = { linktype, 0 };
 	uint8_t tsresol = 9; /* 10^-9 s */
 	char name[IF_NAMESIZE], desc[32];
 	int id = p->n_ifaces;
 
 	if (id == NG_IFACES_MAX)
 		return -ENOSPC;
-	p->ifaces[p->n_ifaces++] = (struct ng_iface){ .ifindex = ifindex };
+	p->ifaces[p->n_ifaces++] = (struct ng_iface){ .ifindex = ifindex, .linktype = linktype };
 	blk_begin(p, NG_IDB);
 	blk_bytes(p, link, sizeof(link));
 	blk_u32(p, p->snaplen);
@@ -244,15 +255,21 @@ static int put_idb(struct xcap_pcap *p, uint32_t ifindex)
 	return blk_put(p, true) ?: id;
 }
 
+/* The link type of a packet's frame (its XCAP_REC_L3 flag). */
+static uint32_t packet_linktype(const struct xcap_packet *pkt)
+{
+	return pkt->flags & XCAP_REC_L3 ? XCAP_LINKTYPE_RAW : XCAP_LINKTYPE_ETHERNET;
+}
+
 /* The id of the packet's interface, described first if it is new. */
-static int iface_id(struct xcap_pcap *p, uint32_t ifindex)
+static int iface_id(struct xcap_pcap *p, const struct xcap_packet *pkt)
 {
 	int i;
 
 	for (i = 0; i < p->n_ifaces; i++)
-		if (p->ifaces[i].ifindex == ifindex)
+		if (p->ifaces[i].ifindex == pkt->ifindex)
 			return i;
-	return put_idb(p, ifindex);
+	return put_idb(p, pkt->ifindex, packet_linktype(pkt));
 }
 
 static int put_epb(struct xcap_pcap *p, int id, const struct xcap_packet *pkt)
@@ -319,7 +336,7 @@ struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_o
 		.version_major = 2,
 		.version_minor = 4,
 		.snaplen = o->snaplen,
-		.linktype = PCAP_LINKTYPE_ETHERNET,
+		.linktype = o->linktype ?: XCAP_LINKTYPE_ETHERNET,
 	};
 	struct xcap_pcap *p;
 	int err, i;
@@ -328,6 +345,7 @@ struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_o
 	if (!p)
 		return NULL;
 	p->format = o->format;
+	p->linktype = h.linktype;
 	p->snaplen = o->snaplen;
 	p->start_ns = xcap_clock_ns(CLOCK_REALTIME);
 	p->fd = open_file(path, o->create_new);
@@ -341,7 +359,10 @@ struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_o
 	if (p->format == XCAP_PCAPNG) {
 		err = put_shb(p, o->comment);
 		for (i = 0; !err && i < o->n_ifaces && i < NG_IFACES_MAX; i++)
-			err = put_idb(p, o->ifindexes[i]) < 0 ? p->err ?: -ENOSPC : 0;
+			err = put_idb(p, o->ifindexes[i],
+				      o->linktypes ? o->linktypes[i] : XCAP_LINKTYPE_ETHERNET) < 0 ?
+				      p->err ?: -ENOSPC :
+				      0;
 	} else {
 		put(p, &h, sizeof(h));
 	}
@@ -360,7 +381,8 @@ struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen)
 	return xcap_pcap_open_opts(path, &(struct xcap_pcap_opts){ .snaplen = snaplen });
 }
 
-int xcap_pcap_write_packet(struct xcap_pcap *p, const struct xcap_packet *pkt)
+/* Puts one packet into the buffer, as a record of interface id (pcapng). */
+static int put_packet(struct xcap_pcap *p, int id, const struct xcap_packet *pkt)
 {
 	struct pcap_rec_hdr r = {
 		.ts_sec = pkt->ts_ns / 1000000000ULL,
@@ -368,8 +390,43 @@ int xcap_pcap_write_packet(struct xcap_pcap *p, const struct xcap_packet *pkt)
 		.incl_len = pkt->cap_len,
 		.orig_len = pkt->orig_len,
 	};
+
+	if (p->format == XCAP_PCAPNG) {
+		put_epb(p, id, pkt);
+		p->ifaces[id].pending++;
+	} else {
+		put(p, &r, sizeof(r));
+		put(p, pkt->data, pkt->cap_len);
+	}
+	p->pending++;
+	return 0;
+}
+
+/* A raw IP frame where the link type is Ethernet: behind a made-up Ethernet header. */
+static int put_packet_eth(struct xcap_pcap *p, int id, const struct xcap_packet *pkt)
+{
+	uint8_t frame[PCAP_ETH_HLEN + XCAP_FRAME_MAX];
+	struct xcap_packet copy = *pkt;
+	bool v6 = pkt->cap_len && pkt->data[0] >> 4 == 6;
+
+	/* Addresses zero; the type from the IP version, as the program read it. */
+	memset(frame, 0, 12);
+	frame[12] = v6 ? 0x86 : 0x08;
+	frame[13] = v6 ? 0xdd : 0x00;
+	memcpy(frame + PCAP_ETH_HLEN, pkt->data, pkt->cap_len);
+	copy.data = frame;
+	copy.cap_len += PCAP_ETH_HLEN;
+	copy.orig_len += PCAP_ETH_HLEN;
+	return put_packet(p, id, &copy);
+}
+
+int xcap_pcap_write_packet(struct xcap_pcap *p, const struct xcap_packet *pkt)
+{
 	/* A record and, pcapng, a new interface's description: both stay in one flush. */
-	size_t need = p->format == XCAP_PCAPNG ? 2 * NG_BLOCK_MAX : sizeof(r) + pkt->cap_len;
+	size_t need = p->format == XCAP_PCAPNG ?
+			      2 * NG_BLOCK_MAX :
+			      sizeof(struct pcap_rec_hdr) + PCAP_ETH_HLEN + pkt->cap_len;
+	uint32_t linktype = p->linktype;
 	int id = 0;
 
 	if (p->buffered + need > sizeof(p->buf))
@@ -379,17 +436,14 @@ int xcap_pcap_write_packet(struct xcap_pcap *p, const struct xcap_packet *pkt)
 	if (pkt->cap_len > XCAP_FRAME_MAX)
 		return -EINVAL;
 	if (p->format == XCAP_PCAPNG) {
-		id = iface_id(p, pkt->ifindex);
+		id = iface_id(p, pkt);
 		if (id < 0)
 			return id;
-		put_epb(p, id, pkt);
-		p->ifaces[id].pending++;
-	} else {
-		put(p, &r, sizeof(r));
-		put(p, pkt->data, pkt->cap_len);
+		linktype = p->ifaces[id].linktype;
 	}
-	p->pending++;
-	return 0;
+	if ((pkt->flags & XCAP_REC_L3) && linktype == XCAP_LINKTYPE_ETHERNET)
+		return put_packet_eth(p, id, pkt);
+	return put_packet(p, id, pkt);
 }
 
 int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint32_t cap_len,

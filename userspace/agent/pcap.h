@@ -2,10 +2,11 @@
 /*
  * Capture files, in one of two formats:
  * - pcap: the classic format with nanosecond timestamps (magic 0xa1b23c4d),
- *   Ethernet link type; what Cloudflare's API delivers.
+ *   Ethernet link type, or raw IP (101) for a file of frames from L3
+ *   interfaces only; what Cloudflare's API delivers.
  * - pcapng: a section whose comment names xcap, the capture and its filter;
  *   an Interface Description Block per interface (if_name, if_tsresol 9,
- *   Ethernet, snaplen); Enhanced Packet Blocks with the interface and the
+ *   Ethernet or raw IP, snaplen); Enhanced Packet Blocks with the interface and the
  *   direction (epb_flags inbound or outbound); at the end an Interface
  *   Statistics Block per interface with what was delivered and lost there.
  * Also the reading side that xcap needs: counting the packets of a file it
@@ -38,11 +39,28 @@ struct xcap_pcap_opts {
 	const uint32_t *ifindexes;
 	int n_ifaces;
 	/*
+	 * Link types (XCAP_LINKTYPE_*, agent/link.h): pcap, the file's (0:
+	 * Ethernet); pcapng, those of ifindexes (NULL: Ethernet). A packet of an
+	 * interface described later has the one its XCAP_REC_L3 flag says. A raw
+	 * IP frame (XCAP_REC_L3) written where the link type is Ethernet gets a
+	 * made-up Ethernet header (zero addresses, the type of its IP version),
+	 * which its lengths count.
+	 */
+	uint32_t linktype;
+	const uint32_t *linktypes;
+	/*
 	 * The file must not exist: created 0600, never through a link or over a
 	 * file someone put there (EEXIST, ELOOP): xcapd's own spool and simple files.
 	 */
 	bool create_new;
 };
+
+/*
+ * Sets o's link type for a file of n frames, l3 of them raw IP (XCAP_REC_L3):
+ * raw IP when all are; else Ethernet, where those get a made-up Ethernet
+ * header: pcap, 14 bytes beyond o->snaplen (pcapng: each interface has its own).
+ */
+void xcap_pcap_opts_frames(struct xcap_pcap_opts *o, size_t n, size_t l3);
 
 /* "pcap" or "pcapng" into *f; 0 or -EINVAL. */
 int xcap_pcap_format_parse(const char *s, enum xcap_pcap_format *f);
@@ -57,7 +75,10 @@ const char *xcap_pcap_media_type(enum xcap_pcap_format f);
 struct xcap_pcap *xcap_pcap_open_opts(const char *path, const struct xcap_pcap_opts *o);
 /* A pcap file of that snaplen. */
 struct xcap_pcap *xcap_pcap_open(const char *path, uint32_t snaplen);
-/* Appends one packet: its time (ns since the epoch), interface and direction (pcapng). */
+/*
+ * Appends one packet: its time (ns since the epoch), interface and direction
+ * (pcapng), and with XCAP_REC_L3 in its flags, a raw IP frame.
+ */
 int xcap_pcap_write_packet(struct xcap_pcap *p, const struct xcap_packet *pkt);
 /* Appends one packet without an interface. */
 int xcap_pcap_write(struct xcap_pcap *p, uint64_t ts_ns, const void *data, uint32_t cap_len,

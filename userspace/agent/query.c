@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "common/log.h"
 #include "common/frame.h"
+#include "agent/link.h"
 #include "agent/pcap.h"
 #include "agent/query.h"
 
@@ -122,14 +123,14 @@ static void query_keep(struct query_run *qr, const struct xcap_packet *pkt, uint
 static void query_one(void *arg, const struct xcap_packet *pkt, uint64_t seq)
 {
 	struct query_run *qr = arg;
-	struct xcap_tuple t;
+	struct xcap_frame fr;
 
 	if (!xcap_filter_takes_dir(&qr->q->filter,
 				   pkt->flags & XCAP_REC_OUT ? XCAP_DIR_OUT : XCAP_DIR_IN) ||
 	    !query_takes_iface(qr, pkt->ifindex))
 		return;
-	xcap_frame_parse(pkt->data, pkt->cap_len, &t);
-	if (!xcap_filter_match(&qr->q->filter, &t))
+	xcap_frame_parse_levels(pkt->data, pkt->cap_len, pkt->flags, &fr);
+	if (!xcap_filter_match_frame(&qr->q->filter, &fr))
 		return;
 	qr->st->matched++;
 	query_keep(qr, pkt, seq);
@@ -155,10 +156,17 @@ static int query_write(const struct query_run *qr, const char *path)
 	struct xcap_packet pkt;
 	struct xcap_pcap *p;
 	const struct hit *h;
-	uint32_t i;
+	uint32_t i, l3 = 0;
 	int err;
 
-	/* pcapng: each interface is described where its first sample is. */
+	/*
+	 * Raw IP when every sample came from an L3 interface; else Ethernet
+	 * (pcap.h). pcapng: each interface is described where its first sample
+	 * is, with its own link type.
+	 */
+	for (i = 0; i < qr->n; i++)
+		l3 += !!(qr->heap[i]->flags & XCAP_REC_L3);
+	xcap_pcap_opts_frames(&o, qr->n, l3);
 	p = xcap_pcap_open_opts(path, &o);
 	if (!p) {
 		err = -errno;

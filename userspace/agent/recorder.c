@@ -17,7 +17,8 @@
  * protocols in the bitmap; in the Bloom filter, under each field's tag, the
  * values of its number fields (the ports, when the sample has them) and the
  * prefixes of its address fields at the lengths 8, 16, 24, 32 (IPv4) and 32,
- * 48, 64, 128 (IPv6).
+ * 48, 64, 128 (IPv6); those of the packet inside a tunnel too (a filter
+ * matches at either level), under the same tags.
  * A filter prefix is looked up at the longest of those lengths it covers: a
  * sample in the prefix has the same leading bits. A prefix shorter than them
  * all (a /4 or a v6 /20, say) cannot use the index. While a segment is open
@@ -47,7 +48,13 @@
 #include "agent/recorder.h"
 
 #define SEG_SPAN_NS (60 * NSEC_PER_SEC) /* one segment per minute of sample time */
-#define FORMAT_VERSION 1
+/*
+ * The versions of the two files. A segment of another version is not read; an
+ * index of another version is rebuilt from its segment at open. Index 2: the
+ * packets inside tunnels are summarized too.
+ */
+#define SEG_VERSION 1
+#define IDX_VERSION 2
 #define WRITE_BUF_SIZE (256 << 10)
 #define BLOOM_MAX_LOG2 23 /* bits of an open segment's filter: 1 MiB */
 #define BLOOM_MIN_LOG2 13 /* folding stops at 1 KiB */
@@ -215,7 +222,7 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-/* Part of the file format: changing it needs a new FORMAT_VERSION. */
+/* Part of the file format: changing it needs a new IDX_VERSION. */
 static uint64_t key_hash(uint8_t tag, uint32_t len, const uint8_t v[16])
 {
 	uint64_t a, b;
@@ -514,16 +521,19 @@ static size_t seg_walk(const uint8_t *base, size_t size, rec_fn fn, void *arg)
 	return recs_walk(base, size, sizeof(struct seg_hdr), fn, arg, &i);
 }
 
-/* Counts a sample, whose tuple is t, into a segment's time range and summary. */
+/* Counts a sample, whose levels are fr, into a segment's time range and summary. */
 static void seg_account(struct seg *s, struct summary *sum, const struct xcap_packet *pkt,
-			const struct xcap_tuple *t)
+			const struct xcap_frame *fr)
 {
 	s->count++;
 	if (pkt->ts_ns < s->min_ts)
 		s->min_ts = pkt->ts_ns;
 	if (pkt->ts_ns > s->max_ts)
 		s->max_ts = pkt->ts_ns;
-	summary_add(sum, t);
+	summary_add(sum, &fr->lvl[XCAP_LEVEL_OUTER]);
+	/* A filter matches at either level: the index answers for both (IDX_VERSION 2). */
+	if (fr->inner)
+		summary_add(sum, &fr->lvl[XCAP_LEVEL_INNER]);
 }
 
 /* The segment list. */
@@ -587,7 +597,7 @@ static void seg_delete(struct xcap_recorder *r, size_t i)
 static int idx_write(struct xcap_recorder *r, struct seg *s, struct summary *sum)
 {
 	struct idx_hdr h = {
-		.version = FORMAT_VERSION,
+		.version = IDX_VERSION,
 		.data_bytes = s->data_bytes,
 		.count = s->count,
 		.min_ts = s->min_ts,
@@ -645,7 +655,7 @@ static bool idx_load(const struct xcap_recorder *r, struct seg *s, uint64_t seg_
 		return false;
 	crc = h.hdr_crc;
 	h.hdr_crc = 0;
-	if (memcmp(h.magic, idx_magic, sizeof(h.magic)) || h.version != FORMAT_VERSION ||
+	if (memcmp(h.magic, idx_magic, sizeof(h.magic)) || h.version != IDX_VERSION ||
 	    crc32c(&h, sizeof(h)) != crc || h.data_bytes < sizeof(struct seg_hdr) ||
 	    h.data_bytes > seg_size || h.bloom_log2 < BLOOM_MIN_LOG2 ||
 	    h.bloom_log2 > BLOOM_MAX_LOG2 || size != sizeof(h) + BLOOM_BYTES(h.bloom_log2))
@@ -684,11 +694,11 @@ struct rebuild {
 static void rebuild_one(void *arg, const struct xcap_packet *pkt, uint64_t ordinal)
 {
 	struct rebuild *b = arg;
-	struct xcap_tuple t;
+	struct xcap_frame fr;
 
 	(void)ordinal;
-	xcap_frame_parse(pkt->data, pkt->cap_len, &t);
-	seg_account(b->s, b->sum, pkt, &t);
+	xcap_frame_parse_levels(pkt->data, pkt->cap_len, pkt->flags, &fr);
+	seg_account(b->s, b->sum, pkt, &fr);
 }
 
 /*
@@ -732,7 +742,7 @@ static int seg_load(struct xcap_recorder *r, int64_t minute, uint32_t n)
 
 	seg_path(r, &s, "seg", path);
 	err = read_at(path, &h, sizeof(h), 0, &size);
-	if (err || memcmp(h.magic, seg_magic, sizeof(h.magic)) || h.version != FORMAT_VERSION) {
+	if (err || memcmp(h.magic, seg_magic, sizeof(h.magic)) || h.version != SEG_VERSION) {
 		pr_warn("recorder: %s is not a segment file (%s); ignored\n", path,
 			err ? strerror(-err) : "bad header");
 		return 0;
@@ -876,7 +886,7 @@ static uint32_t seg_next_n(const struct xcap_recorder *r, int64_t minute)
 
 static int seg_create(struct xcap_recorder *r, int64_t minute)
 {
-	struct seg_hdr h = { .version = FORMAT_VERSION };
+	struct seg_hdr h = { .version = SEG_VERSION };
 	struct seg s = {
 		.minute = minute,
 		.n = seg_next_n(r, minute),
@@ -1013,7 +1023,7 @@ int xcap_recorder_add(void *recorder, const struct xcap_packet *pkt)
 {
 	struct xcap_recorder *r = recorder;
 	struct xcap_packet p = *pkt;
-	struct xcap_tuple t;
+	struct xcap_frame fr;
 	int err;
 
 	if (!rate_admit(r, p.ts_ns)) {
@@ -1033,10 +1043,10 @@ int xcap_recorder_add(void *recorder, const struct xcap_packet *pkt)
 	if (r->buf_len + REC_MAX > WRITE_BUF_SIZE)
 		seg_write_out(r);
 	/* Parsed outside the lock: under it, only copies and a few bits set. */
-	xcap_frame_parse(p.data, p.cap_len, &t);
+	xcap_frame_parse_levels(p.data, p.cap_len, p.flags, &fr);
 	pthread_mutex_lock(&r->lock);
 	buf_append(r, &p);
-	seg_account(seg_open(r), &r->live, &p, &t);
+	seg_account(seg_open(r), &r->live, &p, &fr);
 	pthread_mutex_unlock(&r->lock);
 	count(&r->written, 1);
 	return 0;

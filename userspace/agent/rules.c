@@ -5,7 +5,8 @@
  * value (its slice of "xcap_num"); for an address field, the set under each
  * armed prefix (the "xcap_addr" trie); for every field, the set that accepts
  * any value (xcap_cfg.wild); for each direction, the set that takes it
- * (xcap_cfg.dir); for each interface slot, the set restricted to interfaces
+ * (xcap_cfg.dir); for each level of a frame, the set that matches there
+ * (xcap_cfg.level); for each interface slot, the set restricted to interfaces
  * that include it, and the set that takes every interface (xcap_cfg.iface).
  */
 #include <errno.h>
@@ -136,11 +137,24 @@ static void sync_ifaces(struct xcap_rules *r)
 	r->cfg->iface_any = any;
 }
 
+/* The used slots whose filter `takes` k: a direction (XCAP_DIR_*), a level (XCAP_LEVEL_*). */
+static uint64_t slots_taking(const struct xcap_rules *r,
+			     bool (*takes)(const struct xcap_filter *f, int k), int k)
+{
+	uint64_t set = 0;
+	int i;
+
+	for (i = 0; i < XCAP_MAX_CAPTURES; i++)
+		if (r->used[i] && takes(&r->filter[i], k))
+			set |= 1ULL << i;
+	return set;
+}
+
 /* Brings every table in line with the used slots; `f` is the filter that changed. */
 static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 {
 	bool addr = false;
-	uint64_t wild, dir;
+	uint64_t wild;
 	int err = 0, id, i;
 
 	for (id = 0; id < XCAP_FIELD_N && !err; id++) {
@@ -162,13 +176,10 @@ static int sync(struct xcap_rules *r, const struct xcap_filter *f)
 				wild |= 1ULL << i;
 		r->cfg->wild[id] = wild;
 	}
-	for (id = 0; id < XCAP_DIR_N; id++) {
-		dir = 0;
-		for (i = 0; i < XCAP_MAX_CAPTURES; i++)
-			if (r->used[i] && xcap_filter_takes_dir(&r->filter[i], id))
-				dir |= 1ULL << i;
-		r->cfg->dir[id] = dir;
-	}
+	for (id = 0; id < XCAP_DIR_N; id++)
+		r->cfg->dir[id] = slots_taking(r, xcap_filter_takes_dir, id);
+	for (id = 0; id < XCAP_LEVEL_N; id++)
+		r->cfg->level[id] = slots_taking(r, xcap_filter_at_level, id);
 	sync_ifaces(r);
 	return 0;
 }

@@ -75,6 +75,7 @@ enum opt {
 	O_DIRECTION,
 	O_FORMAT,
 	O_INTERFACE,
+	O_TUNNEL,
 	O_EXTCAP_INTERFACES, /* Wireshark's extcap protocol: the modes ... */
 	O_EXTCAP_DLTS,
 	O_EXTCAP_CONFIG,
@@ -96,6 +97,7 @@ enum kind {
 	K_DIRECTION, /* in, out or inout */
 	K_FORMAT, /* pcap or pcapng */
 	K_IFACES, /* interface names, separated by commas; repeatable */
+	K_TUNNEL, /* any, outer or inner */
 };
 
 static const struct {
@@ -110,6 +112,7 @@ static const struct {
 	[K_DIRECTION] = { "in, out or inout" },
 	[K_FORMAT] = { "pcap or pcapng" },
 	[K_IFACES] = { "interface names separated by commas" },
+	[K_TUNNEL] = { "any, outer or inner" },
 };
 
 /* Bits of the commands, for the options each one takes. */
@@ -165,6 +168,7 @@ static struct opt_def {
 	[O_FORMAT] = { "format", K_FORMAT, C_CREATE_ANY, "format", 0 },
 	/* The create body's `interfaces`: create_body adds what ctl->ifaces gathered. */
 	[O_INTERFACE] = { "interface", K_IFACES, C_CREATE_ANY, NULL, 'i' },
+	[O_TUNNEL] = { "tunnel", K_TUNNEL, C_CREATE_ANY, "tunnel", 0 },
 	[O_EXTCAP_INTERFACES] = { "extcap-interfaces", K_SWITCH, C_EXTCAP, NULL, 0 },
 	[O_EXTCAP_DLTS] = { "extcap-dlts", K_SWITCH, C_EXTCAP, NULL, 0 },
 	[O_EXTCAP_CONFIG] = { "extcap-config", K_SWITCH, C_EXTCAP, NULL, 0 },
@@ -601,6 +605,7 @@ static int parse_value(int o, const char *s, json_object **out)
 	enum kind k = opt_defs[o].kind;
 	enum xcap_pcap_format format;
 	struct xcap_value value;
+	enum xcap_tunnel tunnel;
 	uint32_t dirs;
 	uint64_t v;
 
@@ -609,8 +614,10 @@ static int parse_value(int o, const char *s, json_object **out)
 		return 0;
 	case K_DIRECTION:
 	case K_FORMAT:
+	case K_TUNNEL:
 		if (k == K_DIRECTION ? xcap_filter_parse_dirs(s, &dirs) :
-				       xcap_pcap_format_parse(s, &format))
+		    k == K_FORMAT    ? xcap_pcap_format_parse(s, &format) :
+				       xcap_filter_parse_tunnel(s, &tunnel))
 			return -EINVAL;
 		if (out)
 			*out = json_object_new_string(s);
@@ -1144,14 +1151,17 @@ static const char create_help_more[] =
 	"full captures:\n"
 	"      --colo NAME         colo_name, the site or metro to capture in (required)\n"
 	"      --dest URI          destination_conf, a validated bucket (required)\n"
-	"both (xcapd's extensions direction, format and interfaces: leave them out\n"
-	"with another server):\n"
+	"both (xcapd's extensions direction, format, interfaces and tunnel: leave\n"
+	"them out with another server):\n"
 	"  -Q, --direction DIR     in (received), out (sent) or inout (both; the\n"
 	"                          server's default)\n"
 	"      --format FORMAT     pcap (the default) or pcapng, with each packet's\n"
 	"                          interface and direction\n"
 	"  -i, --interface NAME    only the packets of the server's interface NAME\n"
 	"                          (repeatable, or NAME,NAME...; default: all of them)\n"
+	"      --tunnel LEVEL      any (the default): the filter matches a packet's own\n"
+	"                          headers or those of the packet in its tunnel (GRE, IP\n"
+	"                          in IP, VXLAN, GENEVE); outer: its own; inner: the tunnel's\n"
 	"      --wait              then follow the capture as 'xcapctl wait' does\n";
 
 static const char extcap_help[] =

@@ -38,7 +38,7 @@ enum xcap_field_kind {
 
 /*
  * How the recorder's index summarizes a field. Part of its file format: a
- * change to an indexed field (or a new indexed one) needs a new FORMAT_VERSION
+ * change to an indexed field (or a new indexed one) needs a new IDX_VERSION
  * in agent/recorder.c, or older indexes would answer "no sample" for it.
  */
 enum xcap_field_index {

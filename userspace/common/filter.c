@@ -312,6 +312,48 @@ bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t)
 	return true;
 }
 
+static const char *const tunnel_names[XCAP_TUNNEL_N] = {
+	[XCAP_TUNNEL_ANY] = "any",
+	[XCAP_TUNNEL_OUTER] = "outer",
+	[XCAP_TUNNEL_INNER] = "inner",
+};
+
+int xcap_filter_parse_tunnel(const char *s, enum xcap_tunnel *out)
+{
+	int i;
+
+	for (i = 0; s && i < XCAP_TUNNEL_N; i++) {
+		if (!strcmp(s, tunnel_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *xcap_filter_tunnel_name(enum xcap_tunnel t)
+{
+	return t < XCAP_TUNNEL_N ? tunnel_names[t] : "any";
+}
+
+bool xcap_filter_at_level(const struct xcap_filter *f, int level)
+{
+	if (f->tunnel == XCAP_TUNNEL_OUTER)
+		return level == XCAP_LEVEL_OUTER;
+	if (f->tunnel == XCAP_TUNNEL_INNER)
+		return level == XCAP_LEVEL_INNER;
+	return true;
+}
+
+bool xcap_filter_match_frame(const struct xcap_filter *f, const struct xcap_frame *fr)
+{
+	if (xcap_filter_at_level(f, XCAP_LEVEL_OUTER) &&
+	    xcap_filter_match(f, &fr->lvl[XCAP_LEVEL_OUTER]))
+		return true;
+	return fr->inner && xcap_filter_at_level(f, XCAP_LEVEL_INNER) &&
+	       xcap_filter_match(f, &fr->lvl[XCAP_LEVEL_INNER]);
+}
+
 static const char *const dir_names[] = {
 	[1U << XCAP_DIR_IN] = "in",
 	[1U << XCAP_DIR_OUT] = "out",

@@ -17,6 +17,15 @@
 
 struct json_object;
 struct xcap_tuple;
+struct xcap_frame;
+
+/* The levels of a frame (XCAP_LEVEL_*) at which a filter matches: the API's `tunnel`. */
+enum xcap_tunnel {
+	XCAP_TUNNEL_ANY, /* the outer headers, or those of the packet inside a tunnel */
+	XCAP_TUNNEL_OUTER, /* the outer headers only: a tunnel is not looked into */
+	XCAP_TUNNEL_INNER, /* the packet inside a tunnel only: frames without one never match */
+	XCAP_TUNNEL_N,
+};
 
 struct xcap_filter {
 	uint32_t
@@ -30,6 +39,7 @@ struct xcap_filter {
 	 */
 	uint32_t n_ifaces;
 	char ifaces[XCAP_MAX_IFACES][IF_NAMESIZE];
+	enum xcap_tunnel tunnel; /* XCAP_TUNNEL_ANY unless set */
 };
 
 /* True when f takes packets of direction dir (XCAP_DIR_*). */
@@ -107,8 +117,21 @@ struct xcap_filter_error {
 int xcap_filter_from_json(struct xcap_filter *f, struct json_object *filter_v1, char *canon,
 			  size_t size, struct xcap_filter_error *e);
 
-/* True when f accepts t, as the XDP program's matcher decides. */
+/* True when f accepts t, as the XDP program's matcher decides (one level; f->tunnel aside). */
 bool xcap_filter_match(const struct xcap_filter *f, const struct xcap_tuple *t);
+
+/* Tunnels: the levels of a filter and the frames it takes. */
+/* "any", "outer" or "inner" into *out; 0 or -EINVAL. */
+int xcap_filter_parse_tunnel(const char *s, enum xcap_tunnel *out);
+const char *xcap_filter_tunnel_name(enum xcap_tunnel t);
+/* True when f matches at level l (XCAP_LEVEL_*). */
+bool xcap_filter_at_level(const struct xcap_filter *f, int level);
+/*
+ * True when f accepts the frame at one of its levels, as the XDP program
+ * decides: the whole filter at the outer level or the whole filter at the
+ * inner one, among the levels f->tunnel names and the frame has.
+ */
+bool xcap_filter_match_frame(const struct xcap_filter *f, const struct xcap_frame *fr);
 
 /*
  * True when two address fields of f are of different families, which no

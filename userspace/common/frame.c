@@ -16,6 +16,16 @@
 #define XCAP_ETH_P_8021AD 0x88A8
 #define XCAP_VLAN_MAX 2
 #define XCAP_IPV6_EXT_MAX 6
+#define XCAP_ETH_P_TEB 0x6558
+#define XCAP_GRE_CSUM 0x8000
+#define XCAP_GRE_ROUTING 0x4000
+#define XCAP_GRE_KEY 0x2000
+#define XCAP_GRE_SEQ 0x1000
+#define XCAP_GRE_VERSION 0x0007
+#define XCAP_VXLAN_FLAG_I 0x08
+
+/* The program's xcap_cfg.vxlan_port and geneve_port (xcap_frame_set_udp_ports). */
+static uint16_t vxlan_port = XCAP_VXLAN_PORT, geneve_port = XCAP_GENEVE_PORT;
 
 struct frame_cursor {
 	const uint8_t *pos;
@@ -143,40 +153,170 @@ static int frame_parse_ipv6(struct frame_cursor *c, struct xcap_tuple *t)
 	return -1;
 }
 
+/* Returns 1 (the cursor after the ports when the protocol has them), or -1 when they are cut. */
 static int frame_parse_ports(struct frame_cursor *c, struct xcap_tuple *t)
 {
 	uint32_t proto = t->v[XCAP_FIELD_PROTO].num;
 	const uint8_t *p;
 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
-		return 0;
+		return 1;
 	/* TCP, UDP and SCTP all start with source and destination port. */
 	p = frame_pull(c, 4);
 	if (!p)
 		return -1;
 	tuple_num(t, XCAP_FIELD_SPORT, frame_get16(p));
 	tuple_num(t, XCAP_FIELD_DPORT, frame_get16(p + 2));
+	return 1;
+}
+
+/* 1: the L4 header follows (ports read), 0: it does not (a later fragment, not IP), -1: error. */
+static int frame_parse_ip(struct frame_cursor *c, struct xcap_tuple *t, int proto)
+{
+	int l4;
+
+	if (proto == XCAP_ETH_P_IP)
+		l4 = frame_parse_ipv4(c, t);
+	else if (proto == XCAP_ETH_P_IPV6)
+		l4 = frame_parse_ipv6(c, t);
+	else
+		return 0;
+	return l4 > 0 ? frame_parse_ports(c, t) : l4;
+}
+
+/* An L3 interface's frame: the ethertype of its IP version, 0 when not IP, -1 when empty. */
+static int frame_parse_l3(const struct frame_cursor *c)
+{
+	if (!frame_has(c, 1))
+		return -1;
+	if (c->pos[0] >> 4 == 4)
+		return XCAP_ETH_P_IP;
+	return c->pos[0] >> 4 == 6 ? XCAP_ETH_P_IPV6 : 0;
+}
+
+/*
+ * Tunnel headers: each returns what follows it (XCAP_ETH_P_IP, _IPV6 or _TEB),
+ * 0 for a payload that is not looked into, -1 for a malformed or cut header.
+ */
+static int frame_tunnel_payload(uint16_t type)
+{
+	return type == XCAP_ETH_P_IP || type == XCAP_ETH_P_IPV6 || type == XCAP_ETH_P_TEB ? type :
+											    0;
+}
+
+static int frame_parse_gre(struct frame_cursor *c)
+{
+	const uint8_t *p = frame_pull(c, 4);
+	uint16_t flags;
+	size_t opt;
+
+	if (!p)
+		return -1;
+	flags = frame_get16(p);
+	if (flags & XCAP_GRE_VERSION)
+		return 0;
+	if (flags & XCAP_GRE_ROUTING)
+		return -1;
+	opt = (flags & XCAP_GRE_CSUM ? 4 : 0) + (flags & XCAP_GRE_KEY ? 4 : 0) +
+	      (flags & XCAP_GRE_SEQ ? 4 : 0);
+	if (!frame_pull(c, opt))
+		return -1;
+	return frame_tunnel_payload(frame_get16(p + 2));
+}
+
+/* After the UDP ports: the rest of the UDP header, then the 8-byte VXLAN header. */
+static int frame_parse_vxlan(struct frame_cursor *c)
+{
+	const uint8_t *p;
+
+	if (!frame_pull(c, 4))
+		return -1;
+	p = frame_pull(c, 8);
+	return p && p[0] & XCAP_VXLAN_FLAG_I ? XCAP_ETH_P_TEB : -1;
+}
+
+static int frame_parse_geneve(struct frame_cursor *c)
+{
+	const uint8_t *p;
+
+	if (!frame_pull(c, 4))
+		return -1;
+	p = frame_pull(c, 8);
+	if (!p || p[0] >> 6 || !frame_pull(c, (p[0] & 0x3f) * 4))
+		return -1;
+	return frame_tunnel_payload(frame_get16(p + 2));
+}
+
+/* The tunnel that the outer level t carries, its L4 header under the cursor. */
+static int frame_parse_tunnel(struct frame_cursor *c, const struct xcap_tuple *t,
+			      enum xcap_encap *encap)
+{
+	uint32_t proto = t->v[XCAP_FIELD_PROTO].num, dport = t->v[XCAP_FIELD_DPORT].num;
+
+	*encap = XCAP_ENCAP_IPIP;
+	if (proto == IPPROTO_IPIP)
+		return XCAP_ETH_P_IP;
+	if (proto == IPPROTO_IPV6)
+		return XCAP_ETH_P_IPV6;
+	*encap = XCAP_ENCAP_GRE;
+	if (proto == IPPROTO_GRE)
+		return frame_parse_gre(c);
+	*encap = XCAP_ENCAP_VXLAN;
+	if (proto == IPPROTO_UDP && vxlan_port && dport == vxlan_port)
+		return frame_parse_vxlan(c);
+	*encap = XCAP_ENCAP_GENEVE;
+	if (proto == IPPROTO_UDP && geneve_port && dport == geneve_port)
+		return frame_parse_geneve(c);
+	*encap = XCAP_ENCAP_NONE;
 	return 0;
+}
+
+int xcap_frame_parse_levels(const uint8_t *data, size_t len, uint32_t rec_flags,
+			    struct xcap_frame *fr)
+{
+	struct frame_cursor c = { .pos = data, .end = data + len };
+	struct xcap_tuple *outer = &fr->lvl[XCAP_LEVEL_OUTER], *inner = &fr->lvl[XCAP_LEVEL_INNER];
+	int proto, l4, next;
+
+	memset(fr, 0, sizeof(*fr));
+	proto = rec_flags & XCAP_REC_L3 ? frame_parse_l3(&c) : frame_parse_eth(&c);
+	if (proto < 0)
+		return -EINVAL;
+	l4 = frame_parse_ip(&c, outer, proto);
+	if (l4 < 0) {
+		memset(outer, 0, sizeof(*outer));
+		return -EINVAL;
+	}
+	/* The program's bound on where a tunnel starts: past it, none is looked for. */
+	if (!l4 || c.pos - data > XCAP_INNER_MAX)
+		return 0;
+	next = frame_parse_tunnel(&c, outer, &fr->encap);
+	if (!next)
+		return 0;
+	if (next > 0 && c.pos - data <= XCAP_INNER_MAX) {
+		if (next == XCAP_ETH_P_TEB)
+			next = frame_parse_eth(&c);
+		if (next >= 0 && frame_parse_ip(&c, inner, next) >= 0) {
+			fr->inner = true;
+			return 0;
+		}
+	}
+	memset(inner, 0, sizeof(*inner));
+	fr->tunnel_err = true;
+	return 0;
+}
+
+void xcap_frame_set_udp_ports(uint16_t vxlan, uint16_t geneve)
+{
+	vxlan_port = vxlan;
+	geneve_port = geneve;
 }
 
 int xcap_frame_parse(const uint8_t *data, size_t len, struct xcap_tuple *t)
 {
-	struct frame_cursor c = { .pos = data, .end = data + len };
-	int proto, l4;
+	struct xcap_frame fr;
+	int err = xcap_frame_parse_levels(data, len, 0, &fr);
 
-	memset(t, 0, sizeof(*t));
-	proto = frame_parse_eth(&c);
-	if (proto == XCAP_ETH_P_IP)
-		l4 = frame_parse_ipv4(&c, t);
-	else if (proto == XCAP_ETH_P_IPV6)
-		l4 = frame_parse_ipv6(&c, t);
-	else
-		return proto < 0 ? -EINVAL : 0;
-	if (l4 > 0)
-		l4 = frame_parse_ports(&c, t);
-	if (l4 < 0) {
-		memset(t, 0, sizeof(*t));
-		return -EINVAL;
-	}
-	return 0;
+	*t = fr.lvl[XCAP_LEVEL_OUTER];
+	return err;
 }

@@ -7,14 +7,15 @@
 #ifndef XCAP_FRAME_H
 #define XCAP_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "common/fields.h"
 
 /*
- * A frame's filter fields; an address is a prefix of full length. An
- * either-direction field has no value here: the matcher reads the values of
- * its source and destination fields (xcap_field_value_of).
+ * A frame's filter fields (at one level); an address is a prefix of full
+ * length. An either-direction field has no value here: the matcher reads the
+ * values of its source and destination fields (xcap_field_value_of).
  */
 struct xcap_tuple {
 	uint32_t has; /* bit (1 << id): the frame has a value of field id (XCAP_FIELD_*) */
@@ -33,5 +34,48 @@ struct xcap_tuple {
  * matches it.
  */
 int xcap_frame_parse(const uint8_t *data, size_t len, struct xcap_tuple *t);
+
+/* The tunnels the parser looks into. */
+enum xcap_encap {
+	XCAP_ENCAP_NONE,
+	XCAP_ENCAP_IPIP, /* IPv4 or IPv6 in IPv4 or IPv6 (protocols 4 and 41) */
+	XCAP_ENCAP_GRE, /* RFC 2784/2890 GRE: IPv4, IPv6 or Ethernet (0x6558) */
+	XCAP_ENCAP_VXLAN, /* an Ethernet frame in UDP to the VXLAN port */
+	XCAP_ENCAP_GENEVE, /* Ethernet, IPv4 or IPv6 in UDP to the GENEVE port */
+};
+
+/* A frame's fields at each level (XCAP_LEVEL_*: its own headers, and those inside a tunnel). */
+struct xcap_frame {
+	struct xcap_tuple lvl[XCAP_LEVEL_N];
+	bool inner; /* lvl[XCAP_LEVEL_INNER] is the packet a tunnel carries (all zero: not IP) */
+	bool tunnel_err; /* a tunnel header, or the packet in it, is malformed or cut short */
+	enum xcap_encap encap; /* the tunnel found (also when tunnel_err) */
+};
+
+/*
+ * Parses a frame as the XDP program does, its levels too: after the outer
+ * headers, IP in IP (protocols 4 and 41), GRE version 0 (checksum, key and
+ * sequence fields as its flags say; the routing bit is an error; versions 1-7
+ * and payloads other than IPv4, IPv6 and Ethernet are not looked into), UDP
+ * to the VXLAN port (8 bytes, the I flag set) or to the GENEVE port (version
+ * 0, options skipped; Ethernet, IPv4 or IPv6) are read as tunnels: their
+ * packet, after an Ethernet header (up to two VLAN tags) where the tunnel
+ * carries Ethernet, is the inner level, parsed with the rules of the outer
+ * one. Only one tunnel is looked into; it must start within the frame's first
+ * XCAP_INNER_MAX bytes. rec_flags are the record's XCAP_REC_* flags:
+ * with XCAP_REC_L3 the frame begins with its IP header (the version nibble
+ * says which; another version is a frame that is not IP). Returns 0 or
+ * -EINVAL as xcap_frame_parse, whose result is lvl[XCAP_LEVEL_OUTER]; a
+ * malformed tunnel is not an error of the frame: it sets tunnel_err and has
+ * no inner level.
+ */
+int xcap_frame_parse_levels(const uint8_t *data, size_t len, uint32_t rec_flags,
+			    struct xcap_frame *fr);
+/*
+ * The UDP destination ports read as VXLAN and GENEVE (0: none); by default
+ * XCAP_VXLAN_PORT and XCAP_GENEVE_PORT. The engine sets the program's and
+ * these together; set them before any thread parses.
+ */
+void xcap_frame_set_udp_ports(uint16_t vxlan, uint16_t geneve);
 
 #endif /* XCAP_FRAME_H */

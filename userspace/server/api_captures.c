@@ -108,6 +108,10 @@ static json_object *capture_json(const struct xcap_api *api, const struct xcap_c
 			       json_object_new_string(xcap_filter_dirs_name(r->dirs)));
 	json_object_object_add(o, "format",
 			       json_object_new_string(xcap_pcap_format_name(r->format)));
+	/* An extension: shown when the filter does not match at any level. */
+	if (r->tunnel)
+		json_object_object_add(o, "tunnel",
+				       json_object_new_string(xcap_filter_tunnel_name(r->tunnel)));
 	if (r->packet_limit)
 		json_object_object_add(o, "packet_limit", json_object_new_int(r->packet_limit));
 	if (r->type == XCAP_TYPE_SIMPLE) {
@@ -232,8 +236,9 @@ static int get_ifaces(struct api_ctx *c, struct xcap_filter *f, struct xcap_capt
 
 /*
  * The extensions both types take: direction ("in", "out", "inout": the
- * default, which Cloudflare's clients get) and format ("pcap": the default,
- * or "pcapng"). Into f->dirs and r.
+ * default, which Cloudflare's clients get), format ("pcap": the default, or
+ * "pcapng") and tunnel, the levels of a frame the filter matches at ("any":
+ * the default, "outer", "inner"). Into f->dirs, f->tunnel and r.
  */
 static int get_extensions(struct api_ctx *c, struct xcap_filter *f, struct xcap_capture_rec *r)
 {
@@ -252,8 +257,14 @@ static int get_extensions(struct api_ctx *c, struct xcap_filter *f, struct xcap_
 		return -1;
 	if (ret > 0 && xcap_pcap_format_parse(s, &format))
 		return api_fail(c, E_ENUM, "/format", "format", "\"pcap\" or \"pcapng\"");
+	ret = api_get_string(c, c->body, "", "tunnel", false, &s);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && xcap_filter_parse_tunnel(s, &f->tunnel))
+		return api_fail(c, E_ENUM, "/tunnel", "tunnel", "\"any\", \"outer\" or \"inner\"");
 	r->dirs = f->dirs;
 	r->format = format;
+	r->tunnel = f->tunnel;
 	return 0;
 }
 

@@ -57,6 +57,9 @@
  *   host_name    string  xcapd agent: its name in the fleet and in its objects' names
  *                        (pcap_<id>_<host>.pcap): 1..63 characters of [0-9A-Za-z._-].
  *                        Default: the system's host name.
+ *   vxlan_port   integer the UDP destination ports whose payload is read as VXLAN and as
+ *   geneve_port          GENEVE (a tunnel, whose packet filters match too): 0..65535, 0 =
+ *                        none. Defaults 4789 and 6081.
  *   accounts     array   of at most 64 objects:
  *     id                 1..32 characters of [0-9A-Za-z], unique (required)
  *     limits             object, optional; each member an integer, 0 = no limit:
@@ -98,6 +101,7 @@
 #include <json-c/json.h>
 #include "common/util.h"
 #include "server/config.h"
+#include "xcap_abi.h"
 #include "common/file.h"
 #include "common/ids.h"
 #include "common/filter.h"
@@ -418,6 +422,9 @@ static const struct scalar_key scalar_keys[] = {
 	STR_KEY("agent_endpoint", agent_endpoint, valid_endpoint,
 		"IPV4:PORT with PORT 1..65535 (the agent's internal endpoint)"),
 	STR_KEY("host_name", host_name, valid_site, "1..63 characters of [0-9A-Za-z._-]"),
+	/* Tunnels. */
+	U32_KEY("vxlan_port", vxlan_port, 0, 65535, "a UDP port 0..65535 (0 = no VXLAN)"),
+	U32_KEY("geneve_port", geneve_port, 0, 65535, "a UDP port 0..65535 (0 = no GENEVE)"),
 };
 
 static const struct scalar_key *find_key(const char *name, bool file)
@@ -940,6 +947,8 @@ void xcap_config_init(struct xcap_config *c)
 	c->buckets_per_account = 100;
 	c->account_storage_mib = 1024;
 	c->full_slots_per_account = 16;
+	c->vxlan_port = XCAP_VXLAN_PORT;
+	c->geneve_port = XCAP_GENEVE_PORT;
 }
 
 int xcap_config_load(struct xcap_config *c, const char *path, char *err, size_t err_size)

@@ -80,6 +80,8 @@ struct xcap_config {
 	char fleet_secret[256]; /* signs the API's requests to the agents' endpoints */
 	char agent_endpoint[64]; /* IPv4:PORT the agent listens on and registers */
 	char host_name[64]; /* the agent's name in the fleet (default: the system's host name) */
+	uint32_t vxlan_port; /* UDP destination ports of VXLAN and GENEVE; 0 = none */
+	uint32_t geneve_port; /* (default 4789, 6081) */
 	struct xcap_account accounts[XCAP_CFG_MAX_ACCOUNTS];
 	int n_accounts;
 	struct xcap_credential creds[XCAP_CFG_MAX_CREDS];

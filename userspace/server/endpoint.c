@@ -142,6 +142,11 @@ static int parse_query(const struct request *req, struct xcap_query *q)
 	    (!json_object_is_type(v, json_type_string) ||
 	     xcap_filter_parse_ifaces(&q->filter, json_object_get_string(v))))
 		err = -EINVAL;
+	/* The levels of a frame matched ("any", "outer", "inner"); absent: any. */
+	if (!err && json_object_object_get_ex(doc, "tunnel", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     xcap_filter_parse_tunnel(json_object_get_string(v), &q->filter.tunnel)))
+		err = -EINVAL;
 	json_object_put(doc);
 	return err;
 }

@@ -41,8 +41,9 @@ static int start_part(void *arg, struct xcap_capture_rec *r)
 	doc = json_tokener_parse(r->filter_json);
 	ret = xcap_filter_from_json(&f, doc, canon, sizeof(canon), &fe) ? -EINVAL : 0;
 	json_object_put(doc);
-	/* Not filter_v1 members: the record's `direction` and `interfaces` (those this host has). */
+	/* Not filter_v1 members: the record's `direction`, `tunnel` and `interfaces` (those this host has). */
 	f.dirs = r->dirs;
+	f.tunnel = r->tunnel;
 	ret = ret ?: xcap_filter_parse_ifaces(&f, r->ifaces);
 	if (ret)
 		snprintf(err, sizeof(err), "the capture's filter is not one this agent reads");

@@ -426,7 +426,7 @@ int xcap_fleet_claim(struct xcap_pg *pg, const char *host,
 int xcap_fleet_stops(struct xcap_pg *pg, const char *host,
 		     int (*fn)(void *arg, struct xcap_capture_rec *r), void *arg)
 {
-	char sql[512];
+	char sql[1024];
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT %s WHERE p.agent = $1 AND p.status = 3 AND p.stop_requested_ns <> 0",

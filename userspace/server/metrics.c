@@ -89,6 +89,9 @@ static void engine_metrics(FILE *out, const struct xcap_counters *g)
 		g->sample_ring_full);
 	counter(out, "parse_errors_total", "Frames whose headers could not be parsed.", "",
 		g->parse_errors);
+	counter(out, "tunnel_errors_total",
+		"Tunnel headers (GRE, VXLAN, GENEVE, IP in IP) malformed or cut short.", "",
+		g->tunnel_errors);
 }
 
 /* The interfaces' own counters: beside xcap's, what the interface lost before XDP. */

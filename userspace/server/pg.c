@@ -109,6 +109,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE captures ADD COLUMN format integer NOT NULL DEFAULT 0;",
 	/* 3: the interfaces taken, "eth0,eth1" ('': every one); each agent takes those it has */
 	"ALTER TABLE captures ADD COLUMN interfaces text NOT NULL DEFAULT '';",
+	/* 4: the levels of a frame the filter matches at (enum xcap_tunnel: 0 any, 1 outer, 2 inner) */
+	"ALTER TABLE captures ADD COLUMN tunnel integer NOT NULL DEFAULT 0;",
 };
 
 struct xcap_pg {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include "agent/link.h"
 #include "agent/pcap.h"
 #include "common/clock.h"
 #include "common/filter.h"
@@ -126,7 +127,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* The body of a query: the window, the limit, the filter, the direction and interfaces. */
+/* The body of a query: window, limit, filter, direction, tunnel levels and interfaces. */
 static char *query_body(const struct xcap_query *q)
 {
 	json_object *o = json_object_new_object();
@@ -136,9 +137,11 @@ static char *query_body(const struct xcap_query *q)
 	json_object_object_add(o, "to_ns", json_object_new_int64(q->to_ns));
 	json_object_object_add(o, "limit", json_object_new_int(q->limit));
 	json_object_object_add(o, "filter_v1", xcap_filter_to_json(&q->filter));
-	/* Not a filter_v1 member: the agent filters the sampled directions itself. */
+	/* Not filter_v1 members: the agent filters the sampled directions and levels itself. */
 	json_object_object_add(o, "direction",
 			       json_object_new_string(xcap_filter_dirs_name(q->filter.dirs)));
+	json_object_object_add(o, "tunnel",
+			       json_object_new_string(xcap_filter_tunnel_name(q->filter.tunnel)));
 	/* Nor are the interfaces: each agent takes the samples of those it has. */
 	if (q->filter.n_ifaces) {
 		xcap_filter_format_ifaces(&q->filter, ifaces, sizeof(ifaces));
@@ -204,6 +207,7 @@ struct sample {
 	uint64_t ts_ns;
 	const unsigned char *data;
 	uint32_t cap_len, orig_len;
+	uint32_t flags; /* XCAP_REC_L3: raw IP (an agent's file of L3 interfaces) */
 };
 
 static uint32_t le32(const unsigned char *p)
@@ -217,11 +221,13 @@ static int parse_pcap(const struct ask *a, struct sample **all, size_t *n, size_
 {
 	const unsigned char *p = (const unsigned char *)a->body, *end = p + a->len;
 	struct sample *grown;
+	uint32_t flags;
 
 	if (a->len < PCAP_HDR || le32(p) != PCAP_MAGIC_NS)
 		return -EBADMSG;
 	if (le32(p + 16) > *snaplen)
 		*snaplen = le32(p + 16);
+	flags = le32(p + 20) == XCAP_LINKTYPE_RAW ? XCAP_REC_L3 : 0;
 	for (p += PCAP_HDR; p + PCAP_REC <= end;) {
 		uint32_t len = le32(p + 8);
 
@@ -239,6 +245,7 @@ static int parse_pcap(const struct ask *a, struct sample **all, size_t *n, size_
 			.data = p + PCAP_REC,
 			.cap_len = len,
 			.orig_len = le32(p + 12),
+			.flags = flags,
 		};
 		p += PCAP_REC + len;
 	}
@@ -274,16 +281,17 @@ static uint64_t header_u64(CURL *curl, const char *name)
 static int merge(struct ask *asks, int n, const struct xcap_query *q, const char *path,
 		 struct xcap_run_result *out, char *silent, size_t silent_size, int *answered)
 {
+	struct xcap_pcap_opts o = { .format = q->format, .comment = q->comment };
+	size_t count = 0, cap = 0, first, i, l3;
 	struct sample *all = NULL;
-	size_t count = 0, cap = 0, first;
 	uint32_t snaplen = 0;
 	struct xcap_pcap *pc;
-	int i, err = 0;
+	int err = 0, k;
 	uint64_t t;
 
 	*answered = 0;
-	for (i = 0; i < n; i++) {
-		struct ask *a = &asks[i];
+	for (k = 0; k < n; k++) {
+		struct ask *a = &asks[k];
 
 		if (a->status != 200 || parse_pcap(a, &all, &count, &cap, &snaplen)) {
 			add_host(silent, silent_size, a->agent.host);
@@ -305,17 +313,26 @@ static int merge(struct ask *asks, int n, const struct xcap_query *q, const char
 	/*
 	 * In the format asked for, with its comment; agents answer classic pcap,
 	 * so a pcapng file of a fleet names no interface nor direction per packet.
+	 * Raw IP when every record is; else Ethernet, raw IP records behind a
+	 * made-up header (agent/pcap.h).
 	 */
-	pc = xcap_pcap_open_opts(path, &(struct xcap_pcap_opts){ .format = q->format,
-								 .snaplen = snaplen ?: 160,
-								 .comment = q->comment });
+	for (i = first, l3 = 0; i < count; i++)
+		l3 += !!(all[i].flags & XCAP_REC_L3);
+	o.snaplen = snaplen ?: 160;
+	xcap_pcap_opts_frames(&o, count - first, l3);
+	pc = xcap_pcap_open_opts(path, &o);
 	if (!pc) {
 		err = -errno;
 		goto out;
 	}
 	for (; first < count && !err; first++) {
-		err = xcap_pcap_write(pc, all[first].ts_ns, all[first].data, all[first].cap_len,
-				      all[first].orig_len);
+		err = xcap_pcap_write_packet(pc, &(struct xcap_packet){
+							 .ts_ns = all[first].ts_ns,
+							 .data = all[first].data,
+							 .cap_len = all[first].cap_len,
+							 .orig_len = all[first].orig_len,
+							 .flags = all[first].flags,
+						 });
 		out->packets++;
 		out->bytes += all[first].cap_len;
 	}

@@ -55,6 +55,8 @@ struct xcap_capture_rec {
 	uint32_t format; /* enum xcap_pcap_format of its file (extension `format`) */
 	/* The interfaces taken, "eth0,eth1" ("": every one), as xcap_filter_format_ifaces writes */
 	char ifaces[XCAP_MAX_IFACES * IF_NAMESIZE];
+	uint32_t
+		tunnel; /* enum xcap_tunnel: the levels filter_json matches at (extension `tunnel`) */
 	char colo_name[64];
 	char destination_conf[1024];
 	uint64_t packets_captured;

@@ -44,8 +44,8 @@ static struct store_pg *store_of(struct xcap_store *base)
 	"c.id, c.account, c.type, c.status, c.submitted_ns, c.stop_requested_ns, c.time_limit, " \
 	"c.packet_limit, c.byte_limit, c.offset_time_ns, c.filter_json, c.colo_name, "           \
 	"c.destination_conf, c.packets_captured, c.bytes_captured, c.packets_matched, "          \
-	"c.packets_lost, c.error_message, c.direction, c.format, c.interfaces"
-#define N_CAPTURE_COLS 21
+	"c.packets_lost, c.error_message, c.direction, c.format, c.interfaces, c.tunnel"
+#define N_CAPTURE_COLS 22
 
 /* The parts' summary after CAPTURE_COLS (API view), in the order read_parts_summary reads. */
 #define PARTS_SUMMARY                                                                           \
@@ -88,6 +88,7 @@ static void read_capture(const PGresult *res, int row, struct xcap_capture_rec *
 	r->dirs = xcap_pg_get_int(res, row, c++);
 	r->format = xcap_pg_get_int(res, row, c++) == XCAP_PCAPNG ? XCAP_PCAPNG : XCAP_PCAP;
 	xcap_pg_get_str(res, row, c++, r->ifaces, sizeof(r->ifaces));
+	r->tunnel = xcap_pg_get_int(res, row, c++);
 }
 
 /* A full capture's status and counters from its parts (the API view). */
@@ -203,6 +204,7 @@ static void capture_params(struct xcap_pg_params *p, const struct xcap_capture_r
 	xcap_pg_int(p, r->dirs);
 	xcap_pg_int(p, r->format);
 	xcap_pg_str(p, r->ifaces);
+	xcap_pg_int(p, r->tunnel);
 }
 
 /* The insert of a capture row; xcap_fleet_create uses it too. */
@@ -210,8 +212,9 @@ const char xcap_store_pg_capture_upsert[] =
 	"INSERT INTO captures (id, account, type, status, submitted_ns, stop_requested_ns, "
 	"time_limit, packet_limit, byte_limit, offset_time_ns, filter_json, colo_name, "
 	"destination_conf, packets_captured, bytes_captured, packets_matched, packets_lost, "
-	"error_message, direction, format, interfaces) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-	"$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (id) DO UPDATE SET status = $4, stop_requested_ns = $6, "
+	"error_message, direction, format, interfaces, tunnel) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+	"$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) "
+	"ON CONFLICT (id) DO UPDATE SET status = $4, stop_requested_ns = $6, "
 	"packets_captured = $14, bytes_captured = $15, packets_matched = $16, packets_lost = $17, "
 	"error_message = $18 WHERE captures.account = $2";
 
@@ -496,12 +499,13 @@ static int capture_expired(struct xcap_store *base, int64_t before_ns, struct xc
 
 	xcap_pg_int(&p, before_ns);
 	xcap_pg_int(&p, max);
-	got = fetch_captures(store_of(base), "capture expired",
-			     "SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.submitted_ns < $1 AND "
-			     "((c.type = 0 AND c.status IN (1, 7)) OR (c.type = 1 AND NOT EXISTS "
-			     "(SELECT 1 FROM parts q WHERE q.capture_id = c.id "
-			     "AND q.status IN (2, 3, 4, 5)))) ORDER BY c.submitted_ns, c.seq LIMIT $2",
-			     &p, out, max);
+	got = fetch_captures(
+		store_of(base), "capture expired",
+		"SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.submitted_ns < $1 AND "
+		"((c.type = 0 AND c.status IN (1, 7)) OR (c.type = 1 AND NOT EXISTS "
+		"(SELECT 1 FROM parts q WHERE q.capture_id = c.id "
+		"AND q.status IN (2, 3, 4, 5)))) ORDER BY c.submitted_ns, c.seq LIMIT $2",
+		&p, out, max);
 	*n = got < 0 ? 0 : got;
 	return got < 0 ? got : 0;
 }
@@ -522,8 +526,9 @@ static int capture_delete(struct xcap_store *base, const char *account, const ch
 		   "DELETE FROM simple_files WHERE capture_id = $2 "
 		   "AND capture_id IN (SELECT id FROM captures WHERE account = $1)",
 		   &p, NULL);
-	err = err ?: exec(s, "capture delete",
-			  "DELETE FROM captures WHERE account = $1 AND id = $2", &p, &rows);
+	err = err   ?:
+		      exec(s, "capture delete",
+			   "DELETE FROM captures WHERE account = $1 AND id = $2", &p, &rows);
 	return err ?: rows ? 0 : -ENOENT;
 }
 
@@ -757,7 +762,7 @@ struct xcap_store *xcap_store_pg_open(struct xcap_pg *pg, const struct xcap_conf
 	"c.id, c.account, c.type, p.status, c.submitted_ns, p.stop_requested_ns, c.time_limit, " \
 	"c.packet_limit, c.byte_limit, c.offset_time_ns, c.filter_json, c.colo_name, "           \
 	"c.destination_conf, p.packets_captured, p.bytes_captured, p.packets_matched, "          \
-	"p.packets_lost, p.error_message, c.direction, c.format, c.interfaces, p.object_key"
+	"p.packets_lost, p.error_message, c.direction, c.format, c.interfaces, c.tunnel, p.object_key"
 #define PART_FROM " FROM parts p JOIN captures c ON c.id = p.capture_id "
 
 const char xcap_store_pg_part_cols[] = PART_COLS PART_FROM;

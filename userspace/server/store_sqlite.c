@@ -29,7 +29,7 @@
 #include "server/store.h"
 
 #define STORE_FILE "xcap.db"
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STR(x) #x
 #define XSTR(x) STR(x)
 /* Another process (sqlite3 CLI, a backup) may hold a lock for a moment. */
@@ -44,7 +44,7 @@
 	"id, account, type, status, submitted_ns, stop_requested_ns, time_limit, packet_limit, " \
 	"byte_limit, offset_time_ns, filter_json, colo_name, destination_conf, "                 \
 	"packets_captured, bytes_captured, packets_matched, packets_lost, error_message, "       \
-	"direction, format, interfaces"
+	"direction, format, interfaces, tunnel"
 #define BUCKET_COLS \
 	"id, account, destination_conf, filename, token, status, submitted_ns, validated_ns"
 
@@ -72,7 +72,8 @@ static const char schema_sql[] =
 	"  error_message TEXT NOT NULL,"
 	"  direction INTEGER NOT NULL DEFAULT 0,"
 	"  format INTEGER NOT NULL DEFAULT 0,"
-	"  interfaces TEXT NOT NULL DEFAULT ''"
+	"  interfaces TEXT NOT NULL DEFAULT '',"
+	"  tunnel INTEGER NOT NULL DEFAULT 0"
 	") STRICT;"
 	/* The list order; an index entry ends with the rowid, the tie breaker. */
 	"CREATE INDEX IF NOT EXISTS captures_by_time ON captures (account, submitted_ns);"
@@ -92,7 +93,7 @@ static const char schema_sql[] =
 /*
  * migrations[v] takes a database of schema v to v + 1; the captures that an
  * older xcapd stored read as it wrote them: both directions, pcap, every
- * interface.
+ * interface, any level.
  */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	[1] = "BEGIN IMMEDIATE;"
@@ -102,6 +103,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	[2] = "BEGIN IMMEDIATE;"
 	      "ALTER TABLE captures ADD COLUMN interfaces TEXT NOT NULL DEFAULT '';"
 	      "PRAGMA user_version = 3; COMMIT;",
+	/* The capture's tunnel mode (filter levels, enum xcap_tunnel). */
+	[3] = "BEGIN IMMEDIATE;"
+	      "ALTER TABLE captures ADD COLUMN tunnel INTEGER NOT NULL DEFAULT 0;"
+	      "PRAGMA user_version = 4; COMMIT;",
 };
 
 enum stmt_id {
@@ -134,13 +139,13 @@ static const struct {
 	[CAPTURE_PUT] = { "capture put",
 			  "INSERT INTO captures (" CAPTURE_COLS
 			  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-			  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) "
+			  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) "
 			  "ON CONFLICT (id) DO UPDATE SET type = ?3, status = ?4, submitted_ns = ?5, "
 			  "stop_requested_ns = ?6, time_limit = ?7, packet_limit = ?8, "
 			  "byte_limit = ?9, offset_time_ns = ?10, filter_json = ?11, colo_name = ?12, "
 			  "destination_conf = ?13, packets_captured = ?14, bytes_captured = ?15, "
 			  "packets_matched = ?16, packets_lost = ?17, error_message = ?18, "
-			  "direction = ?19, format = ?20, interfaces = ?21 WHERE account = ?2" },
+			  "direction = ?19, format = ?20, interfaces = ?21, tunnel = ?22 WHERE account = ?2" },
 	[CAPTURE_GET] = { "capture get",
 			  "SELECT " CAPTURE_COLS " FROM captures WHERE account = ?1 AND id = ?2" },
 	[CAPTURE_LIST] = { "capture list",
@@ -374,6 +379,7 @@ static void bind_capture(struct query *q, const struct xcap_capture_rec *r)
 	bind_int(q, r->dirs);
 	bind_int(q, r->format);
 	bind_field(q, r->ifaces);
+	bind_int(q, r->tunnel);
 }
 
 static void read_capture(sqlite3_stmt *st, void *out)
@@ -404,6 +410,7 @@ static void read_capture(sqlite3_stmt *st, void *out)
 	r->dirs = sqlite3_column_int64(st, c++);
 	r->format = sqlite3_column_int64(st, c++);
 	col_text(st, c++, r->ifaces, sizeof(r->ifaces));
+	r->tunnel = sqlite3_column_int64(st, c++);
 }
 
 static void bind_bucket(struct query *q, const struct xcap_bucket_rec *r)

@@ -15,6 +15,7 @@
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
 #include "common/util.h"
+#include "agent/link.h"
 #include "agent/pcap.h"
 #include "test.h"
 
@@ -190,6 +191,80 @@ static void pcapng_has_section_interfaces_packets_and_statistics(void)
 	CHECK(b[9].type == 5 && b[9].usrdeliv == 1 && b[9].osdrop == 7, "ISB B: %llu %llu",
 	      (unsigned long long)b[9].usrdeliv, (unsigned long long)b[9].osdrop);
 	CHECK(b[10].type == 5 && b[10].usrdeliv == 1 && u32_at(b[10].body) == 2, "ISB C");
+}
+
+/*
+ * Link types per interface: A declared raw IP, B Ethernet; C, not declared,
+ * takes the one of its first packet. A raw IP packet of an Ethernet interface
+ * (B) gets a made-up Ethernet header, the type of its IP version.
+ */
+static void pcapng_describes_each_interface_with_its_link_type(void)
+{
+	static const uint32_t ifs[] = { IF_A, IF_B },
+			      types[] = { XCAP_LINKTYPE_RAW, XCAP_LINKTYPE_ETHERNET };
+	struct xcap_pcap_opts o = {
+		.format = XCAP_PCAPNG,
+		.snaplen = 16384,
+		.ifindexes = ifs,
+		.n_ifaces = 2,
+		.linktypes = types,
+	};
+	static uint8_t buf[1 << 16];
+	uint8_t ip6[40] = { 0x60 };
+	struct xcap_packet p[3];
+	struct block b[16];
+	struct xcap_pcap *w;
+	char path[256];
+	int i, n;
+
+	p[0] = packet(IF_A, false, 1, ip6, sizeof(ip6));
+	p[1] = packet(IF_B, false, 2, ip6, sizeof(ip6));
+	p[2] = packet(IF_C, true, 3, ip6, sizeof(ip6));
+	for (i = 0; i < 3; i++)
+		p[i].flags |= XCAP_REC_L3;
+	test_path(path, sizeof(path), "links.pcapng");
+	w = xcap_pcap_open_opts(path, &o);
+	CHECK(w, "open: %s", strerror(errno));
+	if (!w)
+		return;
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(xcap_pcap_write_packet(w, &p[i]), 0);
+	CHECK_EQ(xcap_pcap_close(w), 0);
+	n = read_blocks(path, buf, sizeof(buf), b, 16);
+	/* SHB, IDB A, IDB B, EPB, EPB, IDB C, EPB, 3 ISB */
+	CHECK_EQ(n, 10);
+	if (n != 10)
+		return;
+	CHECK_EQ(u32_at(b[1].body) & 0xffff, XCAP_LINKTYPE_RAW);
+	CHECK_EQ(u32_at(b[2].body) & 0xffff, XCAP_LINKTYPE_ETHERNET);
+	CHECK_EQ(u32_at(b[5].body) & 0xffff, XCAP_LINKTYPE_RAW);
+	/* Lengths and data: A and C as written, B behind 14 bytes ending 0x86dd. */
+	CHECK(u32_at(b[3].body + 12) == 40 && u32_at(b[3].body + 16) == 50 && b[3].body[20] == 0x60,
+	      "EPB A");
+	CHECK(u32_at(b[4].body + 12) == 54 && u32_at(b[4].body + 16) == 64 &&
+		      b[4].body[20 + 12] == 0x86 && b[4].body[20 + 13] == 0xdd &&
+		      b[4].body[20 + 14] == 0x60,
+	      "EPB B");
+	CHECK(u32_at(b[6].body + 12) == 40 && b[6].body[20] == 0x60, "EPB C");
+}
+
+/* A pcap file has one link type: raw IP when all frames are, else Ethernet 14 bytes longer. */
+static void pcap_link_type_follows_the_frames(void)
+{
+	struct xcap_pcap_opts o = { .format = XCAP_PCAP, .snaplen = 100 };
+
+	xcap_pcap_opts_frames(&o, 3, 3);
+	CHECK(o.linktype == XCAP_LINKTYPE_RAW && o.snaplen == 100, "all raw: %u %u", o.linktype,
+	      o.snaplen);
+	o = (struct xcap_pcap_opts){ .format = XCAP_PCAP, .snaplen = 100 };
+	xcap_pcap_opts_frames(&o, 3, 1);
+	CHECK(!o.linktype && o.snaplen == 114, "some raw: %u %u", o.linktype, o.snaplen);
+	o = (struct xcap_pcap_opts){ .format = XCAP_PCAPNG, .snaplen = 100 };
+	xcap_pcap_opts_frames(&o, 3, 1);
+	CHECK(!o.linktype && o.snaplen == 100, "pcapng, some raw: %u %u", o.linktype, o.snaplen);
+	o = (struct xcap_pcap_opts){ .format = XCAP_PCAP, .snaplen = 100 };
+	xcap_pcap_opts_frames(&o, 0, 0);
+	CHECK(!o.linktype && o.snaplen == 100, "none: %u %u", o.linktype, o.snaplen);
 }
 
 static void pcapng_reads_back_with_libpcap(void)
@@ -423,6 +498,8 @@ int main(void)
 		return 1;
 	RUN_TEST(pcapng_has_section_interfaces_packets_and_statistics);
 	RUN_TEST(pcapng_reads_back_with_libpcap);
+	RUN_TEST(pcapng_describes_each_interface_with_its_link_type);
+	RUN_TEST(pcap_link_type_follows_the_frames);
 	RUN_TEST(pcap_count_stops_at_a_torn_block);
 	RUN_TEST(record_walk_tells_packets_and_wants_whole_headers);
 	RUN_TEST(comment_packet_keeps_the_block_and_adds_the_comment);

@@ -13,6 +13,7 @@
 /* libpcap and linux/bpf.h both define struct bpf_insn. */
 #define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
+#include <pcap/dlt.h>
 #include "common/filter.h"
 #include "frames.h"
 #include "agent/query.h"
@@ -751,6 +752,140 @@ static void query_rejects_bad_arguments(void)
 	xcap_recorder_close(r);
 }
 
+/* --- tunnels and L3 interfaces --- */
+
+/* A tunnel frame of tests/frames.h, added with its tag. */
+static void add_tunnel(struct xcap_recorder *r, uint64_t ts, const struct tunnel_opts *t, int tag)
+{
+	uint8_t buf[512];
+
+	add_bytes(r, ts, buf, frame_build_tunnel(buf, sizeof(buf), t), tag);
+}
+
+#define FLOW(d) .family = 4, .dst = d, .proto = IPPROTO_TCP, .sport = 40000, .dport = 443
+#define OUTER4 .family = 4, .src = "192.0.2.10", .dst = "198.51.100.20"
+
+static void query_looks_inside_tunnels(void)
+{
+	struct xcap_recorder *r = rec_new("tunnels");
+	const struct tunnel_opts vxlan = { .encap = FRAME_VXLAN,
+					   .outer = { OUTER4 },
+					   .inner = { FLOW("10.9.0.2") } };
+	const struct tunnel_opts gre = { .encap = FRAME_GRE,
+					 .outer = { OUTER4 },
+					 .inner = { FLOW("10.9.0.3") },
+					 .gre_key = true };
+	const struct frame_opts plain = { FLOW("10.9.0.2") };
+	struct xcap_query q = query_of(MIN(2), MIN(5), 100);
+	struct xcap_query_stats st;
+	static struct want w;
+	int pass;
+
+	if (!r)
+		return;
+	/* Minute 2: the flow in VXLAN (1) and outside a tunnel (2); 3: another in GRE; 4: udp. */
+	add_tunnel(r, MIN(2), &vxlan, 1);
+	add_frame(r, MIN(2) + NS, &plain, 2);
+	add_tunnel(r, MIN(3), &gre, 3);
+	add_udp(r, MIN(4), 4);
+	for (pass = 0; pass < 2; pass++) {
+		q.filter.set = 0;
+		xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, "10.9.0.2");
+		xcap_filter_set_num(&q.filter, XCAP_FIELD_DPORT, 443);
+		q.filter.tunnel = XCAP_TUNNEL_ANY;
+		w.n = 0;
+		want_tags(&w, 1, 2);
+		check_query("the flow at any level", r, &q, &st, &w, 2);
+		q.filter.tunnel = XCAP_TUNNEL_INNER;
+		w.n = 0;
+		want_tags(&w, 1, 1);
+		check_query("the flow inside tunnels", r, &q, &st, &w, 1);
+		q.filter.tunnel = XCAP_TUNNEL_OUTER;
+		w.n = 0;
+		want_tags(&w, 2, 2);
+		check_query("the flow outside tunnels", r, &q, &st, &w, 1);
+		/* The index holds the inner addresses: the two other minutes are skipped. */
+		q.filter.set = 0;
+		q.filter.tunnel = XCAP_TUNNEL_ANY;
+		xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, "10.9.0.3");
+		w.n = 0;
+		want_tags(&w, 3, 3);
+		check_query("inner address by the index", r, &q, &st, &w, 1);
+		CHECK_EQ(st.segments_read, 1);
+		CHECK_EQ(st.segments_skipped, 2);
+		/* Every tunnelled sample: no field, the inner level. */
+		q.filter.set = 0;
+		q.filter.tunnel = XCAP_TUNNEL_INNER;
+		w.n = 0;
+		want_tags(&w, 1, 1);
+		want_tags(&w, 3, 3);
+		check_query("every tunnelled sample", r, &q, &st, &w, 2);
+		/* Again from the index files. */
+		xcap_recorder_close(r);
+		r = rec_open("tunnels", 0, 0, 0);
+		if (!r)
+			return;
+	}
+	xcap_recorder_close(r);
+}
+
+/* Reads a one-record pcap file: its link type (LINKTYPE_RAW 101 reads as DLT_RAW), snaplen. */
+static void check_one_record(const char *what, const char *path, int linktype, int snaplen,
+			     const uint8_t *want, uint32_t len, uint32_t orig_len)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *bytes;
+	pcap_t *p;
+
+	p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+	CHECK(p, "%s: libpcap: %s", what, err);
+	if (!p)
+		return;
+	CHECK(pcap_datalink(p) == linktype, "%s: link type %d", what, pcap_datalink(p));
+	CHECK(pcap_snapshot(p) == snaplen, "%s: snaplen %d", what, pcap_snapshot(p));
+	CHECK(pcap_next_ex(p, &h, &bytes) == 1 && h->caplen == len && h->len == orig_len &&
+		      !memcmp(bytes, want, len),
+	      "%s: the record", what);
+	pcap_close(p);
+}
+
+static void query_writes_raw_ip_for_l3_interfaces(void)
+{
+	struct xcap_recorder *r = rec_new("l3");
+	const struct frame_opts raw = { FLOW("10.9.0.2"), .l3 = true };
+	struct xcap_packet pkt = { .ts_ns = MIN(2), .ifindex = 7, .flags = XCAP_REC_L3 };
+	uint8_t buf[128], eth[128] = { [12] = 0x08 };
+	struct xcap_query q = query_of(MIN(2), MIN(3), 10);
+	struct xcap_query_stats st;
+	char path[PATH_MAX];
+	uint32_t len;
+
+	if (!r)
+		return;
+	len = frame_build(buf, sizeof(buf), &raw);
+	pkt.data = buf;
+	pkt.cap_len = len;
+	pkt.orig_len = len + 100;
+	CHECK_EQ(xcap_recorder_add(r, &pkt), 0);
+	test_path(path, PATH_MAX, "l3.pcap");
+	xcap_filter_set(&q.filter, XCAP_FIELD_DADDR, "10.9.0.2");
+	CHECK_EQ(xcap_query_run(r, &q, path, &st), 0);
+	check_one_record("raw ip samples only", path, DLT_RAW, XCAP_SAMPLE_BYTES, buf, len,
+			 len + 100);
+	/* With an Ethernet sample, the raw one gets a made-up Ethernet header. */
+	add_udp(r, MIN(2) + NS, 1);
+	q.filter.set = 0;
+	unlink(path);
+	CHECK_EQ(xcap_query_run(r, &q, path, &st), 0);
+	CHECK_EQ(st.returned, 2);
+	memcpy(eth + 14, buf, len);
+	check_one_record("raw ip and ethernet", path, 1, XCAP_SAMPLE_BYTES + 14, eth, len + 14,
+			 len + 114);
+	unlink(path);
+	xcap_recorder_close(r);
+}
+
 int main(void)
 {
 	if (test_tmpdir_init("query"))
@@ -763,5 +898,7 @@ int main(void)
 	RUN_TEST(query_matches_prefixes_to_the_bit);
 	RUN_TEST(query_returns_an_empty_pcap);
 	RUN_TEST(query_rejects_bad_arguments);
+	RUN_TEST(query_looks_inside_tunnels);
+	RUN_TEST(query_writes_raw_ip_for_l3_interfaces);
 	return tests_failed_total ? 1 : 0;
 }

@@ -308,6 +308,59 @@ static void matcher_follows_the_kernel_rules(void)
 	CHECK(!xcap_filter_match(&f, &tcp6), "every field must match");
 }
 
+/* The levels of a frame: the whole filter at one level, among those its tunnel mode names. */
+static void matcher_takes_the_levels_its_tunnel_mode_names(void)
+{
+	static const char *const names[] = { "any", "outer", "inner" };
+	const struct tunnel_opts gre = {
+		.encap = FRAME_GRE,
+		.outer = { .family = 4, .src = "192.0.2.1", .dst = "192.0.2.2" },
+		.inner = { .family = 4,
+			   .src = "10.1.2.3",
+			   .dst = "10.4.5.6",
+			   .proto = 6,
+			   .sport = 40000,
+			   .dport = 443 },
+	};
+	const struct frame_opts plain = gre.inner;
+	struct xcap_frame tun, flat;
+	struct xcap_filter f;
+	enum xcap_tunnel t;
+	uint8_t buf[256];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		CHECK(!xcap_filter_parse_tunnel(names[i], &t) && (int)t == i, "%s", names[i]);
+		CHECK(!strcmp(xcap_filter_tunnel_name(t), names[i]), "%s back", names[i]);
+	}
+	CHECK(xcap_filter_parse_tunnel("Any", &t) && xcap_filter_parse_tunnel("", &t) &&
+		      xcap_filter_parse_tunnel(NULL, &t),
+	      "tunnel names are exact");
+	xcap_filter_init(&f);
+	CHECK(f.tunnel == XCAP_TUNNEL_ANY, "the default is any");
+	xcap_frame_parse_levels(buf, frame_build_tunnel(buf, sizeof(buf), &gre), 0, &tun);
+	xcap_frame_parse_levels(buf, frame_build(buf, sizeof(buf), &plain), 0, &flat);
+	f = filter_of(NULL, "10.4.5.6", -1, 443, 6);
+	CHECK(xcap_filter_match_frame(&f, &tun) && xcap_filter_match_frame(&f, &flat),
+	      "any: inside the tunnel and outside");
+	f.tunnel = XCAP_TUNNEL_INNER;
+	CHECK(xcap_filter_match_frame(&f, &tun) && !xcap_filter_match_frame(&f, &flat),
+	      "inner: inside the tunnel only");
+	f.tunnel = XCAP_TUNNEL_OUTER;
+	CHECK(!xcap_filter_match_frame(&f, &tun) && xcap_filter_match_frame(&f, &flat),
+	      "outer: outside only");
+	f = filter_of("192.0.2.1", "10.4.5.6", -1, -1, -1);
+	CHECK(!xcap_filter_match_frame(&f, &tun), "outer source and inner destination");
+	f = filter_of(NULL, NULL, -1, -1, 47);
+	CHECK(xcap_filter_match_frame(&f, &tun), "any: the outer protocol");
+	f.tunnel = XCAP_TUNNEL_INNER;
+	CHECK(!xcap_filter_match_frame(&f, &tun), "inner: not the outer protocol");
+	f = filter_of(NULL, NULL, -1, -1, -1);
+	f.tunnel = XCAP_TUNNEL_INNER;
+	CHECK(xcap_filter_match_frame(&f, &tun) && !xcap_filter_match_frame(&f, &flat),
+	      "inner and no field: the tunnelled frames");
+}
+
 static struct xcap_filter either_of(const char *host, int port)
 {
 	struct xcap_filter f;
@@ -617,6 +670,7 @@ int main(void)
 	RUN_TEST(filter_range_error_names_the_field_range);
 	RUN_TEST(filter_json_and_flags_give_the_same_filter);
 	RUN_TEST(matcher_follows_the_kernel_rules);
+	RUN_TEST(matcher_takes_the_levels_its_tunnel_mode_names);
 	RUN_TEST(matcher_takes_either_direction);
 	RUN_TEST(expressions_map_tcpdump_words_onto_fields);
 	RUN_TEST(expressions_add_to_flags);

@@ -231,6 +231,236 @@ static void parser_rejects_runts_and_bad_headers(void)
 	check_parse("v6 version 4", buf, len, bad);
 }
 
+/* --- tunnels and L3 frames: the levels of xcap_frame_parse_levels --- */
+
+struct want_levels {
+	enum xcap_encap encap;
+	bool inner, tunnel_err;
+	int outer_proto; /* the outer level's protocol, -1 when it has none */
+	int family, proto, sport, dport; /* the inner level's (family 0: no address) */
+};
+
+static void check_levels(const char *what, const uint8_t *buf, size_t len, uint32_t flags,
+			 const struct want_levels *w)
+{
+	const struct xcap_tuple *in;
+	struct xcap_frame fr;
+	int rc;
+
+	memset(&fr, 0x55, sizeof(fr));
+	rc = xcap_frame_parse_levels(buf, len, flags, &fr);
+	in = &fr.lvl[XCAP_LEVEL_INNER];
+	CHECK(!rc, "%s: rc %d", what, rc);
+	CHECK(fr.encap == w->encap, "%s: encap %d, want %d", what, fr.encap, w->encap);
+	CHECK(fr.inner == w->inner && fr.tunnel_err == w->tunnel_err,
+	      "%s: inner %d tunnel_err %d, want %d %d", what, fr.inner, fr.tunnel_err, w->inner,
+	      w->tunnel_err);
+	CHECK(num(&fr.lvl[XCAP_LEVEL_OUTER], XCAP_FIELD_PROTO) == w->outer_proto,
+	      "%s: outer proto %d, want %d", what, num(&fr.lvl[XCAP_LEVEL_OUTER], XCAP_FIELD_PROTO),
+	      w->outer_proto);
+	CHECK(family_of(in) == w->family, "%s: inner family %d, want %d", what, family_of(in),
+	      w->family);
+	CHECK(num(in, XCAP_FIELD_PROTO) == (w->family ? w->proto : -1) &&
+		      num(in, XCAP_FIELD_SPORT) == w->sport &&
+		      num(in, XCAP_FIELD_DPORT) == w->dport,
+	      "%s: inner proto %d ports %d > %d, want %d %d > %d", what, num(in, XCAP_FIELD_PROTO),
+	      num(in, XCAP_FIELD_SPORT), num(in, XCAP_FIELD_DPORT), w->proto, w->sport, w->dport);
+	if (!w->inner) {
+		static const struct xcap_tuple zero;
+
+		CHECK(!memcmp(in, &zero, sizeof(*in)), "%s: inner level without a tunnel", what);
+	}
+}
+
+static void check_tunnel(const char *what, const struct tunnel_opts *t, const struct want_levels *w)
+{
+	uint8_t buf[1024];
+	size_t len = frame_build_tunnel(buf, sizeof(buf), t);
+
+	CHECK(len, "%s: cannot build", what);
+	check_levels(what, buf, len, t->outer.l3 ? XCAP_REC_L3 : 0, w);
+}
+
+#define TCP_IN4                                                                          \
+	{                                                                                \
+		.family = 4, .src = "10.9.0.1", .dst = "10.9.0.2", .proto = IPPROTO_TCP, \
+		.sport = 1111, .dport = 443                                              \
+	}
+#define UDP_IN6                                                               \
+	{                                                                     \
+		.family = 6, .proto = IPPROTO_UDP, .sport = 2222, .dport = 53 \
+	}
+#define IN_TCP4(enc, outer) \
+	(&(struct want_levels){ enc, true, false, outer, 4, IPPROTO_TCP, 1111, 443 })
+#define IN_UDP6(enc, outer) \
+	(&(struct want_levels){ enc, true, false, outer, 6, IPPROTO_UDP, 2222, 53 })
+#define TUNNEL_ERR(enc, outer) (&(struct want_levels){ enc, false, true, outer, 0, 0, -1, -1 })
+#define NO_TUNNEL(enc, outer) (&(struct want_levels){ enc, false, false, outer, 0, 0, -1, -1 })
+
+static void parser_reads_every_encapsulation(void)
+{
+	struct tunnel_opts t = { .outer = { .family = 4 }, .inner = TCP_IN4 };
+	int o4 = IPPROTO_UDP;
+
+	t.encap = FRAME_IPIP;
+	check_tunnel("v4 in v4", &t, IN_TCP4(XCAP_ENCAP_IPIP, IPPROTO_IPIP));
+	t.inner = (struct frame_opts)UDP_IN6;
+	check_tunnel("v6 in v4 (sit)", &t, IN_UDP6(XCAP_ENCAP_IPIP, IPPROTO_IPV6));
+	t.outer.family = 6;
+	check_tunnel("v6 in v6", &t, IN_UDP6(XCAP_ENCAP_IPIP, IPPROTO_IPV6));
+	t.inner = (struct frame_opts)TCP_IN4;
+	check_tunnel("v4 in v6", &t, IN_TCP4(XCAP_ENCAP_IPIP, IPPROTO_IPIP));
+	t.outer.hop_by_hop = true;
+	check_tunnel("v4 in v6 after hop-by-hop", &t, IN_TCP4(XCAP_ENCAP_IPIP, IPPROTO_IPIP));
+
+	t = (struct tunnel_opts){ .encap = FRAME_GRE, .outer = { .family = 4 }, .inner = TCP_IN4 };
+	check_tunnel("gre v4 in v4", &t, IN_TCP4(XCAP_ENCAP_GRE, IPPROTO_GRE));
+	t.gre_csum = t.gre_key = t.gre_seq = true;
+	check_tunnel("gre checksum, key, sequence", &t, IN_TCP4(XCAP_ENCAP_GRE, IPPROTO_GRE));
+	t.gre_csum = t.gre_seq = false;
+	t.outer.vlans = 2;
+	t.inner = (struct frame_opts)UDP_IN6;
+	check_tunnel("gre key, v6 inside, outer QinQ", &t, IN_UDP6(XCAP_ENCAP_GRE, IPPROTO_GRE));
+	t.inner_eth = true;
+	t.inner.vlans = 1;
+	check_tunnel("gre ethernet (0x6558) with a tag", &t, IN_UDP6(XCAP_ENCAP_GRE, IPPROTO_GRE));
+	t.outer = (struct frame_opts){ .family = 6, .dest_opts = true };
+	check_tunnel("gre ethernet in v6", &t, IN_UDP6(XCAP_ENCAP_GRE, IPPROTO_GRE));
+
+	t = (struct tunnel_opts){ .encap = FRAME_VXLAN,
+				  .outer = { .family = 4 },
+				  .inner = TCP_IN4 };
+	check_tunnel("vxlan v4", &t, IN_TCP4(XCAP_ENCAP_VXLAN, o4));
+	t.outer.family = 6;
+	t.inner = (struct frame_opts)UDP_IN6;
+	t.inner.vlans = 2;
+	check_tunnel("vxlan in v6, QinQ inside", &t, IN_UDP6(XCAP_ENCAP_VXLAN, o4));
+	t.inner = (struct frame_opts){ .family = 0 };
+	check_tunnel("vxlan carrying arp: an inner level without fields", &t,
+		     &(struct want_levels){ XCAP_ENCAP_VXLAN, true, false, o4, 0, 0, -1, -1 });
+
+	t = (struct tunnel_opts){ .encap = FRAME_GENEVE,
+				  .outer = { .family = 4 },
+				  .inner = TCP_IN4 };
+	check_tunnel("geneve ip", &t, IN_TCP4(XCAP_ENCAP_GENEVE, o4));
+	t.opt_words = 63;
+	check_tunnel("geneve 252 bytes of options", &t, IN_TCP4(XCAP_ENCAP_GENEVE, o4));
+	t.opt_words = 3;
+	t.inner_eth = true;
+	t.outer.family = 6;
+	check_tunnel("geneve ethernet with options in v6", &t, IN_TCP4(XCAP_ENCAP_GENEVE, o4));
+}
+
+static void parser_counts_malformed_tunnels(void)
+{
+	struct tunnel_opts t = { .encap = FRAME_GRE, .outer = { .family = 4 }, .inner = TCP_IN4 };
+	int gre = IPPROTO_GRE, udp = IPPROTO_UDP;
+	uint8_t buf[512];
+	size_t len;
+
+	/* The outer level stays: only the inner one is lost. */
+	t.len = 14 + 20 + 3;
+	check_tunnel("gre header cut", &t, TUNNEL_ERR(XCAP_ENCAP_GRE, gre));
+	t.len = 14 + 20 + 4 + 8 + 3;
+	t.gre_key = t.gre_seq = true;
+	check_tunnel("gre sequence field cut", &t, TUNNEL_ERR(XCAP_ENCAP_GRE, gre));
+	t.len = 14 + 20 + 4 + 8 + 19;
+	check_tunnel("inner v4 header cut", &t, TUNNEL_ERR(XCAP_ENCAP_GRE, gre));
+	t.len = 14 + 20 + 4 + 8 + 20 + 3;
+	check_tunnel("inner ports cut", &t, TUNNEL_ERR(XCAP_ENCAP_GRE, gre));
+	t.len = 0;
+	t.gre_flags = 0x4000;
+	check_tunnel("gre routing bit", &t, TUNNEL_ERR(XCAP_ENCAP_GRE, gre));
+	t.gre_flags = 1;
+	check_tunnel("gre version 1 (pptp): not looked into", &t, NO_TUNNEL(XCAP_ENCAP_GRE, gre));
+	t.gre_flags = 0;
+	t.gre_key = t.gre_seq = false;
+	len = frame_build_tunnel(buf, sizeof(buf), &t);
+	buf[14 + 20 + 2] = 0x88; /* protocol type 0x88be (ERSPAN) */
+	buf[14 + 20 + 3] = 0xbe;
+	check_levels("gre erspan: not looked into", buf, len, 0, NO_TUNNEL(XCAP_ENCAP_GRE, gre));
+	buf[14 + 20 + 2] = 0x08;
+	buf[14 + 20 + 3] = 0x00;
+	buf[14 + 20 + 4] = 0x65; /* the inner packet is not version 4 */
+	check_levels("gre inner version 6 under 0x0800", buf, len, 0,
+		     TUNNEL_ERR(XCAP_ENCAP_GRE, gre));
+
+	t = (struct tunnel_opts){ .encap = FRAME_VXLAN,
+				  .outer = { .family = 4 },
+				  .inner = TCP_IN4 };
+	t.vxlan_flags = 0x04;
+	check_tunnel("vxlan without the I flag", &t, TUNNEL_ERR(XCAP_ENCAP_VXLAN, udp));
+	t.vxlan_flags = 0;
+	t.len = 14 + 20 + 8 + 7;
+	check_tunnel("vxlan header cut", &t, TUNNEL_ERR(XCAP_ENCAP_VXLAN, udp));
+	t.len = 14 + 20 + 8 + 8 + 13;
+	check_tunnel("vxlan inner ethernet cut", &t, TUNNEL_ERR(XCAP_ENCAP_VXLAN, udp));
+	t.len = 14 + 20 + 6;
+	check_tunnel("udp header cut before vxlan", &t, TUNNEL_ERR(XCAP_ENCAP_VXLAN, udp));
+
+	t = (struct tunnel_opts){ .encap = FRAME_GENEVE,
+				  .outer = { .family = 4 },
+				  .inner = TCP_IN4 };
+	t.geneve_ver = 1;
+	check_tunnel("geneve version 1", &t, TUNNEL_ERR(XCAP_ENCAP_GENEVE, udp));
+	t.geneve_ver = 0;
+	t.opt_words = 10;
+	t.len = 14 + 20 + 8 + 8 + 39;
+	check_tunnel("geneve options cut", &t, TUNNEL_ERR(XCAP_ENCAP_GENEVE, udp));
+
+	t = (struct tunnel_opts){ .encap = FRAME_IPIP, .outer = { .family = 6 }, .inner = TCP_IN4 };
+	t.len = 14 + 40 + 10;
+	check_tunnel("v4 in v6 cut", &t, TUNNEL_ERR(XCAP_ENCAP_IPIP, IPPROTO_IPIP));
+}
+
+static void parser_follows_the_configured_udp_ports(void)
+{
+	struct tunnel_opts t = { .encap = FRAME_VXLAN, .outer = { .family = 4 }, .inner = TCP_IN4 };
+	int udp = IPPROTO_UDP;
+
+	t.port = 8472;
+	check_tunnel("vxlan to 8472, default ports", &t, NO_TUNNEL(XCAP_ENCAP_NONE, udp));
+	xcap_frame_set_udp_ports(8472, 0);
+	check_tunnel("vxlan to 8472, vxlan_port 8472", &t, IN_TCP4(XCAP_ENCAP_VXLAN, udp));
+	t.encap = FRAME_GENEVE;
+	t.port = 0;
+	check_tunnel("geneve to 6081, geneve_port 0", &t, NO_TUNNEL(XCAP_ENCAP_NONE, udp));
+	xcap_frame_set_udp_ports(XCAP_VXLAN_PORT, XCAP_GENEVE_PORT);
+	check_tunnel("geneve to 6081, defaults again", &t, IN_TCP4(XCAP_ENCAP_GENEVE, udp));
+}
+
+static void parser_reads_l3_frames_from_the_ip_header(void)
+{
+	struct frame_opts o = {
+		.family = 4, .proto = IPPROTO_TCP, .sport = 5, .dport = 6, .l3 = true
+	};
+	struct tunnel_opts t = { .encap = FRAME_GRE,
+				 .outer = { .family = 4, .l3 = true },
+				 .inner = TCP_IN4 };
+	uint8_t buf[256];
+	size_t len;
+
+	len = frame_build(buf, sizeof(buf), &o);
+	check_levels(
+		"l3 v4 tcp", buf, len, XCAP_REC_L3,
+		&(struct want_levels){ XCAP_ENCAP_NONE, false, false, IPPROTO_TCP, 0, 0, -1, -1 });
+	/* Read as Ethernet, the same bytes are something else. */
+	CHECK(xcap_frame_parse(buf, len, &(struct xcap_tuple){}) == 0, "l3 frame as ethernet");
+	o.family = 6;
+	len = frame_build(buf, sizeof(buf), &o);
+	check_levels(
+		"l3 v6 tcp", buf, len, XCAP_REC_L3,
+		&(struct want_levels){ XCAP_ENCAP_NONE, false, false, IPPROTO_TCP, 0, 0, -1, -1 });
+	buf[0] = 0x20;
+	check_levels("l3 version 2: not IP", buf, len, XCAP_REC_L3,
+		     &(struct want_levels){ XCAP_ENCAP_NONE, false, false, -1, 0, 0, -1, -1 });
+	CHECK(xcap_frame_parse_levels(buf, 0, XCAP_REC_L3, &(struct xcap_frame){}) == -EINVAL,
+	      "an empty l3 frame is an error");
+	/* A gre device without a remote hands XDP the outer IP and GRE headers too. */
+	check_tunnel("l3 gre as an nbma gre device shows it", &t,
+		     IN_TCP4(XCAP_ENCAP_GRE, IPPROTO_GRE));
+}
+
 int main(void)
 {
 	RUN_TEST(parser_reads_ip_frames);
@@ -238,5 +468,9 @@ int main(void)
 	RUN_TEST(parser_handles_fragments);
 	RUN_TEST(parser_limits_ipv6_extension_headers);
 	RUN_TEST(parser_rejects_runts_and_bad_headers);
+	RUN_TEST(parser_reads_every_encapsulation);
+	RUN_TEST(parser_counts_malformed_tunnels);
+	RUN_TEST(parser_follows_the_configured_udp_ports);
+	RUN_TEST(parser_reads_l3_frames_from_the_ip_header);
 	return tests_failed_total ? 1 : 0;
 }

@@ -764,6 +764,49 @@ static void metrics_need_a_credential_and_count_requests(void)
 	answer_free(&a);
 }
 
+/* The extension `tunnel`: validated, echoed when it is not "any", kept by the store. */
+static void create_takes_the_tunnel_extension(void)
+{
+	static const char *const bad[][2] = {
+		{ "\"both\"", "1008" },
+		{ "6", "1006" },
+		{ "\"Inner\"", "1008" },
+	};
+	char body[512], path[256];
+	struct answer a;
+	size_t i;
+
+	env->runner->query_packets = 1;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"type\":\"simple\",\"system\":\"magic-transit\",\"time_limit\":10,"
+			 "\"packet_limit\":10,\"tunnel\":%s}",
+			 bad[i][0]);
+		call(&a, "POST", BASE ACC_A "/pcaps", TOK_W, body);
+		check_failure(&a, 400, atoi(bad[i][1]), "/tunnel");
+		answer_free(&a);
+	}
+	CHECK_EQ(env->store->n_caps, 0);
+	call(&a, "POST", BASE ACC_A "/pcaps", TOK_W,
+	     "{\"type\":\"simple\",\"system\":\"magic-transit\",\"time_limit\":10,"
+	     "\"packet_limit\":10,\"tunnel\":\"inner\",\"filter_v1\":{\"protocol\":6}}");
+	CHECK_EQ(a.resp.status, 200);
+	CHECK_STR(get_str(get(a.doc, "result"), "tunnel"), "inner");
+	snprintf(path, sizeof(path), BASE ACC_A "/pcaps/%s", get_str(get(a.doc, "result"), "id"));
+	answer_free(&a);
+	call(&a, "GET", path, TOK_R, NULL);
+	CHECK_EQ(a.resp.status, 200);
+	CHECK_STR(get_str(get(a.doc, "result"), "tunnel"), "inner");
+	answer_free(&a);
+	/* "any" is the default, which answers do not show (account B: A's minute is taken). */
+	call(&a, "POST", BASE ACC_B "/pcaps", TOK_B,
+	     "{\"type\":\"simple\",\"system\":\"magic-transit\",\"time_limit\":10,"
+	     "\"packet_limit\":10,\"tunnel\":\"any\"}");
+	CHECK_EQ(a.resp.status, 200);
+	CHECK(!get(get(a.doc, "result"), "tunnel"), "tunnel any is shown");
+	answer_free(&a);
+}
+
 /* The message of the first error. */
 static const char *message_of(const struct answer *a)
 {
@@ -1528,6 +1571,7 @@ int main(void)
 	RUN_API_TEST(buckets_are_added_validated_and_used);
 	RUN_API_TEST(adding_a_bucket_again_answers_the_same_record);
 	RUN_API_TEST(metrics_need_a_credential_and_count_requests);
+	RUN_API_TEST(create_takes_the_tunnel_extension);
 	RUN_API_TEST(buckets_outside_the_roots_are_refused);
 	RUN_API_TEST(a_file_bucket_needs_the_challenge_content);
 	RUN_API_TEST(buckets_are_counted_per_account);

@@ -78,6 +78,8 @@ static void defaults(void)
 	CHECK_EQ(cfg.history_mib, 4096);
 	CHECK_EQ(cfg.history_rate, 5000);
 	CHECK_EQ(cfg.frames_ring_mib, 32);
+	CHECK_EQ(cfg.vxlan_port, 4789);
+	CHECK_EQ(cfg.geneve_port, 6081);
 	CHECK_EQ(cfg.n_ifaces, 0);
 	CHECK_EQ(cfg.n_accounts, 0);
 	CHECK_EQ(cfg.n_creds, 0);
@@ -259,6 +261,29 @@ static void history_and_ring_keys(void)
 		CHECK(!memcmp(&cfg, &before, sizeof(cfg)), "%s changed the config",
 		      bad_flags[i].text);
 	}
+}
+
+static void tunnel_port_keys(void)
+{
+	static const struct bad_case bad_files[] = {
+		{ "{\"vxlan_port\": 65536}",
+		  "vxlan_port: expected a UDP port 0..65535 (0 = no VXLAN)" },
+		{ "{\"geneve_port\": -1}", "geneve_port: expected a UDP port 0..65535" },
+		{ "{\"vxlan_port\": \"4789\"}", "vxlan_port" },
+	};
+	char err[512] = "";
+
+	CHECK_BAD_FILES(bad_files);
+	CHECK_EQ(load_text("{\"vxlan_port\": 8472, \"geneve_port\": 0}", err, sizeof(err)), 0);
+	CHECK(cfg.vxlan_port == 8472 && cfg.geneve_port == 0, "file: %u %u", cfg.vxlan_port,
+	      cfg.geneve_port);
+	xcap_config_init(&cfg);
+	CHECK_EQ(xcap_config_set(&cfg, "geneve_port", "7081", err, sizeof(err)), 0);
+	CHECK_EQ(xcap_config_set(&cfg, "vxlan_port", "0", err, sizeof(err)), 0);
+	CHECK(cfg.vxlan_port == 0 && cfg.geneve_port == 7081, "flags: %u %u", cfg.vxlan_port,
+	      cfg.geneve_port);
+	CHECK_EQ(xcap_config_set(&cfg, "vxlan_port", "70000", err, sizeof(err)), -EINVAL);
+	CHECK_EQ(cfg.vxlan_port, 0);
 }
 
 static void file_missing(void)
@@ -892,6 +917,7 @@ int main(void)
 	RUN_TEST(file_numbers_are_integers);
 	RUN_TEST(file_listen_forms);
 	RUN_TEST(history_and_ring_keys);
+	RUN_TEST(tunnel_port_keys);
 	RUN_TEST(file_tls_pair);
 	RUN_TEST(file_accounts_and_credentials);
 	RUN_TEST(file_account_s3_keys);

@@ -92,6 +92,7 @@ static void full_capture(struct xcap_capture_rec *r)
 	r->packets_matched = 123456789012ULL;
 	r->packets_lost = UINT64_MAX;
 	snprintf(r->error_message, sizeof(r->error_message), "quote ' and \" survive");
+	r->tunnel = 1;
 	r->dirs = 2; /* out */
 	r->format = 1; /* pcapng */
 	snprintf(r->ifaces, sizeof(r->ifaces), "eth0,veth-a.10");
@@ -117,6 +118,7 @@ static void check_capture(const struct xcap_capture_rec *got, const struct xcap_
 	CHECK_EQ(got->packets_matched, want->packets_matched);
 	CHECK_EQ(got->packets_lost, want->packets_lost);
 	CHECK_STR(got->error_message, want->error_message);
+	CHECK_EQ(got->tunnel, want->tunnel);
 	CHECK_EQ(got->dirs, want->dirs);
 	CHECK_EQ(got->format, want->format);
 	CHECK_STR(got->ifaces, want->ifaces);
@@ -591,8 +593,8 @@ static void database_uses_wal_and_typed_columns(void)
 	raw_query("wal", "PRAGMA journal_mode", val, sizeof(val));
 	CHECK_STR(val, "wal");
 	raw_query("wal", "PRAGMA user_version", val, sizeof(val));
-	CHECK_STR(val, "3");
-	CHECK_EQ(xcap_store_schema_version(s), 3);
+	CHECK_STR(val, "4");
+	CHECK_EQ(xcap_store_schema_version(s), 4);
 	raw_query(
 		"wal",
 		"SELECT typeof(id) || typeof(account) || typeof(filter_json) || typeof(status) || "
@@ -633,6 +635,39 @@ static void open_refuses_a_corrupt_file(void)
 	errno = 0;
 	CHECK(!xcap_store_sqlite_open(dir, NULL), "opened a corrupt %s", path);
 	CHECK_EQ(errno, EIO);
+}
+
+/* Schema 3 (before the captures' tunnel column) is upgraded in place; its records stay. */
+static void open_upgrades_schema_3(void)
+{
+	struct xcap_store *s = open_fresh("upgrade");
+	struct xcap_capture_rec c, got;
+	char dir[256], val[32];
+
+	if (!s)
+		return;
+	full_capture(&c);
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	xcap_store_close(s);
+	/* What an xcapd of schema 3 left. */
+	raw_query("upgrade", "ALTER TABLE captures DROP COLUMN tunnel", val, sizeof(val));
+	raw_query("upgrade", "PRAGMA user_version = 3", val, sizeof(val));
+	test_dir(dir, sizeof(dir), "upgrade");
+	s = xcap_store_sqlite_open(dir, NULL);
+	CHECK(s, "cannot open a schema 3 database: %s", strerror(errno));
+	if (!s)
+		return;
+	CHECK_EQ(xcap_store_schema_version(s), 4);
+	CHECK_EQ(xcap_store_capture_get(s, c.account, c.id, &got), 0);
+	CHECK_EQ(got.tunnel, 0); /* the column's default: the filter matched at any level */
+	CHECK(!strcmp(got.filter_json, c.filter_json), "the record changed");
+	c.tunnel = 2;
+	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
+	CHECK_EQ(xcap_store_capture_get(s, c.account, c.id, &got), 0);
+	CHECK_EQ(got.tunnel, 2);
+	xcap_store_close(s);
+	raw_query("upgrade", "PRAGMA user_version", val, sizeof(val));
+	CHECK(!strcmp(val, "4"), "user_version %s", val);
 }
 
 /* A database from a newer xcapd is left alone rather than misread. */
@@ -746,8 +781,8 @@ static const char schema_v1[] =
 	"PRAGMA user_version = 1;";
 
 /*
- * A database of version 1 is upgraded in place: its captures read as both
- * directions, pcap, every interface.
+ * A database of version 1 is upgraded in place, through every migration: its
+ * captures read as both directions, pcap, every interface, any level.
  */
 static void open_upgrades_a_version_1_database(void)
 {
@@ -765,12 +800,13 @@ static void open_upgrades_a_version_1_database(void)
 	CHECK(s, "open %s: %s", dir, strerror(errno));
 	if (!s)
 		return;
-	CHECK_EQ(xcap_store_schema_version(s), 3);
+	CHECK_EQ(xcap_store_schema_version(s), 4);
 	CHECK_EQ(xcap_store_capture_get(s, ACC_A, "00000000000000000000000000000001", &got), 0);
 	CHECK_EQ(got.packets_captured, 3);
 	CHECK_EQ(got.dirs, 0);
 	CHECK_EQ(got.format, 0);
 	CHECK_STR(got.ifaces, "");
+	CHECK_EQ(got.tunnel, 0);
 	full_capture(&c);
 	CHECK_EQ(xcap_store_capture_put(s, &c), 0);
 	CHECK_EQ(xcap_store_capture_get(s, ACC_A, c.id, &got), 0);
@@ -800,6 +836,7 @@ int main(void)
 	RUN_TEST(open_refuses_a_missing_folder);
 	RUN_TEST(open_refuses_a_corrupt_file);
 	RUN_TEST(open_refuses_a_newer_schema);
+	RUN_TEST(open_upgrades_schema_3);
 	RUN_TEST(open_upgrades_a_version_1_database);
 	RUN_TEST(credentials_and_accounts_come_from_the_config);
 	RUN_TEST(rate_window_per_account);
