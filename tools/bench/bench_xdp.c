@@ -4,7 +4,9 @@
  * of xcap in several configurations, as a ratio to a bare program of the same
  * type measured in the same run: XDP (received frames) against XDP_PASS, TC
  * egress (sent frames) against TC_ACT_UNSPEC. Prints the design goals as met
- * or not met; a timing never makes it fail.
+ * or not met; a timing never makes it fail. Floors: programs that do only what
+ * any one-copy capture must (reserve a ring record, load the frame into it,
+ * submit it), to tell whether a goal in ns is reachable with a BPF ring buffer.
  */
 #define _GNU_SOURCE /* CPU affinity */
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "agent/engine.h"
+#include "xcap_abi.h"
 #include "common/filter.h"
 #include "frames.h"
 #include "common/log.h"
@@ -27,12 +30,21 @@
 #define ROUNDS 5 /* test runs per case, each next to one of the baseline; medians are kept */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define TC_ACT_UNSPEC (-1)
+#define FLOOR_RING (64U << 20) /* about 43000 records of 1500 B: many ms of them */
 
 enum rules {
 	RULES_NONE,
 	RULES_DPORT_MISS, /* each capture on a destination port the frame does not carry */
 	RULES_SADDR_MISS, /* each capture on a /32 source address the frame does not carry */
 	RULES_MATCH, /* one capture on the frame's destination port */
+};
+
+/* The least a one-copy capture does for a frame: a ring record of its length plus xcap's header. */
+enum floor {
+	FLOOR_NONE,
+	FLOOR_QUIET, /* bpf_ringbuf_reserve, bpf_xdp_load_bytes, submit with BPF_RB_NO_WAKEUP */
+	FLOOR_WAKEUP, /* the same, submit with the default wake-up */
+	FLOOR_TIMED, /* FLOOR_QUIET, plus bpf_ktime_get_ns into the record */
 };
 
 struct bench_case {
@@ -47,10 +59,13 @@ struct bench_case {
 	double goal; /* the most this case may cost as a ratio to the baseline; 0 = none */
 	double goal_ns; /* the most this case may cost over the baseline, in ns; 0 = none */
 	int encap; /* the frame in a tunnel: FRAME_* + 1 (tests/frames.h); 0 = none */
-	int vs; /* > 0: also shown as a ratio to cases[vs], measured in the same run */
+	enum floor floor; /* not xcap: a floor program, on a ring of its own */
+	int vs; /* > 0: cases[vs], measured in the same run: as a ratio, or the floor of a goal in ns */
 };
 
 #define MISS8 4 /* cases[MISS8]: the untunnelled miss that tunnelled ones compare with */
+#define FLOOR64 10 /* cases[FLOOR64], cases[FLOOR1500]: the floors under the matching frames */
+#define FLOOR1500 13
 
 static const struct bench_case cases[] = {
 	{ "bare XDP_PASS (baseline)", .bare = true, .frame_len = 64 },
@@ -68,12 +83,18 @@ static const struct bench_case cases[] = {
 	  .frame_len = 64, .goal = 2 },
 	{ "xcap, 64 armed by iface, dport misses", .rules = RULES_DPORT_MISS, .by_iface = true,
 	  .armed = 64, .frame_len = 64, .goal = 2 },
+	{ "floor 64 B: reserve, load, submit", .floor = FLOOR_QUIET, .frame_len = 64 },
+	{ "floor 64 B: ... submit with wake-up", .floor = FLOOR_WAKEUP, .frame_len = 64 },
+	{ "floor 64 B: ... + bpf_ktime_get_ns", .floor = FLOOR_TIMED, .frame_len = 64 },
+	{ "floor 1500 B: reserve, load, submit", .floor = FLOOR_QUIET, .frame_len = 1500 },
+	{ "floor 1500 B: ... submit with wake-up", .floor = FLOOR_WAKEUP, .frame_len = 1500 },
+	{ "floor 1500 B: ... + bpf_ktime_get_ns", .floor = FLOOR_TIMED, .frame_len = 1500 },
 	{ "xcap, 64 B frame matches, copied", .rules = RULES_MATCH, .armed = 1, .frame_len = 64,
-	  .goal_ns = 60 },
+	  .goal_ns = 60, .vs = FLOOR64 },
 	{ "xcap, 64 B matches by iface, copied", .rules = RULES_MATCH, .by_iface = true, .armed = 1,
 	  .frame_len = 64 },
 	{ "xcap, 1500 B frame matches, copied", .rules = RULES_MATCH, .armed = 1, .frame_len = 1500,
-	  .goal_ns = 120 },
+	  .goal_ns = 120, .vs = FLOOR1500 },
 	/* Tunnels: the frame of cases[MISS8] inside one, the same 8 captures missing at both levels. */
 	{ "xcap, 8 armed, dport misses, in GRE", .rules = RULES_DPORT_MISS, .armed = 8,
 	  .encap = FRAME_GRE + 1, .vs = MISS8 },
@@ -99,6 +120,7 @@ struct bench {
 	int armed;
 	cpu_set_t consumer_cpus; /* empty: anywhere */
 	pthread_t consumer;
+	struct ring_buffer *rb; /* while a floor case runs: its ring, which the consumer drains */
 	bool stop; /* tells the consumer to finish; atomic */
 };
 
@@ -118,16 +140,38 @@ static int discard(void *arg, const struct xcap_packet *pkt)
 	return 0;
 }
 
-/* The engine is not thread-safe: while this thread runs, only it touches the engine. */
+/* A floor's ring: counts the records, to tell those a full ring refused. */
+static int count(void *ctx, void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/*
+ * The engine is not thread-safe: while this thread runs, only it touches the
+ * engine. A floor's ring: it waits for a wake-up at most 1 ms, then drains the
+ * ring whether woken or not (BPF_RB_NO_WAKEUP never wakes it).
+ */
 static void *consume(void *arg)
 {
 	struct bench *b = arg;
 
 	if (CPU_COUNT(&b->consumer_cpus))
 		pthread_setaffinity_np(pthread_self(), sizeof(b->consumer_cpus), &b->consumer_cpus);
-	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE))
-		xcap_engine_poll(b->e, 10);
-	xcap_engine_drain(b->e);
+	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+		if (!b->rb) {
+			xcap_engine_poll(b->e, 10);
+			continue;
+		}
+		ring_buffer__poll(b->rb, 1);
+		ring_buffer__consume(b->rb);
+	}
+	if (b->rb)
+		ring_buffer__consume(b->rb);
+	else
+		xcap_engine_drain(b->e);
 	return NULL;
 }
 
@@ -140,6 +184,52 @@ static int load_bare(enum bpf_prog_type type, int verdict)
 	};
 
 	return bpf_prog_load(type, "bench_pass", "GPL", insns, ARRAY_SIZE(insns), NULL);
+}
+
+#define INSN(...) (insns[n++] = (struct bpf_insn){ __VA_ARGS__ })
+#define MOV_K(dst, k) INSN(.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = (dst), .imm = (k))
+#define MOV_X(dst, src) \
+	INSN(.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = (dst), .src_reg = (src))
+#define CALL(fn) INSN(.code = BPF_JMP | BPF_CALL, .imm = (fn))
+
+/*
+ * An XDP program that copies the whole frame (len bytes, a constant) into a
+ * record of the ring, after a header of xcap's size, and passes it.
+ */
+static int load_floor(enum floor floor, int ring_fd, uint32_t len)
+{
+	const uint32_t hdr = sizeof(struct xcap_rec);
+	struct bpf_insn insns[24];
+	int n = 0, skip;
+
+	MOV_X(BPF_REG_6, BPF_REG_1);
+	INSN(.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1, .src_reg = BPF_PSEUDO_MAP_FD,
+	     .imm = ring_fd);
+	INSN(.code = 0);
+	MOV_K(BPF_REG_2, hdr + len);
+	MOV_K(BPF_REG_3, 0);
+	CALL(BPF_FUNC_ringbuf_reserve);
+	skip = n;
+	INSN(.code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = BPF_REG_0); /* NULL: to the exit */
+	MOV_X(BPF_REG_7, BPF_REG_0);
+	if (floor == FLOOR_TIMED) {
+		CALL(BPF_FUNC_ktime_get_ns);
+		INSN(.code = BPF_STX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_7,
+		     .src_reg = BPF_REG_0);
+	}
+	MOV_X(BPF_REG_1, BPF_REG_6);
+	MOV_K(BPF_REG_2, 0);
+	MOV_X(BPF_REG_3, BPF_REG_7);
+	INSN(.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_3, .imm = hdr);
+	MOV_K(BPF_REG_4, len);
+	CALL(BPF_FUNC_xdp_load_bytes);
+	MOV_X(BPF_REG_1, BPF_REG_7);
+	MOV_K(BPF_REG_2, floor == FLOOR_WAKEUP ? 0 : BPF_RB_NO_WAKEUP);
+	CALL(BPF_FUNC_ringbuf_submit);
+	insns[skip].off = n - skip - 1;
+	MOV_K(BPF_REG_0, XDP_PASS);
+	INSN(.code = BPF_JMP | BPF_EXIT);
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_floor", "GPL", insns, n, NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -248,7 +338,22 @@ static void tally(const struct bench *b, uint64_t *records, uint64_t *lost)
 	}
 }
 
-/* Measures one xcap case while a consumer thread drains the rings. */
+/* measure() while a consumer thread drains the rings: b->rb, else the engine's. */
+static int measure_drained(struct bench *b, bool tc, int prog_fd, const void *frame, uint32_t len,
+			   struct result *r)
+{
+	int err;
+
+	b->stop = false;
+	err = pthread_create(&b->consumer, NULL, consume, b);
+	if (err)
+		return -err;
+	err = measure(b, tc, prog_fd, frame, len, r);
+	__atomic_store_n(&b->stop, true, __ATOMIC_RELEASE);
+	pthread_join(b->consumer, NULL);
+	return err;
+}
+
 static int run_xcap(struct bench *b, const struct bench_case *c, const void *frame, uint32_t len,
 		    struct result *r)
 {
@@ -259,17 +364,35 @@ static int run_xcap(struct bench *b, const struct bench_case *c, const void *fra
 	if (err)
 		return err;
 	tally(b, &records0, &lost0);
-	b->stop = false;
-	err = pthread_create(&b->consumer, NULL, consume, b);
-	if (err)
-		return -err;
-	err = measure(b, c->tc, c->tc ? xcap_engine_tc_prog_fd(b->e) : xcap_engine_prog_fd(b->e),
-		      frame, len, r);
-	__atomic_store_n(&b->stop, true, __ATOMIC_RELEASE);
-	pthread_join(b->consumer, NULL);
+	err = measure_drained(b, c->tc,
+			      c->tc ? xcap_engine_tc_prog_fd(b->e) : xcap_engine_prog_fd(b->e),
+			      frame, len, r);
 	tally(b, &r->records, &r->lost);
 	r->records -= records0;
 	r->lost -= lost0;
+	return err;
+}
+
+/* A floor program on a fresh ring; every run tries one record, the consumer counts those it got. */
+static int run_floor(struct bench *b, const struct bench_case *c, const void *frame, uint32_t len,
+		     struct result *r)
+{
+	int ring_fd, prog_fd, err;
+	uint64_t got = 0;
+
+	ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "bench_floor", 0, 0, FLOOR_RING, NULL);
+	if (ring_fd < 0)
+		return ring_fd;
+	b->rb = ring_buffer__new(ring_fd, count, &got, NULL);
+	prog_fd = !b->rb ? -errno : load_floor(c->floor, ring_fd, len);
+	err = prog_fd < 0 ? prog_fd : measure_drained(b, false, prog_fd, frame, len, r);
+	r->records = (uint64_t)ROUNDS * REPEAT;
+	r->lost = r->records - got;
+	if (prog_fd >= 0)
+		close(prog_fd);
+	ring_buffer__free(b->rb);
+	b->rb = NULL;
+	close(ring_fd);
 	return err;
 }
 
@@ -292,6 +415,8 @@ static int run_case(struct bench *b, const struct bench_case *c, struct result *
 		return -EINVAL;
 	if (c->bare)
 		return measure(b, c->tc, c->tc ? b->bare_tc_fd : b->bare_fd, frame, len, r);
+	if (c->floor)
+		return run_floor(b, c, frame, len, r);
 	return run_xcap(b, c, frame, len, r);
 }
 
@@ -331,6 +456,27 @@ static void print_row(const struct bench_case *c, const struct result *r, const 
 	else if (c->vs && vs->ratio)
 		snprintf(goal, sizeof(goal), "  %.2fx the untunnelled miss", r->ratio / vs->ratio);
 	printf("%-38s %8.0f %8.2f %7s%s\n", c->name, r->ns, r->ratio, lost, goal);
+}
+
+/*
+ * Whether a goal in ns is reachable with a BPF ring buffer at all: the floor
+ * under it (its cases[vs]) over the baseline, and what xcap adds on the floor.
+ */
+static void print_floors(const struct result *r)
+{
+	const struct bench_case *c;
+	size_t i;
+
+	printf("\nfloor of a one-copy capture (reserve, load, submit without wake-up), over bare:\n");
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		c = &cases[i];
+		if (!c->goal_ns || !c->vs)
+			continue;
+		printf("%4u B: floor +%.0f ns, the goal +%.0f is %s it; \"%s\" +%.0f ns over it\n",
+		       c->frame_len, r[c->vs].over, c->goal_ns,
+		       c->goal_ns < r[c->vs].over ? "below" : "above", c->name,
+		       r[i].over - r[c->vs].over);
+	}
 }
 
 /*
@@ -558,6 +704,8 @@ int main(void)
 		}
 		print_row(&cases[i], &r[i], &r[cases[i].vs]);
 	}
+	if (!err)
+		print_floors(r);
 	/* The scaling threads pin themselves; this one drains anywhere. */
 	sched_setaffinity(0, sizeof(allowed), &allowed);
 	if (!err && ncpus == 2)

@@ -104,7 +104,7 @@ EOF
 	goals
 	if grep -qE ': (met|not met)$' "$BENCH_XDP_OUT"; then
 		printf -- '- The goals of `%s/bench_xdp` (its cases below):\n\n```\n' "$BUILD"
-		grep -E ': (met|not met)$' "$BENCH_XDP_OUT"
+		grep -E ': (met|not met)$|^floor of|^ *[0-9]+ B: floor ' "$BENCH_XDP_OUT"
 		printf '```\n'
 	fi
 	cat <<EOF
