@@ -17,6 +17,7 @@
 #include "common/filter.h"
 #include "frames.h"
 #include "common/log.h"
+#include "bpf_rule.h"
 #include "test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -45,12 +46,6 @@ struct frame {
 };
 
 /* A capture in test form: NULL or 0 means any value. */
-struct rule {
-	const char *src, *dst; /* prefixes */
-	int sport, dport, proto;
-	struct xcap_limits lim;
-};
-
 /*
  * What one callback received. Every packet must be a copy of `frame` from lo,
  * cut to `snap` bytes (0 = whole frame), with the record flags `flags`.
@@ -185,21 +180,6 @@ static void run_frame_via(struct xcap_engine *e, enum xcap_dir dir, const struct
 static void run_frame(struct xcap_engine *e, const struct frame *f, int repeat)
 {
 	run_frame_via(e, via, f, repeat);
-}
-
-static void rule_filter(const struct rule *r, struct xcap_filter *f)
-{
-	xcap_filter_init(f);
-	if (r->src)
-		CHECK(!xcap_filter_set(f, XCAP_FIELD_SADDR, r->src), "bad prefix %s", r->src);
-	if (r->dst)
-		CHECK(!xcap_filter_set(f, XCAP_FIELD_DADDR, r->dst), "bad prefix %s", r->dst);
-	if (r->sport)
-		xcap_filter_set_num(f, XCAP_FIELD_SPORT, r->sport);
-	if (r->dport)
-		xcap_filter_set_num(f, XCAP_FIELD_DPORT, r->dport);
-	if (r->proto)
-		xcap_filter_set_num(f, XCAP_FIELD_PROTO, r->proto);
 }
 
 /* Arms the rule with s as its callback; returns the slot, or < 0 (the test failed). */

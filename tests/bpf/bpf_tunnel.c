@@ -19,6 +19,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 #include "frames.h"
+#include "bpf_rule.h"
 #include "test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -35,12 +36,6 @@ enum { ANY = XCAP_TUNNEL_ANY, OUTER = XCAP_TUNNEL_OUTER, INNER = XCAP_TUNNEL_INN
 	.sport = 40002, .dport = 53
 #define OUT4 .family = 4, .src = "192.0.2.10", .dst = "198.51.100.20"
 #define OUT6 .family = 6, .src = "2001:db8:1::10", .dst = "2001:db8:2::20"
-
-struct rule {
-	const char *src, *dst;
-	int sport, dport, proto; /* 0 = any */
-	int tunnel; /* XCAP_TUNNEL_* */
-};
 
 struct tcase {
 	const char *name;
@@ -85,22 +80,6 @@ static struct xcap_engine *open_engine(bool l3)
 	return e;
 }
 
-static void make_filter(const struct rule *r, struct xcap_filter *f)
-{
-	xcap_filter_init(f);
-	if (r->src)
-		CHECK(!xcap_filter_set(f, XCAP_FIELD_SADDR, r->src), "prefix %s", r->src);
-	if (r->dst)
-		CHECK(!xcap_filter_set(f, XCAP_FIELD_DADDR, r->dst), "prefix %s", r->dst);
-	if (r->sport)
-		xcap_filter_set_num(f, XCAP_FIELD_SPORT, r->sport);
-	if (r->dport)
-		xcap_filter_set_num(f, XCAP_FIELD_DPORT, r->dport);
-	if (r->proto)
-		xcap_filter_set_num(f, XCAP_FIELD_PROTO, r->proto);
-	f->tunnel = r->tunnel;
-}
-
 static size_t build(const struct tcase *c, uint8_t *buf, size_t cap)
 {
 	return c->plain ? frame_build(buf, cap, &c->t.outer) : frame_build_tunnel(buf, cap, &c->t);
@@ -128,7 +107,7 @@ static void run_case(struct xcap_engine *e, const struct tcase *c, uint32_t rec_
 
 	g.len = build(c, buf, sizeof(buf));
 	CHECK(g.len, "%s: cannot build the frame", c->name);
-	make_filter(&c->rule, &f);
+	rule_filter(&c->rule, &f);
 	slot = xcap_engine_arm(e, &f, &lim, on_packet, &g);
 	CHECK(slot >= 0, "%s: arm: %s", c->name, strerror(-slot));
 	if (!g.len || slot < 0)
