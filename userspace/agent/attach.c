@@ -139,8 +139,8 @@ int xcap_attach_xdp(struct xdp_program *prog, const char *ifname, bool skb_mode,
 }
 
 /* A clsact hook of an interface (dir: egress or ingress), and xcap's filter on it. */
-#define TC_HOOK(name, idx, dir)                                 \
-	LIBBPF_OPTS(bpf_tc_hook, name, .ifindex = (idx),        \
+#define TC_HOOK(name, idx, dir)                          \
+	LIBBPF_OPTS(bpf_tc_hook, name, .ifindex = (idx), \
 		    .attach_point = (dir) == XCAP_DIR_OUT ? BPF_TC_EGRESS : BPF_TC_INGRESS)
 #define TC_FILTER(name) \
 	LIBBPF_OPTS(bpf_tc_opts, name, .handle = XCAP_TC_HANDLE, .priority = XCAP_TC_PRIORITY)
@@ -229,15 +229,15 @@ static int attach_clsact(int prog_fd, enum xcap_dir dir, struct xcap_attachment 
 	return 0;
 }
 
-static int attach_tcx(int prog_fd, enum xcap_dir dir, struct xcap_attachment *a,
-		      const char *ifname)
+static int attach_tcx(int prog_fd, enum xcap_dir dir, struct xcap_attachment *a, const char *ifname)
 {
 	/* In front of the programs there: they may end the walk (TCX_PASS) before xcap's turn. */
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XCAP_BPF_F_BEFORE);
 	int fd;
 
 	fd = bpf_link_create(prog_fd, a->ifindex,
-			     dir == XCAP_DIR_OUT ? XCAP_BPF_TCX_EGRESS : XCAP_BPF_TCX_INGRESS, &opts);
+			     dir == XCAP_DIR_OUT ? XCAP_BPF_TCX_EGRESS : XCAP_BPF_TCX_INGRESS,
+			     &opts);
 	if (fd < 0) {
 		pr_err("%s: cannot attach the TC %s program (tcx): %s\n", ifname, tc_side(dir),
 		       strerror(-fd));

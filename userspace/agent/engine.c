@@ -370,7 +370,8 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 			pr_info("%s: sent frames too (%s)\n", ifname, path);
 	}
 	if (!err && tc_in) {
-		err = xcap_attach_tc(xcap_engine_tc_prog_fd(e, XCAP_DIR_IN), e->tcx, XCAP_DIR_IN, a);
+		err = xcap_attach_tc(xcap_engine_tc_prog_fd(e, XCAP_DIR_IN), e->tcx, XCAP_DIR_IN,
+				     a);
 		if (!err)
 			pr_warn("%s: received frames at TC ingress (%s; XDP: %s)\n", ifname, path,
 				why);
