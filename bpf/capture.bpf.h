@@ -17,17 +17,26 @@
  * linear bytes, the whole length, a copy, where the frame came from) goes
  * through the xcap_hook_* functions below; each entry point passes its hook
  * as a constant, so that only its own branch is compiled in. The parser sees
- * the linear part only, from its Ethernet header on, in both; or from the IP
- * header on for the interfaces without one (cfg->l3_ifindex).
+ * the linear part only, from its Ethernet header on, in all; or from the IP
+ * header on for the interfaces without one (cfg->l3_ifindex). TC ingress
+ * sees what XDP would (the kernel pushes the link header back for it), after
+ * the stack built the skb: xcapd uses it only where XDP cannot attach.
  */
 enum xcap_hook {
 	XCAP_HOOK_XDP, /* received frames: struct xdp_md */
 	XCAP_HOOK_TC_EGRESS, /* sent frames: struct __sk_buff at TC egress */
+	XCAP_HOOK_TC_INGRESS, /* received frames where XDP cannot attach: TC ingress */
 };
 
 static __always_inline enum xcap_dir xcap_hook_dir(enum xcap_hook hook)
 {
 	return hook == XCAP_HOOK_TC_EGRESS ? XCAP_DIR_OUT : XCAP_DIR_IN;
+}
+
+/* The TC hooks run on a struct __sk_buff, XDP on a struct xdp_md. */
+static __always_inline bool xcap_hook_skb(enum xcap_hook hook)
+{
+	return hook != XCAP_HOOK_XDP;
 }
 
 /* The linear part of the frame, for the parser. */
@@ -36,7 +45,7 @@ static __always_inline struct xcap_cursor xcap_hook_linear(void *ctx, enum xcap_
 	struct __sk_buff *skb = ctx;
 	struct xdp_md *xdp = ctx;
 
-	if (hook == XCAP_HOOK_TC_EGRESS)
+	if (xcap_hook_skb(hook))
 		return (struct xcap_cursor){
 			.pos = (void *)(long)skb->data,
 			.end = (void *)(long)skb->data_end,
@@ -52,7 +61,7 @@ static __always_inline __u32 xcap_hook_len(void *ctx, enum xcap_hook hook)
 {
 	struct __sk_buff *skb = ctx;
 
-	if (hook == XCAP_HOOK_TC_EGRESS)
+	if (xcap_hook_skb(hook))
 		return skb->len;
 	return bpf_xdp_get_buff_len(ctx);
 }
@@ -61,7 +70,7 @@ static __always_inline __u32 xcap_hook_len(void *ctx, enum xcap_hook hook)
 static __always_inline long xcap_hook_load(void *ctx, enum xcap_hook hook, __u32 off, void *to,
 					   __u32 len)
 {
-	if (hook == XCAP_HOOK_TC_EGRESS)
+	if (xcap_hook_skb(hook))
 		return bpf_skb_load_bytes(ctx, off, to, len);
 	return bpf_xdp_load_bytes(ctx, off, to, len);
 }
@@ -72,7 +81,7 @@ static __always_inline __u32 xcap_hook_ifindex(void *ctx, enum xcap_hook hook)
 	struct __sk_buff *skb = ctx;
 	struct xdp_md *xdp = ctx;
 
-	return hook == XCAP_HOOK_TC_EGRESS ? skb->ifindex : xdp->ingress_ifindex;
+	return xcap_hook_skb(hook) ? skb->ifindex : xdp->ingress_ifindex;
 }
 
 /* Where a frame of len bytes came from, and whether it goes beyond the linear part. */
@@ -83,9 +92,13 @@ static __always_inline void xcap_hook_origin(void *ctx, enum xcap_hook hook, str
 	struct xdp_md *xdp = ctx;
 
 	h->ifindex = xcap_hook_ifindex(ctx, hook);
-	if (hook == XCAP_HOOK_TC_EGRESS) {
+	if (xcap_hook_skb(hook)) {
 		h->rx_queue = skb->queue_mapping;
-		h->flags = XCAP_REC_OUT | (len > skb->data_end - skb->data ? XCAP_REC_FRAGS : 0);
+		/* A driver that records the receive queue stores it plus one (skb_record_rx_queue). */
+		if (hook == XCAP_HOOK_TC_INGRESS && h->rx_queue)
+			h->rx_queue--;
+		h->flags = (hook == XCAP_HOOK_TC_EGRESS ? XCAP_REC_OUT : 0) |
+			   (len > skb->data_end - skb->data ? XCAP_REC_FRAGS : 0);
 		return;
 	}
 	h->rx_queue = xdp->rx_queue_index;

@@ -165,7 +165,7 @@ static void run_frame_via(struct xcap_engine *e, enum xcap_dir dir, const struct
 	int err;
 
 	if (dir == XCAP_DIR_OUT) {
-		err = bpf_prog_test_run_opts(xcap_engine_tc_prog_fd(e), &opts);
+		err = bpf_prog_test_run_opts(xcap_engine_tc_prog_fd(e, XCAP_DIR_OUT), &opts);
 		CHECK(!err, "TC test run: %s", strerror(-err));
 		CHECK_EQ(opts.retval, (uint32_t)TC_ACT_UNSPEC);
 		return;
@@ -479,7 +479,7 @@ static bool run_runt(struct xcap_engine *e, const struct frame *f)
 		run_frame(e, f, 1);
 		return true;
 	}
-	if (bpf_prog_test_run_opts(xcap_engine_tc_prog_fd(e), &opts) == -EINVAL)
+	if (bpf_prog_test_run_opts(xcap_engine_tc_prog_fd(e, XCAP_DIR_OUT), &opts) == -EINVAL)
 		return false;
 	CHECK_EQ(opts.retval, (uint32_t)TC_ACT_UNSPEC);
 	return true;
@@ -966,6 +966,45 @@ out:
 	xcap_engine_close(e);
 }
 
+/*
+ * The TC ingress program (on interfaces XDP cannot attach to) records what it
+ * receives as XDP does: whole, from lo, direction in (no XCAP_REC_OUT), for
+ * the matching captures that take received frames and no others.
+ */
+static void tc_ingress_records_received_frames(void)
+{
+	static const struct frame_opts opts = { TCP4, .len = 300 };
+	static const struct rule port80 = { .dport = 80 }, port81 = { .dport = 81 };
+	struct xcap_engine *e = engine_new(0);
+	struct xcap_limits none = {};
+	struct dir_counts sent = {};
+	struct xcap_filter out;
+	struct frame f;
+	struct sink hit = { .frame = &f }, miss = { .frame = &f };
+	LIBBPF_OPTS(bpf_test_run_opts, run, .repeat = 3);
+	int err;
+
+	if (!e || !frame_make(&f, &opts))
+		goto out;
+	xcap_filter_init(&out);
+	CHECK(!xcap_filter_parse_dirs("out", &out.dirs), "out");
+	if (arm(e, &port80, &hit) < 0 || arm(e, &port81, &miss) < 0)
+		goto out;
+	CHECK(xcap_engine_arm(e, &out, &none, count_dir, &sent) >= 0, "arm the sent-only capture");
+	run.data_in = f.data;
+	run.data_size_in = f.len;
+	err = bpf_prog_test_run_opts(xcap_engine_tc_prog_fd(e, XCAP_DIR_IN), &run);
+	CHECK(!err, "TC ingress test run: %s", strerror(-err));
+	CHECK_EQ(run.retval, (uint32_t)TC_ACT_UNSPEC);
+	xcap_engine_drain(e);
+	check_sink("dport 80", &hit, 3);
+	check_sink("dport 81", &miss, 0);
+	CHECK(!sent.in && !sent.out, "sent-only capture: %d received, %d sent", sent.in, sent.out);
+	CHECK_EQ(global_counters(e).seen, 3);
+out:
+	xcap_engine_close(e);
+}
+
 /* With the interface in "xcap_ifslot", a full ring's losses are also counted as its own. */
 static void ring_full_losses_counted_by_interface(void)
 {
@@ -1046,6 +1085,7 @@ int main(void)
 		TESTS(SKIP)
 		TESTS(SKIP_TC)
 		SKIP_TEST(direction_selects_the_program, "needs root");
+		SKIP_TEST(tc_ingress_records_received_frames, "needs root");
 		return 0;
 	}
 	/*
@@ -1060,11 +1100,13 @@ int main(void)
 		TESTS(FAIL)
 		TESTS(FAIL_TC)
 		printf("not ok - direction_selects_the_program: %s\n", why);
+		printf("not ok - tc_ingress_records_received_frames: %s\n", why);
 		return 1;
 	}
 	xcap_engine_close(e);
 	TESTS(RUN)
 	TESTS(RUN_TC)
 	RUN_TEST(direction_selects_the_program);
+	RUN_TEST(tc_ingress_records_received_frames);
 	return tests_failed_total ? 1 : 0;
 }

@@ -270,6 +270,16 @@ xdp_prog_id() {
 	xdp_prog "$@" | cut -d' ' -f1
 }
 
+# tc_in_prog_of PID: the id of the TC ingress program (xcap_tc_in) process PID holds, or nothing.
+tc_in_prog_of() {
+	local id
+
+	for id in $(sed -n 's/^prog_id:[[:space:]]*\([0-9]*\)$/\1/p' /proc/"$1"/fdinfo/* 2>/dev/null |
+		sort -u); do
+		bpftool prog show id "$id" 2>/dev/null | grep -q ' name xcap_tc_in ' && echo "$id" && return
+	done
+}
+
 # xdp_attached [NS [DEVICE]]: true when `ip link show` reports an XDP program.
 xdp_attached() {
 	ip -n "${1:-$NS_RX}" link show dev "${2:-$DEV}" | grep -qw 'xdp\|xdpgeneric\|xdpdrv'
@@ -306,12 +316,18 @@ cfg_map_id() {
 # the arming, so an attached program alone does not mean packets are captured.
 # OLD_ID is a program attached before PID started (one left by a process that
 # died): PID opens it to remove it, so holding it does not make it PID's own.
+# With RX_HOOK=tc_in, PID receives at TC ingress (XDP cannot attach to $DEV):
+# its program there is the one it holds, attached before the arming too.
 wait_armed() {
 	local pid=$1 old=${2:-} i id cfg= cfg_of=
 
 	for ((i = 0; i < 100; i++)); do
 		alive "$pid" || return 1
-		id=$(xdp_prog_id)
+		if [ "${RX_HOOK:-xdp}" = tc_in ]; then
+			id=$(tc_in_prog_of "$pid")
+		else
+			id=$(xdp_prog_id)
+		fi
 		if [ -n "$id" ] && [ "$id" != "$old" ] && owns_prog "$pid" "$id"; then
 			if [ "$cfg_of" != "$id" ]; then
 				cfg=$(cfg_map_id "$id")
@@ -404,6 +420,25 @@ capture_stop() {
 xcapd_run() {
 	in_rx timeout -s KILL "${XCAPD_TIMEOUT:-20}" "$XCAPD" "$@" >"$T/run.out" 2>"$T/run.err"
 	RUN_RC=$?
+}
+
+# tc_paths: the ways xcap attaches its TC programs that this kernel runs: "tcx
+# clsact" with tcx links (6.6; clsact then forced by XCAP_PROBE_NO_TCX=1), else
+# "clsact" (vmtest's 6.1), its default.
+tc_paths() {
+	local major minor
+
+	IFS=. read -r major minor _ <<<"$(uname -r)"
+	if [ "$major" -gt 6 ] || { [ "$major" -eq 6 ] && [ "${minor%%[!0-9]*}" -ge 6 ]; }; then
+		echo tcx clsact
+	else
+		echo clsact
+	fi
+}
+
+# tc_path_env PATH: the environment setting that takes the TC path PATH (tcx or clsact).
+tc_path_env() {
+	if [ "$1" = clsact ]; then echo XCAP_PROBE_NO_TCX=1; else echo XCAP_PROBE_NO_TCX=0; fi
 }
 
 # --- traffic (from the sending namespace) ---
@@ -499,6 +534,14 @@ pcap_fields() {
 # inside VXLAN).
 frames_in() {
 	PCAP_FILTER=${2:-} pcap_fields "$1" frame.number | wc -l
+}
+
+# pcap_dirs FILE FIELD: "FIELD:DIR" per packet of a pcapng file, DIR in or out
+# (epb_flags), for FIELD of PCAP_FILTER.
+pcap_dirs() {
+	pcap_fields "$1" "$2" frame.packet_flags_direction |
+		awk '{ d = $2 == "0x00000001" ? "in" : $2 == "0x00000002" ? "out" : "?"; print $1 ":" d }' |
+		one_line
 }
 
 # one_line: the words of stdin on one line, separated by single spaces.

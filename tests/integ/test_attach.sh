@@ -3,7 +3,7 @@
 # it receives and the replies it sends): nothing is left attached (or loaded) after a
 # normal exit or a signal; a program left by a process that died (kill -9) is
 # removed by the next start; a live capture and a foreign program are never
-# replaced.
+# replaced (beside a foreign program xcapd receives at TC ingress).
 . "$(dirname "$0")/lib.sh"
 integ_init
 
@@ -161,11 +161,12 @@ if ! clang -O2 -g -target bpf -c "$T/pass.c" -o "$T/pass.o" 2>"$T/clang.err"; th
 	integ_done
 fi
 
-# foreign MODE: xcapd must refuse to replace a program attached in MODE.
+# foreign MODE: xcapd never replaces a program attached in MODE; it captures
+# at TC ingress instead (RX_HOOK: wait_armed), the program staying in front.
 foreign() {
-	local mode=$1 id
+	local mode=$1 id f=$T/foreign-$1.pcap
 
-	check_begin "foreign: a program attached by someone else ($mode) is never replaced"
+	check_begin "foreign: a program attached by someone else ($mode) is kept; xcapd captures at TC ingress"
 	if ! ip -n "$NS_RX" link set dev $DEV "$mode" obj "$T/pass.o" sec xdp 2>"$T/ip.err"; then
 		CHECK_WHY+=("cannot attach the foreign program: $(head -n 1 "$T/ip.err")")
 		check_end
@@ -173,16 +174,24 @@ foreign() {
 	fi
 	id=$(xdp_prog_id)
 	expect_eq "foreign program name" pass "$(xdp_prog_name)"
-	XCAPD_TIMEOUT=10 xcapd_run capture -i $DEV -w "$T/foreign.pcap" -c 1 -t 1
-	expect_eq "exit status" 1 "$RUN_RC"
-	expect "stderr does not name $DEV and the program 'pass'" \
-		grep -q "$DEV: .*'pass'" "$T/run.err"
+	if RX_HOOK=tc_in capture_start "$f" --proto icmp -Q in; then
+		expect_eq "program attached while xcapd captures" "$id" "$(xdp_prog_id)"
+		ping_rx 3 $RX4
+		capture_stop
+		expect_eq "exit status" 0 "$CAP_RC"
+		expect_eq "echo requests in the file" 3 "$(pcap_count "$f")"
+		expect "stderr does not name $DEV and the program 'pass'" \
+			grep -q "$DEV: .*'pass'" "$T/cap.err"
+		expect "stderr does not say TC ingress" \
+			grep -q "$DEV: received frames at TC ingress" "$T/cap.err"
+	else
+		CHECK_WHY+=("the capture did not start (status $CAP_RC)")
+	fi
 	expect_eq "program attached afterwards" "$id" "$(xdp_prog_id)"
 	expect_eq "its name" pass "$(xdp_prog_name)"
-	expect "an output file was created" [ ! -e "$T/foreign.pcap" ]
 	ip -n "$NS_RX" link set dev $DEV "$mode" off 2>"$T/ip.err" ||
 		helper_failed "ip link set $mode off: $(head -n 1 "$T/ip.err")"
-	check_end "$T/run.err"
+	check_end "$T/cap.err"
 }
 foreign xdpdrv
 foreign xdpgeneric

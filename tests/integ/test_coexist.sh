@@ -6,8 +6,9 @@
 # Kernels without freplace (the 6.18 of these machines) run one XDP program
 # per interface: the dispatcher cases are skipped with that reason
 # ([no-freplace] of tests/skip-reasons, which CI accepts), and what
-# xcap does there instead is checked: it refuses to replace the other program
-# and leaves it working, and a program loaded while xcap captures is refused.
+# xcap does there instead is checked: it leaves the other program attached and
+# working and captures at TC ingress, and a program loaded while xcap captures
+# is refused.
 . "$(dirname "$0")/lib.sh"
 integ_init # checks for xdp-loader too
 
@@ -209,18 +210,29 @@ else
 	skip coexist "[no-freplace] this kernel has no freplace (libxdp dispatcher unavailable)"
 fi
 
-# One program per interface: xcap refuses to replace another program...
-check_begin "single program: xcap refuses to replace another program (exit 1) and leaves it working"
+# One program per interface: xcap does not replace another program, it
+# receives at TC ingress beside it (RX_HOOK: lib.sh's wait_armed)...
+check_begin "single program: xcap keeps another program working and captures at TC ingress"
 if other_load; then
-	xcapd_run capture -i "$DEV" -w "$T/refused.pcap" -t 1
-	expect_eq "xcapd exit status" 1 "$RUN_RC"
-	expect "xcapd names the program it refuses to replace" grep -q "XDP program 'coexist'" "$T/run.err"
-	expect_other_attached "after xcapd refused"
-	expect_counting "after xcapd refused" 3
+	if RX_HOOK=tc_in capture_start "$T/tc-in.pcap" --proto icmp -Q in; then
+		expect_other_attached "while xcap captures"
+		expect_counting "while xcap captures" 5
+		capture_stop
+		expect_capture "$T/tc-in.pcap" 5
+		expect "xcapd names the program it does not replace" \
+			grep -q "XDP program 'coexist'" "$T/cap.err"
+		expect "the log says TC ingress and why" grep -q \
+			"rx0: received frames at TC ingress (.*; XDP: another program is attached)" \
+			"$T/cap.err"
+	else
+		CHECK_WHY+=("xcap did not start at TC ingress (status $CAP_RC)")
+	fi
+	expect_other_attached "after xcap left"
+	expect_counting "after xcap left" 3
 else
 	CHECK_WHY+=("xdp-loader cannot load the counting program")
 fi
-check_end "$T/run.err" "$T/loader.out"
+check_end "$T/cap.err" "$T/loader.out"
 other_unload
 
 # ... and a program loaded while xcap captures is refused, the capture going on.

@@ -47,32 +47,17 @@ fi
 # The two ways xcap attaches its TC program: tcx where the kernel has it
 # (6.6), clsact before. A kernel with tcx runs both (clsact forced); an older
 # one (vmtest's 6.1) the clsact path alone, which is then its default.
-IFS=. read -r major minor _ <<<"$(uname -r)"
-if [ "$major" -gt 6 ] || { [ "$major" -eq 6 ] && [ "${minor%%[!0-9]*}" -ge 6 ]; }; then
-	MODES=(tcx clsact)
-else
-	MODES=(clsact)
-fi
+read -r -a MODES <<<"$(tc_paths)"
 DEFAULT=${MODES[0]}
 echo "# kernel $(uname -r): TC paths ${MODES[*]}"
-mode_env() {
-	if [ "$1" = clsact ]; then echo XCAP_PROBE_NO_TCX=1; else echo XCAP_PROBE_NO_TCX=0; fi
-}
 
 # start MODE FILE ARGS...: capture_start in that mode.
 start() {
 	local mode=$1
 
 	shift
-	export "$(mode_env "$mode")"
+	export "$(tc_path_env "$mode")"
 	capture_start "$@"
-}
-
-# dirs FILE: "TYPE:DIR" per packet, DIR in or out (pcapng epb_flags), for FIELD of PCAP_FILTER.
-dirs() {
-	pcap_fields "$1" "$2" frame.packet_flags_direction |
-		awk '{ d = $2 == "0x00000001" ? "in" : $2 == "0x00000002" ? "out" : "?"; print $1 ":" d }' |
-		one_line
 }
 
 # xcap_filters: xcap's clsact filters on rx0's egress (one line each).
@@ -99,7 +84,7 @@ for mode in "${MODES[@]}"; do
 		capture_stop
 		expect_eq "exit status" 0 "$CAP_RC"
 		expect_eq "echo requests and replies with their direction" \
-			"8:in 0:out 8:in 0:out 8:in 0:out 8:in 0:out 8:in 0:out" "$(dirs "$f" icmp.type)"
+			"8:in 0:out 8:in 0:out 8:in 0:out 8:in 0:out 8:in 0:out" "$(pcap_dirs "$f" icmp.type)"
 		expect_eq "interface" "rx0" "$(pcap_fields "$f" frame.interface_name | sort -u | one_line)"
 		expect "the log names the $mode path" grep -q "sent frames too ($mode" "$T/cap.err"
 	else
@@ -121,7 +106,7 @@ if start "$DEFAULT" "$f" --format pcapng --proto tcp; then
 	capture_stop
 	expect_eq "exit status" 0 "$CAP_RC"
 	expect_eq "the handshake" "0x0002:in 0x0012:out 0x0010:in" \
-		"$(dirs "$f" tcp.flags | cut -d' ' -f1-3)"
+		"$(pcap_dirs "$f" tcp.flags | cut -d' ' -f1-3)"
 	expect_eq "the data reached the server" "xcap" "$(cat "$T/nc-server.out")"
 else
 	CHECK_WHY+=("the capture did not start (status $CAP_RC)")
@@ -136,7 +121,7 @@ for q in in out; do
 		capture_stop
 		expect_eq "exit status" 0 "$CAP_RC"
 		if [ $q = in ]; then want="8:in 8:in 8:in"; else want="0:out 0:out 0:out"; fi
-		expect_eq "packets" "$want" "$(dirs "$f" icmp.type)"
+		expect_eq "packets" "$want" "$(pcap_dirs "$f" icmp.type)"
 		expect_eq "matched (summary)" 3 "$(summary_field "$T/cap.err" matched)"
 	else
 		CHECK_WHY+=("the capture did not start (status $CAP_RC)")

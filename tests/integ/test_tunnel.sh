@@ -10,9 +10,9 @@
 #     the malformed ones; --geneve-port moves GENEVE;
 #   - a tun device (no Ethernet header): xcapd capture -i tun0 parses from the
 #     IP header and writes raw IP (link type 101), read back by tcpdump and
-#     tshark; what it sends (-Q out, the TC egress hook) too; with rx0, an
-#     Ethernet pcap file, or a pcapng file whose interfaces each have their
-#     link type;
+#     tshark; what it receives at TC ingress (XCAP_PROBE_NO_XDP=1) and what
+#     it sends (-Q out, the TC egress hook) too; with rx0, an Ethernet pcap
+#     file, or a pcapng file whose interfaces each have their link type;
 #   - xcapd serve: a simple capture of the sampled history filtered on the
 #     inner flow (tunnel "inner") finds the tunnelled packets.
 . "$(dirname "$0")/lib_api.sh"
@@ -217,34 +217,53 @@ tun_setup() {
 		ip -n "$NS_RX" addr add 10.233.0.1/24 dev tun0 &&
 		ip -n "$NS_RX" link set tun0 up
 }
-check_begin "tunnel: xcapd capture -i tun0 (no Ethernet header) parses raw IP and writes link type RAW"
-f=$T/tun.pcap
-if ! tun_setup >"$T/tun.err" 2>&1; then
-	CHECK_WHY+=("cannot make tun0: $(head -c 200 "$T/tun.err")")
-elif DEV=tun0 capture_start "$f" --dst 10.233.0.2 --dport 443; then
+# tun_write: the crafted raw IP packets into tun0; its output says how many.
+tun_write() {
 	in_rx "$PY" "$T/frames.py" tun $TX4 $RX4 $TX6 $RX6 $TX_MAC $RX_MAC tun0 >"$T/py.out" \
 		2>"$T/py.err" || helper_failed "frames.py tun: exit status $?: $(head -c 300 "$T/py.err")"
-	expect_eq "packets written into tun0" 7 "$(cat "$T/py.out")"
-	DEV=tun0 capture_stop
-	expect_eq "exit status" 0 "$CAP_RC"
-	expect "xcapd did not say tun0 has no Ethernet header" \
-		grep -q 'tun0: no Ethernet header (device type 65534)' "$T/cap.err"
-	expect "tcpdump does not read link-type RAW" grep -q 'link-type RAW' \
-		<(tcpdump -nr "$f" 2>&1)
-	expect_eq "packets in the file (3 of the flow, 1 in GRE)" 4 "$(frames_in "$f")"
-	expect_eq "TCP to 10.233.0.2:443 (tcpdump)" 3 "$(pcap_count "$f" dst 10.233.0.2 and tcp dst port 443)"
-	expect_eq "GRE (tcpdump)" 1 "$(pcap_count "$f" proto gre)"
-	expect_eq "the first bytes are the IP header (tshark frame protocols)" "raw:ip:tcp" \
-		"$(pcap_fields "$f" frame.protocols | head -n 1)"
-else
-	CHECK_WHY+=("the capture did not start")
-fi
-check_end "$T/cap.err"
+}
+
+tun_setup >"$T/tun.err" 2>&1 && TUN=yes
+# Received through XDP, then at TC ingress (the path where XDP cannot attach), -Q in.
+for hook in xdp tc_in; do
+	if [ $hook = xdp ]; then
+		check_begin "tunnel: xcapd capture -i tun0 (no Ethernet header) parses raw IP and writes link type RAW"
+		args=()
+	else
+		check_begin "tunnel: the same received at TC ingress (XCAP_PROBE_NO_XDP=1, -Q in)"
+		args=(-Q in)
+	fi
+	f=$T/tun-$hook.pcap
+	no_xdp=$([ $hook = xdp ] && echo 0 || echo 1)
+	if [ -z "${TUN:-}" ]; then
+		CHECK_WHY+=("cannot make tun0: $(head -c 200 "$T/tun.err")")
+	elif XCAP_PROBE_NO_XDP=$no_xdp RX_HOOK=$hook DEV=tun0 capture_start "$f" "${args[@]}" \
+		--dst 10.233.0.2 --dport 443; then
+		tun_write
+		expect_eq "packets written into tun0" 7 "$(cat "$T/py.out")"
+		DEV=tun0 capture_stop
+		expect_eq "exit status" 0 "$CAP_RC"
+		expect "xcapd did not say tun0 has no Ethernet header" \
+			grep -q 'tun0: no Ethernet header (device type 65534)' "$T/cap.err"
+		[ $hook = xdp ] || expect "the log says tun0 receives at TC ingress" \
+			grep -q 'tun0: received frames at TC ingress (.*XDP: off' "$T/cap.err"
+		expect "tcpdump does not read link-type RAW" grep -q 'link-type RAW' \
+			<(tcpdump -nr "$f" 2>&1)
+		expect_eq "packets in the file (3 of the flow, 1 in GRE)" 4 "$(frames_in "$f")"
+		expect_eq "TCP to 10.233.0.2:443 (tcpdump)" 3 \
+			"$(pcap_count "$f" dst 10.233.0.2 and tcp dst port 443)"
+		expect_eq "GRE (tcpdump)" 1 "$(pcap_count "$f" proto gre)"
+		expect_eq "the first bytes are the IP header (tshark frame protocols)" "raw:ip:tcp" \
+			"$(pcap_fields "$f" frame.protocols | head -n 1)"
+	else
+		CHECK_WHY+=("the capture did not start")
+	fi
+	check_end "$T/cap.err"
+done
 
 # mixed_frames: the crafted frames into tun0 and over the veth, then both settled.
 mixed_frames() {
-	in_rx "$PY" "$T/frames.py" tun $TX4 $RX4 $TX6 $RX6 $TX_MAC $RX_MAC tun0 >"$T/py.out" \
-		2>"$T/py.err" || helper_failed "frames.py tun: exit status $?: $(head -c 300 "$T/py.err")"
+	tun_write
 	in_tx "$PY" "$T/frames.py" send $TX4 $RX4 $TX6 $RX6 $TX_MAC $RX_MAC tx0 >"$T/py.out" \
 		2>"$T/py.err" || helper_failed "frames.py send: exit status $?: $(head -c 300 "$T/py.err")"
 	DEV=tun0 rx_settle

@@ -365,7 +365,7 @@ static int run_xcap(struct bench *b, const struct bench_case *c, const void *fra
 		return err;
 	tally(b, &records0, &lost0);
 	err = measure_drained(b, c->tc,
-			      c->tc ? xcap_engine_tc_prog_fd(b->e) : xcap_engine_prog_fd(b->e),
+			      c->tc ? xcap_engine_tc_prog_fd(b->e, XCAP_DIR_OUT) : xcap_engine_prog_fd(b->e),
 			      frame, len, r);
 	tally(b, &r->records, &r->lost);
 	r->records -= records0;

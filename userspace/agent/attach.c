@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * XDP attachment through libxdp, TC egress attachment (tcx links or a clsact
- * filter), and the owner check that keeps xcap from replacing a live program.
+ * XDP attachment through libxdp, TC attachment at egress and ingress (tcx
+ * links or clsact filters), and the owner check that keeps xcap from
+ * replacing a live program.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -97,17 +98,25 @@ static int clear_interface(int ifindex, const char *ifname)
 	return err;
 }
 
-int xcap_attach_xdp(struct xdp_program *prog, const char *ifname, bool skb_mode,
-		    struct xcap_attachment *out)
+int xcap_attach_init(struct xcap_attachment *a, const char *ifname)
 {
 	int ifindex = if_nametoindex(ifname);
-	enum xdp_attach_mode mode;
-	int err;
 
 	if (!ifindex) {
 		pr_err("%s: no such interface\n", ifname);
 		return -ENODEV;
 	}
+	*a = (struct xcap_attachment){ .ifindex = ifindex, .tc_link = { -1, -1 } };
+	return 0;
+}
+
+int xcap_attach_xdp(struct xdp_program *prog, const char *ifname, bool skb_mode,
+		    struct xcap_attachment *a)
+{
+	int ifindex = a->ifindex;
+	enum xdp_attach_mode mode;
+	int err;
+
 	err = clear_interface(ifindex, ifname);
 	if (err)
 		return err;
@@ -120,19 +129,26 @@ int xcap_attach_xdp(struct xdp_program *prog, const char *ifname, bool skb_mode,
 		err = xdp_program__attach(prog, ifindex, mode, 0);
 	}
 	if (err) {
-		pr_err("%s: cannot attach the XDP program: %s\n", ifname, strerror(-err));
+		pr_warn("%s: cannot attach the XDP program: %s\n", ifname, strerror(-err));
 		return err;
 	}
-	*out = (struct xcap_attachment){ .ifindex = ifindex, .mode = mode, .tc_link = -1 };
+	a->xdp = true;
+	a->mode = mode;
 	pr_info("%s: attached (%s mode)\n", ifname, mode == XDP_MODE_SKB ? "generic" : "native");
 	return 0;
 }
 
-/* The clsact egress hook of an interface, and xcap's filter on it. */
-#define TC_HOOK(name, idx) \
-	LIBBPF_OPTS(bpf_tc_hook, name, .ifindex = (idx), .attach_point = BPF_TC_EGRESS)
+/* A clsact hook of an interface (dir: egress or ingress), and xcap's filter on it. */
+#define TC_HOOK(name, idx, dir)                          \
+	LIBBPF_OPTS(bpf_tc_hook, name, .ifindex = (idx), \
+		    .attach_point = (dir) == XCAP_DIR_OUT ? BPF_TC_EGRESS : BPF_TC_INGRESS)
 #define TC_FILTER(name) \
 	LIBBPF_OPTS(bpf_tc_opts, name, .handle = XCAP_TC_HANDLE, .priority = XCAP_TC_PRIORITY)
+
+static const char *tc_side(enum xcap_dir dir)
+{
+	return dir == XCAP_DIR_OUT ? "egress" : "ingress";
+}
 
 /* The name of program `id`, or "" when it cannot be read. */
 static void prog_name(uint32_t id, char *buf, size_t size)
@@ -154,9 +170,9 @@ static void prog_name(uint32_t id, char *buf, size_t size)
  * removes xcap's filter when its owner died, refuses a live owner or a filter
  * that is not xcap's at xcap's handle and priority. 0 when attaching may go on.
  */
-static int clear_tc(int ifindex, const char *ifname)
+static int clear_tc(int ifindex, const char *ifname, enum xcap_dir dir)
 {
-	TC_HOOK(hook, ifindex);
+	TC_HOOK(hook, ifindex, dir);
 	TC_FILTER(opts);
 	char name[BPF_OBJ_NAME_LEN];
 	int err;
@@ -165,10 +181,10 @@ static int clear_tc(int ifindex, const char *ifname)
 	if (bpf_tc_query(&hook, &opts))
 		return 0;
 	prog_name(opts.prog_id, name, sizeof(name));
-	if (strcmp(name, XCAP_TC_PROG_NAME)) {
-		pr_err("%s: TC egress filter handle 0x%x priority %d is program '%s' (id %u), which "
+	if (strcmp(name, dir == XCAP_DIR_OUT ? XCAP_TC_PROG_NAME : XCAP_TC_IN_PROG_NAME)) {
+		pr_err("%s: TC %s filter handle 0x%x priority %d is program '%s' (id %u), which "
 		       "xcap did not load; refusing to replace it\n",
-		       ifname, XCAP_TC_HANDLE, XCAP_TC_PRIORITY, name, opts.prog_id);
+		       ifname, tc_side(dir), XCAP_TC_HANDLE, XCAP_TC_PRIORITY, name, opts.prog_id);
 		return -EEXIST;
 	}
 	if (prog_has_owner(opts.prog_id)) {
@@ -185,9 +201,10 @@ static int clear_tc(int ifindex, const char *ifname)
 	return err;
 }
 
-static int attach_clsact(int prog_fd, struct xcap_attachment *a, const char *ifname)
+static int attach_clsact(int prog_fd, enum xcap_dir dir, struct xcap_attachment *a,
+			 const char *ifname)
 {
-	TC_HOOK(hook, a->ifindex);
+	TC_HOOK(hook, a->ifindex, dir);
 	TC_FILTER(opts);
 	int err;
 
@@ -204,30 +221,33 @@ static int attach_clsact(int prog_fd, struct xcap_attachment *a, const char *ifn
 	/* No BPF_TC_F_REPLACE: a filter at this handle and priority is never replaced. */
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		pr_err("%s: cannot add the TC egress filter: %s\n", ifname, strerror(-err));
+		pr_err("%s: cannot add the TC %s filter: %s\n", ifname, tc_side(dir),
+		       strerror(-err));
 		return err;
 	}
-	a->tc_filter = true;
+	a->tc_filter[dir] = true;
 	return 0;
 }
 
-static int attach_tcx(int prog_fd, struct xcap_attachment *a, const char *ifname)
+static int attach_tcx(int prog_fd, enum xcap_dir dir, struct xcap_attachment *a, const char *ifname)
 {
 	/* In front of the programs there: they may end the walk (TCX_PASS) before xcap's turn. */
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XCAP_BPF_F_BEFORE);
 	int fd;
 
-	fd = bpf_link_create(prog_fd, a->ifindex, XCAP_BPF_TCX_EGRESS, &opts);
+	fd = bpf_link_create(prog_fd, a->ifindex,
+			     dir == XCAP_DIR_OUT ? XCAP_BPF_TCX_EGRESS : XCAP_BPF_TCX_INGRESS,
+			     &opts);
 	if (fd < 0) {
-		pr_err("%s: cannot attach the TC egress program (tcx): %s\n", ifname,
+		pr_err("%s: cannot attach the TC %s program (tcx): %s\n", ifname, tc_side(dir),
 		       strerror(-fd));
 		return fd;
 	}
-	a->tc_link = fd;
+	a->tc_link[dir] = fd;
 	return 0;
 }
 
-int xcap_attach_tc(int prog_fd, bool tcx, struct xcap_attachment *a)
+int xcap_attach_tc(int prog_fd, bool tcx, enum xcap_dir dir, struct xcap_attachment *a)
 {
 	char ifname[IF_NAMESIZE];
 	int err;
@@ -235,29 +255,27 @@ int xcap_attach_tc(int prog_fd, bool tcx, struct xcap_attachment *a)
 	if (!if_indextoname(a->ifindex, ifname))
 		snprintf(ifname, sizeof(ifname), "ifindex %d", a->ifindex);
 	/* Also with tcx: a filter of an xcap that ran before with clsact and died. */
-	err = clear_tc(a->ifindex, ifname);
+	err = clear_tc(a->ifindex, ifname, dir);
 	if (err)
 		return err;
-	err = tcx ? attach_tcx(prog_fd, a, ifname) : attach_clsact(prog_fd, a, ifname);
-	if (!err)
-		pr_info("%s: sent frames too (%s)\n", ifname, tcx ? "tcx" : "clsact filter");
-	return err;
+	return tcx ? attach_tcx(prog_fd, dir, a, ifname) : attach_clsact(prog_fd, dir, a, ifname);
 }
 
-static void detach_tc(const struct xcap_attachment *a, const char *ifname)
+static void detach_tc(const struct xcap_attachment *a, const char *ifname, enum xcap_dir dir)
 {
-	TC_HOOK(hook, a->ifindex);
+	TC_HOOK(hook, a->ifindex, dir);
 	TC_FILTER(opts);
 	int err;
 
 	/* A tcx link that is not pinned goes with its last fd. */
-	if (a->tc_link >= 0)
-		close(a->tc_link);
-	if (!a->tc_filter)
+	if (a->tc_link[dir] >= 0)
+		close(a->tc_link[dir]);
+	if (!a->tc_filter[dir])
 		return;
 	err = bpf_tc_detach(&hook, &opts);
 	if (err)
-		pr_err("%s: cannot remove the TC egress filter: %s\n", ifname, strerror(-err));
+		pr_err("%s: cannot remove the TC %s filter: %s\n", ifname, tc_side(dir),
+		       strerror(-err));
 }
 
 void xcap_attach_detach(struct xdp_program *prog, const struct xcap_attachment *a)
@@ -267,7 +285,10 @@ void xcap_attach_detach(struct xdp_program *prog, const struct xcap_attachment *
 
 	if (!if_indextoname(a->ifindex, name))
 		snprintf(name, sizeof(name), "?");
-	detach_tc(a, name);
+	detach_tc(a, name, XCAP_DIR_OUT);
+	detach_tc(a, name, XCAP_DIR_IN);
+	if (!a->xdp)
+		return;
 	err = xdp_program__detach(prog, a->ifindex, a->mode, 0);
 	if (err)
 		pr_err("%s: cannot detach: %s\n", name, strerror(-err));

@@ -41,7 +41,9 @@ struct xcap_engine {
 	struct xdp_program *xdp; /* created on the first attach */
 	bool loaded;
 	bool skb_mode;
-	bool tcx; /* the TC program goes on tcx links, else on clsact filters (probe.c) */
+	bool tcx; /* the TC programs go on tcx links, else on clsact filters (probe.c) */
+	bool no_xdp; /* received frames at TC ingress on every interface (probe.c) */
+	bool loaded_for_tc; /* loaded when XDP failed: libxdp cannot attach this object */
 	int ncpus;
 	int frames_fds[FRAMES_RINGS_MAX]; /* the frames rings; CPU c writes to c % n_frames */
 	int n_frames;
@@ -132,6 +134,7 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	if (err)
 		goto err;
 	e->tcx = features.tcx;
+	e->no_xdp = !features.xdp;
 	e->skel = xcap_bpf__open();
 	if (!e->skel) {
 		err = -errno;
@@ -290,6 +293,31 @@ static int prepare_link(struct xcap_engine *e, const char *ifname, bool *l3)
 	return add_l3(e, ifindex);
 }
 
+/*
+ * Attaches the XDP program for received frames: 0, 1 with *why set when XDP
+ * cannot take the interface (the caller receives at TC ingress instead), or a
+ * negative errno (-EBUSY: a live xcap captures there).
+ */
+static int attach_xdp(struct xcap_engine *e, const char *ifname, struct xcap_attachment *a,
+		      const char **why)
+{
+	int err;
+
+	if (e->no_xdp) {
+		*why = "off (XCAP_PROBE_NO_XDP)";
+		return 1;
+	}
+	if (e->loaded_for_tc) {
+		*why = "the programs were loaded for TC ingress on an earlier interface";
+		return 1;
+	}
+	err = xcap_attach_xdp(e->xdp, ifname, e->skb_mode, a);
+	if (err >= 0 || err == -EBUSY)
+		return err;
+	*why = err == -EEXIST ? "another program is attached" : strerror(-err);
+	return 1;
+}
+
 int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 {
 	struct xdp_program_opts opts = {
@@ -298,7 +326,8 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 		.prog_name = XCAP_PROG_NAME,
 	};
 	struct xcap_attachment *a = &e->ifaces[e->n_ifaces];
-	bool l3;
+	const char *path = e->tcx ? "tcx" : "clsact filter", *why = NULL;
+	bool l3, tc_in;
 	int err;
 
 	if (e->n_ifaces == XCAP_MAX_IFACES)
@@ -315,23 +344,40 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 		return -EINVAL; /* loaded for test runs only */
 	}
 	err = prepare_link(e, ifname, &l3);
-	if (err)
+	err = err ?: xcap_attach_init(a, ifname);
+	err = err ?: attach_xdp(e, ifname, a, &why);
+	if (err < 0)
 		return err;
-	err = xcap_attach_xdp(e->xdp, ifname, e->skb_mode, a);
-	if (err)
-		return err;
-	/* libxdp loads the object, the TC program too, on the first attach: the maps exist now. */
-	err = e->loaded ? 0 : after_load(e);
+	tc_in = err;
+	/*
+	 * libxdp loads the object, the TC programs too, on the first attach, even
+	 * one that fails then; xcapd loads it when XDP was not tried.
+	 */
+	err = 0;
+	if (!e->loaded) {
+		err = bpf_program__fd(e->skel->progs.xcap_tc) >= 0 ? after_load(e) :
+								     xcap_engine_load(e);
+		e->loaded_for_tc = tc_in;
+	}
 	/* Its losses are counted apart from the other interfaces' before it sends anything. */
 	if (!err)
 		err = bpf_map_update_elem(bpf_map__fd(e->skel->maps.xcap_ifslot), &a->ifindex,
 					  &(uint32_t){ e->n_ifaces }, BPF_ANY);
 	if (!err) {
-		err = xcap_attach_tc(bpf_program__fd(e->skel->progs.xcap_tc), e->tcx, a);
-		if (err)
-			bpf_map_delete_elem(bpf_map__fd(e->skel->maps.xcap_ifslot), &a->ifindex);
+		err = xcap_attach_tc(xcap_engine_tc_prog_fd(e, XCAP_DIR_OUT), e->tcx, XCAP_DIR_OUT,
+				     a);
+		if (!err)
+			pr_info("%s: sent frames too (%s)\n", ifname, path);
+	}
+	if (!err && tc_in) {
+		err = xcap_attach_tc(xcap_engine_tc_prog_fd(e, XCAP_DIR_IN), e->tcx, XCAP_DIR_IN,
+				     a);
+		if (!err)
+			pr_warn("%s: received frames at TC ingress (%s; XDP: %s)\n", ifname, path,
+				why);
 	}
 	if (err) {
+		bpf_map_delete_elem(bpf_map__fd(e->skel->maps.xcap_ifslot), &a->ifindex);
 		xcap_attach_detach(e->xdp, a);
 		return err;
 	}
@@ -366,9 +412,10 @@ int xcap_engine_prog_fd(const struct xcap_engine *e)
 	return bpf_program__fd(e->skel->progs.xcap_xdp);
 }
 
-int xcap_engine_tc_prog_fd(const struct xcap_engine *e)
+int xcap_engine_tc_prog_fd(const struct xcap_engine *e, enum xcap_dir dir)
 {
-	return bpf_program__fd(e->skel->progs.xcap_tc);
+	return bpf_program__fd(dir == XCAP_DIR_OUT ? e->skel->progs.xcap_tc :
+						     e->skel->progs.xcap_tc_in);
 }
 
 int xcap_engine_ifaces(const struct xcap_engine *e, uint32_t *ifindexes, int max)

@@ -95,9 +95,9 @@ int xcap_engine_n_l3(const struct xcap_engine *e);
 uint32_t xcap_engine_linktype(const struct xcap_engine *e, uint32_t ifindex);
 int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t geneve);
 
-/* The XDP program, and the TC egress program (BPF_PROG_TEST_RUN, benchmarks). */
+/* The XDP program, and the TC program of egress or ingress (BPF_PROG_TEST_RUN, benchmarks). */
 int xcap_engine_prog_fd(const struct xcap_engine *e);
-int xcap_engine_tc_prog_fd(const struct xcap_engine *e);
+int xcap_engine_tc_prog_fd(const struct xcap_engine *e, enum xcap_dir dir);
 int xcap_engine_map_fd(const struct xcap_engine *e, const char *name);
 /* The attached interfaces' indexes, in attach order (up to max); returns how many there are. */
 int xcap_engine_ifaces(const struct xcap_engine *e, uint32_t *ifindexes, int max);

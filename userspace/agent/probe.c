@@ -26,6 +26,14 @@ static bool probe_frags(void)
 	return true;
 }
 
+/* True when the environment variable `name` asks to leave a feature out (set, not "0"). */
+static bool env_refuses(const char *name)
+{
+	const char *no = getenv(name);
+
+	return no && *no && strcmp(no, "0");
+}
+
 /*
  * A tcx link to ifindex 0: a kernel with tcx looks the device up and finds
  * none (-ENODEV); one without does not know the attach type (-EINVAL).
@@ -37,10 +45,9 @@ static bool probe_tcx(void)
 		{ .code = 0xb7, .dst_reg = 0, .imm = -1 }, /* r0 = TC_ACT_UNSPEC */
 		{ .code = 0x95 }, /* exit */
 	};
-	const char *no = getenv("XCAP_PROBE_NO_TCX");
 	int fd, link;
 
-	if (no && *no && strcmp(no, "0"))
+	if (env_refuses("XCAP_PROBE_NO_TCX"))
 		return false;
 	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, NULL, "GPL", insns, 2, NULL);
 	if (fd < 0)
@@ -77,6 +84,8 @@ int xcap_probe_features(struct xcap_features *f)
 	}
 	f->frags = probe_frags();
 	f->tcx = probe_tcx();
+	/* XCAP_PROBE_NO_XDP=1 takes the path of interfaces XDP cannot attach to (tests). */
+	f->xdp = !env_refuses("XCAP_PROBE_NO_XDP");
 	pr_debug("features: ring buffer, bpf_loop, bpf_xdp_load_bytes; multi-buffer frames: %s\n",
 		 f->frags ? "yes" : "no (frames larger than a page are not seen)");
 	pr_debug("sent frames: %s\n",
