@@ -133,18 +133,27 @@ static __always_inline bool xcap_sample_due(const struct xcap_cfg *cfg, enum xca
 }
 
 /*
- * Waking the consumer costs an interrupt (an exit to the hypervisor in a VM),
- * more than the record itself. xcapd drains both rings every 100 ms anyway, so
- * wake it only once, when a record takes the ring past a quarter full.
+ * The flags of a submit of len bytes to a ring. Waking the consumer costs an
+ * interrupt (an exit to the hypervisor in a VM), more than the record itself,
+ * and asking the ring how full it is costs two helper calls. xcapd drains the
+ * rings every 100 ms anyway, so each CPU wakes it once per quarter of the ring
+ * it wrote (its share of a quarter when CPUs share the ring: xcap_wake_every,
+ * set by xcapd before load; 0 lets the ring decide).
  */
-static __always_inline __u64 xcap_wakeup(void *ring, __u64 len)
+static __always_inline __u64 xcap_wakeup(enum xcap_ring ring, __u64 len)
 {
-	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
-	__u64 quarter = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4;
-	/* What the record takes in the ring: an 8-byte header, rounded up to 8 bytes. */
-	__u64 taken = (len + 8 + 7) & ~7ULL;
+	__u32 key = ring;
+	__u64 *since = bpf_map_lookup_elem(&xcap_wake, &key);
+	__u32 every = xcap_wake_every[ring];
 
-	return avail <= quarter && avail + taken > quarter ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (!since || !every)
+		return 0;
+	/* What the record takes in the ring: an 8-byte header, rounded up to 8 bytes. */
+	*since += (len + 8 + 7) & ~7ULL;
+	if (*since < every)
+		return BPF_RB_NO_WAKEUP;
+	*since = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /*
@@ -173,7 +182,6 @@ static __always_inline __u32 xcap_link_flags(void *ctx, enum xcap_hook hook,
 static __always_inline void xcap_sample(void *ctx, enum xcap_hook hook, struct xcap_counters *gc,
 					const struct xcap_cfg *cfg, __u32 len)
 {
-	__u64 wakeup = xcap_wakeup(&xcap_samples, sizeof(struct xcap_sample));
 	__u32 cap_len = len;
 	struct xcap_sample *s;
 
@@ -198,7 +206,7 @@ static __always_inline void xcap_sample(void *ctx, enum xcap_hook hook, struct x
 	xcap_fill_hdr(&s->hdr, ctx, hook, len, cap_len);
 	s->hdr.captures = 0;
 	s->hdr.flags |= XCAP_REC_SAMPLE | xcap_link_flags(ctx, hook, cfg);
-	bpf_ringbuf_submit(s, wakeup);
+	bpf_ringbuf_submit(s, xcap_wakeup(XCAP_RING_SAMPLES, sizeof(*s)));
 	gc->sampled++;
 }
 
@@ -253,64 +261,79 @@ struct xcap_walk {
 	bool copied;
 };
 
-/* Visits capture i if it is in w->todo; returns 1 (stop) once none is left. */
-static __always_inline int xcap_walk_slot(__u32 i, struct xcap_walk *w, struct xcap_slot **slot,
-					  struct xcap_cap_counters **cnt)
+/* Counts a matched packet and takes its budget; the accepted captures share one copy. */
+static __always_inline void xcap_admit(struct xcap_walk *w, __u32 i, struct xcap_slot *slot,
+				       struct xcap_cap_counters *cnt)
+{
+	__u64 bit = 1ULL << (i & (XCAP_MAX_CAPTURES - 1));
+	__u32 snap = xcap_snap(slot, w->len);
+
+	cnt->matched++;
+	if (!xcap_take_budget(w->cfg, slot, bit, snap)) {
+		cnt->over_budget++;
+		return;
+	}
+	w->accepted |= bit;
+	if (snap > w->copy_len)
+		w->copy_len = snap;
+}
+
+/* Counts the outcome of the copy for one capture it serves. */
+static __always_inline void xcap_account(const struct xcap_walk *w, __u32 i,
+					 const struct xcap_slot *slot,
+					 struct xcap_cap_counters *cnt)
+{
+	__u32 key = (i & (XCAP_MAX_CAPTURES - 1)) * XCAP_IFACE_SLOTS + w->ifslot;
+	__u64 *lost;
+
+	if (w->copied) {
+		cnt->written++;
+		cnt->bytes += xcap_snap(slot, w->len);
+		return;
+	}
+	cnt->ring_full++;
+	lost = w->ifslot < XCAP_IFACE_SLOTS ? bpf_map_lookup_elem(&xcap_iflost, &key) : NULL;
+	if (lost)
+		(*lost)++;
+}
+
+/* Capture i's slot and counters, if it is in w->todo, which then forgets it. */
+static __always_inline bool xcap_walk_slot(__u32 i, struct xcap_walk *w, struct xcap_slot **slot,
+					   struct xcap_cap_counters **cnt)
 {
 	__u64 bit = 1ULL << (i & (XCAP_MAX_CAPTURES - 1));
 
 	if (!(w->todo & bit))
-		return 0;
+		return false;
 	w->todo &= ~bit;
 	*slot = bpf_map_lookup_elem(&xcap_slots, &i);
 	*cnt = bpf_map_lookup_elem(&xcap_cnt, &i);
-	return *slot && *cnt ? 1 : 0;
+	return *slot && *cnt;
 }
 
-/* Takes the budget of one matched capture; the accepted ones share one copy. */
-static long xcap_admit_one(__u32 i, void *ctx)
+/*
+ * bpf_loop callbacks over the captures of w->todo: 1 (stop) once none is left.
+ * Inlined where xcap_walk calls one directly, out of line for bpf_loop.
+ */
+static __always_inline long xcap_admit_one(__u32 i, void *ctx)
 {
 	struct xcap_walk *w = ctx;
 	struct xcap_cap_counters *cnt;
 	struct xcap_slot *slot;
-	__u32 snap;
 
-	if (xcap_walk_slot(i, w, &slot, &cnt) > 0) {
-		cnt->matched++;
-		snap = xcap_snap(slot, w->len);
-		if (xcap_take_budget(w->cfg, slot, 1ULL << (i & 63), snap)) {
-			w->accepted |= 1ULL << (i & 63);
-			if (snap > w->copy_len)
-				w->copy_len = snap;
-		} else {
-			cnt->over_budget++;
-		}
-	}
+	if (xcap_walk_slot(i, w, &slot, &cnt))
+		xcap_admit(w, i, slot, cnt);
 	return w->todo ? 0 : 1;
 }
 
-/* Counts the outcome of the copy for one capture it serves. */
-static long xcap_account_one(__u32 i, void *ctx)
+static __always_inline long xcap_account_one(__u32 i, void *ctx)
 {
 	struct xcap_walk *w = ctx;
-	__u32 key = (i & (XCAP_MAX_CAPTURES - 1)) * XCAP_IFACE_SLOTS + w->ifslot;
 	struct xcap_cap_counters *cnt;
 	struct xcap_slot *slot;
-	__u64 *lost;
 
-	if (xcap_walk_slot(i, w, &slot, &cnt) > 0) {
-		if (w->copied) {
-			cnt->written++;
-			cnt->bytes += xcap_snap(slot, w->len);
-		} else {
-			cnt->ring_full++;
-			lost = w->ifslot < XCAP_IFACE_SLOTS ?
-				       bpf_map_lookup_elem(&xcap_iflost, &key) :
-				       NULL;
-			if (lost)
-				(*lost)++;
-		}
-	}
+	if (xcap_walk_slot(i, w, &slot, &cnt))
+		xcap_account(w, i, slot, cnt);
 	return w->todo ? 0 : 1;
 }
 
@@ -332,7 +355,6 @@ static __always_inline __u32 xcap_ifslot_of(void *ctx, enum xcap_hook hook)
 static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook, void *ring,
 					    const struct xcap_walk *w, __u32 n, const __u32 class)
 {
-	__u64 wakeup = xcap_wakeup(ring, sizeof(struct xcap_rec) + class);
 	struct xcap_rec *h;
 
 	n -= 1;
@@ -350,7 +372,7 @@ static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook, void
 	xcap_fill_hdr(h, ctx, hook, w->len, n);
 	h->captures = w->accepted;
 	h->flags |= w->flags;
-	bpf_ringbuf_submit(h, wakeup);
+	bpf_ringbuf_submit(h, xcap_wakeup(XCAP_RING_FRAMES, sizeof(*h) + class));
 	return true;
 }
 
@@ -399,40 +421,28 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 	if (xcap_hook_load(ctx, hook, 0, f->data, n))
 		return false;
 	return !bpf_ringbuf_output(ring, f, sizeof(f->hdr) + n,
-				   xcap_wakeup(ring, sizeof(f->hdr) + n));
+				   xcap_wakeup(XCAP_RING_FRAMES, sizeof(f->hdr) + n));
 }
+
+/* De Bruijn: bit times this has a different top 6 bits for each single bit set. */
+#define XCAP_DEBRUIJN 0x03f79d71b4cb0a89ULL
+
+static const __u8 xcap_debruijn_index[64] = {
+	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,	62, 55, 59, 36, 53, 51,
+	43, 22, 45, 39, 33, 30, 24, 18, 12, 5,	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21,
+	44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+};
 
 /* The index of the one bit set in `bit`. */
 static __always_inline __u32 xcap_bit_index(__u64 bit)
 {
-	__u32 i = 0;
-
-	if (bit >> 32) {
-		i += 32;
-		bit >>= 32;
-	}
-	if (bit >> 16) {
-		i += 16;
-		bit >>= 16;
-	}
-	if (bit >> 8) {
-		i += 8;
-		bit >>= 8;
-	}
-	if (bit >> 4) {
-		i += 4;
-		bit >>= 4;
-	}
-	if (bit >> 2) {
-		i += 2;
-		bit >>= 2;
-	}
-	return i + (bit >> 1);
+	return xcap_debruijn_index[(bit * XCAP_DEBRUIJN) >> 58];
 }
 
 /*
  * Visits the captures of w->todo with fn: most frames match one capture, and
- * a direct call costs less than a bpf_loop.
+ * straight-line code costs less than a bpf_loop. The walk's state is all in
+ * w, so that the verifier meets one state after either way.
  */
 static __always_inline void xcap_walk(struct xcap_walk *w, long (*fn)(__u32, void *))
 {

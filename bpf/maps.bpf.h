@@ -81,6 +81,20 @@ struct {
 	__type(value, struct xcap_frame);
 } xcap_scratch SEC(".maps");
 
+/*
+ * Per ring kind, the bytes a CPU writes to it between two wake-ups of xcapd
+ * (xcap_wakeup), set by xcapd before load; and per CPU the bytes written since
+ * its last one.
+ */
+const volatile __u32 xcap_wake_every[XCAP_RINGS];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XCAP_RINGS);
+	__type(key, __u32); /* enum xcap_ring */
+	__type(value, __u64);
+} xcap_wake SEC(".maps");
+
 /* Sizes are set by xcapd before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

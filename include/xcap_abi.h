@@ -24,6 +24,13 @@ enum xcap_dir {
 	XCAP_DIR_N,
 };
 
+/* The two kinds of ring, as the index of the program's xcap_wake_every (set before load). */
+enum xcap_ring {
+	XCAP_RING_SAMPLES,
+	XCAP_RING_FRAMES,
+	XCAP_RINGS,
+};
+
 /* xcap_rec.flags */
 #define XCAP_REC_SAMPLE (1U << 0) /* record came from the sampler */
 #define XCAP_REC_PARSE_ERR (1U << 1) /* headers could not be parsed */

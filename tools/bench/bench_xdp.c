@@ -7,6 +7,8 @@
  * or not met; a timing never makes it fail. Floors: programs that do only what
  * any one-copy capture must (reserve a ring record, load the frame into it,
  * submit it), to tell whether a goal in ns is reachable with a BPF ring buffer.
+ * BENCH_XDP_CASE=TEXT runs only the baseline and the cases whose name holds
+ * TEXT, under a profiler say: BENCH_XDP_CASE="64 B frame" perf record -a ...
  */
 #define _GNU_SOURCE /* CPU affinity */
 #include <errno.h>
@@ -665,7 +667,9 @@ int main(void)
 {
 	struct bench b = { .bare_fd = -1, .bare_tc_fd = -1 };
 	int err, cpus[2], ncpus;
-	struct result r[ARRAY_SIZE(cases)];
+	/* For a profile: only the baseline and the cases whose name holds this. */
+	const char *only = getenv("BENCH_XDP_CASE");
+	struct result r[ARRAY_SIZE(cases)] = {};
 	cpu_set_t allowed;
 	size_t i;
 
@@ -697,6 +701,8 @@ int main(void)
 	ncpus = place_threads(&b, cpus);
 	printf("\n%-38s %8s %8s %7s  %s\n", "case", "ns/pkt", "x base", "lost", "goal");
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (only && i && !strstr(cases[i].name, only))
+			continue;
 		err = run_case(&b, &cases[i], &r[i]);
 		if (err) {
 			fprintf(stderr, "bench_xdp: %s: %s\n", cases[i].name, strerror(-err));
@@ -704,13 +710,14 @@ int main(void)
 		}
 		print_row(&cases[i], &r[i], &r[cases[i].vs]);
 	}
-	if (!err)
-		print_floors(r);
+	if (err || only)
+		goto out;
+	print_floors(r);
 	/* The scaling threads pin themselves; this one drains anywhere. */
 	sched_setaffinity(0, sizeof(allowed), &allowed);
-	if (!err && ncpus == 2)
+	if (ncpus == 2)
 		err = scale_cases_run(cpus);
-	else if (!err)
+	else
 		printf("\ntwo CPUs at once: skipped, this process may run on one CPU only\n");
 out:
 	xcap_engine_close(b.e);

@@ -102,6 +102,8 @@ static int make_frames_rings(struct xcap_engine *e, uint32_t bytes, uint32_t mos
 		}
 		e->frames_fds[i] = fd;
 	}
+	/* A quarter of each ring between wake-ups, shared by the CPUs that share it. */
+	e->skel->rodata->xcap_wake_every[XCAP_RING_FRAMES] = each / 4 / ((e->ncpus + n - 1) / n);
 	err = bpf_map__set_max_entries(outer, e->ncpus);
 	err = err ?: bpf_map__set_inner_map_fd(outer, e->frames_fds[0]);
 	if (!err)
@@ -150,6 +152,8 @@ struct xcap_engine *xcap_engine_open(const struct xcap_engine_opts *opts)
 	frames = opts->frames_ring_bytes ?: DEFAULT_FRAMES_RING;
 	err = check_ring_size(samples) ?: check_ring_size(frames);
 	err = err ?: bpf_map__set_max_entries(e->skel->maps.xcap_samples, samples);
+	/* Every CPU writes samples to the one ring: a quarter of it between wake-ups in all. */
+	e->skel->rodata->xcap_wake_every[XCAP_RING_SAMPLES] = samples / 4 / e->ncpus;
 	err = err ?: make_frames_rings(e, frames, opts->frames_rings);
 	if (!err && features.frags)
 		err = bpf_program__set_flags(e->skel->progs.xcap_xdp,

@@ -29,6 +29,9 @@
  * captures it is dispatching (busy) before it looks at a slot's state, and
  * unbind changes the state before it looks at busy (Dekker, seq_cst), so
  * either the thread sees the slot unbound or unbind sees it busy and waits.
+ * Busy stays published while the records serve the same captures, until the
+ * end of the pass: unbind may wait for a pass, the thread saves a locked
+ * store per record.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
@@ -63,13 +66,20 @@ struct rings_slot {
 	uint64_t write_errors;
 };
 
-/* One BPF ring buffer, mapped, and its first record not consumed yet. */
+/*
+ * One BPF ring buffer, mapped, and its first record not consumed yet. The
+ * program writes producer_pos on every record and reads consumer_pos on every
+ * reserve: each access from this side moves the cache line between the CPUs,
+ * so the positions are kept here and exchanged once per batch.
+ */
 struct rb {
 	uint64_t *consumer_pos;
 	const uint64_t *producer_pos;
 	const uint8_t *data;
 	uint64_t mask;
 	size_t data_len;
+	uint64_t cons; /* consumed up to here; published to consumer_pos by rb_publish */
+	uint64_t prod; /* producer_pos as last read */
 	const struct xcap_rec *head; /* NULL: none committed when last looked at */
 	uint32_t head_size;
 };
@@ -89,7 +99,7 @@ struct ring {
 	int64_t offset_taken; /* monotonic time of the last offset measurement */
 	int64_t flushed; /* monotonic time of the last flush of the sinks */
 	uint64_t records; /* consumed, ever, counted one by one: the progress a requester watches */
-	uint64_t busy; /* frames: the captures of the record being dispatched */
+	uint64_t busy; /* frames: the captures of the records being dispatched */
 	uint64_t req; /* requests made (atomic) */
 	uint64_t done; /* requests served, under lock */
 	pthread_mutex_t lock;
@@ -163,7 +173,9 @@ static void on_frame(struct ring *g, const void *data, uint32_t size)
 	if (size < sizeof(*r))
 		return;
 	to_packet(g, r, &pkt);
-	__atomic_store_n(&g->busy, r->captures, __ATOMIC_SEQ_CST);
+	/* A locked store: skipped while the records serve the same captures (ring_consume clears it). */
+	if (g->busy != r->captures)
+		__atomic_store_n(&g->busy, r->captures, __ATOMIC_SEQ_CST);
 	for (set = r->captures; set; set &= set - 1) {
 		i = __builtin_ctzll(set);
 		s = &g->rs->slots[i];
@@ -177,7 +189,6 @@ static void on_frame(struct ring *g, const void *data, uint32_t size)
 		pkt.cap_len = r->cap_len < s->snaplen ? r->cap_len : s->snaplen;
 		count(s->sink.fn(s->sink.arg, &pkt) ? &s->write_errors : &s->delivered);
 	}
-	__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
 }
 
 static void flush_sinks(struct ring *g)
@@ -207,16 +218,39 @@ static uint64_t rb_span(uint32_t len)
 	return (len + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
 }
 
-/* Looks for the ring's first committed record, consuming discarded ones on the way. */
+/* Gives the program back the space consumed. */
+static void rb_publish(struct rb *r)
+{
+	if (*r->consumer_pos != r->cons)
+		__atomic_store_n(r->consumer_pos, r->cons, __ATOMIC_RELEASE);
+}
+
+/* Consumes len bytes (a record's header word); the program sees the space every 1/16 ring. */
+static void rb_advance(struct rb *r, uint32_t len)
+{
+	r->cons += rb_span(len);
+	if (r->cons - *r->consumer_pos >= (r->mask + 1) / 16)
+		rb_publish(r);
+}
+
+/*
+ * Looks for the ring's first committed record, consuming discarded ones on
+ * the way. The producer position is read again only once the records known
+ * are consumed.
+ */
 static void rb_peek(struct rb *r)
 {
-	uint64_t cons = *r->consumer_pos, prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
 	const uint32_t *hdr;
 	uint32_t len;
 
 	r->head = NULL;
-	while (cons < prod) {
-		hdr = (const uint32_t *)(r->data + (cons & r->mask));
+	for (;;) {
+		if (r->cons >= r->prod) {
+			r->prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+			if (r->cons >= r->prod)
+				return;
+		}
+		hdr = (const uint32_t *)(r->data + (r->cons & r->mask));
 		len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 		if (len & BPF_RINGBUF_BUSY_BIT)
 			return;
@@ -225,8 +259,7 @@ static void rb_peek(struct rb *r)
 			r->head_size = len;
 			return;
 		}
-		cons += rb_span(len);
-		__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
+		rb_advance(r, len);
 	}
 }
 
@@ -273,14 +306,19 @@ static int ring_consume(struct ring *g)
 			rb_peek_all(g);
 			r = rb_oldest(g);
 			if (!r)
-				return n;
+				break;
 		}
 		g->handle(g, r->head, r->head_size);
-		__atomic_store_n(r->consumer_pos, *r->consumer_pos + rb_span(r->head_size),
-				 __ATOMIC_RELEASE);
+		rb_advance(r, r->head_size);
 		rb_peek(r);
 		n++;
 	}
+	for (r = g->rbs; r < g->rbs + g->n_rbs; r++)
+		rb_publish(r);
+	/* Set by on_frame for as long as the records serve the same captures. */
+	if (g->busy)
+		__atomic_store_n(&g->busy, 0, __ATOMIC_RELEASE);
+	return n;
 }
 
 /* Consumes what the rings hold; flushes the sinks when it is time. Records handled. */
@@ -346,6 +384,7 @@ static int rb_map(struct rb *r, int fd)
 	r->producer_pos = p;
 	r->data = (const uint8_t *)p + page;
 	r->mask = info.max_entries - 1;
+	r->cons = r->prod = *r->consumer_pos;
 	return 0;
 }
 

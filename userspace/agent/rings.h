@@ -18,8 +18,6 @@
 #include <stdint.h>
 #include "agent/engine.h"
 
-enum xcap_ring { XCAP_RING_SAMPLES, XCAP_RING_FRAMES, XCAP_RINGS };
-
 struct xcap_rings;
 
 /*
