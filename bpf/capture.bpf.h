@@ -396,6 +396,8 @@ static __always_inline bool xcap_copy(void *ctx, enum xcap_hook hook, const stru
 	if (!ring)
 		return false;
 	/* Frames up to a page go straight into the ring, in the smallest class that holds them. */
+	if (n <= 64)
+		return xcap_copy_class(ctx, hook, ring, w, n, 64);
 	if (n <= 128)
 		return xcap_copy_class(ctx, hook, ring, w, n, 128);
 	if (n <= 256)
