@@ -4,9 +4,13 @@
  * block here (what each block must hold), and by libpcap (that a reader takes
  * them); the record walk and the packet comment that the live stream uses.
  * The writer's buffer, in both formats: records reach the file at a flush,
- * and a write error counts every record it lost.
+ * and a write error counts every record it lost; the file space it allocates
+ * ahead goes back at close.
  */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -492,6 +496,61 @@ static void pcapng_write_error_counts_the_lost(void)
 	check_write_error_counts_the_lost(XCAP_PCAPNG);
 }
 
+/* Whether the test folder's file system allocates space ahead (fallocate, FALLOC_FL_KEEP_SIZE). */
+static bool can_reserve(void)
+{
+	char path[256];
+	int fd, ok;
+
+	test_path(path, sizeof(path), "probe");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ok = fd >= 0 && !fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return ok;
+}
+
+/*
+ * The writer allocates file space ahead of its writes (16 MiB at a time), so
+ * that each write skips the file system's allocation; the file's size is
+ * always that of its records, and the space past them goes back at close.
+ */
+static void space_reserved_ahead_goes_back_at_close(void)
+{
+	static const uint8_t data[1000];
+	struct xcap_packet pkt = packet(IF_A, true, 1700000000000000000ULL, data, sizeof(data));
+	bool reserves = can_reserve();
+	uint64_t packets = 0, bytes;
+	struct xcap_pcap *w;
+	struct stat st;
+	char path[256];
+	int i;
+
+	if (!reserves)
+		printf("# this file system cannot allocate ahead: only the sizes are checked\n");
+	test_path(path, sizeof(path), "reserved.pcap");
+	w = open_format(path, XCAP_PCAP);
+	if (!w)
+		return;
+	for (i = 0; i < 100; i++)
+		CHECK_EQ(xcap_pcap_write_packet(w, &pkt), 0);
+	CHECK_EQ(xcap_pcap_flush(w), 0);
+	CHECK(!stat(path, &st), "stat: %s", strerror(errno));
+	CHECK_EQ(st.st_size, 24 + 100 * (16 + sizeof(data)));
+	if (reserves)
+		CHECK((uint64_t)st.st_blocks * 512 >= 16 << 20, "%llu bytes allocated, not 16 MiB",
+		      (unsigned long long)st.st_blocks * 512);
+	CHECK_EQ(xcap_pcap_close(w), 0);
+	CHECK(!stat(path, &st), "stat: %s", strerror(errno));
+	CHECK_EQ(st.st_size, 24 + 100 * (16 + sizeof(data)));
+	CHECK((uint64_t)st.st_blocks * 512 <= (uint64_t)st.st_size + 65536,
+	      "%llu bytes still allocated for %lld of data", (unsigned long long)st.st_blocks * 512,
+	      (long long)st.st_size);
+	CHECK(!xcap_pcap_count(path, &packets, &bytes), "count");
+	CHECK_EQ(packets, 100);
+}
+
 int main(void)
 {
 	if (test_tmpdir_init("pcap"))
@@ -507,5 +566,6 @@ int main(void)
 	RUN_TEST(pcapng_records_wait_for_a_flush);
 	RUN_TEST(pcap_write_error_counts_the_lost);
 	RUN_TEST(pcapng_write_error_counts_the_lost);
+	RUN_TEST(space_reserved_ahead_goes_back_at_close);
 	return tests_failed_total ? 1 : 0;
 }
