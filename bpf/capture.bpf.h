@@ -347,6 +347,35 @@ static __always_inline __u32 xcap_ifslot_of(void *ctx, enum xcap_hook hook)
 }
 
 /*
+ * Copies the frame's first n bytes (n <= 64) straight from its linear part
+ * with plain loads: for a small frame, a helper call costs more than the
+ * copy. 0, or -1 when they are not all in the linear part.
+ */
+static __always_inline int xcap_load_small(void *ctx, enum xcap_hook hook, __u8 *to, __u32 n)
+{
+	struct xcap_cursor c = xcap_hook_linear(ctx, hook);
+	__u8 *from = c.pos, *p;
+	__u32 i, done = 0;
+
+#pragma unroll
+	for (i = 0; i < 8; i++) {
+		if (done + 8 > n || (void *)(from + done + 8) > c.end)
+			break;
+		*(__u64 *)(to + done) = *(__u64 *)(from + done);
+		done += 8;
+	}
+#pragma unroll
+	for (i = 0; i < 7; i++) {
+		p = from + done;
+		if (done >= n || done >= 64 || (void *)(p + 1) > c.end)
+			break;
+		to[done] = *p;
+		done++;
+	}
+	return done == n ? 0 : -1;
+}
+
+/*
  * One copy: reserves a record of `class` data bytes (a constant, as
  * bpf_ringbuf_reserve needs) in the frames ring and loads the frame straight
  * into it. The record says its cap_len; the tail of the class is slack that
@@ -365,7 +394,8 @@ static __always_inline bool xcap_copy_class(void *ctx, enum xcap_hook hook, void
 	h = bpf_ringbuf_reserve(ring, sizeof(*h) + class, 0);
 	if (!h)
 		return false;
-	if (xcap_hook_load(ctx, hook, 0, (void *)(h + 1), n)) {
+	if ((class > 64 || xcap_load_small(ctx, hook, (void *)(h + 1), n)) &&
+	    xcap_hook_load(ctx, hook, 0, (void *)(h + 1), n)) {
 		bpf_ringbuf_discard(h, BPF_RB_NO_WAKEUP);
 		return false;
 	}
