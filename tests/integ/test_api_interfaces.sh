@@ -9,10 +9,13 @@
 # each restricted to one interface (accounts A and B: one full capture each):
 # each file holds exactly its interface's 10 packets, and the kernel matched
 # no more (packets_matched 10). Two simple captures of the history likewise.
-# A name that is not one of xcapd's interfaces is refused (400, 1032).
+# A pcapng file of a restricted capture describes its interfaces alone. A name
+# that is not one of xcapd's interfaces is refused (400, 1032).
 . "$(dirname "$0")/lib_api.sh"
 . "$(dirname "$0")/lib_wait.sh"
 api_init
+command -v capinfos >/dev/null ||
+	{ not_ok "api_interfaces setup" "missing tool capinfos (tools/install-deps installs it)"; exit 1; }
 
 RX1=10.231.2.2 # rx1's address; tx1 has 10.231.2.1
 
@@ -111,6 +114,21 @@ expect_eq "packets of $RX4 in rx1's simple capture" 0 "$(pcap_count "$T/rx1.pcap
 simple bw rx0
 expect_eq "packets in rx0's simple capture" 20 "$(pcap_count "$T/rx0.pcap")"
 expect_eq "packets of $RX1 in rx0's simple capture" 0 "$(pcap_count "$T/rx0.pcap" host "$RX1")"
+api_check_end
+
+check_begin "interfaces: a pcapng capture restricted to rx1 describes rx1 alone"
+api aw POST "$PA" "$(full_body 60 "$DEST1" "\"interfaces\":[\"rx1\"],\"format\":\"pcapng\",$ICMP")"
+expect_ok
+id=$(jget result.id)
+ping_rx 5 "$RX4"
+ping_rx 5 "$RX1"
+expect "capture $id did not take 10 packets within 10 s" wait_captured "$id" 10 10
+api aw PUT "$PA/$id/stop" ""
+expect_capture "$id" complete 10
+expect_only "$BUCKET1/pcap_$id.pcapng" "$RX1" "$RX4"
+# "N NAME" per interface block (capinfos -I): one, rx1's.
+expect_eq "interfaces described in the file" "1 rx1" "$(capinfos -I "$BUCKET1/pcap_$id.pcapng" |
+	awk '/Number of interfaces in file/ { n = $NF } /Name = / { print n, $3 }' | one_line)"
 api_check_end
 
 integ_done

@@ -57,6 +57,32 @@ static void flush_frames(void *arg)
 	publish_lost(c);
 }
 
+/*
+ * The interfaces the file describes, with their link types and how many of
+ * them are L3 ones: the engine's, or those of them the filter restricts the
+ * capture to (a pcapng file lists no interface its packets cannot be from).
+ */
+static int file_ifaces(struct xcap_engine *e, const struct xcap_capture *c,
+		       const struct xcap_filter *f, uint32_t *ifindexes, uint32_t *linktypes,
+		       int *l3)
+{
+	uint32_t named[XCAP_MAX_IFACES];
+	int i, j, n = 0, n_named = f->n_ifaces ? xcap_filter_ifindexes(f, named) : 0;
+
+	*l3 = 0;
+	for (i = 0; i < c->n_ifaces; i++) {
+		for (j = 0; j < n_named && named[j] != c->ifindexes[i]; j++)
+			;
+		if (f->n_ifaces && j == n_named)
+			continue;
+		ifindexes[n] = c->ifindexes[i];
+		linktypes[n] = xcap_engine_linktype(e, c->ifindexes[i]);
+		*l3 += linktypes[n] == XCAP_LINKTYPE_RAW;
+		n++;
+	}
+	return n;
+}
+
 struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap_capture_opts *o)
 {
 	struct xcap_sink sink = { .fn = write_frame,
@@ -69,9 +95,9 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 		.comment = o->comment,
 		.create_new = o->create_new,
 	};
-	uint32_t linktypes[XCAP_IFACE_SLOTS];
+	uint32_t linktypes[XCAP_IFACE_SLOTS], described[XCAP_IFACE_SLOTS];
 	struct xcap_capture *c;
-	int err, n, i;
+	int err, n, l3;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -81,13 +107,11 @@ struct xcap_capture *xcap_capture_start(struct xcap_engine *e, const struct xcap
 	sink.arg = c;
 	n = xcap_engine_ifaces(e, c->ifindexes, XCAP_IFACE_SLOTS);
 	c->n_ifaces = n < XCAP_IFACE_SLOTS ? n : XCAP_IFACE_SLOTS;
-	po.ifindexes = c->ifindexes;
-	po.n_ifaces = c->n_ifaces;
-	for (i = 0; i < c->n_ifaces; i++)
-		linktypes[i] = xcap_engine_linktype(e, c->ifindexes[i]);
+	po.n_ifaces = file_ifaces(e, c, &o->filter, described, linktypes, &l3);
+	po.ifindexes = described;
 	po.linktypes = linktypes;
 	/* pcap, one link type: raw IP when every interface is an L3 one (pcap.h). */
-	xcap_pcap_opts_frames(&po, n, xcap_engine_n_l3(e));
+	xcap_pcap_opts_frames(&po, po.n_ifaces, l3);
 	c->pcap = xcap_pcap_open_opts(o->path, &po);
 	if (!c->pcap) {
 		err = -errno;

@@ -58,7 +58,6 @@ struct xcap_engine {
 	/* Tunnels and L3 interfaces: what the program's cfg gets at load. */
 	uint32_t l3_ifindex[XCAP_L3_IFACES]; /* interfaces whose frames begin with IP */
 	int n_l3;
-	int n_l3_attached; /* of them, attached interfaces (the others: set by tests) */
 	uint16_t vxlan_port, geneve_port;
 };
 
@@ -254,11 +253,6 @@ int xcap_engine_set_l3(struct xcap_engine *e, uint32_t ifindex)
 	return ifindex ? add_l3(e, ifindex) : -EINVAL;
 }
 
-int xcap_engine_n_l3(const struct xcap_engine *e)
-{
-	return e->n_l3_attached;
-}
-
 uint32_t xcap_engine_linktype(const struct xcap_engine *e, uint32_t ifindex)
 {
 	return xcap_link_pcap_type(is_l3(e, ifindex) ? XCAP_LINK_L3 : XCAP_LINK_ETHER);
@@ -280,17 +274,15 @@ int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t ge
  * An interface without Ethernet header goes into the program's list before
  * its frames do (after_load copies the list on the first attach).
  */
-static int prepare_link(struct xcap_engine *e, const char *ifname, bool *l3)
+static int prepare_link(struct xcap_engine *e, const char *ifname)
 {
 	enum xcap_link link = XCAP_LINK_ETHER;
 	uint16_t type = 0;
 	int ifindex = if_nametoindex(ifname);
 
-	*l3 = false;
 	/* A missing interface is the attach's to report. */
 	if (!ifindex || xcap_link_of(ifname, &link, &type) || link != XCAP_LINK_L3)
 		return 0;
-	*l3 = true;
 	pr_info("%s: no Ethernet header (device type %u): frames are parsed from their IP "
 		"header; pcap link type %u\n",
 		ifname, type, xcap_link_pcap_type(link));
@@ -331,7 +323,7 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 	};
 	struct xcap_attachment *a = &e->ifaces[e->n_ifaces];
 	const char *path = e->tcx ? "tcx" : "clsact filter", *why = NULL;
-	bool l3, tc_in;
+	bool tc_in;
 	int err;
 
 	if (e->n_ifaces == XCAP_MAX_IFACES)
@@ -347,7 +339,7 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 	} else if (!e->xdp) {
 		return -EINVAL; /* loaded for test runs only */
 	}
-	err = prepare_link(e, ifname, &l3);
+	err = prepare_link(e, ifname);
 	err = err ?: xcap_attach_init(a, ifname);
 	err = err ?: attach_xdp(e, ifname, a, &why);
 	if (err < 0)
@@ -386,7 +378,6 @@ int xcap_engine_attach(struct xcap_engine *e, const char *ifname)
 		return err;
 	}
 	e->n_ifaces++;
-	e->n_l3_attached += l3;
 	return 0;
 }
 

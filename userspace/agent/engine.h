@@ -83,15 +83,13 @@ void xcap_engine_close(struct xcap_engine *e);
  * Tunnels and L3 interfaces. attach finds an interface without Ethernet
  * header (gre, ipip, tun, wg...) from its device type: the program parses its
  * frames from the IP header and flags their records XCAP_REC_L3. set_l3 does
- * the same for any ifindex (tests: BPF_PROG_TEST_RUN on lo). n_l3: how many
- * of the attached interfaces are such (a pcap file is raw IP when all are,
- * pcap.h); linktype: the pcap
- * link type of an interface's frames (XCAP_LINKTYPE_*). set_udp_ports: the
+ * the same for any ifindex (tests: BPF_PROG_TEST_RUN on lo). linktype: the
+ * pcap link type of an interface's frames (XCAP_LINKTYPE_*; a pcap file is raw
+ * IP when all its interfaces are L3 ones, pcap.h). set_udp_ports: the
  * destination ports of VXLAN and GENEVE (0 = none; by default 4789 and 6081),
  * for the program and the reference parser (common/frame.h) alike.
  */
 int xcap_engine_set_l3(struct xcap_engine *e, uint32_t ifindex);
-int xcap_engine_n_l3(const struct xcap_engine *e);
 uint32_t xcap_engine_linktype(const struct xcap_engine *e, uint32_t ifindex);
 int xcap_engine_set_udp_ports(struct xcap_engine *e, uint16_t vxlan, uint16_t geneve);
 
