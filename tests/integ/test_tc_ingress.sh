@@ -4,7 +4,8 @@
 # and with a clsact filter (XCAP_PROBE_NO_TCX=1). No XDP program is attached;
 # a capture of received pings holds exactly the echo requests, direction in,
 # both directions hold the replies too; the log names the path and the
-# reason; after the exit neither the program nor a filter is left.
+# reason; after the exit neither the program nor a filter is left. A second
+# xcap is refused there, as beside one with XDP (test_attach.sh).
 # (A foreign XDP program holding the interface: test_coexist.sh.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_wait.sh"
@@ -55,6 +56,23 @@ for mode in "${MODES[@]}"; do
 		CHECK_WHY+=("the capture did not start (status $CAP_RC)")
 	fi
 	check_end "$T/cap.err"
+
+	check_begin "$mode: a second capture beside one at TC ingress fails (exit 1), the first goes on"
+	f=$T/first-$mode.pcap
+	if start "$mode" "$f" --proto icmp -Q in; then
+		XCAPD_TIMEOUT=10 xcapd_run capture -i $DEV -w "$T/second-$mode.pcap" --proto icmp -t 1
+		expect_eq "exit status of the second" 1 "$RUN_RC"
+		expect "the second does not say another xcap process is capturing on $DEV" \
+			grep -q "$DEV: another xcap process is capturing here" "$T/run.err"
+		expect "the second created its output file" [ ! -e "$T/second-$mode.pcap" ]
+		ping_rx 2 $RX4
+		capture_stop
+		expect_eq "exit status of the first" 0 "$CAP_RC"
+		expect_eq "requests captured by the first" 2 "$(pcap_count "$f")"
+	else
+		CHECK_WHY+=("the capture did not start (status $CAP_RC)")
+	fi
+	check_end "$T/cap.err" "$T/run.err"
 
 	check_begin "$mode: both directions: requests in (TC ingress), replies out (TC egress), in order"
 	f=$T/both-$mode.pcapng

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "common/log.h"
+#include "common/util.h"
 #include "agent/attach.h"
 #include "agent/probe.h"
 
@@ -201,6 +202,33 @@ static int clear_tc(int ifindex, const char *ifname, enum xcap_dir dir)
 	return err;
 }
 
+/*
+ * A tcx link goes with the process that holds it: xcap's program at the
+ * interface's tcx hook is a live xcap's (whichever way this one attaches).
+ * 0, or -EBUSY. A kernel without tcx answers the query with an error: 0.
+ */
+static int check_tcx(int ifindex, const char *ifname, enum xcap_dir dir)
+{
+	uint32_t ids[64], i;
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = ARRAY_SIZE(ids));
+	const char *want = dir == XCAP_DIR_OUT ? XCAP_TC_PROG_NAME : XCAP_TC_IN_PROG_NAME;
+	char name[BPF_OBJ_NAME_LEN];
+
+	if (bpf_prog_query_opts(ifindex,
+				dir == XCAP_DIR_OUT ? XCAP_BPF_TCX_EGRESS : XCAP_BPF_TCX_INGRESS, &q))
+		return 0;
+	for (i = 0; i < q.prog_cnt && i < ARRAY_SIZE(ids); i++) {
+		prog_name(ids[i], name, sizeof(name));
+		if (!strcmp(name, want)) {
+			pr_err("%s: another xcap process is capturing here (TC %s program id %u, "
+			       "tcx)\n",
+			       ifname, tc_side(dir), ids[i]);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
 static int attach_clsact(int prog_fd, enum xcap_dir dir, struct xcap_attachment *a,
 			 const char *ifname)
 {
@@ -256,6 +284,7 @@ int xcap_attach_tc(int prog_fd, bool tcx, enum xcap_dir dir, struct xcap_attachm
 		snprintf(ifname, sizeof(ifname), "ifindex %d", a->ifindex);
 	/* Also with tcx: a filter of an xcap that ran before with clsact and died. */
 	err = clear_tc(a->ifindex, ifname, dir);
+	err = err ?: check_tcx(a->ifindex, ifname, dir);
 	if (err)
 		return err;
 	return tcx ? attach_tcx(prog_fd, dir, a, ifname) : attach_clsact(prog_fd, dir, a, ifname);
