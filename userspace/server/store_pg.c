@@ -152,9 +152,12 @@ static int exec(struct store_pg *s, const char *what, const char *sql,
 	return err;
 }
 
-/* Reads up to max captures of a query (API view): how many, or -errno. */
-static int fetch_captures(struct store_pg *s, const char *what, const char *sql,
-			  const struct xcap_pg_params *p, struct xcap_capture_rec *out, int max)
+/* Reads one row of a query's result into out. */
+typedef void (*row_reader)(const PGresult *res, int row, void *out);
+
+/* Reads up to max rows of a query, records of `size` bytes: how many, or -errno. */
+static int fetch(struct store_pg *s, const char *what, const char *sql,
+		 const struct xcap_pg_params *p, row_reader read, void *out, size_t size, int max)
 {
 	PGresult *res;
 	int err, i, n;
@@ -163,12 +166,37 @@ static int fetch_captures(struct store_pg *s, const char *what, const char *sql,
 	if (!res)
 		return err;
 	n = PQntuples(res) < max ? PQntuples(res) : max;
-	for (i = 0; i < n; i++) {
-		read_capture(res, i, &out[i]);
-		derive(res, i, &out[i]);
-	}
+	for (i = 0; i < n; i++)
+		read(res, i, (char *)out + i * size);
 	PQclear(res);
 	return n;
+}
+
+/* The one row of a query: 0, -ENOENT or -errno. */
+static int get(struct store_pg *s, const char *what, const char *sql,
+	       const struct xcap_pg_params *p, row_reader read, void *out)
+{
+	int n = fetch(s, what, sql, p, read, out, 0, 1);
+
+	return n < 0 ? n : n ? 0 : -ENOENT;
+}
+
+/* Up to max rows of a query into out, *n of them: 0 or -errno. */
+static int list(struct store_pg *s, const char *what, const char *sql,
+		const struct xcap_pg_params *p, row_reader read, void *out, size_t size, int max,
+		int *n)
+{
+	int got = fetch(s, what, sql, p, read, out, size, max);
+
+	*n = got < 0 ? 0 : got;
+	return got < 0 ? got : 0;
+}
+
+/* A capture as the API shows it: its columns and what its parts add up to. */
+static void read_capture_view(const PGresult *res, int row, void *out)
+{
+	read_capture(res, row, out);
+	derive(res, row, out);
 }
 
 static void close_pg(struct xcap_store *base)
@@ -237,31 +265,25 @@ static int capture_get(struct xcap_store *base, const char *account, const char 
 		       struct xcap_capture_rec *out)
 {
 	struct xcap_pg_params p = {};
-	int n;
 
 	xcap_pg_str(&p, account);
 	xcap_pg_str(&p, id);
-	n = fetch_captures(store_of(base), "capture get",
-			   "SELECT " CAPTURE_COLS PARTS_SUMMARY
-			   "WHERE c.account = $1 AND c.id = $2",
-			   &p, out, 1);
-	return n < 0 ? n : n ? 0 : -ENOENT;
+	return get(store_of(base), "capture get",
+		   "SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.account = $1 AND c.id = $2", &p,
+		   read_capture_view, out);
 }
 
 static int capture_list(struct xcap_store *base, const char *account, struct xcap_capture_rec *out,
 			int max, int *n)
 {
 	struct xcap_pg_params p = {};
-	int got;
 
 	xcap_pg_str(&p, account);
 	xcap_pg_int(&p, max);
-	got = fetch_captures(store_of(base), "capture list",
-			     "SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.account = $1 "
-			     "ORDER BY c.submitted_ns DESC, c.seq DESC LIMIT $2",
-			     &p, out, max);
-	*n = got < 0 ? 0 : got;
-	return got < 0 ? got : 0;
+	return list(store_of(base), "capture list",
+		    "SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.account = $1 "
+		    "ORDER BY c.submitted_ns DESC, c.seq DESC LIMIT $2",
+		    &p, read_capture_view, out, sizeof(*out), max, n);
 }
 
 static int count(struct store_pg *s, const char *what, const char *sql,
@@ -360,8 +382,9 @@ static int capture_each(struct xcap_store *base, uint32_t statuses,
 	"id, account, destination_conf, filename, token, status, submitted_ns, " \
 	"validated_ns"
 
-static void read_bucket(const PGresult *res, int row, struct xcap_bucket_rec *r)
+static void read_bucket(const PGresult *res, int row, void *out)
 {
+	struct xcap_bucket_rec *r = out;
 	int c = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -373,22 +396,6 @@ static void read_bucket(const PGresult *res, int row, struct xcap_bucket_rec *r)
 	r->status = xcap_pg_get_int(res, row, c++);
 	r->submitted_ns = xcap_pg_get_int(res, row, c++);
 	r->validated_ns = xcap_pg_get_int(res, row, c++);
-}
-
-static int fetch_buckets(struct store_pg *s, const char *what, const char *sql,
-			 const struct xcap_pg_params *p, struct xcap_bucket_rec *out, int max)
-{
-	PGresult *res;
-	int err, i, n;
-
-	res = run(s, what, sql, p, &err);
-	if (!res)
-		return err;
-	n = PQntuples(res) < max ? PQntuples(res) : max;
-	for (i = 0; i < n; i++)
-		read_bucket(res, i, &out[i]);
-	PQclear(res);
-	return n;
 }
 
 static int bucket_put(struct xcap_store *base, const struct xcap_bucket_rec *r)
@@ -417,31 +424,26 @@ static int bucket_find(struct xcap_store *base, const char *account, const char 
 		       struct xcap_bucket_rec *out)
 {
 	struct xcap_pg_params p = {};
-	int n;
 
 	xcap_pg_str(&p, account);
 	xcap_pg_str(&p, conf);
-	n = fetch_buckets(store_of(base), "bucket find",
-			  "SELECT " BUCKET_COLS " FROM buckets WHERE account = $1 AND "
-			  "destination_conf = $2 ORDER BY submitted_ns DESC, seq DESC LIMIT 1",
-			  &p, out, 1);
-	return n < 0 ? n : n ? 0 : -ENOENT;
+	return get(store_of(base), "bucket find",
+		   "SELECT " BUCKET_COLS " FROM buckets WHERE account = $1 AND "
+		   "destination_conf = $2 ORDER BY submitted_ns DESC, seq DESC LIMIT 1",
+		   &p, read_bucket, out);
 }
 
 static int bucket_list(struct xcap_store *base, const char *account, struct xcap_bucket_rec *out,
 		       int max, int *n)
 {
 	struct xcap_pg_params p = {};
-	int got;
 
 	xcap_pg_str(&p, account);
 	xcap_pg_int(&p, max);
-	got = fetch_buckets(store_of(base), "bucket list",
-			    "SELECT " BUCKET_COLS " FROM buckets WHERE account = $1 "
-			    "ORDER BY submitted_ns DESC, seq DESC LIMIT $2",
-			    &p, out, max);
-	*n = got < 0 ? 0 : got;
-	return got < 0 ? got : 0;
+	return list(store_of(base), "bucket list",
+		    "SELECT " BUCKET_COLS " FROM buckets WHERE account = $1 "
+		    "ORDER BY submitted_ns DESC, seq DESC LIMIT $2",
+		    &p, read_bucket, out, sizeof(*out), max, n);
 }
 
 static int bucket_delete(struct xcap_store *base, const char *account, const char *id)
@@ -495,19 +497,15 @@ static int capture_expired(struct xcap_store *base, int64_t before_ns, struct xc
 			   int max, int *n)
 {
 	struct xcap_pg_params p = {};
-	int got;
 
 	xcap_pg_int(&p, before_ns);
 	xcap_pg_int(&p, max);
-	got = fetch_captures(
-		store_of(base), "capture expired",
-		"SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.submitted_ns < $1 AND "
-		"((c.type = 0 AND c.status IN (1, 7)) OR (c.type = 1 AND NOT EXISTS "
-		"(SELECT 1 FROM parts q WHERE q.capture_id = c.id "
-		"AND q.status IN (2, 3, 4, 5)))) ORDER BY c.submitted_ns, c.seq LIMIT $2",
-		&p, out, max);
-	*n = got < 0 ? 0 : got;
-	return got < 0 ? got : 0;
+	return list(store_of(base), "capture expired",
+		    "SELECT " CAPTURE_COLS PARTS_SUMMARY "WHERE c.submitted_ns < $1 AND "
+		    "((c.type = 0 AND c.status IN (1, 7)) OR (c.type = 1 AND NOT EXISTS "
+		    "(SELECT 1 FROM parts q WHERE q.capture_id = c.id "
+		    "AND q.status IN (2, 3, 4, 5)))) ORDER BY c.submitted_ns, c.seq LIMIT $2",
+		    &p, read_capture_view, out, sizeof(*out), max, n);
 }
 _Static_assert(XCAP_TYPE_SIMPLE == 0 && XCAP_ST_SUCCESS == 1 && XCAP_ST_PENDING == 2 &&
 		       XCAP_ST_CONVERSION_RUNNING == 5 && XCAP_ST_FAILED == 7,
@@ -799,28 +797,24 @@ static int part_put(struct xcap_store *base, const struct xcap_capture_rec *r)
 		    &p, NULL);
 }
 
+static void read_part(const PGresult *res, int row, void *out)
+{
+	xcap_store_pg_read_capture(res, row, out);
+}
+
 static int part_get(struct xcap_store *base, const char *account, const char *id,
 		    struct xcap_capture_rec *out)
 {
 	struct store_pg *s = store_of(base);
 	struct xcap_pg_params p = {};
-	PGresult *res;
-	int err;
 
 	xcap_pg_str(&p, account);
 	xcap_pg_str(&p, id);
 	xcap_pg_str(&p, s->host);
-	res = run(s, "part get",
-		  "SELECT " PART_COLS PART_FROM
-		  "WHERE c.account = $1 AND p.capture_id = $2 AND p.agent = $3",
-		  &p, &err);
-	if (!res)
-		return err;
-	err = PQntuples(res) ? 0 : -ENOENT;
-	if (!err)
-		xcap_store_pg_read_capture(res, 0, out);
-	PQclear(res);
-	return err;
+	return get(s, "part get",
+		   "SELECT " PART_COLS PART_FROM
+		   "WHERE c.account = $1 AND p.capture_id = $2 AND p.agent = $3",
+		   &p, read_part, out);
 }
 
 static int part_each(struct xcap_store *base, uint32_t statuses,
