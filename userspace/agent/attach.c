@@ -151,6 +151,17 @@ static const char *tc_side(enum xcap_dir dir)
 	return dir == XCAP_DIR_OUT ? "egress" : "ingress";
 }
 
+/* The name of xcap's TC program for a direction, as the kernel reports it. */
+static const char *tc_prog_name(enum xcap_dir dir)
+{
+	return dir == XCAP_DIR_OUT ? XCAP_TC_PROG_NAME : XCAP_TC_IN_PROG_NAME;
+}
+
+static int tcx_attach_type(enum xcap_dir dir)
+{
+	return dir == XCAP_DIR_OUT ? XCAP_BPF_TCX_EGRESS : XCAP_BPF_TCX_INGRESS;
+}
+
 /* The name of program `id`, or "" when it cannot be read. */
 static void prog_name(uint32_t id, char *buf, size_t size)
 {
@@ -182,7 +193,7 @@ static int clear_tc(int ifindex, const char *ifname, enum xcap_dir dir)
 	if (bpf_tc_query(&hook, &opts))
 		return 0;
 	prog_name(opts.prog_id, name, sizeof(name));
-	if (strcmp(name, dir == XCAP_DIR_OUT ? XCAP_TC_PROG_NAME : XCAP_TC_IN_PROG_NAME)) {
+	if (strcmp(name, tc_prog_name(dir))) {
 		pr_err("%s: TC %s filter handle 0x%x priority %d is program '%s' (id %u), which "
 		       "xcap did not load; refusing to replace it\n",
 		       ifname, tc_side(dir), XCAP_TC_HANDLE, XCAP_TC_PRIORITY, name, opts.prog_id);
@@ -211,15 +222,13 @@ static int check_tcx(int ifindex, const char *ifname, enum xcap_dir dir)
 {
 	uint32_t ids[64], i;
 	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = ARRAY_SIZE(ids));
-	const char *want = dir == XCAP_DIR_OUT ? XCAP_TC_PROG_NAME : XCAP_TC_IN_PROG_NAME;
 	char name[BPF_OBJ_NAME_LEN];
 
-	if (bpf_prog_query_opts(ifindex,
-				dir == XCAP_DIR_OUT ? XCAP_BPF_TCX_EGRESS : XCAP_BPF_TCX_INGRESS, &q))
+	if (bpf_prog_query_opts(ifindex, tcx_attach_type(dir), &q))
 		return 0;
 	for (i = 0; i < q.prog_cnt && i < ARRAY_SIZE(ids); i++) {
 		prog_name(ids[i], name, sizeof(name));
-		if (!strcmp(name, want)) {
+		if (!strcmp(name, tc_prog_name(dir))) {
 			pr_err("%s: another xcap process is capturing here (TC %s program id %u, "
 			       "tcx)\n",
 			       ifname, tc_side(dir), ids[i]);
@@ -263,9 +272,7 @@ static int attach_tcx(int prog_fd, enum xcap_dir dir, struct xcap_attachment *a,
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XCAP_BPF_F_BEFORE);
 	int fd;
 
-	fd = bpf_link_create(prog_fd, a->ifindex,
-			     dir == XCAP_DIR_OUT ? XCAP_BPF_TCX_EGRESS : XCAP_BPF_TCX_INGRESS,
-			     &opts);
+	fd = bpf_link_create(prog_fd, a->ifindex, tcx_attach_type(dir), &opts);
 	if (fd < 0) {
 		pr_err("%s: cannot attach the TC %s program (tcx): %s\n", ifname, tc_side(dir),
 		       strerror(-fd));
